@@ -1,0 +1,120 @@
+"""Pieces shared by the CLI commands: consoles, progress bars, option types."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from mcmot.errors import McmotError
+from mcmot.progress import ProgressCallback, ProgressEvent
+
+#: Tables and results go to stdout; logs, warnings and progress to stderr.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ScenesArg = Annotated[
+    list[Path],
+    typer.Argument(help="Scene folder(s) (see docs/layout.md).", show_default=False),
+]
+SceneArg = Annotated[
+    Path, typer.Argument(help="Scene folder (see docs/layout.md).", show_default=False)
+]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing outputs of this stage.")
+]
+ZeroBasedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--zero-based", help="Input frame numbers (file names, MOT rows) start at 0, not 1."
+    ),
+]
+CamerasOpt = Annotated[
+    str | None,
+    typer.Option("--cameras", help="Comma-separated camera names (default: all).", metavar="A,B"),
+]
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """'a,b' -> ['a', 'b']; None or '' -> None."""
+    if not text:
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning on stderr."""
+    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+
+def info(message: str) -> None:
+    """Print a one-line log message on stderr."""
+    err.print(message, highlight=False)
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
+    """A rich progress display on stderr, driven by :class:`ProgressEvent` callbacks.
+
+    Each distinct ``event.task`` gets its own bar; ``event.info`` values are
+    shown beside it.
+    """
+    if not enabled or not err.is_terminal:
+        yield lambda event: None
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=err, transient=False) as prog:
+        ids: dict[str, int] = {}
+
+        def update(event: ProgressEvent) -> None:
+            text = "  ".join(f"{k} {v:.4g}" for k, v in (event.info or {}).items())
+            if event.task not in ids:
+                ids[event.task] = prog.add_task(event.task, total=event.total, info=text)
+            prog.update(ids[event.task], completed=event.done, total=event.total, info=text)
+
+        yield update
+
+
+def parse_frames(text: str | None) -> tuple[int | None, int | None]:
+    """'START:END' -> (start, end), either side optional; None -> (None, None)."""
+    if text is None:
+        return None, None
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise McmotError(f"--frames must be START:END (for example 1:500), got {text!r}")
+    try:
+        start = int(parts[0]) if parts[0].strip() else None
+        end = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise McmotError(f"--frames must be START:END with integers, got {text!r}") from None
+    if start is not None and end is not None and end < start:
+        raise McmotError(f"--frames end {end} is before start {start}")
+    if start is not None and start < 1:
+        raise McmotError("--frames START must be at least 1 (frames are 1-based)")
+    return start, end

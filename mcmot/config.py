@@ -1,0 +1,54 @@
+"""Helpers for the frozen per-stage configuration dataclasses.
+
+Every stage defines a frozen dataclass of its parameters with documented
+defaults. The CLI builds one with :func:`override`, which only replaces the
+fields the user actually set, and records it with :func:`to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mcmot.errors import McmotError
+
+T = TypeVar("T")
+
+
+def override(cfg: T, **changes: Any) -> T:
+    """Return a copy of the frozen dataclass ``cfg`` with the non-None ``changes``.
+
+    Unknown field names are an error, so a typo in a config file is not
+    silently ignored.
+    """
+    if not dataclasses.is_dataclass(cfg):
+        raise TypeError(f"{cfg!r} is not a dataclass")
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise McmotError(
+            f"unknown {type(cfg).__name__} field(s): {', '.join(unknown)}; "
+            f"valid fields: {', '.join(sorted(names))}"
+        )
+    kept = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(cfg, **kept)  # type: ignore[type-var]
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (possibly nested) config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def load_overrides(path: Path) -> dict[str, Any]:
+    """Read a JSON object of field overrides from ``path`` (a config file)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise McmotError(f"config file not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise McmotError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise McmotError(f"config file {path} must hold a JSON object")
+    return data

@@ -1,0 +1,252 @@
+"""The scene folder: the one contract between pipeline stages.
+
+See ``docs/layout.md``. A scene is a folder holding one synchronized
+multi-camera recording::
+
+    SCENE/
+      videos/<cam>.<mp4|avi|mkv>   or   frames/<cam>/<frame:06d>.<jpg|png>
+      gt/<cam>.txt          optional ground truth (identities global across cameras)
+      det/<cam>.txt         written by detect
+      features/<cam>.npz    written by extract-features (rows aligned with det/)
+      tracks/<cam>.txt      written by track (identities local to each camera)
+      global/<cam>.txt      written by associate (identities global across cameras)
+      eval.json             written by evaluate
+      provenance/<stage>.json   what produced each stage's output
+
+A plain folder of videos (``cam1.mp4``, ...) or of per-camera frame folders
+is a scene too: its videos are the cameras and the outputs go beside them.
+A scene with boxes but no pixels (only ``gt/`` or ``det/``) is valid for the
+stages that need no pixels.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcmot import __version__
+from mcmot.atomic import write_json
+from mcmot.errors import McmotError
+
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+
+#: Sub-folders of per-camera text/array outputs, by stage name.
+STAGE_DIRS = {
+    "gt": ("gt", ".txt"),
+    "det": ("det", ".txt"),
+    "features": ("features", ".npz"),
+    "tracks": ("tracks", ".txt"),
+    "global": ("global", ".txt"),
+}
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One camera of a scene.
+
+    Attributes
+    ----------
+    name : the camera's name (its file stem)
+    source : its video file or frame folder; None in a scene without pixels
+    """
+
+    name: str
+    source: Path | None
+
+    @property
+    def is_video(self) -> bool:
+        return self.source is not None and self.source.is_file()
+
+
+def _image_folder(path: Path) -> bool:
+    return path.is_dir() and any(
+        p.suffix.lower() in IMAGE_EXTS for p in path.iterdir() if p.is_file()
+    )
+
+
+def _natural_key(name: str) -> tuple:
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+
+class Scene:
+    """A scene folder. Creating one checks that the folder exists.
+
+    Parameters
+    ----------
+    root : the scene folder
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if not self.root.exists():
+            raise McmotError(f"scene not found: {self.root}")
+        if not self.root.is_dir():
+            raise McmotError(f"a scene must be a folder, got a file: {self.root}")
+
+    def __repr__(self) -> str:
+        return f"Scene({str(self.root)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.root.resolve().name
+
+    # ----------------------------------------------------------- cameras
+    def pixel_cameras(self) -> list[Camera]:
+        """Cameras that have pixels (videos or frame folders), sorted by name."""
+        found: dict[str, Path] = {}
+        for base in (self.root / "videos", self.root / "frames", self.root):
+            if not base.is_dir():
+                continue
+            for p in sorted(base.iterdir()):
+                if p.name.startswith("."):
+                    continue
+                if p.is_file() and p.suffix.lower() in VIDEO_EXTS:
+                    found.setdefault(p.stem, p)
+                elif (
+                    (base is not self.root or p.name not in _RESERVED)
+                    and p.is_dir()
+                    and _image_folder(p)
+                ):
+                    found.setdefault(p.name, p)
+            if found:
+                break
+        return [Camera(n, found[n]) for n in sorted(found, key=_natural_key)]
+
+    def cameras(self) -> list[Camera]:
+        """All cameras: those with pixels, else those named by ``gt/`` or ``det/`` files."""
+        pix = self.pixel_cameras()
+        if pix:
+            return pix
+        names: set[str] = set()
+        for stage in ("gt", "det", "tracks", "global"):
+            d = self.root / STAGE_DIRS[stage][0]
+            if d.is_dir():
+                names.update(p.stem for p in d.glob("*.txt"))
+        return [Camera(n, None) for n in sorted(names, key=_natural_key)]
+
+    def camera_names(self) -> list[str]:
+        return [c.name for c in self.cameras()]
+
+    def require_cameras(self) -> list[Camera]:
+        """Cameras, or an error saying the folder holds none."""
+        cams = self.cameras()
+        if not cams:
+            raise McmotError(
+                f"{self.root} holds no cameras: expected videos/<cam>.mp4, frames/<cam>/ "
+                "or video files in the folder itself (see docs/layout.md)"
+            )
+        return cams
+
+    def select_cameras(self, names: list[str] | None) -> list[Camera]:
+        """The cameras named in ``names`` (all when None), or an error for an unknown one."""
+        cams = self.require_cameras()
+        if not names:
+            return cams
+        by_name = {c.name: c for c in cams}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise McmotError(
+                f"unknown camera(s) {', '.join(unknown)} in {self.root}; "
+                f"cameras: {', '.join(by_name)}"
+            )
+        return [by_name[n] for n in names]
+
+    # ----------------------------------------------------------- paths
+    def stage_dir(self, stage: str) -> Path:
+        try:
+            return self.root / STAGE_DIRS[stage][0]
+        except KeyError:
+            raise ValueError(f"unknown stage folder {stage!r}") from None
+
+    def path(self, stage: str, camera: str) -> Path:
+        """The file of ``camera`` for ``stage`` (gt, det, features, tracks, global)."""
+        folder, ext = STAGE_DIRS[stage]
+        return self.root / folder / f"{camera}{ext}"
+
+    def stage_files(self, stage: str) -> dict[str, Path]:
+        """Existing files of a stage folder, by camera name."""
+        folder, ext = STAGE_DIRS[stage]
+        d = self.root / folder
+        if not d.is_dir():
+            return {}
+        files = {p.name[: -len(ext)]: p for p in d.iterdir() if p.name.endswith(ext)}
+        return {k: files[k] for k in sorted(files, key=_natural_key)}
+
+    @property
+    def eval_path(self) -> Path:
+        return self.root / "eval.json"
+
+    def check_writable(self, paths: list[Path], overwrite: bool) -> None:
+        """Refuse to replace existing outputs unless ``overwrite`` is set."""
+        if overwrite:
+            return
+        existing = [p for p in paths if p.exists()]
+        if existing:
+            shown = ", ".join(str(p.relative_to(self.root)) for p in existing[:3])
+            more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+            raise McmotError(
+                f"output exists in {self.root}: {shown}{more}; pass --overwrite to replace"
+            )
+
+    # ----------------------------------------------------------- provenance
+    def provenance_path(self, stage: str) -> Path:
+        return self.root / "provenance" / f"{stage}.json"
+
+    def record(
+        self,
+        stage: str,
+        params: dict[str, Any],
+        inputs: list[Path] | None = None,
+        outputs: list[Path] | None = None,
+    ) -> dict[str, Any]:
+        """Write what produced a stage's output to ``provenance/<stage>.json``.
+
+        The record holds the command line, mcmot's version, the parameters,
+        the time, and the size and modification time of each input and
+        output, so that a later run can tell whether an output is current.
+        """
+        rec = {
+            "stage": stage,
+            "command": " ".join(sys.argv),
+            "version": __version__,
+            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "params": params,
+            "inputs": {str(self._rel(p)): _stamp(p) for p in inputs or []},
+            "outputs": {str(self._rel(p)): _stamp(p) for p in outputs or []},
+        }
+        write_json(self.provenance_path(stage), rec)
+        return rec
+
+    def read_record(self, stage: str) -> dict[str, Any] | None:
+        """The provenance record of a stage, or None when it never ran."""
+        p = self.provenance_path(stage)
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _rel(self, p: Path) -> Path:
+        try:
+            return Path(p).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return Path(p).resolve()
+
+
+_RESERVED = {"videos", "frames", "gt", "det", "features", "tracks", "global", "provenance", "synth"}
+
+
+def _stamp(p: Path) -> dict[str, Any] | None:
+    try:
+        st = Path(p).stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime": st.st_mtime}
