@@ -1,0 +1,266 @@
+"""Cross-view affinities: per-frame detection similarities, tracklet-level votes.
+
+For every camera pair and every synchronized frame, each detection of one
+view is scored against each detection of the other (the paper's 'aggressive'
+pairwise matching):
+
+- geometry: the symmetric foot-point transfer error ``e`` (box heights) under
+  the pair's homography, turned into a score ``1 / (1 + (e / gate)^4)`` that is
+  0.5 at the pair's data-calibrated gate;
+- appearance: the cosine similarity of the view-agnostic features, turned into
+  the posterior of 'same person' under a two-component Gaussian mixture fitted
+  to the scene's own cross-view similarities (:class:`AppearanceModel`);
+- both: the weighted mean of the two scores, weights = the geometric pair's
+  quality (its synchronization gap) and the appearance model's separation.
+
+One Hungarian matching per frame and pair keeps the pairs scoring above 0.5.
+Over the frames where two tracklets of different cameras co-occur, the matches
+are counted (weighted by the cue weights): the tracklet-to-tracklet affinity is
+``matched / (co-occurring + prior)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from mcmot.association.data import CameraObs
+from mcmot.association.geometry import PairGeometry, candidates, pair_errors
+
+FloatArray = NDArray[np.float64]
+
+#: Hard floor on the geometric gate in box heights, so a pair fitted on
+#: near-perfect synthetic boxes does not reject one-pixel noise.
+MIN_GATE = 0.02
+
+
+# ---------------------------------------------------------------- appearance model
+@dataclass(frozen=True)
+class AppearanceModel:
+    """Two Gaussians over cosine similarity: 'different' (0) and 'same' (1).
+
+    Attributes
+    ----------
+    mu : (2,) means; sigma : (2,) standard deviations; prior : (2,) weights
+    separation : d' = (mu1 - mu0) / sqrt((s0^2 + s1^2) / 2)
+    weight : appearance weight in fusion, min(1, separation / full_separation)
+    """
+
+    mu: tuple[float, float]
+    sigma: tuple[float, float]
+    prior: tuple[float, float]
+    separation: float
+    weight: float
+
+    def posterior(self, sim: FloatArray) -> FloatArray:
+        """P(same person | cosine similarity), elementwise."""
+        mu, sd, pr = (np.asarray(x) for x in (self.mu, self.sigma, self.prior))
+        sim = np.asarray(sim, np.float64)
+        logp = [np.log(pr[k]) - np.log(sd[k]) - 0.5 * ((sim - mu[k]) / sd[k]) ** 2 for k in (0, 1)]
+        post = 1.0 / (1.0 + np.exp(np.clip(logp[0] - logp[1], -50, 50)))
+        # beyond the 'same' mean a higher similarity never lowers the posterior
+        return np.where(sim >= mu[1], np.maximum(post, 0.5), post)
+
+    @property
+    def threshold(self) -> float:
+        """The similarity where the posterior crosses 0.5 (between the means)."""
+        grid = np.linspace(self.mu[0], self.mu[1], 512)
+        post = self.posterior(grid)
+        return float(grid[np.argmax(post >= 0.5)]) if (post >= 0.5).any() else self.mu[1]
+
+
+def fit_appearance_model(
+    sims: FloatArray, full_separation: float, iters: int = 100
+) -> AppearanceModel:
+    """EM for a two-Gaussian mixture on (M,) cross-view similarities.
+
+    Starts from the 25th and 99th percentiles (most same-instant pairs of
+    views are different people); the component with the higher mean is
+    'same'. Standard deviations are floored at 1e-3.
+    """
+    x = np.asarray(sims, np.float64)
+    if len(x) < 4 or np.ptp(x) < 1e-6:
+        return AppearanceModel((0.0, 1.0), (0.1, 0.1), (0.5, 0.5), 0.0, 0.0)
+    mu = np.percentile(x, [25, 99]).astype(np.float64)
+    sd = np.full(2, max(np.std(x) / 2, 1e-3))
+    pr = np.array([0.8, 0.2])
+    for _ in range(iters):
+        logp = np.log(pr) - np.log(sd) - 0.5 * ((x[:, None] - mu) / sd) ** 2
+        logp -= logp.max(axis=1, keepdims=True)
+        r = np.exp(logp)
+        r /= r.sum(axis=1, keepdims=True)
+        nk = r.sum(axis=0) + 1e-9
+        new_mu = (r * x[:, None]).sum(axis=0) / nk
+        sd = np.sqrt((r * (x[:, None] - new_mu) ** 2).sum(axis=0) / nk).clip(1e-3)
+        pr = (nk / nk.sum()).clip(1e-6)
+        if np.allclose(new_mu, mu, atol=1e-7):
+            mu = new_mu
+            break
+        mu = new_mu
+    if mu[0] > mu[1]:
+        mu, sd, pr = mu[::-1], sd[::-1], pr[::-1]
+    sep = float((mu[1] - mu[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
+    weight = float(np.clip(sep / full_separation, 0.0, 1.0))
+    return AppearanceModel(
+        (float(mu[0]), float(mu[1])), (float(sd[0]), float(sd[1])), (float(pr[0]), float(pr[1])),
+        sep, weight,
+    )  # fmt: skip
+
+
+def cross_view_similarities(obs: list[CameraObs], limit: int, seed: int = 0) -> FloatArray:
+    """Cosine similarities of same-frame detection pairs of different cameras
+    (at most ``limit``, subsampled at random)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            a, b = obs[i], obs[j]
+            if a.feats is None or b.feats is None:
+                continue
+            c = candidates(a, b, usable=False)
+            if len(c) > limit:
+                sel = rng.choice(len(c), limit, replace=False)
+                c = c.subset(np.sort(sel))
+            out.append(np.einsum("ij,ij->i", a.feats[c.ia], b.feats[c.ib]))
+    if not out:
+        return np.zeros(0)
+    x = np.concatenate(out)
+    return x if len(x) <= limit else rng.choice(x, limit, replace=False)
+
+
+# ---------------------------------------------------------------- per-pair scores
+@dataclass(frozen=True)
+class Cues:
+    """Which cues are active and their models."""
+
+    geometry: dict[tuple[str, str], PairGeometry] | None
+    appearance: AppearanceModel | None
+
+
+def geometry_scores(
+    g: PairGeometry, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
+) -> tuple[FloatArray, FloatArray]:
+    """Geometric score and weight of candidate rows (ia of a, ib of b).
+
+    Returns
+    -------
+    score : (M,) in [0, 1], 0.5 at the gate
+    weight : (M,) the pair's (or the frame's window's) weight
+    """
+    score = np.zeros(len(ia))
+    weight = np.zeros(len(ia))
+    frames = a.frames[ia]
+    for start, end, H, q in g.segments():
+        m = (frames >= start) & (frames <= end)
+        if not m.any() or q.weight <= 0:
+            continue
+        e = pair_errors(H, a.feet[ia[m]], b.feet[ib[m]], a.heights[ia[m]], b.heights[ib[m]])
+        gate = max(q.gate, MIN_GATE)
+        score[m] = 1.0 / (1.0 + (e / gate) ** 4)
+        weight[m] = q.weight
+    return score, weight
+
+
+def appearance_scores(
+    model: AppearanceModel, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
+) -> tuple[FloatArray, FloatArray]:
+    """Appearance posterior and weight of candidate rows (ia of a, ib of b)."""
+    if a.feats is None or b.feats is None:
+        return np.zeros(len(ia)), np.zeros(len(ia))
+    sims = np.einsum("ij,ij->i", a.feats[ia], b.feats[ib])
+    return model.posterior(sims), np.full(len(ia), model.weight)
+
+
+def pair_scores(
+    cues: Cues, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
+) -> tuple[FloatArray, FloatArray]:
+    """Fused score and evidence weight of candidates (ia, ib) of cameras (a, b).
+
+    Returns
+    -------
+    score : (M,) weighted mean of the active cues' scores
+    weight : (M,) the largest active cue weight (0 = no evidence)
+    """
+    num = np.zeros(len(ia))
+    wsum = np.zeros(len(ia))
+    wmax = np.zeros(len(ia))
+    parts = []
+    if cues.geometry is not None and (a.name, b.name) in cues.geometry:
+        parts.append(geometry_scores(cues.geometry[(a.name, b.name)], a, b, ia, ib))
+    if cues.appearance is not None:
+        parts.append(appearance_scores(cues.appearance, a, b, ia, ib))
+    for s, w in parts:
+        num += w * s
+        wsum += w
+        wmax = np.maximum(wmax, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fused = np.where(wsum > 0, num / wsum, 0.0)
+    return fused, wmax
+
+
+def frame_matches(
+    frames: NDArray[np.int64], ia: NDArray[np.int64], ib: NDArray[np.int64], score: FloatArray
+) -> NDArray[np.bool_]:
+    """(M,) which candidates one Hungarian matching per frame keeps (score > 0.5).
+
+    Candidates must be grouped by frame (as :func:`candidates` returns them).
+    """
+    matched = np.zeros(len(ia), bool)
+    if len(ia) == 0:
+        return matched
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    ends = np.r_[starts[1:], len(ia)]
+    gain = score - 0.5
+    for s, e in zip(starts, ends, strict=True):
+        ua, ra = np.unique(ia[s:e], return_inverse=True)
+        ub, rb = np.unique(ib[s:e], return_inverse=True)
+        if len(ua) == 1 or len(ub) == 1:
+            k = s + int(np.argmax(gain[s:e]))
+            matched[k] = gain[k] > 0
+            continue
+        m = np.zeros((len(ua), len(ub)))
+        m[ra, rb] = np.maximum(gain[s:e], 0.0)
+        r, c = linear_sum_assignment(-m)
+        lookup = np.full((len(ua), len(ub)), -1, np.int64)
+        lookup[ra, rb] = np.arange(s, e)
+        k = lookup[r, c]
+        k = k[(k >= 0)]
+        matched[k[gain[k] > 0]] = True
+    return matched
+
+
+def tracklet_votes(
+    obs: list[CameraObs], tix: list[NDArray[np.int64]], n_tracklets: int, cues: Cues
+) -> tuple[FloatArray, FloatArray]:
+    """Per-frame matches of every camera pair, summed per tracklet pair.
+
+    Parameters
+    ----------
+    obs : the cameras
+    tix : per camera, (N_c,) the global tracklet index of each row
+    n_tracklets : T
+    cues : the active cues
+
+    Returns
+    -------
+    matched : (T, T) symmetric, weighted count of frames two tracklets were matched
+    common : (T, T) symmetric, weighted count of frames they co-occurred
+    """
+    matched = np.zeros((n_tracklets, n_tracklets))
+    common = np.zeros((n_tracklets, n_tracklets))
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            a, b = obs[i], obs[j]
+            c = candidates(a, b, usable=False)
+            if len(c) == 0:
+                continue
+            score, weight = pair_scores(cues, a, b, c.ia, c.ib)
+            live = weight > 0
+            hit = frame_matches(c.frames, c.ia, c.ib, np.where(live, score, 0.0))
+            ta, tb = tix[i][c.ia], tix[j][c.ib]
+            np.add.at(common, (ta, tb), weight)
+            np.add.at(matched, (ta, tb), weight * hit)
+    return matched + matched.T, common + common.T

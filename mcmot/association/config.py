@@ -1,0 +1,65 @@
+"""The frozen configuration of ``mcmot associate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcmot.association.geometry import GeometryConfig
+
+CUES = ("appearance", "geometry", "both")
+MODES = ("offline", "online")
+
+
+@dataclass(frozen=True)
+class AssociateConfig:
+    """Parameters of cross-camera association (defaults in brackets).
+
+    Thresholds that depend on the features or the scene are not here: the
+    appearance decision threshold, the geometric gate and the re-entry
+    threshold are calibrated on each scene's own similarity distributions
+    (see ``docs/association.md``). What is left are rules, not scales.
+
+    Attributes
+    ----------
+    features : which feature array of ``features/<cam>.npz`` to use ['f_a']
+    cues : 'appearance', 'geometry' or 'both' ['both']
+    mode : 'offline' (whole tracklets) or 'online' (frame by frame) ['offline']
+    static_cameras : the user declares every camera still: one homography per
+        pair, no moving-camera check [False]
+    geometry_path : a geometry.json to reuse instead of fitting [None]
+    feature_iou : a track row takes the feature of the det row of its frame
+        with the largest IoU, if at least this [0.5]
+    link_threshold : two groups of tracklets join when the per-frame matcher
+        paired them in more than this share of their common frames (a
+        majority vote) [0.5]
+    evidence_prior : frames of 'no match' added to every vote count, so that a
+        few common frames cannot outvote a long disagreement [3.0]
+    appearance_full_separation : the separation d' of the same/different
+        similarity modes at which appearance gets full weight [3.0]
+    reentry : join groups that never share a frame by appearance when the
+        evidence is strong (a person who left every view and came back) [True]
+    reentry_min_rows : a group needs this many feature rows to be joined by
+        appearance alone [10]
+    online_window : online mode, frames of votes a new tracklet gathers before
+        its identity is fixed [10]
+    online_gallery : online mode, lost identities kept for re-entry [100]
+    online_warmup : online mode, frames buffered to fit geometry when no
+        geometry file is given [300]
+    geometry : geometry fitting parameters
+    """
+
+    features: str = "f_a"
+    cues: str = "both"
+    mode: str = "offline"
+    static_cameras: bool = False
+    geometry_path: str | None = None
+    feature_iou: float = 0.5
+    link_threshold: float = 0.5
+    evidence_prior: float = 3.0
+    appearance_full_separation: float = 3.0
+    reentry: bool = True
+    reentry_min_rows: int = 10
+    online_window: int = 10
+    online_gallery: int = 100
+    online_warmup: int = 300
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)

@@ -1,0 +1,741 @@
+"""Calibration-free cross-view geometry learned from synchronization.
+
+For each camera pair (a, b) a ground-plane homography ``H`` maps a person's
+foot point (the bottom centre of the box) in a to the same person's foot point
+in b. Nothing but the scene's own synchronized boxes is used: no identities,
+no camera parameters. People stand on one floor, so their feet at one instant
+are images of ground-plane points seen by both cameras; among all same-instant
+pairs of feet, the true correspondences are the ones that one homography
+explains.
+
+Fitting (:func:`fit_pair`)
+    1. Candidates: every pair of feet of the same frame, boxes cut off by the
+       image border left out.
+    2. Vectorised RANSAC: thousands of 4-point hypotheses at once (batched
+       DLT), half drawn uniformly, half guided by tracklets (two points from
+       each of two co-occurring tracklet pairs, so a hypothesis is right when
+       two tracklet pairs are). Hypotheses that flip orientation (impossible
+       for two cameras above one floor) or are near-degenerate are dropped.
+       Each is scored on a subsample (MSAC, each foot counted once), the best
+       few on all candidates.
+    3. Refinement: one-to-one inliers per frame, least-squares refit, repeated.
+    Errors are measured in units of the box height in the target view
+    (symmetric: the larger of both directions), so one threshold fits near
+    and far people.
+
+Quality (:class:`PairQuality`)
+    inlier rate (matches found over matches possible), median transfer error,
+    and the synchronization gap: the matching cost at the true instant against
+    the cost when one view is shifted by 5 to 20 frames (Self-MVA's pretext
+    signal). A right homography explains the true instant much better than a
+    shifted one; a pair without overlap, or a moving camera, does not. The
+    pair's weight in association grows with that gap.
+
+Moving cameras
+    Unless cameras are declared static, the gap is also measured per window of
+    frames; when the whole-sequence homography fails in some windows, the pair
+    is refitted per window and each window gets its own weight (a window
+    that no homography explains is switched off).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.data import CameraObs, frame_pairs
+from mcmot.atomic import write_json
+from mcmot.errors import McmotError
+from mcmot.progress import ProgressCallback, ProgressEvent
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Parameters of geometry fitting (defaults in brackets).
+
+    Attributes
+    ----------
+    inlier_threshold : RANSAC inlier threshold on the transfer error, in box
+        heights of the target view [0.25]; people closer than a quarter of
+        their height share a floor spot only when they touch
+    hypotheses : number of RANSAC hypotheses [3000]
+    guided_fraction : share of hypotheses sampled from tracklet pairs [0.5]
+    prescore_candidates : candidates used to pre-score all hypotheses [4000]
+    finalists : hypotheses rescored on all candidates and refined [8]
+    refine_iterations : rounds of inlier matching and least-squares refit [3]
+    max_frames : frames used for fitting (evenly subsampled beyond) [1500]
+    min_matches : fewer one-to-one inliers than this = no geometry [12]
+    sync_shifts : frame shifts used for the synchronization gap [5, 10, 15, 20]
+    full_trust_gap : a gap at or above this gives weight 1 [0.5]
+    min_gap : a gap below this switches the pair (or window) off [0.1]
+    window : frames per window for the moving-camera check and refits [150]
+    moving_ratio : a window whose gap falls below this share of the pair's gap
+        with the global homography marks the pair as moving [0.5]
+    border_margin : pixels from the border within which a box is cut off [3.0]
+    seed : random seed of the sampling [0]
+    """
+
+    inlier_threshold: float = 0.25
+    hypotheses: int = 3000
+    guided_fraction: float = 0.5
+    prescore_candidates: int = 4000
+    finalists: int = 8
+    refine_iterations: int = 3
+    max_frames: int = 1500
+    min_matches: int = 12
+    sync_shifts: tuple[int, ...] = (5, 10, 15, 20)
+    full_trust_gap: float = 0.5
+    min_gap: float = 0.1
+    window: int = 150
+    moving_ratio: float = 0.5
+    border_margin: float = 3.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PairQuality:
+    """How well one homography explains a camera pair (or one window of it).
+
+    Attributes
+    ----------
+    frames : frames in which both cameras have usable feet
+    candidates : same-instant foot pairs
+    matches : one-to-one inlier matches
+    inlier_rate : matches / matches possible (sum over frames of the smaller count)
+    median_error : median transfer error of the matches, in box heights
+    gate : the error below which a pair of feet counts as one person
+        (3 robust standard deviations of the matches' errors, at most the
+        RANSAC threshold)
+    support_sync : matching support at the true instant (1 = every foot has an
+        exact partner, 0 = none has one within the threshold)
+    support_shifted : the same with one view shifted, averaged over the shifts
+    sync_gap : 1 - support_shifted / support_sync
+    weight : the pair's weight for association in [0, 1]
+    """
+
+    frames: int = 0
+    candidates: int = 0
+    matches: int = 0
+    inlier_rate: float = 0.0
+    median_error: float = float("nan")
+    gate: float = 0.0
+    support_sync: float = 0.0
+    support_shifted: float = 0.0
+    sync_gap: float = 0.0
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class WindowFit:
+    """A homography valid for frames ``start..end`` of a pair."""
+
+    start: int
+    end: int
+    H: FloatArray
+    quality: PairQuality
+
+
+@dataclass(frozen=True)
+class PairGeometry:
+    """The fitted geometry of cameras (a, b): ``H`` maps a's feet to b's.
+
+    ``windows`` is empty for a static pair; otherwise it covers the frames and
+    each window's own homography and weight replace the global ones.
+    """
+
+    a: str
+    b: str
+    H: FloatArray
+    quality: PairQuality
+    moving: bool = False
+    windows: tuple[WindowFit, ...] = field(default_factory=tuple)
+
+    def segments(self) -> list[tuple[int, int, FloatArray, PairQuality]]:
+        """(start, end, H, quality) pieces covering the pair's frames."""
+        if not self.windows:
+            return [(-(2**62), 2**62, self.H, self.quality)]
+        return [(w.start, w.end, w.H, w.quality) for w in self.windows]
+
+
+# ---------------------------------------------------------------- homography algebra
+def transfer(H: FloatArray, pts: FloatArray) -> FloatArray:
+    """Apply (3, 3) ``H`` to (N, 2) points; points sent behind the camera become inf."""
+    ph = pts @ H[:, :2].T + H[:, 2]
+    w = ph[:, 2:3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(w > 1e-12, ph[:, :2] / w, np.inf)
+    return out
+
+
+def _norm_matrix(pts: FloatArray) -> FloatArray:
+    """Hartley normalisation: centre on the mean, mean distance sqrt(2)."""
+    c = pts.mean(axis=0)
+    d = np.sqrt(((pts - c) ** 2).sum(axis=1)).mean()
+    s = np.sqrt(2.0) / max(d, 1e-9)
+    return np.array([[s, 0, -s * c[0]], [0, s, -s * c[1]], [0, 0, 1.0]])
+
+
+def dlt_batch(pa: FloatArray, pb: FloatArray) -> FloatArray:
+    """Homographies from K sets of 4 correspondences (batched DLT).
+
+    Parameters
+    ----------
+    pa, pb : (K, 4, 2) points (already normalised for conditioning)
+
+    Returns
+    -------
+    (K, 3, 3) homographies mapping pa to pb, signed so that the sample points get w > 0.
+    """
+    k = pa.shape[0]
+    x, y = pa[..., 0], pa[..., 1]
+    u, v = pb[..., 0], pb[..., 1]
+    z, o = np.zeros_like(x), np.ones_like(x)
+    r1 = np.stack([-x, -y, -o, z, z, z, u * x, u * y, u], axis=-1)
+    r2 = np.stack([z, z, z, -x, -y, -o, v * x, v * y, v], axis=-1)
+    A = np.concatenate([r1, r2], axis=1)  # (K, 8, 9)
+    _, _, vt = np.linalg.svd(A)
+    H = vt[:, -1, :].reshape(k, 3, 3)
+    w = H[:, 2, 0, None] * x + H[:, 2, 1, None] * y + H[:, 2, 2, None]
+    sign = np.where(w.sum(axis=1) < 0, -1.0, 1.0)
+    return H * sign[:, None, None]
+
+
+def front_ok(H: FloatArray, pa: FloatArray) -> NDArray[np.bool_]:
+    """(K,) hypotheses that send all four sample points (K, 4, 2) in front (w > 0)."""
+    w = H[:, 2, 0, None] * pa[..., 0] + H[:, 2, 1, None] * pa[..., 1] + H[:, 2, 2, None]
+    return np.all(w > 0, axis=1)
+
+
+def _signed_areas(p: FloatArray) -> FloatArray:
+    """(K, 4) signed areas of the four triangles of (K, 4, 2) point quadruples."""
+    tri = ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3))
+    out = []
+    for i, j, k in tri:
+        a, b, c = p[:, i], p[:, j], p[:, k]
+        ab, ac = b - a, c - a
+        out.append(ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0])
+    return np.stack(out, axis=1)
+
+
+def sample_ok(pa: FloatArray, pb: FloatArray, min_area: float = 1e-3) -> NDArray[np.bool_]:
+    """(K,) samples that keep orientation and are not near-collinear.
+
+    Two cameras above one floor see it from the same side, so the homography
+    between their images preserves orientation: every triangle of the sample
+    keeps the sign of its area. ``min_area`` is in normalised coordinates.
+    """
+    sa, sb = _signed_areas(pa), _signed_areas(pb)
+    same = np.all(np.sign(sa) == np.sign(sb), axis=1)
+    big = np.all(np.abs(sa) > min_area, axis=1) & np.all(np.abs(sb) > min_area, axis=1)
+    return same & big
+
+
+def refit(pa: FloatArray, pb: FloatArray) -> FloatArray | None:
+    """Least-squares homography (DLT + Levenberg-Marquardt) from >= 4 matches."""
+    if len(pa) < 4:
+        return None
+    H, _ = cv2.findHomography(pa.astype(np.float64), pb.astype(np.float64), 0)
+    if H is None or not np.all(np.isfinite(H)):
+        return None
+    return orient(H, pa)
+
+
+def orient(H: FloatArray, pts: FloatArray) -> FloatArray:
+    """``H`` scaled so that most of ``pts`` get a positive homogeneous coordinate
+    (the sign convention under which points with w <= 0 lie beyond the horizon)."""
+    w = pts @ H[2, :2] + H[2, 2]
+    H = H / np.abs(H).max()
+    return -H if np.median(w) < 0 else H
+
+
+# ---------------------------------------------------------------- errors
+def pair_errors(
+    H: FloatArray, pa: FloatArray, pb: FloatArray, ha: FloatArray, hb: FloatArray
+) -> FloatArray:
+    """Symmetric transfer error of (M,) foot pairs, in box heights.
+
+    ``max(|H pa - pb| / hb, |H^-1 pb - pa| / ha)``; inf where a point maps
+    behind a camera or ``H`` is singular.
+    """
+    try:
+        Hi = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.full(len(pa), np.inf)
+    e_ab = np.linalg.norm(transfer(H, pa) - pb, axis=1) / hb
+    e_ba = np.linalg.norm(transfer(Hi, pb) - pa, axis=1) / ha
+    e = np.maximum(e_ab, e_ba)
+    return np.where(np.isfinite(e), e, np.inf)
+
+
+def _batch_errors(
+    Hs: FloatArray, pa: FloatArray, pb: FloatArray, ha: FloatArray, hb: FloatArray
+) -> FloatArray:
+    """(K, M) symmetric errors of M candidates under K homographies."""
+    det = np.linalg.det(Hs)
+    Hs = np.where(np.abs(det)[:, None, None] > 1e-15, Hs, np.eye(3) * 1e-30)
+    His = np.linalg.inv(Hs)
+    pa_h = np.concatenate([pa, np.ones((len(pa), 1))], axis=1)
+    pb_h = np.concatenate([pb, np.ones((len(pb), 1))], axis=1)
+    out = []
+    for H, P, Q, hq in ((Hs, pa_h, pb, hb), (His, pb_h, pa, ha)):
+        t = np.einsum("kij,mj->kmi", H, P)
+        w = t[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.hypot(t[..., 0] / w - Q[:, 0], t[..., 1] / w - Q[:, 1]) / hq
+        out.append(np.where(w > 1e-12, d, np.inf))
+    e = np.maximum(out[0], out[1])
+    return np.where(np.isfinite(e), e, np.inf)
+
+
+def _msac_scores(err: FloatArray, group_starts: NDArray[np.int64], tau: float) -> FloatArray:
+    """(K,) truncated-quadratic support: each group (one foot of a) counts once."""
+    s = np.clip(1.0 - (err / tau) ** 2, 0.0, None)
+    if err.shape[1] == 0:
+        return np.zeros(err.shape[0])
+    return np.maximum.reduceat(s, group_starts, axis=1).sum(axis=1)
+
+
+# ---------------------------------------------------------------- candidates
+@dataclass(frozen=True)
+class Candidates:
+    """Same-instant foot pairs of cameras (a, b) (M pairs, grouped by a's foot)."""
+
+    ia: NDArray[np.int64]
+    ib: NDArray[np.int64]
+    pa: FloatArray
+    pb: FloatArray
+    ha: FloatArray
+    hb: FloatArray
+    frames: NDArray[np.int64]
+    ta: NDArray[np.int64]
+    tb: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.ia)
+
+    def subset(self, mask: NDArray) -> Candidates:
+        return Candidates(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+
+
+def candidates(a: CameraObs, b: CameraObs, shift: int = 0, *, usable: bool = True) -> Candidates:
+    """All pairs of a's feet at frame f and b's feet at frame f + shift.
+
+    ``usable`` leaves out boxes cut off by the border.
+    """
+    ka = ~a.truncated if usable else np.ones(len(a), bool)
+    kb = ~b.truncated if usable else np.ones(len(b), bool)
+    ra, rb = np.flatnonzero(ka), np.flatnonzero(kb)
+    ia, ib = frame_pairs(a.frames[ra], b.frames[rb], shift)
+    ia, ib = ra[ia], rb[ib]
+    fa, fb = a.feet, b.feet
+    return Candidates(
+        ia, ib, fa[ia], fb[ib], a.heights[ia], b.heights[ib], a.frames[ia], a.tids[ia], b.tids[ib]
+    )
+
+
+def _group_starts(ia: NDArray[np.int64]) -> NDArray[np.int64]:
+    if len(ia) == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.r_[True, ia[1:] != ia[:-1]])
+
+
+# ---------------------------------------------------------------- RANSAC
+def _uniform_samples(c: Candidates, k: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """(k, 4) candidate indices: four different feet of a, one candidate each."""
+    starts = _group_starts(c.ia)
+    sizes = np.diff(np.r_[starts, len(c)])
+    g = rng.integers(0, len(starts), size=(k, 4))
+    off = np.floor(rng.random((k, 4)) * sizes[g]).astype(np.int64)
+    return starts[g] + off
+
+
+def _guided_samples(c: Candidates, k: int, rng: np.random.Generator) -> NDArray[np.int64] | None:
+    """(k', 4) indices: two candidates from each of two tracklet pairs.
+
+    If both tracklet pairs are the same person, the four points are right
+    together, which happens far more often than for four independent draws.
+    """
+    key = c.ta.astype(np.int64) * (int(c.tb.max()) + 1) + c.tb
+    order = np.argsort(key, kind="stable")
+    uk, starts, sizes = np.unique(key[order], return_index=True, return_counts=True)
+    good = sizes >= 2
+    if good.sum() < 2:
+        return None
+    uk, starts, sizes = uk[good], starts[good], sizes[good]
+    ta = uk // (int(c.tb.max()) + 1)
+    tb = uk % (int(c.tb.max()) + 1)
+    p = np.sqrt(sizes) / np.sqrt(sizes).sum()
+    g1 = rng.choice(len(uk), k, p=p)
+    g2 = rng.choice(len(uk), k, p=p)
+    keep = (ta[g1] != ta[g2]) & (tb[g1] != tb[g2])
+    g1, g2 = g1[keep], g2[keep]
+    if len(g1) == 0:
+        return None
+    idx = []
+    for g in (g1, g1, g2, g2):
+        idx.append(starts[g] + np.floor(rng.random(len(g)) * sizes[g]).astype(np.int64))
+    return order[np.stack(idx, axis=1)]
+
+
+def _distinct(rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """(K,) rows of a (K, 4) array whose four values all differ."""
+    s = np.sort(rows, axis=1)
+    return np.all(np.diff(s, axis=1) != 0, axis=1)
+
+
+def _hypotheses(c: Candidates, cfg: GeometryConfig, rng: np.random.Generator) -> FloatArray:
+    """(K, 3, 3) pixel-space homographies from random minimal samples."""
+    n_groups = len(_group_starts(c.ia))
+    n_guided = int(cfg.hypotheses * cfg.guided_fraction)
+    parts = []
+    g = _guided_samples(c, n_guided, rng)
+    if g is not None:
+        parts.append(g)
+    if n_groups >= 4:
+        parts.append(_uniform_samples(c, cfg.hypotheses - sum(len(p) for p in parts), rng))
+    if not parts:
+        return np.zeros((0, 3, 3))
+    idx = np.concatenate(parts)
+    Ta, Tb = _norm_matrix(c.pa), _norm_matrix(c.pb)
+    na = c.pa @ Ta[:2, :2].T + Ta[:2, 2]
+    nb = c.pb @ Tb[:2, :2].T + Tb[:2, 2]
+    sa, sb = na[idx], nb[idx]
+    ok = sample_ok(sa, sb) & _distinct(c.ia[idx]) & _distinct(c.ib[idx])
+    if not ok.any():
+        return np.zeros((0, 3, 3))
+    Hn = dlt_batch(sa[ok], sb[ok])
+    Hn = Hn[front_ok(Hn, sa[ok])]
+    return np.linalg.inv(Tb)[None] @ Hn @ Ta[None]
+
+
+def one_to_one(
+    err: FloatArray, ia: NDArray[np.int64], ib: NDArray[np.int64], gate: float
+) -> NDArray[np.int64]:
+    """Indices of candidates kept by greedy one-to-one matching below ``gate``."""
+    idx = np.flatnonzero(err < gate)
+    idx = idx[np.argsort(err[idx], kind="stable")]
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    keep = []
+    for i in idx:
+        a, b = int(ia[i]), int(ib[i])
+        if a in used_a or b in used_b:
+            continue
+        used_a.add(a)
+        used_b.add(b)
+        keep.append(i)
+    return np.asarray(keep, np.int64)
+
+
+def _refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
+    """Alternate one-to-one inlier matching and least-squares refits."""
+    keep = np.zeros(0, np.int64)
+    for _ in range(cfg.refine_iterations):
+        err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
+        keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
+        H2 = refit(c.pa[keep], c.pb[keep]) if len(keep) >= 4 else None
+        if H2 is None:
+            break
+        H = H2
+    err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
+    keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
+    return H, keep
+
+
+def _subsample_frames(a: CameraObs, b: CameraObs, max_frames: int) -> tuple[CameraObs, CameraObs]:
+    common = np.intersect1d(a.frames, b.frames)
+    if len(common) <= max_frames:
+        return a, b
+    keep = common[np.linspace(0, len(common) - 1, max_frames).round().astype(int)]
+    return _only_frames(a, keep), _only_frames(b, keep)
+
+
+def _only_frames(o: CameraObs, frames: NDArray[np.int64]) -> CameraObs:
+    m = np.isin(o.frames, frames)
+    return CameraObs(
+        o.name, o.frames[m], o.tids[m], o.boxes[m], o.size, o.truncated[m],
+        None if o.feats is None else o.feats[m], o.order[m],
+    )  # fmt: skip
+
+
+def ransac_homography(
+    c: Candidates, cfg: GeometryConfig, rng: np.random.Generator
+) -> tuple[FloatArray | None, NDArray[np.int64]]:
+    """Best homography of candidates ``c`` and the indices of its matches."""
+    if len(_group_starts(c.ia)) < 4:
+        return None, np.zeros(0, np.int64)
+    Hs = _hypotheses(c, cfg, rng)
+    if len(Hs) == 0:
+        return None, np.zeros(0, np.int64)
+    pre = c
+    if len(c) > cfg.prescore_candidates:
+        sel = np.sort(rng.choice(len(c), cfg.prescore_candidates, replace=False))
+        pre = c.subset(sel)
+    starts = _group_starts(pre.ia)
+    scores = np.concatenate(
+        [
+            _msac_scores(
+                _batch_errors(Hs[i : i + 64], pre.pa, pre.pb, pre.ha, pre.hb),
+                starts,
+                cfg.inlier_threshold,
+            )
+            for i in range(0, len(Hs), 64)
+        ]
+    )
+    best: tuple[float, FloatArray | None, NDArray] = (-1.0, None, np.zeros(0, np.int64))
+    for k in np.argsort(-scores)[: cfg.finalists]:
+        H, keep = _refine(c, Hs[k], cfg)
+        if len(keep) > best[0]:
+            best = (float(len(keep)), H, keep)
+    return best[1], best[2]
+
+
+# ---------------------------------------------------------------- quality
+def matching_support(c: Candidates, H: FloatArray, tau: float) -> float:
+    """Mean over a's feet of the best truncated-quadratic support ``(1 - (e/tau)^2)+``.
+
+    1 when every foot of a has an exact partner in b, 0 when none is within ``tau``.
+    """
+    if len(c) == 0:
+        return 0.0
+    err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
+    s = np.clip(1.0 - (err / tau) ** 2, 0.0, None)
+    return float(np.maximum.reduceat(s, _group_starts(c.ia)).mean())
+
+
+def sync_supports(
+    a: CameraObs, b: CameraObs, H: FloatArray, cfg: GeometryConfig
+) -> tuple[float, float]:
+    """Matching support at the true instant and averaged over shifted instants."""
+    s0 = matching_support(candidates(a, b, 0), H, cfg.inlier_threshold)
+    shifted = []
+    for s in cfg.sync_shifts:
+        for sign in (1, -1):
+            cs = candidates(a, b, sign * s)
+            if len(cs):
+                shifted.append(matching_support(cs, H, cfg.inlier_threshold))
+    return s0, (float(np.mean(shifted)) if shifted else s0)
+
+
+def sync_gap(s0: float, shifted: float) -> float:
+    """``1 - shifted / s0``: 0 when the true instant is explained no better than a
+    shifted one, 1 when shifted instants find no partners at all."""
+    return float(max(0.0, 1.0 - shifted / s0)) if s0 > 0 else 0.0
+
+
+def _gap_weight(gap: float, cfg: GeometryConfig) -> float:
+    if gap < cfg.min_gap:
+        return 0.0
+    return float(np.clip(gap / cfg.full_trust_gap, 0.0, 1.0))
+
+
+def measure_quality(
+    a: CameraObs, b: CameraObs, H: FloatArray | None, cfg: GeometryConfig
+) -> PairQuality:
+    """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b``."""
+    c = candidates(a, b)
+    frames = len(np.unique(c.frames))
+    if H is None or len(c) == 0:
+        return PairQuality(frames=frames, candidates=len(c))
+    err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
+    keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
+    possible = _possible_matches(c)
+    med = float(np.median(err[keep])) if len(keep) else float("nan")
+    # a Rayleigh-distributed error has median 1.1774 sigma; gate at 3 sigma
+    gate = float(min(cfg.inlier_threshold, 3.0 * med / 1.1774)) if len(keep) else 0.0
+    s0, ss = sync_supports(a, b, H, cfg)
+    gap = sync_gap(s0, ss)
+    weight = _gap_weight(gap, cfg) if len(keep) >= cfg.min_matches else 0.0
+    return PairQuality(
+        frames=frames,
+        candidates=len(c),
+        matches=len(keep),
+        inlier_rate=len(keep) / possible if possible else 0.0,
+        median_error=med,
+        gate=gate,
+        support_sync=s0,
+        support_shifted=ss,
+        sync_gap=float(gap),
+        weight=weight,
+    )
+
+
+def _possible_matches(c: Candidates) -> int:
+    """Sum over frames of min(#feet of a, #feet of b) among the candidates."""
+    total = 0
+    for f in np.unique(c.frames):
+        m = c.frames == f
+        total += min(len(np.unique(c.ia[m])), len(np.unique(c.ib[m])))
+    return total
+
+
+# ---------------------------------------------------------------- fitting
+def fit_homography(
+    a: CameraObs, b: CameraObs, cfg: GeometryConfig, rng: np.random.Generator
+) -> FloatArray | None:
+    """The ground-plane homography a -> b from the rows given (or None)."""
+    sa, sb = _subsample_frames(a, b, cfg.max_frames)
+    c = candidates(sa, sb)
+    H, keep = ransac_homography(c, cfg, rng)
+    if H is None or len(keep) < 4:
+        return None
+    return H
+
+
+def fit_pair(
+    a: CameraObs, b: CameraObs, cfg: GeometryConfig, *, static: bool = False
+) -> PairGeometry:
+    """Fit and assess the geometry of cameras (a, b); see the module docstring."""
+    rng = np.random.default_rng(cfg.seed)
+    H = fit_homography(a, b, cfg, rng)
+    q = measure_quality(a, b, H, cfg)
+    Hout = H if H is not None else np.eye(3)
+    if static or H is None:
+        return PairGeometry(a.name, b.name, Hout, q)
+    windows = _window_fits(a, b, H, q, cfg, rng)
+    if windows is None:
+        return PairGeometry(a.name, b.name, Hout, q)
+    return PairGeometry(a.name, b.name, Hout, q, moving=True, windows=tuple(windows))
+
+
+def _window_bounds(a: CameraObs, b: CameraObs, size: int) -> list[tuple[int, int]]:
+    common = np.intersect1d(a.frames, b.frames)
+    if len(common) == 0:
+        return []
+    lo, hi = int(common[0]), int(common[-1])
+    return [(s, min(s + size - 1, hi)) for s in range(lo, hi + 1, size)]
+
+
+def _window_fits(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray,
+    q: PairQuality,
+    cfg: GeometryConfig,
+    rng: np.random.Generator,
+) -> list[WindowFit] | None:
+    """Per-window refits when the global homography fails in some windows."""
+    bounds = _window_bounds(a, b, cfg.window)
+    if len(bounds) < 2 or q.weight <= 0:
+        return None
+    failing = []
+    for s, e in bounds:
+        wa, wb = a.window(s, e), b.window(s, e)
+        gap = sync_gap(*sync_supports(wa, wb, H, cfg))
+        enough = len(_group_starts(candidates(wa, wb).ia)) >= cfg.min_matches
+        failing.append(enough and gap < cfg.moving_ratio * q.sync_gap)
+    if not any(failing):
+        return None
+    fits = []
+    for s, e in bounds:
+        wa, wb = a.window(s, e), b.window(s, e)
+        Hw = fit_homography(wa, wb, cfg, rng)
+        qw = measure_quality(wa, wb, Hw, cfg)
+        fits.append(WindowFit(s, e, Hw if Hw is not None else np.eye(3), qw))
+    return fits
+
+
+def fit_scene(
+    obs: list[CameraObs],
+    cfg: GeometryConfig,
+    *,
+    static: bool = False,
+    progress: ProgressCallback | None = None,
+) -> dict[tuple[str, str], PairGeometry]:
+    """Fit every camera pair (a before b in ``obs`` order)."""
+    pairs = [(i, j) for i in range(len(obs)) for j in range(i + 1, len(obs))]
+    out: dict[tuple[str, str], PairGeometry] = {}
+    for n, (i, j) in enumerate(pairs):
+        out[(obs[i].name, obs[j].name)] = fit_pair(obs[i], obs[j], cfg, static=static)
+        if progress is not None:
+            progress(ProgressEvent("geometry", n + 1, len(pairs)))
+    return out
+
+
+# ---------------------------------------------------------------- saving / loading
+def _quality_dict(q: PairQuality) -> dict[str, Any]:
+    d = asdict(q)
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+
+def geometry_to_json(pairs: dict[tuple[str, str], PairGeometry]) -> dict[str, Any]:
+    """A JSON-ready description of fitted pairs."""
+    items = []
+    for (a, b), g in pairs.items():
+        items.append(
+            {
+                "a": a,
+                "b": b,
+                "H": np.asarray(g.H).tolist(),
+                "moving": g.moving,
+                "quality": _quality_dict(g.quality),
+                "windows": [
+                    {"start": w.start, "end": w.end, "H": w.H.tolist(), "quality": qd}
+                    for w in g.windows
+                    for qd in [_quality_dict(w.quality)]
+                ],
+            }
+        )
+    return {
+        "format": "mcmot-geometry-1",
+        "description": "H maps foot points (box bottom centres) of camera a to camera b",
+        "pairs": items,
+    }
+
+
+def save_geometry(path: Path, pairs: dict[tuple[str, str], PairGeometry]) -> None:
+    """Write ``pairs`` to ``path`` atomically."""
+    write_json(path, geometry_to_json(pairs))
+
+
+def _quality_from(d: dict[str, Any]) -> PairQuality:
+    fields = PairQuality.__dataclass_fields__
+    return PairQuality(
+        **{k: (float("nan") if v is None else v) for k, v in d.items() if k in fields}
+    )
+
+
+def _matrix(value: Any, path: Path) -> FloatArray:
+    H = np.asarray(value, dtype=np.float64)
+    if H.shape != (3, 3) or not np.all(np.isfinite(H)):
+        raise McmotError(f"{path}: every H must be a finite 3x3 matrix")
+    return H
+
+
+def load_geometry(path: Path) -> dict[tuple[str, str], PairGeometry]:
+    """Read a geometry file written by :func:`save_geometry`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise McmotError(f"geometry file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise McmotError(f"cannot read geometry file {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
+        raise McmotError(f"{path} is not a geometry file (expected a 'pairs' list)")
+    out: dict[tuple[str, str], PairGeometry] = {}
+    try:
+        for p in data["pairs"]:
+            windows = tuple(
+                WindowFit(int(w["start"]), int(w["end"]), _matrix(w["H"], path), _quality_from(q))
+                for w in p.get("windows", [])
+                for q in [w["quality"]]
+            )
+            out[(str(p["a"]), str(p["b"]))] = PairGeometry(
+                str(p["a"]),
+                str(p["b"]),
+                _matrix(p["H"], path),
+                _quality_from(p["quality"]),
+                bool(p.get("moving", False)),
+                windows,
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise McmotError(f"{path}: malformed pair entry ({exc})") from None
+    return out

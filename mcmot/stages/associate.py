@@ -1,0 +1,281 @@
+"""The associate stage: ``tracks/<cam>.txt`` -> ``global/<cam>.txt`` (+ ``geometry.json``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.affinity import (
+    AppearanceModel,
+    Cues,
+    cross_view_similarities,
+    fit_appearance_model,
+)
+from mcmot.association.config import CUES, MODES, AssociateConfig
+from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
+from mcmot.association.geometry import PairGeometry, fit_scene, load_geometry, save_geometry
+from mcmot.association.offline import Assignment, associate_offline
+from mcmot.config import to_dict
+from mcmot.errors import McmotError
+from mcmot.frames import open_source
+from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.scene import Scene
+
+GEOMETRY_FILE = "geometry.json"
+
+#: Cross-view similarities sampled to fit the appearance model.
+APPEARANCE_SAMPLE = 200_000
+
+
+@dataclass(frozen=True)
+class AssociateResult:
+    """What :func:`run_associate` did.
+
+    Attributes
+    ----------
+    cameras : camera names, in order
+    rows : per camera, number of track rows written
+    tracklets : number of per-camera tracklets
+    identities : number of global identities
+    cues : the cues actually used ('none' for one camera)
+    geometry : fitted or loaded pair geometry (empty without the geometry cue)
+    appearance : the fitted appearance model, or None
+    reentry_threshold : calibrated re-entry similarity, or None
+    notes : one-line remarks for the user (fallbacks taken)
+    seconds : wall time by step
+    """
+
+    cameras: list[str]
+    rows: list[int]
+    tracklets: int
+    identities: int
+    cues: str
+    geometry: dict[tuple[str, str], PairGeometry] = field(default_factory=dict)
+    appearance: AppearanceModel | None = None
+    reentry_threshold: float | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _check_cfg(cfg: AssociateConfig) -> None:
+    if cfg.cues not in CUES:
+        raise McmotError(f"--cues must be one of {', '.join(CUES)}, got {cfg.cues!r}")
+    if cfg.mode not in MODES:
+        raise McmotError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+
+
+def _load_tracks(scene: Scene) -> dict[str, MotTable]:
+    files = scene.stage_files("tracks")
+    if not files:
+        raise McmotError(f"no tracks/<cam>.txt in {scene.root}: run `mcmot track` first")
+    tracks = {cam: read_mot(p) for cam, p in files.items()}
+    for cam, t in tracks.items():
+        if len(t) and (t.ids < 1).any():
+            raise McmotError(f"{files[cam]}: track ids must be >= 1 (found {int(t.ids.min())})")
+    return tracks
+
+
+def _load_features(
+    scene: Scene, cam: str, tracks: MotTable, cfg: AssociateConfig
+) -> NDArray[np.float32]:
+    """Each track row's feature (zero rows where no detection matched)."""
+    fpath, dpath = scene.path("features", cam), scene.path("det", cam)
+    if not fpath.is_file():
+        raise McmotError(f"missing {fpath}: run `mcmot extract-features` or use --cues geometry")
+    det = read_mot(dpath, unique_ids=False)
+    try:
+        with np.load(fpath, allow_pickle=False) as z:
+            if cfg.features not in z.files:
+                raise McmotError(
+                    f"{fpath} has no array {cfg.features!r} (has {', '.join(z.files)})"
+                )
+            feats = np.asarray(z[cfg.features], np.float32)
+            frames = np.asarray(z["frames"]) if "frames" in z.files else None
+    except (OSError, ValueError) as exc:
+        raise McmotError(f"cannot read {fpath}: {exc}") from None
+    if feats.ndim != 2 or len(feats) != len(det):
+        raise McmotError(
+            f"{fpath} has {len(feats)} feature rows but {dpath} has {len(det)} rows: "
+            "rerun `mcmot extract-features`"
+        )
+    if frames is not None and not np.array_equal(frames, det.frames):
+        raise McmotError(f"{fpath} frames do not match {dpath}: rerun `mcmot extract-features`")
+    out, _ = features_for_tracks(tracks, det, feats, cfg.feature_iou)
+    return out
+
+
+def _image_sizes(scene: Scene, tracks: dict[str, MotTable]) -> dict[str, tuple[float, float]]:
+    """Each camera's image size: from its pixels, else estimated from its boxes."""
+    sizes: dict[str, tuple[float, float]] = {}
+    pix = {c.name: c.source for c in scene.pixel_cameras()}
+    for cam, t in tracks.items():
+        if pix.get(cam) is not None:
+            with open_source(pix[cam]) as src:
+                sizes[cam] = tuple(float(v) for v in src.size)  # type: ignore[assignment]
+            continue
+        tables = [t]
+        dpath = scene.path("det", cam)
+        if dpath.is_file():
+            tables.append(read_mot(dpath, unique_ids=False))
+        sizes[cam] = estimate_size(tables)
+    return sizes
+
+
+def _resolve_cues(
+    scene: Scene, cams: list[str], cfg: AssociateConfig
+) -> tuple[bool, bool, list[str]]:
+    """(use appearance, use geometry, notes) given the cues asked and the files present."""
+    notes: list[str] = []
+    have_feats = all(scene.path("features", c).is_file() for c in cams)
+    want_app = cfg.cues in ("appearance", "both")
+    want_geo = cfg.cues in ("geometry", "both")
+    if cfg.cues == "appearance" and not have_feats:
+        missing = next(c for c in cams if not scene.path("features", c).is_file())
+        raise McmotError(
+            f"--cues appearance needs features/{missing}.npz: run `mcmot extract-features` "
+            "or use --cues geometry"
+        )
+    if want_app and not have_feats:
+        notes.append("no features/ for every camera: using the geometry cue only")
+        want_app = False
+    return want_app, want_geo, notes
+
+
+def build_obs(
+    scene: Scene, tracks: dict[str, MotTable], cfg: AssociateConfig, with_features: bool
+) -> list[CameraObs]:
+    """One :class:`CameraObs` per camera with tracks."""
+    sizes = _image_sizes(scene, tracks)
+    obs = []
+    for cam, t in tracks.items():
+        feats = _load_features(scene, cam, t, cfg) if with_features else None
+        obs.append(
+            make_obs(cam, t, sizes[cam], border_margin=cfg.geometry.border_margin, feats=feats)
+        )
+    return obs
+
+
+def _geometry(
+    obs: list[CameraObs], cfg: AssociateConfig, progress: ProgressCallback | None
+) -> dict[tuple[str, str], PairGeometry]:
+    if cfg.geometry_path:
+        loaded = load_geometry(Path(cfg.geometry_path))
+        out = {}
+        names = [o.name for o in obs]
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                if (a, b) in loaded:
+                    out[(a, b)] = loaded[(a, b)]
+                elif (b, a) in loaded:
+                    out[(a, b)] = _reverse(loaded[(b, a)])
+        return out
+    return fit_scene(obs, cfg.geometry, static=cfg.static_cameras, progress=progress)
+
+
+def _reverse(g: PairGeometry) -> PairGeometry:
+    from mcmot.association.geometry import WindowFit
+
+    wins = tuple(WindowFit(w.start, w.end, np.linalg.inv(w.H), w.quality) for w in g.windows)
+    return PairGeometry(g.b, g.a, np.linalg.inv(g.H), g.quality, g.moving, wins)
+
+
+def _assign(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
+    if cfg.mode == "online":
+        from mcmot.association.online import associate_online
+
+        return associate_online(obs, cues, cfg)
+    return associate_offline(obs, cues, cfg)
+
+
+def run_associate(
+    scene: Scene | Path | str,
+    cfg: AssociateConfig = AssociateConfig(),
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> AssociateResult:
+    """Give every track row a global identity consistent across cameras.
+
+    Reads ``tracks/<cam>.txt`` (and ``det/`` + ``features/`` for appearance),
+    writes ``global/<cam>.txt`` and, when geometry is fitted, ``geometry.json``.
+    """
+    sc = scene if isinstance(scene, Scene) else Scene(scene)
+    _check_cfg(cfg)
+    tracks = _load_tracks(sc)
+    cams = list(tracks)
+    outputs = [sc.path("global", c) for c in cams]
+    use_app, use_geo, notes = _resolve_cues(sc, cams, cfg)
+    if len(cams) == 1:
+        use_app = use_geo = False
+    fit_geo = use_geo and not cfg.geometry_path
+    sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
+    t0 = time.perf_counter()
+    obs = build_obs(sc, tracks, cfg, use_app)
+    seconds = {"load": time.perf_counter() - t0}
+    geometry: dict[tuple[str, str], PairGeometry] = {}
+    if use_geo:
+        t0 = time.perf_counter()
+        geometry = _geometry(obs, cfg, progress)
+        seconds["geometry"] = time.perf_counter() - t0
+    model = None
+    if use_app:
+        model = fit_appearance_model(
+            cross_view_similarities(obs, APPEARANCE_SAMPLE), cfg.appearance_full_separation
+        )
+    t0 = time.perf_counter()
+    if len(cams) == 1:
+        assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
+        assignment = Assignment(assignment.ids, assignment.tracklets, assignment.tracklets)
+    else:
+        assignment = _assign(obs, Cues(geometry if use_geo else None, model), cfg)
+    seconds["associate"] = time.perf_counter() - t0
+    _write(sc, tracks, obs, assignment, outputs)
+    if fit_geo:
+        save_geometry(sc.root / GEOMETRY_FILE, geometry)
+        outputs.append(sc.root / GEOMETRY_FILE)
+    cues_used = "none" if len(cams) == 1 else _cue_name(use_app, use_geo)
+    inputs = [sc.path("tracks", c) for c in cams]
+    if use_app:
+        inputs += [sc.path("features", c) for c in cams] + [sc.path("det", c) for c in cams]
+    if cfg.geometry_path:
+        inputs.append(Path(cfg.geometry_path))
+    sc.record("associate", {**to_dict(cfg), "cues_used": cues_used}, inputs, outputs)
+    if progress is not None:
+        progress(ProgressEvent("associate", 1, 1))
+    return AssociateResult(
+        cameras=cams,
+        rows=[len(t) for t in tracks.values()],
+        tracklets=assignment.tracklets,
+        identities=assignment.identities,
+        cues=cues_used,
+        geometry=geometry,
+        appearance=model,
+        reentry_threshold=assignment.reentry_threshold,
+        notes=notes,
+        seconds=seconds,
+    )
+
+
+def _cue_name(app: bool, geo: bool) -> str:
+    return {(True, True): "both", (True, False): "appearance", (False, True): "geometry"}.get(
+        (app, geo), "none"
+    )
+
+
+def _write(
+    sc: Scene,
+    tracks: dict[str, MotTable],
+    obs: list[CameraObs],
+    assignment: Assignment,
+    outputs: list[Path],
+) -> None:
+    for o, ids, path in zip(obs, assignment.ids, outputs, strict=True):
+        t = tracks[o.name]
+        new = np.empty(len(t), np.int64)
+        new[o.order] = ids
+        write_mot(path, t.with_ids(new))
