@@ -138,10 +138,16 @@ class Cues:
 
     geometry: dict[tuple[str, str], PairGeometry] | None
     appearance: AppearanceModel | None
+    gate_scale: float = 1.0
 
 
 def geometry_scores(
-    g: PairGeometry, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
+    g: PairGeometry,
+    a: CameraObs,
+    b: CameraObs,
+    ia: NDArray,
+    ib: NDArray,
+    gate_scale: float = 1.0,
 ) -> tuple[FloatArray, FloatArray]:
     """Geometric score and weight of candidate rows (ia of a, ib of b).
 
@@ -158,7 +164,7 @@ def geometry_scores(
         if not m.any() or q.weight <= 0:
             continue
         e = pair_errors(H, a.feet[ia[m]], b.feet[ib[m]], a.heights[ia[m]], b.heights[ib[m]])
-        gate = max(q.gate, MIN_GATE)
+        gate = max(q.gate, MIN_GATE) * gate_scale
         score[m] = 1.0 / (1.0 + (e / gate) ** 4)
         weight[m] = q.weight
     return score, weight
@@ -189,7 +195,8 @@ def pair_scores(
     wmax = np.zeros(len(ia))
     parts = []
     if cues.geometry is not None and (a.name, b.name) in cues.geometry:
-        parts.append(geometry_scores(cues.geometry[(a.name, b.name)], a, b, ia, ib))
+        g = cues.geometry[(a.name, b.name)]
+        parts.append(geometry_scores(g, a, b, ia, ib, cues.gate_scale))
     if cues.appearance is not None:
         parts.append(appearance_scores(cues.appearance, a, b, ia, ib))
     for s, w in parts:

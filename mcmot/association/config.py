@@ -34,6 +34,10 @@ class AssociateConfig:
         majority vote) [0.5]
     evidence_prior : frames of 'no match' added to every vote count, so that a
         few common frames cannot outvote a long disagreement [3.0]
+    gate_scale : the geometric score is 0.5 at this multiple of each pair's
+        calibrated gate [2.0]: per-frame votes favour recall, because chance
+        matches scatter over tracklets and are outvoted, while 10-20% of true
+        pairs lie beyond the per-frame gate (uneven floors, box noise)
     appearance_full_separation : the separation d' of the same/different
         similarity modes at which appearance gets full weight [3.0]
     reentry : join groups that never share a frame by appearance when the
@@ -56,6 +60,7 @@ class AssociateConfig:
     feature_iou: float = 0.5
     link_threshold: float = 0.5
     evidence_prior: float = 3.0
+    gate_scale: float = 2.0
     appearance_full_separation: float = 3.0
     reentry: bool = True
     reentry_min_rows: int = 10

@@ -232,7 +232,7 @@ def run_associate(
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
         assignment = Assignment(assignment.ids, assignment.tracklets, assignment.tracklets)
     else:
-        assignment = _assign(obs, Cues(geometry if use_geo else None, model), cfg)
+        assignment = _assign(obs, Cues(geometry if use_geo else None, model, cfg.gate_scale), cfg)
     seconds["associate"] = time.perf_counter() - t0
     _write(sc, tracks, obs, assignment, outputs)
     if fit_geo:
