@@ -81,6 +81,7 @@ def _register() -> None:
     from mcmot.cli import info
 
     app.command("info")(info.info_cmd)
+    app.command("associate")(__import__("mcmot.cli.associate", fromlist=["x"]).associate_cmd)
 
 
 _register()

@@ -174,6 +174,12 @@ def _geometry(
                 elif (b, a) in loaded:
                     out[(a, b)] = _reverse(loaded[(b, a)])
         return out
+    if cfg.mode == "online":
+        # online: fit once on the first frames only (a bounded buffer)
+        starts = [int(o.frames[0]) for o in obs if len(o)]
+        first = min(starts) if starts else 1
+        obs = [o.window(first, first + cfg.online_warmup - 1) for o in obs]
+        return fit_scene(obs, cfg.geometry, static=True, progress=progress)
     return fit_scene(obs, cfg.geometry, static=cfg.static_cameras, progress=progress)
 
 

@@ -1,0 +1,206 @@
+"""Online association: global identities frame by frame, with bounded memory.
+
+Frames are processed in order. In each frame, every camera pair's detections
+are matched (Hungarian on the fused per-frame scores, as offline). A
+tracklet seen for the first time is *pending*: for ``online_window`` frames
+it collects votes, one per frame and partner tracklet it was matched to. Then
+its identity is fixed, once:
+
+- the identity of its partners with most votes, when those votes are a
+  majority of its frames (``link_threshold``, with ``evidence_prior``) and no
+  other live tracklet of its camera holds that identity (a person is at most
+  once per camera);
+- else, with appearance, the lost identity of the gallery closest in mean
+  feature, when the appearance model gives at least ``REENTRY_POSTERIOR``;
+- else a new identity.
+
+Memory: votes of pending tracklets (at most ``online_window`` frames each),
+the identity of live tracklets, and a gallery of at most ``online_gallery``
+lost identities (mean feature each). Output latency: ``online_window`` frames.
+Geometry is read from ``--geometry`` or fitted once on the first
+``online_warmup`` frames.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.affinity import Cues, frame_matches, pair_scores
+from mcmot.association.config import AssociateConfig
+from mcmot.association.data import CameraObs
+from mcmot.association.offline import Assignment
+
+#: Appearance posterior a lost identity needs to be given back (strong evidence).
+REENTRY_POSTERIOR = 0.99
+
+Key = tuple[int, int]  # (camera index, local id)
+
+
+@dataclass
+class _Pending:
+    frames: int = 0
+    votes: Counter = field(default_factory=Counter)
+    feat: NDArray[np.float64] | None = None
+
+
+@dataclass
+class _State:
+    """Everything the online associator remembers between frames."""
+
+    gid: dict[Key, int] = field(default_factory=dict)
+    last_seen: dict[Key, int] = field(default_factory=dict)
+    pending: dict[Key, _Pending] = field(default_factory=dict)
+    feats: dict[int, tuple[NDArray[np.float64], int]] = field(default_factory=dict)
+    gallery: OrderedDict = field(default_factory=OrderedDict)
+    next_gid: int = 1
+
+
+def _frame_rows(o: CameraObs, f: int) -> NDArray[np.int64]:
+    lo, hi = np.searchsorted(o.frames, [f, f + 1])
+    return np.arange(lo, hi)
+
+
+def _matches_at(obs: list[CameraObs], rows: list[NDArray], cues: Cues) -> list[tuple[Key, Key]]:
+    """Matched (key a, key b) pairs of one frame over all camera pairs."""
+    out = []
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            ra, rb = rows[i], rows[j]
+            if not len(ra) or not len(rb):
+                continue
+            ia = np.repeat(ra, len(rb))
+            ib = np.tile(rb, len(ra))
+            score, weight = pair_scores(cues, obs[i], obs[j], ia, ib)
+            hit = frame_matches(
+                np.zeros(len(ia), np.int64), ia, ib, np.where(weight > 0, score, 0.0)
+            )
+            for k in np.flatnonzero(hit):
+                out.append(((i, int(obs[i].tids[ia[k]])), (j, int(obs[j].tids[ib[k]]))))
+    return out
+
+
+def _feature(o: CameraObs, r: int) -> NDArray[np.float64] | None:
+    if o.feats is None or not np.any(o.feats[r]):
+        return None
+    return o.feats[r].astype(np.float64)
+
+
+def _decide(key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: AssociateConfig) -> int:
+    """The identity of a pending tracklet whose window is over."""
+    by_gid: Counter = Counter()
+    for partner, n in p.votes.items():
+        if partner in st.gid:
+            by_gid[st.gid[partner]] += n
+    busy = {
+        g for k, g in st.gid.items() if k[0] == key[0] and k != key and st.last_seen[k] >= f - 1
+    }
+    for g, n in by_gid.most_common():
+        if g not in busy and n / (p.frames + cfg.evidence_prior) > cfg.link_threshold:
+            return g
+    if cues.appearance is not None and p.feat is not None and st.gallery:
+        gids = [g for g in st.gallery if g not in busy]
+        if gids:
+            feats = np.stack([st.gallery[g] for g in gids])
+            q = p.feat / max(np.linalg.norm(p.feat), 1e-12)
+            sims = feats @ q
+            k = int(np.argmax(sims))
+            if cues.appearance.posterior(np.array([sims[k]]))[0] >= REENTRY_POSTERIOR:
+                st.gallery.pop(gids[k])
+                return gids[k]
+    g = st.next_gid
+    st.next_gid += 1
+    return g
+
+
+def _retire(f: int, st: _State, cfg: AssociateConfig) -> None:
+    """Move identities with no live tracklet to the gallery; forget old tracklets."""
+    horizon = f - cfg.online_window
+    stale = [k for k, last in st.last_seen.items() if last < horizon and k in st.gid]
+    for k in stale:
+        g = st.gid.pop(k)
+        st.last_seen.pop(k)
+        if any(v == g for v in st.gid.values()):
+            continue
+        if g in st.feats:
+            s, n = st.feats.pop(g)
+            st.gallery[g] = s / max(np.linalg.norm(s), 1e-12)
+            st.gallery.move_to_end(g)
+            while len(st.gallery) > cfg.online_gallery:
+                st.gallery.popitem(last=False)
+
+
+def associate_online(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
+    """Assign global identities frame by frame (see the module docstring)."""
+    ids = [np.zeros(len(o), np.int64) for o in obs]
+    frames = np.unique(np.concatenate([o.frames for o in obs])) if obs else []
+    st = _State()
+    held: dict[Key, list[tuple[int, int]]] = {}  # rows waiting for their identity
+    n_tracklets = 0
+    for f in frames:
+        f = int(f)
+        rows = [_frame_rows(o, f) for o in obs]
+        matches = _matches_at(obs, rows, cues)
+        for ci, (o, rs) in enumerate(zip(obs, rows, strict=True)):
+            for r in rs:
+                key = (ci, int(o.tids[r]))
+                st.last_seen[key] = f
+                if key in st.gid:
+                    ids[ci][r] = st.gid[key]
+                    _add_feature(st, st.gid[key], _feature(o, r))
+                    continue
+                if key not in st.pending:
+                    st.pending[key] = _Pending()
+                    n_tracklets += 1
+                p = st.pending[key]
+                p.frames += 1
+                feat = _feature(o, r)
+                if feat is not None:
+                    p.feat = feat if p.feat is None else p.feat + feat
+                held.setdefault(key, []).append((ci, int(r)))
+        for ka, kb in matches:
+            for k, other in ((ka, kb), (kb, ka)):
+                if k in st.pending:
+                    st.pending[k].votes[other] += 1
+        _settle(f, st, cues, cfg, held, ids, final=False)
+        _retire(f, st, cfg)
+    _settle(int(frames[-1]) + 1 if len(frames) else 0, st, cues, cfg, held, ids, final=True)
+    return Assignment(ids, n_tracklets, st.next_gid - 1)
+
+
+def _add_feature(st: _State, g: int, feat: NDArray[np.float64] | None) -> None:
+    if feat is None:
+        return
+    s, n = st.feats.get(g, (np.zeros_like(feat), 0))
+    st.feats[g] = (s + feat, n + 1)
+
+
+def _settle(
+    f: int,
+    st: _State,
+    cues: Cues,
+    cfg: AssociateConfig,
+    held: dict[Key, list[tuple[int, int]]],
+    ids: list[NDArray[np.int64]],
+    *,
+    final: bool,
+) -> None:
+    """Fix the identity of pending tracklets whose window is over (or that ended)."""
+    ready = [
+        k
+        for k, p in st.pending.items()
+        if final or p.frames >= cfg.online_window or st.last_seen[k] < f
+    ]
+    ready.sort(key=lambda k: -st.pending[k].frames)
+    for k in ready:
+        p = st.pending.pop(k)
+        g = _decide(k, p, f, st, cues, cfg)
+        st.gid[k] = g
+        if p.feat is not None:
+            s, n = st.feats.get(g, (np.zeros_like(p.feat), 0))
+            st.feats[g] = (s + p.feat, n + p.frames)
+        for ci, r in held.pop(k, []):
+            ids[ci][r] = g

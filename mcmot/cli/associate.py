@@ -1,0 +1,93 @@
+"""``mcmot associate``: one identity per person across all cameras."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mcmot.association.config import AssociateConfig
+from mcmot.cli.common import OverwriteOpt, SceneArg, out, progress_bar, warn
+from mcmot.config import override
+from mcmot.stages.associate import AssociateResult, run_associate
+
+
+class CueChoice(str, Enum):
+    appearance = "appearance"
+    geometry = "geometry"
+    both = "both"
+
+
+class ModeChoice(str, Enum):
+    offline = "offline"
+    online = "online"
+
+
+def associate_cmd(
+    scene: SceneArg,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", help="Feature array of features/<cam>.npz [f_a]."),
+    ] = None,
+    cues: Annotated[
+        CueChoice, typer.Option("--cues", help="Cross-view cues to use.")
+    ] = CueChoice.both,
+    mode: Annotated[
+        ModeChoice,
+        typer.Option("--mode", help="offline: whole tracklets; online: frame by frame."),
+    ] = ModeChoice.offline,
+    static_cameras: Annotated[
+        bool,
+        typer.Option("--static-cameras", help="All cameras are still: skip the moving check."),
+    ] = False,
+    geometry: Annotated[
+        Path | None,
+        typer.Option("--geometry", help="Reuse a geometry.json (same cameras) instead of fitting."),
+    ] = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Give every track row an identity shared across cameras (writes global/)."""
+    cfg = override(
+        AssociateConfig(),
+        features=features,
+        cues=cues.value,
+        mode=mode.value,
+        static_cameras=static_cameras or None,
+        geometry_path=str(geometry) if geometry is not None else None,
+    )
+    with progress_bar() as progress:
+        result = run_associate(scene, cfg, overwrite=overwrite, progress=progress)
+    for note in result.notes:
+        warn(note)
+    _report(result)
+
+
+def _report(r: AssociateResult) -> None:
+    table = Table(title=f"associate ({r.cues})")
+    table.add_column("camera")
+    table.add_column("rows", justify="right")
+    for cam, n in zip(r.cameras, r.rows, strict=True):
+        table.add_row(cam, str(n))
+    table.add_row("all", f"{sum(r.rows)}")
+    out.print(table)
+    out.print(f"{r.tracklets} tracklets -> {r.identities} identities")
+    if r.geometry:
+        gt = Table(title="geometry (per camera pair)")
+        for col in ("pair", "matches", "inlier rate", "median err", "sync gap", "weight", "moving"):
+            gt.add_column(col, justify="right")
+        for (a, b), g in r.geometry.items():
+            q = g.quality
+            gt.add_row(
+                f"{a}-{b}", str(q.matches), f"{q.inlier_rate:.2f}", f"{q.median_error:.3f}",
+                f"{q.sync_gap:.2f}", f"{q.weight:.2f}", "yes" if g.moving else "no",
+            )  # fmt: skip
+        out.print(gt)
+    if r.appearance is not None:
+        m = r.appearance
+        out.print(
+            f"appearance: threshold {m.threshold:.3f}, separation d' {m.separation:.2f}, "
+            f"weight {m.weight:.2f}"
+        )
