@@ -99,3 +99,63 @@ def id_features(
     f = base + noise * rng.standard_normal((len(ids), dim))
     f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
     return f.astype(np.float32)
+
+
+def ground_to_image(H: NDArray[np.float64], xy: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(N, 2) ground points (metres) -> (N, 2) image points through (3, 3) ``H``."""
+    p = xy @ H[:, :2].T + H[:, 2]
+    return p[:, :2] / p[:, 2:3]
+
+
+def toy_scene(
+    cams: list[NDArray[np.float64]],
+    *,
+    people: int,
+    frames: int,
+    size: tuple[int, int] = (640, 480),
+    area: float = 10.0,
+    speed: float = 0.08,
+    rng: np.random.Generator,
+) -> list[MotTable]:
+    """Ground truth of people walking on a floor seen by cameras with known homographies.
+
+    Parameters
+    ----------
+    cams : per camera, (3, 3) homography from the floor (metres) to its image
+    people : number of people; frames : number of frames
+    size : image (width, height); boxes leaving the image are dropped
+    area : the floor is the square [0, area]^2
+    speed : metres per frame of each person's random walk
+    rng : random generator
+
+    Returns
+    -------
+    per camera, a MotTable with global ids 1..people; box height grows with
+    the foot's image row (nearer is lower and bigger), width = 0.4 height
+    """
+    pos = rng.uniform(0, area, (people, 2))
+    head = rng.uniform(0, 2 * np.pi, people)
+    tracks = []
+    for _ in range(frames):
+        head += rng.normal(0, 0.3, people)
+        pos += speed * np.stack([np.cos(head), np.sin(head)], axis=1)
+        out = (pos < 0) | (pos > area)
+        head[out.any(axis=1)] += np.pi
+        pos = np.clip(pos, 0, area)
+        tracks.append(pos.copy())
+    w, h = size
+    tables = []
+    for H in cams:
+        fr, ids, boxes = [], [], []
+        for k, p in enumerate(tracks):
+            feet = ground_to_image(H, p)
+            hh = 30.0 + 0.25 * np.clip(feet[:, 1], 0, h)
+            b = np.stack([feet[:, 0] - 0.2 * hh, feet[:, 1] - hh, 0.4 * hh, hh], axis=1)
+            ok = (b[:, 0] >= 0) & (b[:, 1] >= 0) & (b[:, 0] + b[:, 2] <= w) & (feet[:, 1] <= h)
+            fr += [k + 1] * int(ok.sum())
+            ids += list(np.flatnonzero(ok) + 1)
+            boxes.append(b[ok])
+        tables.append(
+            MotTable.from_arrays(np.array(fr), np.array(ids), np.concatenate(boxes).reshape(-1, 4))
+        )
+    return tables

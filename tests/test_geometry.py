@@ -1,0 +1,131 @@
+"""Geometry learned from synchronization: homography recovery, quality, degenerate pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcmot.association.data import frame_pairs, make_obs, truncated_mask
+from mcmot.association.geometry import (
+    GeometryConfig,
+    dlt_batch,
+    fit_pair,
+    load_geometry,
+    pair_errors,
+    sample_ok,
+    save_geometry,
+    transfer,
+)
+from mcmot.association.simulate import toy_scene
+from mcmot.errors import McmotError
+from mcmot.motio import MotTable
+
+CFG = GeometryConfig(hypotheses=1500)
+
+
+def cam(theta: float, tx: float, ty: float, s: float = 40.0, persp: float = 0.02) -> np.ndarray:
+    """A floor (metres) -> image homography: rotation, scale, foreshortening."""
+    c, sn = np.cos(theta), np.sin(theta)
+    return np.array(
+        [[s * c, -s * sn, tx], [s * sn * 0.5, s * c * 0.5, ty], [persp * sn, persp * c * 0.2, 1]]
+    )
+
+
+CAMS = [cam(0.0, 120, 150), cam(0.6, 200, 100)]
+
+
+def _obs(tables: list[MotTable], size=(640, 480)):
+    return [make_obs(f"c{i}", t, size, border_margin=3.0) for i, t in enumerate(tables)]
+
+
+def test_frame_pairs_hand_computed():
+    fa = np.array([1, 1, 2, 4])
+    fb = np.array([1, 2, 2, 3])
+    ia, ib = frame_pairs(fa, fb)
+    assert list(zip(ia.tolist(), ib.tolist(), strict=True)) == [(0, 0), (1, 0), (2, 1), (2, 2)]
+    ia, ib = frame_pairs(fa, fb, shift=1)  # b's frame = a's frame + 1
+    assert list(zip(ia.tolist(), ib.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 3)]
+
+
+def test_truncated_boxes_are_flagged():
+    boxes = np.array([[0, 10, 20, 40], [100, 10, 20, 40], [620, 10, 19, 40], [100, 440, 20, 39]])
+    assert truncated_mask(boxes, (640, 480), 3.0).tolist() == [True, False, True, True]
+
+
+def test_dlt_exact_on_four_points_and_orientation_check():
+    H = CAMS[1] @ np.linalg.inv(CAMS[0])
+    pa = np.array([[[100.0, 100], [300, 120], [280, 300], [90, 280]]])
+    pb = transfer(H, pa[0])[None]
+    Hf = dlt_batch(pa, pb)[0]
+    np.testing.assert_allclose(transfer(Hf, pa[0]), pb[0], atol=1e-6)
+    assert sample_ok(pa / 100, pb / 100).tolist() == [True]
+    mirrored = pb.copy()
+    mirrored[..., 0] *= -1  # a mirror image cannot come from a camera above the floor
+    assert sample_ok(pa / 100, mirrored / 100).tolist() == [False]
+
+
+def test_known_homography_recovered_with_outliers():
+    rng = np.random.default_rng(3)
+    a, b = toy_scene(CAMS, people=8, frames=300, rng=rng)
+    # outliers: people only camera a sees (a quarter more boxes), and box noise
+    extra = toy_scene([CAMS[0]], people=3, frames=300, rng=np.random.default_rng(9))[0]
+    a = MotTable.from_arrays(
+        np.r_[a.frames, extra.frames], np.r_[a.ids, extra.ids + 100], np.r_[a.boxes, extra.boxes]
+    )
+    b = b.with_ids(b.ids)
+    noisy = MotTable.from_arrays(b.frames, b.ids, b.boxes + rng.normal(0, 1.0, b.boxes.shape))
+    oa, ob = _obs([a, noisy])
+    g = fit_pair(oa, ob, CFG, static=True)
+    H_true = CAMS[1] @ np.linalg.inv(CAMS[0])
+    feet = oa.feet[~oa.truncated]
+    err = np.linalg.norm(transfer(g.H, feet) - transfer(H_true, feet), axis=1)
+    assert np.median(err) < 2.0
+    assert np.percentile(err, 95) < 6.0
+    q = g.quality
+    assert q.weight > 0.9 and q.sync_gap > 0.5
+    assert q.inlier_rate > 0.8
+    assert not g.moving
+
+
+def test_pair_without_overlap_is_switched_off():
+    rng = np.random.default_rng(4)
+    # the two cameras watch two different groups of people (no shared floor)
+    a = toy_scene([CAMS[0]], people=6, frames=300, rng=rng)[0]
+    b = toy_scene([CAMS[1]], people=6, frames=300, rng=np.random.default_rng(5))[0]
+    oa, ob = _obs([a, b])
+    g = fit_pair(oa, ob, CFG, static=True)
+    assert g.quality.sync_gap < CFG.min_gap
+    assert g.quality.weight == 0.0
+
+
+def test_moving_camera_gets_windowed_fits():
+    rng = np.random.default_rng(6)
+    a, b1 = toy_scene(CAMS, people=8, frames=300, rng=rng)
+    # camera b pans after frame 150: its image content shifts by 120 pixels
+    moved = b1.boxes.copy()
+    late = b1.frames > 150
+    moved[late, 0] -= 120
+    b = MotTable.from_arrays(b1.frames, b1.ids, moved)
+    oa, ob = _obs([a, b], size=(800, 600))
+    g = fit_pair(oa, ob, CFG)
+    assert g.moving and len(g.windows) >= 2
+    assert all(w.quality.weight > 0.5 for w in g.windows)
+    static = fit_pair(oa, ob, CFG, static=True)
+    assert not static.moving and static.windows == ()
+
+
+def test_geometry_file_roundtrip(tmp_path):
+    rng = np.random.default_rng(7)
+    oa, ob = _obs(toy_scene(CAMS, people=6, frames=120, rng=rng))
+    g = fit_pair(oa, ob, CFG, static=True)
+    save_geometry(tmp_path / "geometry.json", {("c0", "c1"): g})
+    back = load_geometry(tmp_path / "geometry.json")[("c0", "c1")]
+    np.testing.assert_allclose(back.H, g.H)
+    assert back.quality.weight == pytest.approx(g.quality.weight)
+    e = pair_errors(back.H, oa.feet[:3], oa.feet[:3], oa.heights[:3], oa.heights[:3])
+    assert e.shape == (3,)
+    (tmp_path / "bad.json").write_text('{"pairs": [{"a": "c0"}]}')
+    with pytest.raises(McmotError, match="malformed"):
+        load_geometry(tmp_path / "bad.json")
+    with pytest.raises(McmotError, match="not found"):
+        load_geometry(tmp_path / "missing.json")
