@@ -10,8 +10,10 @@ pairwise matching):
 - appearance: the cosine similarity of the view-agnostic features, turned into
   the posterior of 'same person' under a two-component Gaussian mixture fitted
   to the scene's own cross-view similarities (:class:`AppearanceModel`);
-- both: the weighted mean of the two scores, weights = the geometric pair's
-  quality (its synchronization gap) and the appearance model's separation.
+- both: the scores are fused as log-odds, ``logit(s) = w_g logit(g) +
+  w_a logit(a)`` (naive Bayes, each cue's evidence scaled by its weight:
+  the geometric pair's quality from its synchronization gap, and the
+  appearance model's separation).
 
 One Hungarian matching per frame and pair keeps the pairs scoring above 0.5.
 Over the frames where two tracklets of different cameras co-occur, the matches
@@ -21,7 +23,7 @@ are counted (weighted by the cue weights): the tracklet-to-tracklet affinity is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +34,10 @@ from mcmot.association.geometry import PairGeometry, candidates, pair_errors
 
 FloatArray = NDArray[np.float64]
 
+#: Cue scores are clipped to [SCORE_CLIP, 1 - SCORE_CLIP] before fusion, so that
+#: no single cue is ever certain enough to veto the other alone.
+SCORE_CLIP = 0.02
+
 #: Hard floor on the geometric gate in box heights, so a pair fitted on
 #: near-perfect synthetic boxes does not reject one-pixel noise.
 MIN_GATE = 0.02
@@ -40,7 +46,8 @@ MIN_GATE = 0.02
 # ---------------------------------------------------------------- appearance model
 @dataclass(frozen=True)
 class AppearanceModel:
-    """Two Gaussians over cosine similarity: 'different' (0) and 'same' (1).
+    """Two Gaussians over cosine similarity: 'different' (0) and 'same' (1)
+    (fitted with one shared variance, so the posterior is logistic).
 
     Attributes
     ----------
@@ -75,11 +82,11 @@ class AppearanceModel:
 def fit_appearance_model(
     sims: FloatArray, full_separation: float, iters: int = 100
 ) -> AppearanceModel:
-    """EM for a two-Gaussian mixture on (M,) cross-view similarities.
+    """EM for a two-Gaussian mixture with one shared variance on (M,) similarities.
 
     Starts from the 25th and 99th percentiles (most same-instant pairs of
     views are different people); the component with the higher mean is
-    'same'. Standard deviations are floored at 1e-3.
+    'same'. The shared standard deviation is floored at 1e-3.
     """
     x = np.asarray(sims, np.float64)
     if len(x) < 4 or np.ptp(x) < 1e-6:
@@ -94,7 +101,9 @@ def fit_appearance_model(
         r /= r.sum(axis=1, keepdims=True)
         nk = r.sum(axis=0) + 1e-9
         new_mu = (r * x[:, None]).sum(axis=0) / nk
-        sd = np.sqrt((r * (x[:, None] - new_mu) ** 2).sum(axis=0) / nk).clip(1e-3)
+        # one shared variance: the posterior is then logistic in the similarity
+        # (monotone, no collapse between a narrow and a wide mode)
+        sd = np.full(2, np.sqrt((r * (x[:, None] - new_mu) ** 2).sum() / len(x)).clip(1e-3))
         pr = (nk / nk.sum()).clip(1e-6)
         if np.allclose(new_mu, mu, atol=1e-7):
             mu = new_mu
@@ -187,7 +196,7 @@ def pair_scores(
 
     Returns
     -------
-    score : (M,) weighted mean of the active cues' scores
+    score : (M,) the active cues' scores fused as weighted log-odds
     weight : (M,) the largest active cue weight (0 = no evidence)
     """
     num = np.zeros(len(ia))
@@ -200,11 +209,11 @@ def pair_scores(
     if cues.appearance is not None:
         parts.append(appearance_scores(cues.appearance, a, b, ia, ib))
     for s, w in parts:
-        num += w * s
+        p = np.clip(s, SCORE_CLIP, 1.0 - SCORE_CLIP)
+        num += w * np.log(p / (1.0 - p))
         wsum += w
         wmax = np.maximum(wmax, w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fused = np.where(wsum > 0, num / wsum, 0.0)
+    fused = np.where(wsum > 0, 1.0 / (1.0 + np.exp(-num)), 0.0)
     return fused, wmax
 
 
@@ -271,3 +280,42 @@ def tracklet_votes(
             np.add.at(common, (ta, tb), weight)
             np.add.at(matched, (ta, tb), weight * hit)
     return matched + matched.T, common + common.T
+
+
+# ---------------------------------------------------------------- tracklet-smoothed appearance
+def smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
+    """Copies of ``obs`` whose feature rows are their tracklet's mean feature.
+
+    Offline, a tracklet's mean feature is a far less noisy description of the
+    person than any single detection's; the per-frame matcher then weighs
+    that against the instantaneous geometry. Rows without a feature (zero
+    rows) do not count towards the mean.
+    """
+    out = []
+    for o in obs:
+        if o.feats is None or len(o) == 0:
+            out.append(o)
+            continue
+        uniq, inv = np.unique(o.tids, return_inverse=True)
+        sums = np.zeros((len(uniq), o.feats.shape[1]))
+        np.add.at(sums, inv, o.feats)
+        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        out.append(replace(o, feats=sums[inv].astype(np.float32)))
+    return out
+
+
+def tracklet_similarities(obs: list[CameraObs]) -> FloatArray:
+    """Similarities of every co-occurring cross-camera tracklet pair (one value per
+    pair), from features already smoothed by :func:`smooth_features`."""
+    out = []
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            a, b = obs[i], obs[j]
+            if a.feats is None or b.feats is None:
+                continue
+            c = candidates(a, b, usable=False)
+            if len(c) == 0:
+                continue
+            _, first = np.unique(np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True)
+            out.append(np.einsum("ij,ij->i", a.feats[c.ia[first]], b.feats[c.ib[first]]))
+    return np.concatenate(out) if out else np.zeros(0)

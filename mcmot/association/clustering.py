@@ -32,6 +32,9 @@ from mcmot.association.data import CameraObs
 
 FloatArray = NDArray[np.float64]
 
+#: Rounding slack when a similarity is compared with a calibrated threshold.
+SIM_TOLERANCE = 1e-6
+
 
 def tracklet_index(obs: list[CameraObs]) -> tuple[list[NDArray[np.int64]], list[tuple[int, int]]]:
     """Number the tracklets of all cameras 0..T-1.
@@ -168,7 +171,7 @@ def merge_reentries(
     ok = (gcommon == 0) & ~gconf & (grows[:, None] >= min_rows) & (grows[None, :] >= min_rows)
     np.fill_diagonal(ok, False)
     parent = np.arange(G)
-    cand = np.argwhere(np.triu(ok & (sim > threshold), 1))
+    cand = np.argwhere(np.triu(ok & (sim >= threshold - SIM_TOLERANCE), 1))
     cand = cand[np.argsort(-sim[cand[:, 0], cand[:, 1]], kind="stable")]
     for i, j in cand:
         ri, rj = _root(parent, i), _root(parent, j)

@@ -14,6 +14,8 @@ from mcmot.association.affinity import (
     Cues,
     cross_view_similarities,
     fit_appearance_model,
+    smooth_features,
+    tracklet_similarities,
 )
 from mcmot.association.config import CUES, MODES, AssociateConfig
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
@@ -230,9 +232,12 @@ def run_associate(
         seconds["geometry"] = time.perf_counter() - t0
     model = None
     if use_app:
-        model = fit_appearance_model(
-            cross_view_similarities(obs, APPEARANCE_SAMPLE), cfg.appearance_full_separation
-        )
+        if cfg.mode == "offline":
+            obs = smooth_features(obs)
+            sims = tracklet_similarities(obs)
+        else:
+            sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
+        model = fit_appearance_model(sims, cfg.appearance_full_separation)
     t0 = time.perf_counter()
     if len(cams) == 1:
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)

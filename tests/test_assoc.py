@@ -1,0 +1,356 @@
+"""Cross-camera association: hand-made cases, constraints, cues, online mode, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
+from mcmot.association.config import AssociateConfig
+from mcmot.association.data import make_obs
+from mcmot.association.simulate import id_features, toy_scene, tracks_from_gt
+from mcmot.cli import app
+from mcmot.config import override
+from mcmot.errors import McmotError
+from mcmot.metrics.crossview import combine_crossview, crossview_counts
+from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.stages.associate import run_associate
+
+APP = AssociateConfig(cues="appearance")
+
+
+def cam(theta: float, tx: float, ty: float, s: float = 40.0, persp: float = 0.02) -> np.ndarray:
+    c, sn = np.cos(theta), np.sin(theta)
+    return np.array(
+        [[s * c, -s * sn, tx], [s * sn * 0.5, s * c * 0.5, ty], [persp * sn, persp * c * 0.2, 1]]
+    )
+
+
+CAMS3 = [cam(0.0, 120, 150), cam(0.6, 200, 100), cam(-0.5, 150, 160)]
+
+
+# ---------------------------------------------------------------- scene building
+def tracklet(frames, tid: int, x: float) -> MotTable:
+    """A standing person: one box per frame at column ``x``."""
+    fr = np.asarray(list(frames))
+    boxes = np.tile([x, 100.0, 40.0, 100.0], (len(fr), 1))
+    return MotTable.from_arrays(fr, np.full(len(fr), tid), boxes)
+
+
+def concat(tables: list[MotTable]) -> MotTable:
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return MotTable.empty()
+    return MotTable.from_arrays(
+        np.concatenate([t.frames for t in tables]),
+        np.concatenate([t.ids for t in tables]),
+        np.concatenate([t.boxes for t in tables]),
+    ).sorted()
+
+
+def write_scene(
+    root: Path, tracks: dict[str, MotTable], feats: dict[str, np.ndarray] | None = None
+) -> Path:
+    """tracks/, and with ``feats`` (rows aligned with the sorted tracks) det/ and features/."""
+    for cam_name, t in tracks.items():
+        t = t.sorted()
+        write_mot(root / "tracks" / f"{cam_name}.txt", t)
+        if feats is None:
+            continue
+        det = t.with_ids(np.full(len(t), -1))
+        write_mot(root / "det" / f"{cam_name}.txt", det)
+        f = np.asarray(feats[cam_name], np.float32)
+        (root / "features").mkdir(parents=True, exist_ok=True)
+        np.savez(
+            root / "features" / f"{cam_name}.npz",
+            f_a=f,
+            f_s=f,
+            frames=det.frames,
+            boxes=det.boxes,
+            checkpoint=np.array("test"),
+        )
+    return root
+
+
+def onehot(ids_of_rows: np.ndarray, dim: int = 8) -> np.ndarray:
+    f = np.zeros((len(ids_of_rows), dim), np.float32)
+    f[np.arange(len(ids_of_rows)), ids_of_rows] = 1.0
+    return f
+
+
+def global_ids(root: Path, cam_name: str) -> dict[int, set[int]]:
+    """local id -> set of global ids it received (from tracks/ and global/ row by row)."""
+    t = read_mot(root / "tracks" / f"{cam_name}.txt")
+    g = read_mot(root / "global" / f"{cam_name}.txt")
+    assert len(t) == len(g)
+    key = lambda m: np.lexsort((m.boxes[:, 1], m.boxes[:, 0], m.frames))  # noqa: E731
+    t, g = t.select(key(t)), g.select(key(g))
+    out: dict[int, set[int]] = {}
+    for a, b in zip(t.ids.tolist(), g.ids.tolist(), strict=True):
+        out.setdefault(a, set()).add(b)
+    return out
+
+
+def one(ids: dict[int, set[int]], local: int) -> int:
+    assert len(ids[local]) == 1, ids
+    return next(iter(ids[local]))
+
+
+# ---------------------------------------------------------------- hand-made appearance cases
+def test_two_cameras_hand_made_features(tmp_path):
+    c1 = concat([tracklet(range(1, 21), 1, 10), tracklet(range(1, 21), 2, 200)])
+    c2 = concat([tracklet(range(1, 21), 7, 10), tracklet(range(1, 21), 9, 200)])
+    # person A: c1/1 and c2/9; person B: c1/2 and c2/7 (feature dims 0 and 1)
+    f1 = onehot(np.where(c1.ids == 1, 0, 1))
+    f2 = onehot(np.where(c2.ids == 9, 0, 1))
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2}, {"c1": f1, "c2": f2})
+    r = run_associate(root, APP)
+    g1, g2 = global_ids(root, "c1"), global_ids(root, "c2")
+    assert one(g1, 1) == one(g2, 9)
+    assert one(g1, 2) == one(g2, 7)
+    assert one(g1, 1) != one(g1, 2)
+    assert r.identities == 2 and r.tracklets == 4 and r.cues == "appearance"
+
+
+def test_three_cameras_transitive_chain(tmp_path):
+    # A is seen by c1 (frames 1-20), c2 (1-40) and c3 (21-40): c1 and c3 never share a
+    # frame, so only the chain through c2 can give them one identity. B is everywhere.
+    c1 = concat([tracklet(range(1, 21), 1, 10), tracklet(range(1, 41), 2, 300)])
+    c2 = concat([tracklet(range(1, 41), 5, 10), tracklet(range(1, 41), 6, 300)])
+    c3 = concat([tracklet(range(21, 41), 3, 10), tracklet(range(1, 41), 4, 300)])
+    feats = {
+        "c1": onehot(np.where(c1.ids == 1, 0, 1)),
+        "c2": onehot(np.where(c2.ids == 5, 0, 1)),
+        "c3": onehot(np.where(c3.ids == 3, 0, 1)),
+    }
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2, "c3": c3}, feats)
+    r = run_associate(root, override(APP, reentry=False))
+    a = {one(global_ids(root, "c1"), 1), one(global_ids(root, "c2"), 5)}
+    a.add(one(global_ids(root, "c3"), 3))
+    b = {one(global_ids(root, c), t) for c, t in (("c1", 2), ("c2", 6), ("c3", 4))}
+    assert len(a) == 1 and len(b) == 1 and a != b
+    assert r.identities == 2
+
+
+def test_camera_that_sees_nobody(tmp_path):
+    c1 = concat([tracklet(range(1, 11), 1, 10), tracklet(range(1, 11), 2, 200)])
+    c2 = concat([tracklet(range(1, 11), 4, 10), tracklet(range(1, 11), 3, 200)])
+    feats = {
+        "c1": onehot(np.where(c1.ids == 1, 0, 1)),
+        "c2": onehot(np.where(c2.ids == 4, 0, 1)),
+        "c3": np.zeros((0, 8)),
+    }
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2, "c3": MotTable.empty()}, feats)
+    r = run_associate(root, APP)
+    assert read_mot(root / "global" / "c3.txt").ids.tolist() == []
+    assert one(global_ids(root, "c1"), 1) == one(global_ids(root, "c2"), 4)
+    assert r.rows == [20, 20, 0]
+
+
+def test_conflicting_evidence_respects_one_person_per_camera(tmp_path):
+    # two people in c1 look identical (features e0) at the same time; c2 sees one of them
+    c1 = concat([tracklet(range(1, 21), 1, 10), tracklet(range(1, 21), 2, 200)])
+    c2 = concat([tracklet(range(1, 21), 5, 10), tracklet(range(1, 21), 6, 400)])
+    feats = {"c1": onehot(np.zeros(len(c1), int)), "c2": onehot(np.where(c2.ids == 5, 0, 1))}
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2}, feats)
+    run_associate(root, APP)
+    g1, g2 = global_ids(root, "c1"), global_ids(root, "c2")
+    assert one(g1, 1) != one(g1, 2)  # cannot-link: they co-occur in c1
+    assert one(g2, 5) in (one(g1, 1), one(g1, 2))
+    assert one(g2, 6) not in (one(g1, 1), one(g1, 2))
+
+
+def test_reentry_by_appearance(tmp_path):
+    # A leaves both views (frames 21-30) and comes back with new local ids
+    c1 = concat(
+        [tracklet(range(1, 21), 1, 10), tracklet(range(31, 51), 3, 10)]
+        + [tracklet(range(1, 51), 2, 300)]
+    )
+    c2 = concat(
+        [tracklet(range(1, 21), 7, 10), tracklet(range(31, 51), 9, 10)]
+        + [tracklet(range(1, 51), 8, 300)]
+    )
+    feats = {
+        "c1": onehot(np.where(np.isin(c1.ids, [1, 3]), 0, 1)),
+        "c2": onehot(np.where(np.isin(c2.ids, [7, 9]), 0, 1)),
+    }
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2}, feats)
+    r = run_associate(root, APP)
+    g1 = global_ids(root, "c1")
+    assert one(g1, 1) == one(g1, 3)
+    assert r.identities == 2 and r.reentry_threshold is not None
+    run_associate(root, override(APP, reentry=False), overwrite=True)
+    g1 = global_ids(root, "c1")
+    assert one(g1, 1) != one(g1, 3)
+
+
+# ---------------------------------------------------------------- clustering unit
+def test_average_linkage_hand_computed():
+    # items 0, 1 (camera a, co-occurring: cannot-link), 2 (camera b)
+    matched = np.array([[0, 0, 8], [0, 0, 9], [8, 9, 0]], float)
+    common = np.array([[0, 0, 10], [0, 0, 10], [10, 10, 0]], float)
+    conflict = np.zeros((3, 3), bool)
+    conflict[0, 1] = conflict[1, 0] = True
+    labels = average_linkage(matched, common, conflict, threshold=0.5, prior=3.0)
+    # 9/13 > 8/13: 2 joins 1 first; then {1,2} vs 0 is blocked by the cannot-link
+    assert labels[1] == labels[2] != labels[0]
+    weak = average_linkage(matched * 0.5, common, conflict, threshold=0.5, prior=3.0)
+    assert len(set(weak.tolist())) == 3  # 4.5 / 13 < 0.5: no join
+
+
+def test_cannot_link_is_per_camera_and_frame():
+    a = concat([tracklet(range(1, 5), 1, 0), tracklet(range(4, 8), 2, 50), tracklet([9], 3, 9)])
+    b = concat([tracklet(range(1, 5), 1, 0)])
+    obs = [make_obs(n, t, (640, 480), border_margin=3) for n, t in (("a", a), ("b", b))]
+    tix, keys = tracklet_index(obs)
+    x = cannot_link(obs, tix, len(keys))
+    assert keys == [(0, 1), (0, 2), (0, 3), (1, 1)]
+    assert x[0, 1] and x[1, 0]  # share frame 4
+    assert not x[0, 2] and not x[1, 2] and not x[0, 3]
+
+
+# ---------------------------------------------------------------- geometry and fusion
+def toy_tracks(rng_seed: int, frames: int = 300, fragment: int = 0, people: int = 7):
+    rng = np.random.default_rng(rng_seed)
+    gts = toy_scene(CAMS3, people=people, frames=frames, rng=rng)
+    tracks = [
+        tracks_from_gt(g, rng, fragment_every=fragment, first_id=1 + 100 * k)
+        for k, g in enumerate(gts)
+    ]
+    return gts, tracks
+
+
+def crossview(root: Path, gts: list[MotTable], names: list[str]) -> dict[str, float]:
+    views = [(g, read_mot(root / "global" / f"{n}.txt")) for g, n in zip(gts, names, strict=True)]
+    end = max(int(g.frames.max()) for g in gts)
+    return combine_crossview([crossview_counts(views, 1, end)])
+
+
+def assert_one_per_camera(root: Path, names: list[str]) -> None:
+    for n in names:
+        g = read_mot(root / "global" / f"{n}.txt")  # rejects a repeated (frame, id)
+        assert len(g)
+
+
+def test_geometry_only_on_boxes_without_pixels(tmp_path):
+    gts, tracks = toy_tracks(11, fragment=40)
+    names = ["c1", "c2", "c3"]
+    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
+    r = run_associate(root, AssociateConfig(cues="geometry"))
+    assert r.cues == "geometry" and (root / "geometry.json").is_file()
+    m = crossview(root, gts, names)
+    assert m["AIDF1"] > 0.95 and m["MHAA"] > 0.95
+    assert_one_per_camera(root, names)
+    # both without features falls back to geometry with a note
+    r2 = run_associate(root, AssociateConfig(), overwrite=True)
+    assert r2.cues == "geometry" and r2.notes
+
+
+def test_fused_cues_at_least_as_good_as_each(tmp_path):
+    gts, tracks = toy_tracks(12, fragment=40)
+    names = ["c1", "c2", "c3"]
+    rng = np.random.default_rng(0)
+    # noisy identity embeddings: appearance alone is imperfect
+    feats = {}
+    truth = {}
+    for n, g, t in zip(names, gts, tracks, strict=True):
+        t = t.sorted()
+        # recover each track row's true id from the gt (same boxes)
+        gs = g.sorted()
+        order_t = np.lexsort((t.boxes[:, 0], t.frames))
+        order_g = np.lexsort((gs.boxes[:, 0], gs.frames))
+        true_ids = np.empty(len(t), np.int64)
+        true_ids[order_t] = gs.ids[order_g]
+        truth[n] = true_ids
+        feats[n] = id_features(true_ids, 32, 0.35, rng)
+    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)), feats)
+    scores = {}
+    for cue in ("appearance", "geometry", "both"):
+        run_associate(root, AssociateConfig(cues=cue), overwrite=True)
+        scores[cue] = crossview(root, gts, names)
+        assert_one_per_camera(root, names)
+    for k in ("AIDF1", "MHAA"):
+        best = max(scores["appearance"][k], scores["geometry"][k])
+        assert scores["both"][k] >= best - 0.005, scores
+
+
+def test_online_mode(tmp_path):
+    gts, tracks = toy_tracks(13, fragment=60)
+    names = ["c1", "c2", "c3"]
+    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
+    r = run_associate(root, AssociateConfig(cues="geometry", mode="online"))
+    m = crossview(root, gts, names)
+    assert m["AIDF1"] > 0.9 and m["MHAA"] > 0.9
+    assert_one_per_camera(root, names)
+    assert r.identities >= 7
+
+
+def test_one_camera_copies_ids(tmp_path):
+    t = concat([tracklet(range(1, 6), 4, 10), tracklet(range(1, 6), 9, 100)])
+    root = write_scene(tmp_path, {"only": t})
+    r = run_associate(root, AssociateConfig(cues="geometry"))
+    assert (
+        read_mot(root / "global" / "only.txt").ids.tolist()
+        == read_mot(root / "tracks" / "only.txt").ids.tolist()
+    )
+    assert r.cues == "none" and not (root / "geometry.json").exists()
+
+
+def test_geometry_file_reused(tmp_path):
+    gts, tracks = toy_tracks(14)
+    names = ["c1", "c2", "c3"]
+    root = write_scene(tmp_path / "a", dict(zip(names, tracks, strict=True)))
+    run_associate(root, AssociateConfig(cues="geometry"))
+    other = write_scene(tmp_path / "b", dict(zip(names, tracks, strict=True)))
+    cfg = AssociateConfig(cues="geometry", geometry_path=str(root / "geometry.json"))
+    r = run_associate(other, cfg)
+    assert not (other / "geometry.json").exists()
+    assert crossview(other, gts, names)["AIDF1"] > 0.95
+    assert set(r.geometry) == {("c1", "c2"), ("c1", "c3"), ("c2", "c3")}
+
+
+def test_library_errors(tmp_path):
+    with pytest.raises(McmotError, match="run `mcmot track` first"):
+        run_associate(tmp_path, AssociateConfig())
+    root = write_scene(tmp_path, {"c1": tracklet(range(1, 4), 1, 0), "c2": tracklet([1], 1, 0)})
+    with pytest.raises(McmotError, match="needs features"):
+        run_associate(root, APP)
+    with pytest.raises(McmotError, match="--cues must be"):
+        run_associate(root, AssociateConfig(cues="colour"))
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_runs_and_reports(tmp_path):
+    gts, tracks = toy_tracks(15, frames=120)
+    root = write_scene(tmp_path, dict(zip(["c1", "c2", "c3"], tracks, strict=True)))
+    res = CliRunner().invoke(app, ["associate", str(root), "--cues", "geometry"])
+    assert res.exit_code == 0, res.output
+    assert "identities" in res.stdout and "sync gap" in res.stdout
+    assert (root / "provenance" / "associate.json").is_file()
+    again = CliRunner().invoke(app, ["associate", str(root), "--cues", "geometry"])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--cues", "appearance"], "needs features"),
+        (["--cues", "colour"], "Invalid value"),
+        (["--geometry", "missing.json", "--cues", "geometry"], "geometry file not found"),
+    ],
+)
+def test_cli_bad_input(tmp_path, args, needle):
+    root = write_scene(tmp_path, {"c1": tracklet(range(1, 4), 1, 0), "c2": tracklet([1], 2, 0)})
+    res = CliRunner().invoke(app, ["associate", str(root), *args])
+    assert res.exit_code != 0
+    assert needle in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_no_tracks_one_line(tmp_path):
+    res = CliRunner().invoke(app, ["associate", str(tmp_path)])
+    assert res.exit_code == 1
+    assert res.output.strip().count("\n") == 0 and "error:" in res.output
