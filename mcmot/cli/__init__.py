@@ -78,9 +78,10 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info
+    from mcmot.cli import info, synth
 
     app.command("info")(info.info_cmd)
+    app.command("synth")(synth.synth_cmd)
 
 
 _register()
