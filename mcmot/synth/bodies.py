@@ -76,7 +76,9 @@ SHOE_COLOURS: tuple[Colour, ...] = (
 )
 
 # Proportions as fractions of the body height H (build b widens the body).
-HEAD_R = 0.062
+#: Head and hair are vertical capsules: radius, lowest and highest centre heights.
+HEAD_R, HEAD_LO, HEAD_HI = 0.047, 0.917, 0.953
+HAIR_R, HAIR_LO, HAIR_HI, LONG_HAIR_Z = 0.05, 0.93, 0.962, 0.84
 SHOULDER_Z, WAIST_Z, PELVIS_Z, HIP_Z = 0.80, 0.53, 0.44, 0.50
 TORSO_HALF_W, TORSO_HALF_D = 0.125, 0.07
 WAIST_HALF_W = 0.105
@@ -218,7 +220,8 @@ class Part:
 # Indices of the posed (moving) points; static points follow them.
 (HEAD, HAIR, HAIR2, NECK_LO, NECK_HI, SH_L, SH_R, EL_L, EL_R, HA_L, HA_R) = range(11)
 (HIP_L, HIP_R, KN_L, KN_R, AN_L, AN_R, HEEL_L, HEEL_R, TOE_L, TOE_R, ROOT) = range(11, 22)
-N_MOVING = 22
+HEAD_TOP, HAIR_TOP = 22, 23
+N_MOVING = 24
 
 
 class BodyModel:
@@ -375,11 +378,11 @@ class BodyModel:
             self.parts.append(Part(CAPSULE, (i, j), r * h, c, -1, bias))
         self.parts.append(Part(BALL, (HA_L,), HAND_R * h, app.skin))
         self.parts.append(Part(BALL, (HA_R,), HAND_R * h, app.skin))
-        self.parts.append(Part(BALL, (HEAD,), HEAD_R * h, app.skin))
+        self.parts.append(Part(CAPSULE, (HEAD, HEAD_TOP), HEAD_R * h, app.skin))
         if app.hair is not None:
-            self.parts.append(Part(BALL, (HAIR,), HEAD_R * h * 1.04, app.hair))
+            self.parts.append(Part(CAPSULE, (HAIR, HAIR_TOP), HAIR_R * h, app.hair))
             if app.long_hair:
-                self.parts.append(Part(BALL, (HAIR2,), HEAD_R * h * 0.9, app.hair))
+                self.parts.append(Part(CAPSULE, (HAIR, HAIR2), 0.85 * HAIR_R * h, app.hair))
 
     # ------------------------------------------------------------ posing
     def points(self, phase: float, amp: float) -> NDArray[np.float64]:
@@ -420,12 +423,13 @@ class BodyModel:
                 elbow,
                 hand + [0, 0.01 * sign * h, 0],
             )
-        head_z = h * (1 - HEAD_R)
-        p[HEAD] = (0.012 * h, 0.0, head_z)
-        p[HAIR] = (-0.008 * h, 0.0, head_z + 0.01 * h)
-        p[HAIR2] = (-0.03 * h, 0.0, head_z - 0.035 * h)
+        p[HEAD] = (0.01 * h, 0.0, HEAD_LO * h)
+        p[HEAD_TOP] = (0.008 * h, 0.0, HEAD_HI * h)
+        p[HAIR] = (-0.012 * h, 0.0, HAIR_LO * h)
+        p[HAIR_TOP] = (-0.006 * h, 0.0, HAIR_HI * h)
+        p[HAIR2] = (-0.035 * h, 0.0, LONG_HAIR_Z * h)
         p[NECK_LO] = (0.0, 0.0, SHOULDER_Z * h - 0.01 * h)
-        p[NECK_HI] = (0.006 * h, 0.0, head_z - 0.5 * HEAD_R * h)
+        p[NECK_HI] = (0.006 * h, 0.0, HEAD_LO * h)
         p[ROOT] = (0.0, 0.0, HIP_Z * h)
         lowest = min(p[HEEL_L, 2], p[HEEL_R, 2], p[TOE_L, 2], p[TOE_R, 2])
         p[:, 2] += SHOE_R * h - lowest
