@@ -100,7 +100,7 @@ def test_adding_a_camera_keeps_the_people(tmp_path, tiny):
 
 
 def test_jpg_format_and_mosaic(tmp_path):
-    cfg = dataclasses.replace(TINY, fmt="jpg", frames=4)
+    cfg = dataclasses.replace(TINY, fmt="jpg", frames=4, width=161)
     sc = generate_scene(tmp_path / "j", cfg, mosaic_frame=2)
     assert sorted(p.name for p in (sc.root / "frames" / "cam1").iterdir())[:2] == [
         "000001.jpg",
@@ -109,7 +109,9 @@ def test_jpg_format_and_mosaic(tmp_path):
     assert sc.camera_names() == ["cam1", "cam2"]
     assert (sc.root / "synth" / "mosaic_2.png").is_file()
     sheet = make_mosaic(sc, 3)
-    assert sheet.ndim == 3 and sheet.shape[1] > 2 * 160  # two tiles side by side
+    assert sheet.ndim == 3 and sheet.shape[1] > 2 * 161  # two tiles side by side
+    with open_source(sc.root / "frames" / "cam2") as src:
+        assert src.size == (161, 90)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +124,7 @@ def test_jpg_format_and_mosaic(tmp_path):
         ({"width": 10}, "--size"),
         ({"difficulty": "insane"}, "--difficulty"),
         ({"fmt": "gif"}, "--format"),
+        ({"width": 161}, "even sides"),
     ],
 )
 def test_bad_config_is_one_line_error(tmp_path, changes, message):

@@ -162,6 +162,10 @@ class SynthConfig:
             ),
             (self.difficulty in DIFFICULTIES, "--difficulty must be easy, medium or hard"),
             (self.fmt in FORMATS, "--format must be mp4 or jpg"),
+            (
+                self.fmt != "mp4" or (self.width % 2 == 0 and self.height % 2 == 0),
+                "--size must have even sides for mp4 video (or use --format jpg)",
+            ),
             (self.min_visible_px >= 1, "min_visible_px must be at least 1"),
             (0 <= self.jpeg_quality <= 100, "jpeg_quality must be 0 to 100"),
         ]
