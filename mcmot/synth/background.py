@@ -71,7 +71,8 @@ def _markings(img: NDArray, rng: np.random.Generator, half: NDArray, wt: int, ht
     for _ in range(int(rng.integers(3, 8))):
         c = tuple(map(int, rng.uniform(0.35, 0.65, 2) * (wt, ht)))
         axes = tuple(map(int, rng.uniform(0.3, 1.2, 2) / TEXEL))
-        cv2.ellipse(img, c, axes, float(rng.uniform(0, 180)), 0, 360, (70.0, 72.0, 75.0), -1)
+        tint = (img[c[1], c[0]] * rng.uniform(0.75, 0.9)).tolist()
+        cv2.ellipse(img, c, axes, float(rng.uniform(0, 180)), 0, 360, tint, -1)
 
 
 def _ground_mask(cam: CameraModel, limit: NDArray) -> NDArray[np.bool_]:
