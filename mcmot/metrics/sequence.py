@@ -64,7 +64,7 @@ def frame_pairs(
     t_of_row = np.searchsorted(frames, a_frames[rows])
     per_row = m[t_of_row]
     a = np.repeat(rows, per_row)
-    row_start = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.intp)
+    row_start = (np.cumsum(per_row) - per_row).astype(np.intp)
     within = np.arange(len(a)) - np.repeat(row_start, per_row)
     b = np.repeat(b_lo[t_of_row], per_row) + within
     return FramePairs(a_lo, a_hi, b_lo, b_hi, start, a.astype(np.intp), b.astype(np.intp))
