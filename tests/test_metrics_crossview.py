@@ -76,7 +76,7 @@ def test_agreeing_and_disagreeing_views():
         [(1, 7, A), (1, 9, B)],
     )
     # gt_common {1,2}, lab_common {7}: TP 1, recall den 2, precision den 1
-    assert c.P == pytest.approx(1.0) and c.R == pytest.approx(0.5)
+    assert c.seq_precision == pytest.approx(1.0) and c.seq_recall == pytest.approx(0.5)
     assert (c.missed, c.fp, c.mme, c.bbx) == (2, 0, 0, 4)
     assert combine_crossview([c])["MHAA"] == pytest.approx(1 - 2 / 4)
 
@@ -89,7 +89,7 @@ def test_same_label_on_two_people_is_a_mismatch():
         [(1, 1, A), (1, 2, B)],
         [(1, 8, A), (1, 7, B)],
     )
-    assert c.P == 0.0 and c.R == 0.0
+    assert c.seq_precision == 0.0 and c.seq_recall == 0.0
     assert (c.missed, c.fp, c.mme, c.bbx) == (0, 0, 2, 4)
 
 
@@ -110,7 +110,7 @@ def test_view_without_truth_only_adds_to_precision_denominator():
     # frame 1: TP 1 of 1 / 1; frame 2: view 2 has no truth -> 0 / 3; frame 3: empty -> 0
     assert c.precision.tolist() == [1.0, 0.0, 0.0]
     assert c.recall.tolist() == [1.0, 0.0, 0.0]
-    assert c.P == pytest.approx(1 / 3)
+    assert c.seq_precision == pytest.approx(1 / 3)
     assert c.bbx == 2
 
 
@@ -148,8 +148,8 @@ def test_reference_values_per_sequence_and_combined(shared_data):
     seqs = []
     for seq, (p, r, missed, fp, mme, bbx) in REFERENCE.items():
         c = _mvmhat(folder, seq)
-        assert c.P == pytest.approx(p, abs=1e-6)
-        assert c.R == pytest.approx(r, abs=1e-6)
+        assert c.seq_precision == pytest.approx(p, abs=1e-6)
+        assert c.seq_recall == pytest.approx(r, abs=1e-6)
         assert (c.missed, c.fp, c.mme, c.bbx) == (missed, fp, mme, bbx)
         seqs.append(c)
     total = combine_crossview(seqs)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import motmetrics
 import numpy as np
 import pytest
 
-import motmetrics
 from mcmot.metrics.hota import ALPHAS, HotaCounts, hota_counts
 from mcmot.metrics.sequence import build_sequence
 from mcmot.motio import MotTable, read_mot

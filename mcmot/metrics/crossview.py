@@ -49,20 +49,20 @@ class CrossViewCounts:
     bbx: int
 
     @property
-    def P(self) -> float:  # noqa: N802 - the benchmark's name
-        """Per-sequence precision: mean of the per-frame values."""
+    def seq_precision(self) -> float:
+        """Per-sequence precision P (AIDP of one sequence): mean of the per-frame values."""
         return float(self.precision.mean()) if len(self.precision) else 0.0
 
     @property
-    def R(self) -> float:  # noqa: N802
-        """Per-sequence recall: mean of the per-frame values."""
+    def seq_recall(self) -> float:
+        """Per-sequence recall R (AIDR of one sequence): mean of the per-frame values."""
         return float(self.recall.mean()) if len(self.recall) else 0.0
 
     def summary(self) -> dict[str, float | int]:
         """P, R and the sums, as plain numbers."""
         return {
-            "P": self.P,
-            "R": self.R,
+            "P": self.seq_precision,
+            "R": self.seq_recall,
             "missed": self.missed,
             "fp": self.fp,
             "mme": self.mme,
@@ -79,8 +79,8 @@ def combine_crossview(seqs: list[CrossViewCounts]) -> dict[str, float | None]:
     """
     if not seqs:
         return {"AIDP": None, "AIDR": None, "AIDF1": None, "MHAA": None}
-    p = float(np.mean([s.P for s in seqs]))
-    r = float(np.mean([s.R for s in seqs]))
+    p = float(np.mean([s.seq_precision for s in seqs]))
+    r = float(np.mean([s.seq_recall for s in seqs]))
     bbx = sum(s.bbx for s in seqs)
     err = sum(2 * s.mme + s.fp + s.missed for s in seqs)
     return {
