@@ -251,3 +251,20 @@ def test_cli_refuses_existing_scene(tiny):
     res = runner.invoke(app, ["synth", str(tiny.root), "--frames", "3"])
     assert res.exit_code == 1
     assert "--overwrite" in res.output and "Traceback" not in res.output
+
+
+def test_scene_is_valid_for_evaluate(tmp_path):
+    """mcmot evaluate of gt against itself (copied to global/) gives perfect scores."""
+    import shutil
+
+    from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
+
+    cfg = dataclasses.replace(TINY, cameras=3, people=5, frames=12)
+    scene = generate_scene(tmp_path / "ev", cfg)
+    shutil.copytree(scene.root / "gt", scene.root / "global")
+    res = run_evaluate([Scene(scene.root)], EvaluateConfig()).to_json()["combined"]
+    for key in ("IDF1", "MOTA", "HOTA", "AIDF1", "MHAA"):
+        assert res[key] == pytest.approx(1.0), key
+    assert res["FP"] == res["FN"] == res["IDSW"] == 0
+    cli = runner.invoke(app, ["evaluate", str(scene.root), "--json"])
+    assert cli.exit_code == 0, cli.output
