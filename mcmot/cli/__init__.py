@@ -78,9 +78,13 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info
+    from mcmot.cli import info, synth
 
     app.command("info")(info.info_cmd)
+    from mcmot.cli import evaluate as evaluate_cli
+
+    app.command("evaluate")(evaluate_cli.evaluate_cmd)
+    app.command("synth")(synth.synth_cmd)
     app.command("associate")(__import__("mcmot.cli.associate", fromlist=["x"]).associate_cmd)
 
 
