@@ -42,6 +42,7 @@ Key = tuple[int, int]  # (camera index, local id)
 
 @dataclass
 class _Pending:
+    first: int = 0
     frames: int = 0
     votes: Counter = field(default_factory=Counter)
     feat: NDArray[np.float64] | None = None
@@ -95,8 +96,9 @@ def _decide(key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: Associat
     for partner, n in p.votes.items():
         if partner in st.gid:
             by_gid[st.gid[partner]] += n
+    # identities held by tracklets of this camera that shared a frame with this one
     busy = {
-        g for k, g in st.gid.items() if k[0] == key[0] and k != key and st.last_seen[k] >= f - 1
+        g for k, g in st.gid.items() if k[0] == key[0] and k != key and st.last_seen[k] >= p.first
     }
     for g, n in by_gid.most_common():
         if g not in busy and n / (p.frames + cfg.evidence_prior) > cfg.link_threshold:
@@ -153,7 +155,7 @@ def associate_online(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> 
                     _add_feature(st, st.gid[key], _feature(o, r))
                     continue
                 if key not in st.pending:
-                    st.pending[key] = _Pending()
+                    st.pending[key] = _Pending(first=f)
                     n_tracklets += 1
                 p = st.pending[key]
                 p.frames += 1
