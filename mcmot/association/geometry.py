@@ -172,11 +172,13 @@ class PairGeometry:
 # ---------------------------------------------------------------- homography algebra
 def transfer(H: FloatArray, pts: FloatArray) -> FloatArray:
     """Apply (3, 3) ``H`` to (N, 2) points; points sent behind the camera become inf."""
-    ph = pts @ H[:, :2].T + H[:, 2]
-    w = ph[:, 2:3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(w > 1e-12, ph[:, :2] / w, np.inf)
-    return out
+    x, y = pts[:, 0], pts[:, 1]
+    w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
+    ok = w > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, w, 1.0), np.inf)
+    u = (H[0, 0] * x + H[0, 1] * y + H[0, 2]) * inv
+    v = (H[1, 0] * x + H[1, 1] * y + H[1, 2]) * inv
+    return np.stack([u, v], axis=1)
 
 
 def _norm_matrix(pts: FloatArray) -> FloatArray:
@@ -423,20 +425,21 @@ def _hypotheses(c: Candidates, cfg: GeometryConfig, rng: np.random.Generator) ->
 def one_to_one(
     err: FloatArray, ia: NDArray[np.int64], ib: NDArray[np.int64], gate: float
 ) -> NDArray[np.int64]:
-    """Indices of candidates kept by greedy one-to-one matching below ``gate``."""
-    idx = np.flatnonzero(err < gate)
-    idx = idx[np.argsort(err[idx], kind="stable")]
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    keep = []
-    for i in idx:
-        a, b = int(ia[i]), int(ib[i])
-        if a in used_a or b in used_b:
-            continue
-        used_a.add(a)
-        used_b.add(b)
-        keep.append(i)
-    return np.asarray(keep, np.int64)
+    """Indices of candidates that are mutual nearest neighbours below ``gate``.
+
+    A candidate (i, j) is kept when j is i's closest partner and i is j's
+    (ties broken by the first candidate), which makes the kept set one-to-one.
+    """
+    if len(err) == 0:
+        return np.zeros(0, np.int64)
+    order = np.lexsort((np.arange(len(err)), err))
+    _, first_a = np.unique(ia[order], return_index=True)
+    best_a = np.zeros(len(err), bool)
+    best_a[order[first_a]] = True
+    _, first_b = np.unique(ib[order], return_index=True)
+    best_b = np.zeros(len(err), bool)
+    best_b[order[first_b]] = True
+    return np.flatnonzero(best_a & best_b & (err < gate))
 
 
 def _refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
@@ -494,12 +497,14 @@ def ransac_homography(
             for i in range(0, len(Hs), 64)
         ]
     )
-    best: tuple[float, FloatArray | None, NDArray] = (-1.0, None, np.zeros(0, np.int64))
+    best: tuple[float, FloatArray | None] = (-1.0, None)
     for k in np.argsort(-scores)[: cfg.finalists]:
-        H, keep = _refine(c, Hs[k], cfg)
+        H, keep = _refine(pre, Hs[k], cfg)
         if len(keep) > best[0]:
-            best = (float(len(keep)), H, keep)
-    return best[1], best[2]
+            best = (float(len(keep)), H)
+    if best[1] is None:
+        return None, np.zeros(0, np.int64)
+    return _refine(c, best[1], cfg)
 
 
 # ---------------------------------------------------------------- quality
