@@ -95,16 +95,15 @@ def average_linkage(
     M, C, X = matched.copy(), common.copy(), conflict.copy()
     alive = np.ones(n, bool)
     labels = np.arange(n)
-    while True:
-        link = np.where((C > 0) & ~X, M / (C + prior), -1.0)
-        link[~alive] = -1.0
-        link[:, ~alive] = -1.0
-        np.fill_diagonal(link, -1.0)
-        k = int(np.argmax(link))
-        i, j = divmod(k, n)
-        if link[i, j] <= threshold:
+    L = np.where((C > 0) & ~X, M / (C + prior), -1.0)
+    np.fill_diagonal(L, -1.0)
+    rarg = L.argmax(axis=1) if n else np.zeros(0, np.int64)
+    rmax = L[np.arange(n), rarg] if n else np.zeros(0)
+    while n:
+        i = int(np.argmax(rmax))
+        if rmax[i] <= threshold:
             break
-        i, j = min(i, j), max(i, j)
+        i, j = min(i, int(rarg[i])), max(i, int(rarg[i]))
         M[i] += M[j]
         M[:, i] += M[:, j]
         C[i] += C[j]
@@ -113,6 +112,22 @@ def average_linkage(
         X[:, i] |= X[:, j]
         alive[j] = False
         labels[labels == j] = i
+        # only row and column i change; j disappears
+        L[j, :] = -1.0
+        L[:, j] = -1.0
+        rmax[j] = -1.0
+        row = np.where((C[i] > 0) & ~X[i] & alive, M[i] / (C[i] + prior), -1.0)
+        row[i] = -1.0
+        L[i, :] = row
+        L[:, i] = row
+        rarg[i], rmax[i] = int(np.argmax(row)), row.max()
+        stale = np.flatnonzero(alive & ((rarg == i) | (rarg == j)))
+        for r in stale[stale != i]:
+            rarg[r] = int(np.argmax(L[r]))
+            rmax[r] = L[r, rarg[r]]
+        better = alive & (row > rmax)
+        rmax[better] = row[better]
+        rarg[better] = i
     return labels
 
 
