@@ -354,3 +354,28 @@ def test_cli_no_tracks_one_line(tmp_path):
     res = CliRunner().invoke(app, ["associate", str(tmp_path)])
     assert res.exit_code == 1
     assert res.output.strip().count("\n") == 0 and "error:" in res.output
+
+
+def test_change_point_hand_computed():
+    from mcmot.association.offline import change_point
+
+    assert change_point(np.array([1] * 10 + [2] * 10), 8) == 10
+    assert change_point(np.array([1] * 15 + [2] * 3), 8) is None  # too few after
+    noisy = np.array([1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2])
+    assert change_point(noisy, 5) == 10
+    assert change_point(np.array([1, 2] * 10), 5) is None  # alternating: no switch
+
+
+def test_identity_switches_are_split(tmp_path):
+    rng = np.random.default_rng(21)
+    gts = toy_scene(CAMS3, people=7, frames=300, rng=rng)
+    tracks = [tracks_from_gt(g, rng, switches=2, first_id=1 + 100 * k) for k, g in enumerate(gts)]
+    names = ["c1", "c2", "c3"]
+    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
+    run_associate(root, AssociateConfig(cues="geometry", split_switches=False))
+    whole = crossview(root, gts, names)
+    run_associate(root, AssociateConfig(cues="geometry"), overwrite=True)
+    split = crossview(root, gts, names)
+    assert split["AIDF1"] > whole["AIDF1"] + 0.02, (split, whole)
+    assert split["AIDF1"] > whole["AIDF1"] + 0.1, (split, whole)
+    assert split["AIDF1"] > 0.97 and split["MHAA"] > 0.95, split

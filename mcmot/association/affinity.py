@@ -248,17 +248,51 @@ def frame_matches(
     return matched
 
 
-def tracklet_votes(
-    obs: list[CameraObs], tix: list[NDArray[np.int64]], n_tracklets: int, cues: Cues
+@dataclass(frozen=True)
+class PairMatches:
+    """The per-frame matching of cameras (i, j): M same-frame candidate rows.
+
+    Attributes
+    ----------
+    i, j : camera indices
+    ia, ib : (M,) rows of camera i and camera j
+    weight : (M,) evidence weight (0 = no cue for this pair at that frame)
+    hit : (M,) kept by that frame's Hungarian matching
+    """
+
+    i: int
+    j: int
+    ia: NDArray[np.int64]
+    ib: NDArray[np.int64]
+    weight: FloatArray
+    hit: NDArray[np.bool_]
+
+
+def pair_matches(obs: list[CameraObs], cues: Cues) -> list[PairMatches]:
+    """Per-frame Hungarian matching of every camera pair over all frames."""
+    out = []
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            a, b = obs[i], obs[j]
+            c = candidates(a, b, usable=False)
+            if len(c) == 0:
+                continue
+            score, weight = pair_scores(cues, a, b, c.ia, c.ib)
+            hit = frame_matches(c.frames, c.ia, c.ib, np.where(weight > 0, score, 0.0))
+            out.append(PairMatches(i, j, c.ia, c.ib, weight, hit))
+    return out
+
+
+def aggregate_votes(
+    matches: list[PairMatches], tix: list[NDArray[np.int64]], n_tracklets: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Per-frame matches of every camera pair, summed per tracklet pair.
+    """Per-frame matches summed per tracklet pair.
 
     Parameters
     ----------
-    obs : the cameras
+    matches : from :func:`pair_matches`
     tix : per camera, (N_c,) the global tracklet index of each row
     n_tracklets : T
-    cues : the active cues
 
     Returns
     -------
@@ -267,19 +301,18 @@ def tracklet_votes(
     """
     matched = np.zeros((n_tracklets, n_tracklets))
     common = np.zeros((n_tracklets, n_tracklets))
-    for i in range(len(obs)):
-        for j in range(i + 1, len(obs)):
-            a, b = obs[i], obs[j]
-            c = candidates(a, b, usable=False)
-            if len(c) == 0:
-                continue
-            score, weight = pair_scores(cues, a, b, c.ia, c.ib)
-            live = weight > 0
-            hit = frame_matches(c.frames, c.ia, c.ib, np.where(live, score, 0.0))
-            ta, tb = tix[i][c.ia], tix[j][c.ib]
-            np.add.at(common, (ta, tb), weight)
-            np.add.at(matched, (ta, tb), weight * hit)
+    for m in matches:
+        ta, tb = tix[m.i][m.ia], tix[m.j][m.ib]
+        np.add.at(common, (ta, tb), m.weight)
+        np.add.at(matched, (ta, tb), m.weight * m.hit)
     return matched + matched.T, common + common.T
+
+
+def tracklet_votes(
+    obs: list[CameraObs], tix: list[NDArray[np.int64]], n_tracklets: int, cues: Cues
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`pair_matches` aggregated by :func:`aggregate_votes`."""
+    return aggregate_votes(pair_matches(obs, cues), tix, n_tracklets)
 
 
 # ---------------------------------------------------------------- tracklet-smoothed appearance

@@ -42,6 +42,10 @@ class AssociateConfig:
         similarity modes at which appearance gets full weight [3.0]
     reentry : join groups that never share a frame by appearance when the
         evidence is strong (a person who left every view and came back) [True]
+    split_switches : split a tracklet where the identity of its cross-view
+        partners changes (a tracker's identity switch), then regroup [True]
+    split_min_votes : frames of matches each side of such a split needs, and
+        the votes it must explain beyond keeping the tracklet whole [8]
     reentry_min_rows : a group needs this many feature rows to be joined by
         appearance alone [10]
     online_window : online mode, frames of votes a new tracklet gathers before
@@ -63,6 +67,8 @@ class AssociateConfig:
     gate_scale: float = 2.0
     appearance_full_separation: float = 3.0
     reentry: bool = True
+    split_switches: bool = True
+    split_min_votes: int = 8
     reentry_min_rows: int = 10
     online_window: int = 10
     online_gallery: int = 100

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.association.affinity import Cues, tracklet_votes
+from mcmot.association.affinity import Cues, PairMatches, aggregate_votes, pair_matches
 from mcmot.association.clustering import (
     average_linkage,
     cannot_link,
@@ -17,6 +17,9 @@ from mcmot.association.clustering import (
 )
 from mcmot.association.config import AssociateConfig
 from mcmot.association.data import CameraObs
+
+#: Rounds of identity-switch splitting and regrouping (each splits a tracklet once).
+SPLIT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -56,17 +59,110 @@ def tracklet_mean_features(
     return feats, rows
 
 
-def associate_offline(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
-    """Group the tracklets of all cameras into identities (see clustering.py)."""
+def _partner_labels(
+    matches: list[PairMatches],
+    tix: list[NDArray[np.int64]],
+    labels: NDArray[np.int64],
+    n_cams: int,
+) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Per camera: (rows, group label of the partner each row was matched to)."""
+    rows: list[list[NDArray[np.int64]]] = [[] for _ in range(n_cams)]
+    labs: list[list[NDArray[np.int64]]] = [[] for _ in range(n_cams)]
+    for m in matches:
+        ra, rb = m.ia[m.hit], m.ib[m.hit]
+        rows[m.i].append(ra)
+        labs[m.i].append(labels[tix[m.j][rb]])
+        rows[m.j].append(rb)
+        labs[m.j].append(labels[tix[m.i][ra]])
+    return [
+        (np.concatenate(r) if r else np.zeros(0, np.int64),
+         np.concatenate(lb) if lb else np.zeros(0, np.int64))
+        for r, lb in zip(rows, labs, strict=True)
+    ]  # fmt: skip
+
+
+def change_point(seq: NDArray[np.int64], min_votes: int) -> int | None:
+    """Index where a label sequence switches from one dominant label to another.
+
+    Returns the first index of the second part when splitting there explains
+    at least ``min_votes`` more votes than any single label does and both
+    parts keep ``min_votes`` votes for their label; else None.
+    """
+    n = len(seq)
+    if n < 2 * min_votes:
+        return None
+    vals, counts = np.unique(seq, return_counts=True)
+    top = vals[np.argsort(-counts)[:3]]
+    best, where = int(counts.max()) + min_votes - 1, None
+    for x in top:
+        cx = np.r_[0, np.cumsum(seq == x)]
+        for y in top:
+            if x == y:
+                continue
+            cy = np.r_[0, np.cumsum(seq == y)]
+            before, after = cx[:-1], cy[-1] - cy[:-1]
+            agree = np.where((before >= min_votes) & (after >= min_votes), before + after, -1)
+            s = int(np.argmax(agree))
+            if agree[s] > best:
+                best, where = int(agree[s]), s
+    return where
+
+
+def split_switches(
+    obs: list[CameraObs],
+    matches: list[PairMatches],
+    tix: list[NDArray[np.int64]],
+    labels: NDArray[np.int64],
+    min_votes: int,
+) -> list[CameraObs] | None:
+    """Split tracklets whose cross-view partners change identity part-way
+    (a tracker's identity switch); None when nothing is split."""
+    partners = _partner_labels(matches, tix, labels, len(obs))
+    out, changed = [], False
+    for o, (rows, labs) in zip(obs, partners, strict=True):
+        tids = o.tids.copy()
+        nxt = int(o.tids.max()) + 1 if len(o) else 1
+        for t in np.unique(o.tids[rows]) if len(rows) else []:
+            sel = o.tids[rows] == t
+            order = np.argsort(o.frames[rows[sel]], kind="stable")
+            s = change_point(labs[sel][order], min_votes)
+            if s is None:
+                continue
+            cut = o.frames[rows[sel][order][s]]
+            tids[(o.tids == t) & (o.frames >= cut)] = nxt
+            nxt += 1
+            changed = True
+        out.append(replace(o, tids=tids))
+    return out if changed else None
+
+
+def _cluster(
+    obs: list[CameraObs], matches: list[PairMatches], cfg: AssociateConfig
+) -> tuple[list[NDArray[np.int64]], list[tuple[int, int]], NDArray, NDArray[np.float64], NDArray]:
     tix, keys = tracklet_index(obs)
     n = len(keys)
-    if n == 0:
-        return Assignment([np.zeros(0, np.int64) for _ in obs], 0, 0)
-    matched, common = tracklet_votes(obs, tix, n, cues)
+    matched, common = aggregate_votes(matches, tix, n)
     conflict = cannot_link(obs, tix, n)
     labels = average_linkage(
         matched, common, conflict, threshold=cfg.link_threshold, prior=cfg.evidence_prior
     )
+    return tix, keys, labels, common, conflict
+
+
+def associate_offline(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
+    """Group the tracklets of all cameras into identities (see clustering.py)."""
+    tix, keys = tracklet_index(obs)
+    if len(keys) == 0:
+        return Assignment([np.zeros(0, np.int64) for _ in obs], 0, 0)
+    matches = pair_matches(obs, cues)
+    tix, keys, labels, common, conflict = _cluster(obs, matches, cfg)
+    for _ in range(SPLIT_ROUNDS if cfg.split_switches else 0):
+        split = split_switches(obs, matches, tix, labels, cfg.split_min_votes)
+        if split is None:
+            break
+        obs = split
+        tix, keys, labels, common, conflict = _cluster(obs, matches, cfg)
+    n = len(keys)
     threshold = None
     if cfg.reentry and cues.appearance is not None:
         feats, rows = tracklet_mean_features(obs, tix, n)
@@ -78,4 +174,4 @@ def associate_offline(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) ->
         np.minimum.at(first, t, o.frames)
     gid = number_identities(labels, first, keys)
     ids = [gid[t] for t in tix]
-    return Assignment(ids, n, int(gid.max()) if n else 0, threshold)
+    return Assignment(ids, n, int(gid.max()), threshold)
