@@ -111,7 +111,10 @@ def main() -> None:
                 res[cues] = m
                 note = ""
                 if r.appearance is not None:
-                    note += f"app d'={r.appearance.separation:.1f} w={r.appearance.weight:.2f} "
+                    a = r.appearance
+                    fmr = a.false_match_rate
+                    note += f"app d'={a.separation:.1f} w={a.weight:.2f} "
+                    note += f"fmr={fmr:.2f} " if fmr is not None else ""
                 if r.geometry:
                     ws = [g.quality.weight for g in r.geometry.values()]
                     note += f"geo weights {min(ws):.2f}-{max(ws):.2f}"

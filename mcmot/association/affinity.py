@@ -29,10 +29,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from mcmot.association.data import CameraObs
+from mcmot.association.data import CameraObs, frame_pairs
 from mcmot.association.geometry import PairGeometry, candidates, pair_errors
 
 FloatArray = NDArray[np.float64]
+
+#: An appearance model that calls this share of known-different pairs 'same' gets
+#: weight 0 (the weight falls linearly from 1 at no such mistakes).
+MAX_FALSE_MATCH_RATE = 0.2
 
 #: Cue scores are clipped to [SCORE_CLIP, 1 - SCORE_CLIP] before fusion, so that
 #: no single cue is ever certain enough to veto the other alone.
@@ -53,7 +57,11 @@ class AppearanceModel:
     ----------
     mu : (2,) means; sigma : (2,) standard deviations; prior : (2,) weights
     separation : d' = (mu1 - mu0) / sqrt((s0^2 + s1^2) / 2)
-    weight : appearance weight in fusion, min(1, separation / full_separation)
+    weight : appearance weight in fusion, ``min(1, separation / full_separation)
+        * (1 - false_match_rate / MAX_FALSE_MATCH_RATE)`` (at least 0)
+    false_match_rate : share of pairs known to be different people (two
+        tracklets of one camera at one instant) that the model calls 'same';
+        None when the scene has none
     """
 
     mu: tuple[float, float]
@@ -61,6 +69,7 @@ class AppearanceModel:
     prior: tuple[float, float]
     separation: float
     weight: float
+    false_match_rate: float | None = None
 
     def posterior(self, sim: FloatArray) -> FloatArray:
         """P(same person | cosine similarity), elementwise."""
@@ -80,13 +89,22 @@ class AppearanceModel:
 
 
 def fit_appearance_model(
-    sims: FloatArray, full_separation: float, iters: int = 100
+    sims: FloatArray,
+    full_separation: float,
+    iters: int = 100,
+    negatives: FloatArray | None = None,
 ) -> AppearanceModel:
     """EM for a two-Gaussian mixture with one shared variance on (M,) similarities.
 
     Starts from the 25th and 99th percentiles (most same-instant pairs of
     views are different people); the component with the higher mean is
     'same'. The shared standard deviation is floored at 1e-3.
+
+    ``negatives`` are similarities of pairs known to be different people
+    (label-free: two tracklets of one camera at one instant); the share of
+    them the model would call 'same' lowers the appearance weight. Mixture
+    modes alone cannot tell whether the features separate people or
+    something else (pose, lighting, view).
     """
     x = np.asarray(sims, np.float64)
     if len(x) < 4 or np.ptp(x) < 1e-6:
@@ -113,10 +131,15 @@ def fit_appearance_model(
         mu, sd, pr = mu[::-1], sd[::-1], pr[::-1]
     sep = float((mu[1] - mu[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
     weight = float(np.clip(sep / full_separation, 0.0, 1.0))
-    return AppearanceModel(
+    model = AppearanceModel(
         (float(mu[0]), float(mu[1])), (float(sd[0]), float(sd[1])), (float(pr[0]), float(pr[1])),
         sep, weight,
     )  # fmt: skip
+    if negatives is None or len(negatives) == 0:
+        return model
+    fmr = float(np.mean(model.posterior(np.asarray(negatives)) > 0.5))
+    weight *= float(np.clip(1.0 - fmr / MAX_FALSE_MATCH_RATE, 0.0, 1.0))
+    return replace(model, weight=weight, false_match_rate=fmr)
 
 
 def cross_view_similarities(obs: list[CameraObs], limit: int, seed: int = 0) -> FloatArray:
@@ -351,4 +374,23 @@ def tracklet_similarities(obs: list[CameraObs]) -> FloatArray:
                 continue
             _, first = np.unique(np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True)
             out.append(np.einsum("ij,ij->i", a.feats[c.ia[first]], b.feats[c.ib[first]]))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def known_negative_similarities(obs: list[CameraObs]) -> FloatArray:
+    """Similarities of tracklet pairs of one camera that share a frame (one value
+    per pair): different people by construction, no labels needed. Features
+    must be smoothed by :func:`smooth_features`."""
+    out = []
+    for o in obs:
+        if o.feats is None or len(o) == 0:
+            continue
+        ia, ib = frame_pairs(o.frames, o.frames)
+        keep = o.tids[ia] < o.tids[ib]
+        ia, ib = ia[keep], ib[keep]
+        if len(ia) == 0:
+            continue
+        pairs = np.stack([o.tids[ia], o.tids[ib]], axis=1)
+        _, first = np.unique(pairs, axis=0, return_index=True)
+        out.append(np.einsum("ij,ij->i", o.feats[ia[first]], o.feats[ib[first]]))
     return np.concatenate(out) if out else np.zeros(0)

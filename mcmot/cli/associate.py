@@ -90,4 +90,9 @@ def _report(r: AssociateResult) -> None:
         out.print(
             f"appearance: threshold {m.threshold:.3f}, separation d' {m.separation:.2f}, "
             f"weight {m.weight:.2f}"
+            + (
+                f", known-different pairs called same {m.false_match_rate:.1%}"
+                if m.false_match_rate is not None
+                else ""
+            )
         )

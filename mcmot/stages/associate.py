@@ -14,6 +14,7 @@ from mcmot.association.affinity import (
     Cues,
     cross_view_similarities,
     fit_appearance_model,
+    known_negative_similarities,
     smooth_features,
     tracklet_similarities,
 )
@@ -232,12 +233,14 @@ def run_associate(
         seconds["geometry"] = time.perf_counter() - t0
     model = None
     if use_app:
+        smoothed = smooth_features(obs)
+        negatives = known_negative_similarities(smoothed if cfg.mode == "offline" else obs)
         if cfg.mode == "offline":
-            obs = smooth_features(obs)
+            obs = smoothed
             sims = tracklet_similarities(obs)
         else:
             sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
-        model = fit_appearance_model(sims, cfg.appearance_full_separation)
+        model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
     t0 = time.perf_counter()
     if len(cams) == 1:
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
