@@ -394,3 +394,18 @@ def test_identity_switches_are_split(tmp_path):
     assert split["AIDF1"] > whole["AIDF1"] + 0.02, (split, whole)
     assert split["AIDF1"] > whole["AIDF1"] + 0.1, (split, whole)
     assert split["AIDF1"] > 0.97 and split["MHAA"] > 0.95, split
+
+
+def test_bottom_cut_boxes_match_feet_below_the_border():
+    from mcmot.association.affinity import cut_aware_errors
+
+    a = tracklet([1], 1, 80)  # box x 80..120, y 100..200: foot (100, 200)
+    b_box = MotTable.from_arrays([1], [1], [[80.0, 50.0, 40.0, 100.0]])  # foot (100, 150)
+    H = np.eye(3)
+    oa = make_obs("a", a, (640, 480), border_margin=3)
+    cut = make_obs("b", b_box, (640, 150), border_margin=3)  # bottom edge on the border
+    whole = make_obs("b", b_box, (640, 480), border_margin=3)
+    i = np.array([0])
+    # a's foot maps 50 px below b's box bottom: fine if b's feet are cut off, not otherwise
+    assert cut_aware_errors(H, oa, cut, i, i)[0] == pytest.approx(0.0)
+    assert cut_aware_errors(H, oa, whole, i, i)[0] == pytest.approx(0.5)  # 50 px / 100 px

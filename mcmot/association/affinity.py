@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from mcmot.association.data import CameraObs, frame_pairs
-from mcmot.association.geometry import PairGeometry, candidates, pair_errors
+from mcmot.association.geometry import PairGeometry, candidates, transfer
 
 FloatArray = NDArray[np.float64]
 
@@ -195,11 +195,40 @@ def geometry_scores(
         m = (frames >= start) & (frames <= end)
         if not m.any() or q.weight <= 0:
             continue
-        e = pair_errors(H, a.feet[ia[m]], b.feet[ib[m]], a.heights[ia[m]], b.heights[ib[m]])
+        e = cut_aware_errors(H, a, b, ia[m], ib[m])
         gate = max(q.gate, MIN_GATE) * gate_scale
         score[m] = 1.0 / (1.0 + (e / gate) ** 4)
         weight[m] = q.weight
     return score, weight
+
+
+def _one_way(H: FloatArray, src: CameraObs, dst: CameraObs, i: NDArray, j: NDArray) -> FloatArray:
+    """Transfer error src -> dst in dst's box heights; where dst's box is cut by
+    the bottom border its foot lies somewhere below, so a prediction at or
+    below the border has no vertical error."""
+    pred = transfer(H, src.feet[i])
+    foot = dst.feet[j]
+    dy = pred[:, 1] - foot[:, 1]
+    cut = dst.bottom_cut[j]
+    dy = np.where(cut, np.minimum(dy, 0.0), dy)
+    e = np.hypot(pred[:, 0] - foot[:, 0], dy) / dst.heights[j]
+    return np.where(np.isfinite(e), e, np.inf)
+
+
+def cut_aware_errors(
+    H: FloatArray, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
+) -> FloatArray:
+    """Symmetric foot transfer error (box heights) of candidates (ia, ib), with
+    boxes cut by the bottom border treated as feet somewhere below it."""
+    try:
+        Hi = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.full(len(ia), np.inf)
+    e_ab, e_ba = _one_way(H, a, b, ia, ib), _one_way(Hi, b, a, ib, ia)
+    # a cut source foot is not where the person stands: trust the other direction
+    cut_a, cut_b = a.bottom_cut[ia], b.bottom_cut[ib]
+    e = np.maximum(np.where(cut_a, 0.0, e_ab), np.where(cut_b, 0.0, e_ba))
+    return np.where(cut_a & cut_b, np.minimum(e_ab, e_ba), e)
 
 
 def appearance_scores(

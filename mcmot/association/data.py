@@ -31,6 +31,7 @@ class CameraObs:
     truncated : (N,) bool, the box touches the image border
     feats : (N, D) float32 L2-normalised features, or None
     order : (N,) int64, row index in the original (unsorted) track table
+    border_margin : pixels from the border within which a box counts as cut
     """
 
     name: str
@@ -41,6 +42,7 @@ class CameraObs:
     truncated: NDArray[np.bool_]
     feats: NDArray[np.float32] | None
     order: NDArray[np.int64]
+    border_margin: float = 3.0
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -50,6 +52,11 @@ class CameraObs:
         """(N, 2) foot points: the bottom centre of each box."""
         b = self.boxes
         return np.stack([b[:, 0] + b[:, 2] / 2.0, b[:, 1] + b[:, 3]], axis=1)
+
+    @property
+    def bottom_cut(self) -> NDArray[np.bool_]:
+        """(N,) boxes that reach the bottom border: their feet are below the image."""
+        return self.boxes[:, 1] + self.boxes[:, 3] >= self.size[1] - self.border_margin
 
     @property
     def heights(self) -> NDArray[np.float64]:
@@ -69,6 +76,7 @@ class CameraObs:
             self.truncated[sl],
             None if self.feats is None else self.feats[sl],
             self.order[sl],
+            self.border_margin,
         )
 
 
@@ -127,6 +135,7 @@ def make_obs(
         truncated=truncated_mask(boxes, size, border_margin),
         feats=None if feats is None else np.asarray(feats, np.float32)[order],
         order=order,
+        border_margin=border_margin,
     )
 
 

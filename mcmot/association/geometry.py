@@ -477,7 +477,7 @@ def _only_frames(o: CameraObs, frames: NDArray[np.int64]) -> CameraObs:
     m = np.isin(o.frames, frames)
     return CameraObs(
         o.name, o.frames[m], o.tids[m], o.boxes[m], o.size, o.truncated[m],
-        None if o.feats is None else o.feats[m], o.order[m],
+        None if o.feats is None else o.feats[m], o.order[m], o.border_margin,
     )  # fmt: skip
 
 
