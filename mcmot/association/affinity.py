@@ -42,6 +42,11 @@ MAX_FALSE_MATCH_RATE = 0.2
 #: no single cue is ever certain enough to veto the other alone.
 SCORE_CLIP = 0.02
 
+#: In fusion, the (tracklet-smoothed) appearance score is clipped harder: it is
+#: the same in every frame of a tracklet pair, so its error does not average
+#: out over the frames' votes the way independent per-frame geometric errors do.
+APPEARANCE_CLIP = 0.1
+
 #: Hard floor on the geometric gate in box heights, so a pair fitted on
 #: near-perfect synthetic boxes does not reject one-pixel noise.
 MIN_GATE = 0.02
@@ -257,11 +262,12 @@ def pair_scores(
     parts = []
     if cues.geometry is not None and (a.name, b.name) in cues.geometry:
         g = cues.geometry[(a.name, b.name)]
-        parts.append(geometry_scores(g, a, b, ia, ib, cues.gate_scale))
+        parts.append((*geometry_scores(g, a, b, ia, ib, cues.gate_scale), SCORE_CLIP))
     if cues.appearance is not None:
-        parts.append(appearance_scores(cues.appearance, a, b, ia, ib))
-    for s, w in parts:
-        p = np.clip(s, SCORE_CLIP, 1.0 - SCORE_CLIP)
+        clip = APPEARANCE_CLIP if parts else SCORE_CLIP
+        parts.append((*appearance_scores(cues.appearance, a, b, ia, ib), clip))
+    for s, w, clip in parts:
+        p = np.clip(s, clip, 1.0 - clip)
         num += w * np.log(p / (1.0 - p))
         wsum += w
         wmax = np.maximum(wmax, w)
