@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,9 @@ from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
 
 GEOMETRY_FILE = "geometry.json"
+
+#: Below this appearance weight, an appearance-only run warns.
+LOW_APPEARANCE_WEIGHT = 0.3
 
 #: Cross-view similarities sampled to fit the appearance model.
 APPEARANCE_SAMPLE = 200_000
@@ -246,7 +249,17 @@ def run_associate(
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
         assignment = Assignment(assignment.ids, assignment.tracklets, assignment.tracklets)
     else:
-        assignment = _assign(obs, Cues(geometry if use_geo else None, model, cfg.gate_scale), cfg)
+        used = model
+        if model is not None and not use_geo:
+            # alone, appearance decides whatever its weight (which only ranks it
+            # against geometry); the weight stays in the report
+            used = replace(model, weight=1.0)
+            if model.weight < LOW_APPEARANCE_WEIGHT:
+                notes.append(
+                    f"appearance looks unreliable here (weight {model.weight:.2f}): "
+                    "consider --cues both"
+                )
+        assignment = _assign(obs, Cues(geometry if use_geo else None, used, cfg.gate_scale), cfg)
     seconds["associate"] = time.perf_counter() - t0
     _write(sc, tracks, obs, assignment, outputs)
     if fit_geo:
