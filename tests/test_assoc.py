@@ -409,3 +409,21 @@ def test_bottom_cut_boxes_match_feet_below_the_border():
     # a's foot maps 50 px below b's box bottom: fine if b's feet are cut off, not otherwise
     assert cut_aware_errors(H, oa, cut, i, i)[0] == pytest.approx(0.0)
     assert cut_aware_errors(H, oa, whole, i, i)[0] == pytest.approx(0.5)  # 50 px / 100 px
+
+
+def test_causal_smoothing_uses_only_the_past():
+    from mcmot.association.affinity import causal_smooth_features
+
+    t = concat([tracklet([1, 2, 3], 1, 0), tracklet([2, 3], 2, 100)])
+    o = make_obs("a", t, (640, 480), border_margin=3)
+    f = np.zeros((len(o), 2), np.float32)
+    # rows sorted by (frame, id): tracklet 1 = rows 0, 1, 3 (e0, e1, e1),
+    # tracklet 2 = rows 2, 4 (e1, e0)
+    f[[0, 1, 3]] = [[1, 0], [0, 1], [0, 1]]
+    f[[2, 4]] = [[0, 1], [1, 0]]
+    from dataclasses import replace
+
+    s = causal_smooth_features([replace(o, feats=f)])[0].feats
+    r2, r5 = np.sqrt(0.5), np.sqrt(5)
+    np.testing.assert_allclose(s[[0, 1, 3]], [[1, 0], [r2, r2], [1 / r5, 2 / r5]], atol=1e-6)
+    np.testing.assert_allclose(s[[2, 4]], [[0, 1], [r2, r2]], atol=1e-6)

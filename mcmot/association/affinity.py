@@ -429,3 +429,28 @@ def known_negative_similarities(obs: list[CameraObs]) -> FloatArray:
         _, first = np.unique(pairs, axis=0, return_index=True)
         out.append(np.einsum("ij,ij->i", o.feats[ia[first]], o.feats[ib[first]]))
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def causal_smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
+    """Copies of ``obs`` whose feature rows are the mean of their tracklet's
+    features so far (this frame and earlier ones): the online counterpart of
+    :func:`smooth_features`, computable frame by frame with one running sum per
+    live tracklet."""
+    out = []
+    for o in obs:
+        if o.feats is None or len(o) == 0:
+            out.append(o)
+            continue
+        order = np.lexsort((o.frames, o.tids))
+        f = o.feats[order].astype(np.float64)
+        csum = np.cumsum(f, axis=0)
+        tids = o.tids[order]
+        starts = np.flatnonzero(np.r_[True, tids[1:] != tids[:-1]])
+        group = np.repeat(starts, np.diff(np.r_[starts, len(tids)]))
+        before = np.where((group > 0)[:, None], csum[np.maximum(group - 1, 0)], 0.0)
+        run = csum - before
+        run /= np.maximum(np.linalg.norm(run, axis=1, keepdims=True), 1e-12)
+        smoothed = np.empty_like(run)
+        smoothed[order] = run
+        out.append(replace(o, feats=smoothed.astype(np.float32)))
+    return out

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from mcmot.association.affinity import (
     AppearanceModel,
     Cues,
+    causal_smooth_features,
     cross_view_similarities,
     fit_appearance_model,
     known_negative_similarities,
@@ -236,13 +237,13 @@ def run_associate(
         seconds["geometry"] = time.perf_counter() - t0
     model = None
     if use_app:
-        smoothed = smooth_features(obs)
-        negatives = known_negative_similarities(smoothed if cfg.mode == "offline" else obs)
         if cfg.mode == "offline":
-            obs = smoothed
+            obs = smooth_features(obs)
             sims = tracklet_similarities(obs)
         else:
+            obs = causal_smooth_features(obs)
             sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
+        negatives = known_negative_similarities(obs)
         model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
     t0 = time.perf_counter()
     if len(cams) == 1:
