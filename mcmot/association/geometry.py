@@ -41,7 +41,7 @@ Moving cameras
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,10 @@ from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback, ProgressEvent
 
 FloatArray = NDArray[np.float64]
+
+#: A window holds a fraction of the pair's frames and usually few people, so
+#: its refit draws this many times fewer RANSAC hypotheses.
+WINDOW_HYPOTHESES_DIVISOR = 3
 
 
 @dataclass(frozen=True)
@@ -687,10 +691,11 @@ def _window_fits(
     if len(bounds) < 2 or q.weight <= 0:
         return None
     fits, moving = [], False
+    wcfg = replace(cfg, hypotheses=max(cfg.hypotheses // WINDOW_HYPOTHESES_DIVISOR, 200))
     for s, e in bounds:
         wa, wb = a.window(s, e), b.window(s, e)
         c = candidates(wa, wb)
-        Hw = fit_homography(wa, wb, cfg, rng)
+        Hw = fit_homography(wa, wb, wcfg, rng)
         if Hw is not None and len(_group_starts(c.ia)) >= cfg.min_matches:
             own = matching_support(c, Hw, cfg.inlier_threshold)
             glob = matching_support(c, H, cfg.inlier_threshold)
