@@ -78,9 +78,10 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info
+    from mcmot.cli import info, render
 
     app.command("info")(info.info_cmd)
+    app.command("render")(render.render_cmd)
 
 
 _register()
