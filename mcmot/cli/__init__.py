@@ -78,10 +78,11 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info, render
+    from mcmot.cli import detect, info, render
 
     app.command("info")(info.info_cmd)
     app.command("render")(render.render_cmd)
+    app.command("detect")(detect.detect_cmd)
 
 
 _register()
