@@ -52,7 +52,7 @@ def detect_cmd(
     ] = None,
     batch: Annotated[
         int | None,
-        typer.Option("--batch", help=f"Frames per inference call [default: {_D.batch}]."),
+        typer.Option("--batch", help="Frames per inference call [default: 1 on CPU, 16 on CUDA]."),
     ] = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
