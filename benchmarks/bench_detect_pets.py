@@ -39,6 +39,7 @@ def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--step", type=int, default=10, help="use every STEP-th frame")
+    ap.add_argument("--first", type=int, default=1, help="first frame used")
     ap.add_argument("--imgsz", default="640,960,1280")
     ap.add_argument("--conf", default="0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.5")
     ap.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
@@ -76,14 +77,15 @@ def main() -> None:
     video = args.data / "vtest.avi"
     with open_source(video) as src:
         n, size = src.num_frames, src.size
-    frames = list(range(1, n + 1, args.step))
+    frames = list(range(args.first, n + 1, args.step))
     console = Console()
     console.print(
         f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
     )
     console.print(
-        f"input: {video.name} {size[0]}x{size[1]}, {len(frames)} frames (every {args.step}th), "
+        f"input: {video.name} {size[0]}x{size[1]}, {len(frames)} frames "
+        f"({args.first}, {args.first + args.step}, ...), "
         f"{int(np.isin(gt.frames, frames).sum())} gt boxes, NMS IoU {args.iou}"
     )
     table = Table(title="PETS09-S2L1 detection at IoU 0.5 (YOLO11n-pose)")
