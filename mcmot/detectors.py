@@ -202,6 +202,10 @@ class PersonDetector:
             **_precision_args(self.half),
         }
 
+    def warmup(self, size: tuple[int, int]) -> None:
+        """Run one blank (width, height) image, so model setup is not timed with real frames."""
+        self.detect([np.zeros((size[1], size[0], 3), np.uint8)])
+
     def detect(self, images: list[NDArray[np.uint8]]) -> list[FrameDetections]:
         """Detect persons in a batch of BGR images (one predict call).
 

@@ -306,6 +306,7 @@ def _detect_cameras(
             person_class=cfg.person_class,
             half=cfg.half,
         )
+        detector.warmup(sources[0].size)
         batch = cfg.batch or default_batch(detector.device)
         results = [
             detect_source(detector, src, cam.name, n, batch, progress)
