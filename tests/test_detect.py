@@ -197,6 +197,24 @@ def test_corrupt_frame_leaves_no_output_of_any_camera(tmp_path):
     assert not (tmp_path / "provenance" / "detect.json").exists()
 
 
+def _video(path: Path, frames: int) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for k in range(frames):
+        writer.write(_background(160, 120, k))
+    writer.release()
+
+
+def test_truncated_video_fails_after_other_cameras_without_writing(tmp_path):
+    (tmp_path / "videos").mkdir()
+    _video(tmp_path / "videos" / "a.avi", 10)
+    _video(tmp_path / "videos" / "b.avi", 10)
+    data = (tmp_path / "videos" / "b.avi").read_bytes()
+    (tmp_path / "videos" / "b.avi").write_bytes(data[: len(data) // 2])  # frames 6.. lost
+    r = _cli("detect", tmp_path, "--imgsz", "64", "--device", "cpu")
+    _one_line_error(r, "b.avi", "cannot decode frame")
+    assert not (tmp_path / "det").exists()  # camera a finished, but nothing was written
+
+
 def test_unreadable_video_is_one_line_naming_the_file(tmp_path):
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "cam1.mp4").write_bytes(os.urandom(2048))
