@@ -194,7 +194,7 @@ def run_detect(
     else:
         cams = _pixel_cameras(scene, cfg)
         _check_outputs(scene, [c.name for c in cams], overwrite)
-        results, weights, device = _detect_cameras(scene, cams, cfg, progress, _warn)
+        results, weights, device = _detect_cameras(cams, cfg, progress, _warn)
     outputs = _write_outputs(scene, results)
     scene.record(STAGE, to_dict(cfg), detect_inputs(scene, cfg), outputs)
     summaries = [CameraSummary(r.camera, r.frames, len(r.table), r.seconds) for r in results]
@@ -285,7 +285,6 @@ def common_frames(counts: dict[str, int]) -> tuple[int, str | None]:
 
 
 def _detect_cameras(
-    scene: Scene,
     cams: list[Camera],
     cfg: DetectConfig,
     progress: ProgressCallback | None,
