@@ -176,6 +176,23 @@ def test_detect_drawn_people_writes_aligned_boxes_and_keypoints(tmp_path):
     assert "det/a.txt" in rec["outputs"] and "det/b.kpts.npz" in rec["outputs"]
 
 
+def test_detect_on_generated_synthetic_scene(tmp_path):
+    """mcmot.synth's rendered people in mp4 videos (runs once the synth branch is merged)."""
+    synth = pytest.importorskip("mcmot.synth")
+    cfg = synth.SynthConfig(cameras=2, people=5, frames=3, difficulty="easy", seed=3)
+    scene = synth.generate_scene(tmp_path / "s", cfg)
+    res = run_detect(scene, DetectConfig(device="cpu", imgsz=640))
+    assert [c.frames for c in res.cameras] == [3, 3]
+    for cam in scene.camera_names():
+        gt = read_mot(scene.path("gt", cam))
+        det = read_mot(scene.path("det", cam), unique_ids=False)
+        total = MatchCounts(0, 0, 0)
+        for k in (1, 2, 3):
+            total = total + match_frame(gt.boxes[gt.frames == k], det.boxes[det.frames == k])
+        assert total.tp + total.fn >= 6, total
+        assert total.recall >= 0.7 and total.precision >= 0.8, (cam, total)
+
+
 def test_different_frame_counts_use_common_range(tmp_path):
     _drawn_scene(tmp_path, {"a": 3, "b": 2})
     messages: list[str] = []
