@@ -77,10 +77,12 @@ def _root(
 
 
 def _register() -> None:
-    # One line per stage; each module defines a plain function taking Typer options.
+    # One block per subcommand; each module defines a plain function taking Typer options.
+    from mcmot.cli import evaluate as evaluate_cli
     from mcmot.cli import info, render
 
     app.command("info")(info.info_cmd)
+    app.command("evaluate")(evaluate_cli.evaluate_cmd)
     app.command("render")(render.render_cmd)
 
 
