@@ -9,10 +9,13 @@ position noise ``std_weight_position * h``, velocity noise
 
 The filter holds NO track state: every method takes a ``(mean, cov)`` pair
 and returns a new one. Single-track ``predict`` and ``update`` are filterpy's
-``filterpy.kalman.predict`` / ``filterpy.kalman.update``; the tracker also
-predicts and gates all tracks at once with :meth:`KalmanFilter.predict_many`
-and :meth:`KalmanFilter.gating_distance_many`, the same maths vectorised in
-numpy (the tests check both paths agree).
+``filterpy.kalman.predict`` / ``filterpy.kalman.update`` (the reference
+path). The tracker predicts, gates and corrects all its tracks at once with
+:meth:`KalmanFilter.predict_many`, :meth:`KalmanFilter.gating_distance_many`
+and :meth:`KalmanFilter.update_many`: the same maths (filterpy's Joseph-form
+update) vectorised in numpy, because one filterpy call per track costs about
+15-40 microseconds and the tracker must stay under 2 ms per frame at 50
+tracks. The tests check that both paths agree.
 """
 
 from __future__ import annotations
@@ -209,6 +212,35 @@ class KalmanFilter:
         idx = np.arange(NDIM)
         proj[:, idx, idx] += r
         return means[:, :NDIM].copy(), proj
+
+    def update_many(
+        self, means: FloatArray, covs: FloatArray, measurements: ArrayLike
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`update` for N tracks at once, the same Joseph-form maths as filterpy.
+
+        Parameters
+        ----------
+        means : (N, 8) ; covs : (N, 8, 8) ; measurements : (N, 4), one per track
+
+        Returns
+        -------
+        (N, 8) corrected means and (N, 8, 8) covariances
+        """
+        z = np.asarray(measurements, np.float64).reshape(-1, NDIM)
+        if len(means) == 0:
+            return means.copy(), covs.copy()
+        r = np.square(self._measurement_std(means[:, 3]))  # (N, 4) diagonal of R
+        idx = np.arange(NDIM)
+        s = covs[:, :NDIM, :NDIM].copy()
+        s[:, idx, idx] += r
+        pht = covs[:, :, :NDIM]  # P H^T, (N, 8, 4)
+        gain = np.swapaxes(np.linalg.solve(s, np.swapaxes(pht, 1, 2)), 1, 2)  # P H^T S^-1
+        new_means = means + np.einsum("nij,nj->ni", gain, z - means[:, :NDIM])
+        i_kh = np.broadcast_to(np.eye(2 * NDIM), covs.shape).copy()
+        i_kh[:, :, :NDIM] -= gain
+        krk = np.einsum("nij,nj,nkj->nik", gain, r, gain)
+        new_covs = i_kh @ covs @ np.swapaxes(i_kh, 1, 2) + krk
+        return new_means, new_covs
 
     def gating_distance_many(
         self,

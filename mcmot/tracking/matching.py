@@ -45,7 +45,7 @@ def cosine_cost(galleries: Sequence[FloatArray | None], features: FloatArray) ->
     stacked = np.concatenate([galleries[i] for i in have])  # (sum K, D)
     sizes = np.array([len(galleries[i]) for i in have])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    dist = 1.0 - stacked @ np.asarray(features, np.float64).T  # (sum K, M)
+    dist = 1.0 - stacked @ np.asarray(features, stacked.dtype).T  # (sum K, M)
     cost[have] = np.minimum.reduceat(dist, starts, axis=0)
     return cost
 
@@ -55,8 +55,10 @@ def iou_cost(track_tlwh: FloatArray, det_tlwh: FloatArray) -> FloatArray:
     return 1.0 - iou_matrix(track_tlwh, det_tlwh)
 
 
-def gate(cost: FloatArray, sq_mahalanobis: FloatArray, threshold: float = GATING_THRESHOLD):
-    """A copy of ``cost`` with ``GATED`` where the squared Mahalanobis distance exceeds ``threshold``.
+def gate(
+    cost: FloatArray, sq_mahalanobis: FloatArray, threshold: float = GATING_THRESHOLD
+) -> FloatArray:
+    """A copy of ``cost``, ``GATED`` where the squared Mahalanobis distance is above ``threshold``.
 
     Parameters
     ----------

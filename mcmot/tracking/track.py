@@ -8,7 +8,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.boxes import xyah_to_tlwh
-from mcmot.tracking.kalman import KalmanFilter
 
 FloatArray = NDArray[np.float64]
 
@@ -39,7 +38,8 @@ class Track:
     hits : detections associated so far
     age : frames since the track started
     time_since_update : frames since the last associated detection (0 = this frame)
-    gallery : (K, D) the most recent features (K <= budget), or None
+    gallery : (K, D) float32, the most recent features (K <= budget, in no particular
+        order), or None before the first feature
     """
 
     def __init__(
@@ -62,7 +62,8 @@ class Track:
         self.age = 1
         self.time_since_update = 0
         self.state = TrackState.CONFIRMED if n_init <= 1 else TrackState.TENTATIVE
-        self.gallery: FloatArray | None = None
+        self._buf: NDArray[np.float32] | None = None  # ring buffer of features
+        self._count = 0  # features stored so far (all time)
         if feature is not None:
             self._add_feature(feature)
 
@@ -88,12 +89,21 @@ class Track:
         """(4,) the current Kalman box as top-left x, y, width, height."""
         return xyah_to_tlwh(self.mean[:4])[0]
 
+    @property
+    def gallery(self) -> NDArray[np.float32] | None:
+        if self._buf is None:
+            return None
+        return self._buf[: min(self._count, len(self._buf))]
+
     def _add_feature(self, feature: FloatArray) -> None:
-        f = np.asarray(feature, np.float64).reshape(1, -1)
-        g = f if self.gallery is None else np.concatenate([self.gallery, f])
-        if self.budget is not None and len(g) > self.budget:
-            g = g[-self.budget :]
-        self.gallery = g
+        """Store ``feature`` (D,), overwriting the oldest once ``budget`` are stored."""
+        f = np.asarray(feature, np.float32).reshape(-1)
+        if self._buf is None:
+            self._buf = np.empty((self.budget or 16, len(f)), np.float32)
+        elif self.budget is None and self._count == len(self._buf):
+            self._buf = np.concatenate([self._buf, np.empty_like(self._buf)])
+        self._buf[self._count % len(self._buf)] = f
+        self._count += 1
 
     def mark_predicted(self, mean: FloatArray, cov: FloatArray) -> None:
         """Take the predicted state for a new frame (one step older, one step unobserved)."""
@@ -101,9 +111,10 @@ class Track:
         self.age += 1
         self.time_since_update += 1
 
-    def update(self, kf: KalmanFilter, xyah: FloatArray, feature: FloatArray | None) -> None:
-        """Correct the state with an associated detection ``xyah`` (4,) and its ``feature``."""
-        self.mean, self.cov = kf.update(self.mean, self.cov, xyah)
+    def update(self, mean: FloatArray, cov: FloatArray, feature: FloatArray | None) -> None:
+        """A detection was associated: take the corrected state (from
+        :meth:`KalmanFilter.update`) and the detection's ``feature`` (D,) or None."""
+        self.mean, self.cov = mean, cov
         if feature is not None:
             self._add_feature(feature)
         self.hits += 1

@@ -134,9 +134,10 @@ class Tracker:
         means, covs = self._predict()
         matches, missed, new = self._associate(means, covs, boxes, xyah, feats)
         out: list[TrackedBox] = []
-        for ti, di in matches:
+        new_means, new_covs = self._correct(means, covs, matches, xyah)
+        for (ti, di), m, c in zip(matches, new_means, new_covs, strict=True):
             track = self.tracks[ti]
-            track.update(self.kf, xyah[di], None if feats is None else feats[di])
+            track.update(m, c, None if feats is None else feats[di])
             if track.is_confirmed:
                 out.append((track.track_id, boxes[di].copy(), int(keep[di])))
         for ti in missed:
@@ -168,6 +169,19 @@ class Tracker:
         for track, m, c in zip(self.tracks, means, covs, strict=True):
             track.mark_predicted(m, c)
         return means, covs
+
+    def _correct(
+        self,
+        means: FloatArray,
+        covs: FloatArray,
+        matches: list[tuple[int, int]],
+        xyah: FloatArray,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Kalman-update the matched tracks at once: (K, 8), (K, 8, 8) for K matches."""
+        if not matches:
+            return np.zeros((0, 8)), np.zeros((0, 8, 8))
+        ti, di = (np.array(v, np.int64) for v in zip(*matches, strict=True))
+        return self.kf.update_many(means[ti], covs[ti], xyah[di])
 
     def _cascade_cost(
         self, means: FloatArray, covs: FloatArray, xyah: FloatArray, feats: FloatArray | None
@@ -205,7 +219,7 @@ class Tracker:
         unconfirmed = [i for i, t in enumerate(self.tracks) if not t.is_confirmed]
         iou_rows = unconfirmed + [i for i in left_a if tsu[i] == 1]
         left_a = [i for i in left_a if tsu[i] != 1]
-        track_boxes = np.stack([t.tlwh() for t in self.tracks])
+        track_boxes = xyah_to_tlwh(means[:, :4])
         matches_b, left_b, free = min_cost_matching(
             iou_cost(track_boxes, boxes),
             self.cfg.max_iou_distance,
