@@ -81,6 +81,7 @@ def _register() -> None:
     from mcmot.cli import info
 
     app.command("info")(info.info_cmd)
+    app.command("track")(__import__("mcmot.cli.track", fromlist=["track_cmd"]).track_cmd)
 
 
 _register()

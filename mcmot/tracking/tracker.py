@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.boxes import tlwh_to_xyah, xyah_to_tlwh
+from mcmot.errors import McmotError
 from mcmot.tracking.kalman import KalmanConfig, KalmanFilter
 from mcmot.tracking.matching import (
     GATED,
@@ -39,6 +40,9 @@ from mcmot.tracking.matching import (
 from mcmot.tracking.track import Track
 
 FloatArray = NDArray[np.float64]
+
+#: Costs of the motion-only matching cascade (see ``TrackerConfig.motion_cost``).
+MOTION_COSTS = ("mahalanobis", "iou")
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,12 @@ class TrackerConfig:
     min_confidence : detections scoring below this are ignored (0.3, as the
         reference code runs MOT16; scores on another scale need another value)
     min_height : detections shorter than this many pixels are ignored (0)
-    motion_max_distance : motion-only cascade (no features): largest accepted
-        squared Mahalanobis distance as a fraction of the gate (1.0 = the gate)
+    motion_max_distance : motion-only cascade (no features), ``motion_cost =
+        "mahalanobis"``: largest accepted squared Mahalanobis distance as a
+        fraction of the gate (1.0 = the gate)
+    motion_cost : the cascade's cost without features: "mahalanobis" (the
+        paper's motion-only metric, lambda = 1) or "iou" (``1 - IoU`` with the
+        predicted box, gated, accepted up to ``max_iou_distance``)
     kalman : noise parameters of the Kalman filter
     """
 
@@ -71,6 +79,21 @@ class TrackerConfig:
     motion_max_distance: float = 1.0
     motion_cost: str = "mahalanobis"
     kalman: KalmanConfig = KalmanConfig()
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0 <= self.max_cosine_distance <= 2, "max_cosine_distance must be in [0, 2]"),
+            (self.nn_budget is None or self.nn_budget >= 1, "nn_budget must be at least 1"),
+            (0 <= self.max_iou_distance <= 1, "max_iou_distance must be in [0, 1]"),
+            (self.max_age >= 0, "max_age must be 0 or more"),
+            (self.n_init >= 1, "n_init must be at least 1"),
+            (self.min_height >= 0, "min_height must be 0 or more"),
+            (self.motion_max_distance > 0, "motion_max_distance must be positive"),
+            (self.motion_cost in MOTION_COSTS, f"motion_cost must be one of {MOTION_COSTS}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise McmotError(f"tracker config: {message}")
 
 
 @dataclass(frozen=True)
