@@ -89,8 +89,6 @@ def track_cmd(
         nn_budget=nn_budget,
         min_confidence=min_confidence,
     )
-    if features is FeatureChoice.none:
-        info("tracking on motion and IoU alone (--features none): no appearance features")
     with progress_bar() as progress:
         summaries = run_track(
             sc,
@@ -101,6 +99,8 @@ def track_cmd(
             overwrite=overwrite,
             progress=progress,
         )
+    if features is FeatureChoice.none:
+        info("tracked on motion and IoU alone (--features none): no appearance features")
     out.print(_table(sc, summaries))
 
 
