@@ -130,8 +130,9 @@ def test_tentative_track_deleted_on_a_miss() -> None:
     assert tr.tracks == []
 
 
-def test_short_occlusion_keeps_the_id() -> None:
-    tr = Tracker()
+@pytest.mark.parametrize("motion_cost", ["iou", "mahalanobis"])
+def test_short_occlusion_keeps_the_id(motion_cost: str) -> None:
+    tr = Tracker(TrackerConfig(motion_cost=motion_cost))
     seen = []
     for k in range(30):
         x = 50 + 4 * k  # walks right at 4 px/frame
@@ -217,7 +218,18 @@ def test_bad_config_is_one_line_error(changes: dict) -> None:
         TrackerConfig(**changes)
 
 
-def test_iou_motion_cost_tracks_a_walker() -> None:
-    tr = Tracker(TrackerConfig(motion_cost="iou"))
-    out = [ids(tr.update(dets(box(50 + 3 * k)))) for k in range(10)]
-    assert out[2:] == [[1]] * 8
+def test_motion_costs_differ_on_a_fast_jump() -> None:
+    # after a 3-frame gap the walker reappears 32 px further than predicted: no
+    # overlap with the predicted box (IoU cascade: new track), but inside the
+    # Mahalanobis gate of the lost track (its covariance grew during the gap)
+    def run(motion_cost: str) -> list[list[int]]:
+        tr = Tracker(TrackerConfig(motion_cost=motion_cost))
+        out = [ids(tr.update(dets(box(50 + 3 * k)))) for k in range(6)]
+        for _ in range(3):
+            tr.update(Detections.empty())
+        return out + [ids(tr.update(dets(box(77 + 32 + 3 * k)))) for k in range(3)]
+
+    iou, maha = run("iou"), run("mahalanobis")
+    assert iou[2:6] == maha[2:6] == [[1]] * 4
+    assert iou[6:] == [[], [], [2]]
+    assert maha[6:] == [[1]] * 3
