@@ -259,7 +259,8 @@ def main() -> None:
     gt = read_mot(DATA / "gt.txt")
     cfg = override(TrackerConfig(), **dict(_parse_setting(t) for t in args.set))
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch threads "
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.2f}), "
+        f"torch threads "
         f"{torch.get_num_threads()}; data: PETS09-S2L1 View 1, frames 1-{args.frames}, "
         f"{len(gt.frame_range(1, args.frames))} ground-truth boxes; ours: TrackerConfig() defaults"
         + (f" with {', '.join(args.set)}" if args.set else "")

@@ -128,7 +128,8 @@ def main() -> None:
         f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
         f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
+        f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
+        f"load average {os.getloadavg()[0]:.2f} (shared CPU)"
     )
     print(
         f"input: synthetic walkers on {WIDTH}x{HEIGHT}, {args.frames} frames, detect prob "

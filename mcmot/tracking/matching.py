@@ -25,28 +25,38 @@ GATED = 1e5
 GATING_THRESHOLD = chi2_gate(4)
 
 
-def cosine_cost(galleries: Sequence[FloatArray | None], features: FloatArray) -> FloatArray:
+def cosine_cost(
+    galleries: Sequence[FloatArray | None],
+    features: FloatArray,
+    needed: NDArray[np.bool_] | None = None,
+) -> FloatArray:
     """Smallest cosine distance between each track's gallery and each detection.
 
     Parameters
     ----------
     galleries : N arrays (K_i, D) of L2-normalised features (None = no gallery)
     features : (M, D) L2-normalised detection features
+    needed : (N, M) pairs to compute (default all); the others get ``GATED``.
+        The tracker passes the pairs inside the Mahalanobis gate, which keeps
+        the cost linear in the number of tracks in a crowded scene.
 
     Returns
     -------
-    (N, M) costs ``min_k (1 - g_k . f)`` in [0, 2]; ``GATED`` for a track without a gallery
+    (N, M) costs ``min_k (1 - g_k . f)`` in [0, 2]; ``GATED`` for a track without a
+    gallery and for pairs not needed
     """
     n, m = len(galleries), len(features)
     cost = np.full((n, m), GATED)
-    have = [i for i, g in enumerate(galleries) if g is not None and len(g)]
-    if not have or m == 0:
+    if m == 0:
         return cost
-    stacked = np.concatenate([galleries[i] for i in have])  # (sum K, D)
-    sizes = np.array([len(galleries[i]) for i in have])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    dist = 1.0 - stacked @ np.asarray(features, stacked.dtype).T  # (sum K, M)
-    cost[have] = np.minimum.reduceat(dist, starts, axis=0)
+    feats = np.asarray(features)
+    for i, gallery in enumerate(galleries):
+        if gallery is None or not len(gallery):
+            continue
+        cols = np.arange(m) if needed is None else np.flatnonzero(needed[i])
+        if len(cols):
+            sim = gallery @ feats[cols].astype(gallery.dtype, copy=False).T  # (K_i, len(cols))
+            cost[i, cols] = 1.0 - sim.max(axis=0)
     return cost
 
 

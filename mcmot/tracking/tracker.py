@@ -221,7 +221,9 @@ class Tracker:
         if feats is None:
             cost = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
             return cost, self.cfg.motion_max_distance
-        cost = cosine_cost([t.gallery for t in self.tracks], feats)
+        confirmed = np.array([t.is_confirmed for t in self.tracks])
+        inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
+        cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
         return gate(cost, sq_maha), self.cfg.max_cosine_distance
 
     def _associate(
