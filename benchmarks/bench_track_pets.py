@@ -38,6 +38,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# ultralytics (the peers, YOLO): offline and quiet, set before its first import.
+for _key, _value in {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "false",
+    "YOLO_VERBOSE": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
 
 import numpy as np  # noqa: E402
 

@@ -25,6 +25,13 @@ from types import SimpleNamespace
 
 # Small matrices: BLAS threads only contend on a shared CPU (set before numpy loads).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# ultralytics (the peers, YOLO): offline and quiet, set before its first import.
+for _key, _value in {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "false",
+    "YOLO_VERBOSE": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
