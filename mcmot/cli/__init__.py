@@ -81,6 +81,9 @@ def _register() -> None:
     from mcmot.cli import info
 
     app.command("info")(info.info_cmd)
+    from mcmot.cli import evaluate as evaluate_cli
+
+    app.command("evaluate")(evaluate_cli.evaluate_cmd)
     app.command("track")(__import__("mcmot.cli.track", fromlist=["track_cmd"]).track_cmd)
 
 

@@ -138,8 +138,12 @@ def _frame_matches(
     free[:, cols] = False
     switches = 0
     if free.any():
-        cost = np.where(free, dist, np.nan)
-        r, c = linear_sum_assignment(_expensive_edges(cost))
+        if (free.sum(axis=0) <= 1).all() and (free.sum(axis=1) <= 1).all():
+            # The allowed pairs are disjoint: the assignment takes all of them.
+            r, c = np.nonzero(free)
+        else:
+            cost = np.where(free, dist, np.nan)
+            r, c = linear_sum_assignment(_expensive_edges(cost))
         keep = free[r, c]
         for i, j in zip(r[keep], c[keep], strict=True):
             prev = last[gt[i]]
@@ -154,22 +158,12 @@ def _frame_matches(
 
 def _identity(seq: Sequence) -> int:
     """IDTP: the best one-to-one assignment of true to predicted identities."""
-    g_all: list[NDArray[np.intp]] = []
-    p_all: list[NDArray[np.intp]] = []
-    for gt, pr, iou in zip(seq.gt, seq.pr, seq.iou, strict=True):
-        if iou.size:
-            i, j = np.nonzero(1.0 - iou <= IOU_THRESHOLD)
-            g_all.append(gt[i])
-            p_all.append(pr[j])
-    if not g_all:
+    ok = 1.0 - seq.pair_iou <= IOU_THRESHOLD
+    if not ok.any():
         return 0
-    g = np.concatenate(g_all)
-    p = np.concatenate(p_all)
-    if not len(g):
-        return 0
-    n_p = len(seq.pr_ids)
-    overlap = np.bincount(g * n_p + p, minlength=len(seq.gt_ids) * n_p)
-    overlap = overlap.reshape(len(seq.gt_ids), n_p)
+    n_g, n_p = len(seq.gt_ids), len(seq.pr_ids)
+    key = seq.pair_gt[ok] * n_p + seq.pair_pr[ok]
+    overlap = np.bincount(key, minlength=n_g * n_p).reshape(n_g, n_p)
     r, c = linear_sum_assignment(overlap, maximize=True)
     return int(overlap[r, c].sum())
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from mcmot.metrics.sequence import by_frame, frame_pairs
 from mcmot.motio import MotTable
 
 #: A prediction and a ground-truth box match when their IoU is above this.
@@ -48,20 +49,20 @@ class CrossViewCounts:
     bbx: int
 
     @property
-    def P(self) -> float:  # noqa: N802 - the benchmark's name
-        """Per-sequence precision: mean of the per-frame values."""
+    def seq_precision(self) -> float:
+        """Per-sequence precision P (AIDP of one sequence): mean of the per-frame values."""
         return float(self.precision.mean()) if len(self.precision) else 0.0
 
     @property
-    def R(self) -> float:  # noqa: N802
-        """Per-sequence recall: mean of the per-frame values."""
+    def seq_recall(self) -> float:
+        """Per-sequence recall R (AIDR of one sequence): mean of the per-frame values."""
         return float(self.recall.mean()) if len(self.recall) else 0.0
 
     def summary(self) -> dict[str, float | int]:
         """P, R and the sums, as plain numbers."""
         return {
-            "P": self.P,
-            "R": self.R,
+            "P": self.seq_precision,
+            "R": self.seq_recall,
             "missed": self.missed,
             "fp": self.fp,
             "mme": self.mme,
@@ -78,8 +79,8 @@ def combine_crossview(seqs: list[CrossViewCounts]) -> dict[str, float | None]:
     """
     if not seqs:
         return {"AIDP": None, "AIDR": None, "AIDF1": None, "MHAA": None}
-    p = float(np.mean([s.P for s in seqs]))
-    r = float(np.mean([s.R for s in seqs]))
+    p = float(np.mean([s.seq_precision for s in seqs]))
+    r = float(np.mean([s.seq_recall for s in seqs]))
     bbx = sum(s.bbx for s in seqs)
     err = sum(2 * s.mme + s.fp + s.missed for s in seqs)
     return {
@@ -90,18 +91,9 @@ def combine_crossview(seqs: list[CrossViewCounts]) -> dict[str, float | None]:
     }
 
 
-# ---------------------------------------------------------------- one view, one frame
-@dataclass(frozen=True)
-class _ViewFrame:
-    """One view in one frame: truth ids, prediction ids and the truth labels."""
-
-    gt: NDArray[np.int64]
-    pr: NDArray[np.int64]
-    labels: NDArray[np.int64]
-
-
-def iou_plus_one(gt_tlwh: NDArray[np.float64], pr_tlwh: NDArray[np.float64]) -> NDArray:
-    """IoU with the +1 pixel convention of the official code.
+# ---------------------------------------------------------------- labels of one view
+def iou_plus_one(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """IoU with the +1 pixel convention of the official code, for corresponding rows.
 
     Intersection width ``min(x2) - max(x1) + 1`` with ``x2 = x + w`` (same
     for heights), areas ``(w + 1)(h + 1)``; a non-positive intersection width
@@ -109,143 +101,167 @@ def iou_plus_one(gt_tlwh: NDArray[np.float64], pr_tlwh: NDArray[np.float64]) -> 
 
     Parameters
     ----------
-    gt_tlwh : (N, 4), pr_tlwh : (M, 4)
+    a, b : (K, 4) tlwh boxes
 
     Returns
     -------
-    (N, M) float64
+    (K,) float64
     """
-    a = np.asarray(gt_tlwh, float)
-    b = np.asarray(pr_tlwh, float)
     ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
     bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, 0], b[None, :, 0]) + 1
-    ih = np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, None, 1], b[None, :, 1]) + 1
+    iw = np.minimum(ax2, bx2) - np.maximum(a[:, 0], b[:, 0]) + 1
+    ih = np.minimum(ay2, by2) - np.maximum(a[:, 1], b[:, 1]) + 1
     inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    area_a = (a[:, 2] + 1) * (a[:, 3] + 1)
-    area_b = (b[:, 2] + 1) * (b[:, 3] + 1)
-    union = area_a[:, None] + area_b[None] - inter
+    union = (a[:, 2] + 1) * (a[:, 3] + 1) + (b[:, 2] + 1) * (b[:, 3] + 1) - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)
 
 
-def truth_labels(
-    gt_boxes: NDArray[np.float64], pr_boxes: NDArray[np.float64], pr_ids: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """Label of each ground-truth box: the id of the prediction matched to it, or 0.
+def _best_first(values: NDArray, groups: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """For values sorted by group: True at the first maximum of each group."""
+    k = len(values)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    size = np.diff(np.r_[starts, k])
+    gmax = np.repeat(np.maximum.reduceat(values, starts), size)
+    pos = np.where(values == gmax, np.arange(k), k)
+    first = np.minimum.reduceat(pos, starts)
+    out = np.zeros(k, bool)
+    out[first] = True
+    return out
 
-    A pair matches when the prediction is the truth's best (first on ties)
-    with IoU > 0.5, or the truth is the prediction's best; where several
-    predictions match one truth box the last in row order wins.
+
+def truth_labels(gt: MotTable, pred: MotTable, frames: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Label of each ground-truth row: the id of the prediction matched to it, or 0.
+
+    Both tables sorted by frame. In each frame a pair matches when the
+    prediction is the truth box's best (first on ties) with IoU > 0.5, or the
+    truth box is the prediction's best; where several predictions match one
+    truth box the last in row order wins.
+
+    Parameters
+    ----------
+    gt : N ground-truth rows, pred : predictions, frames : the frames to label
+
+    Returns
+    -------
+    (N,) int64 labels (0 for rows outside ``frames`` too)
     """
-    labels = np.zeros(len(gt_boxes), np.int64)
-    if not len(gt_boxes) or not len(pr_boxes):
+    labels = np.zeros(len(gt), np.int64)
+    fp = frame_pairs(gt.frames, pred.frames, frames)
+    if not len(fp.a):
         return labels
-    iou = iou_plus_one(gt_boxes, pr_boxes)
-    match = np.zeros(iou.shape, bool)
-    rows = np.arange(iou.shape[0])
-    best_p = iou.argmax(axis=1)
-    ok = iou[rows, best_p] > CROSSVIEW_IOU
-    match[rows[ok], best_p[ok]] = True
-    cols = np.arange(iou.shape[1])
-    best_g = iou.argmax(axis=0)
-    ok = iou[best_g, cols] > CROSSVIEW_IOU
-    match[best_g[ok], cols[ok]] = True
-    has = match.any(axis=1)
-    last = iou.shape[1] - 1 - np.argmax(match[:, ::-1], axis=1)
-    labels[has] = pr_ids[last[has]]
+    iou = iou_plus_one(gt.boxes[fp.a], pred.boxes[fp.b])
+    row_best = _best_first(iou, fp.a)  # pairs are sorted by gt row, then prediction row
+    order = np.lexsort((fp.a, fp.b))
+    col_best = np.zeros(len(iou), bool)
+    col_best[order] = _best_first(iou[order], fp.b[order])
+    match = (row_best | col_best) & (iou > CROSSVIEW_IOU)
+    idx = np.flatnonzero(match)
+    rows = fp.a[idx]
+    last = np.r_[rows[1:] != rows[:-1], True] if len(idx) else np.zeros(0, bool)
+    labels[rows[last]] = pred.ids[fp.b[idx[last]]]
     return labels
 
 
 # ---------------------------------------------------------------- one pair of views
-def _first_common(a: NDArray[np.int64], b: NDArray[np.int64]) -> tuple[NDArray, NDArray, int]:
-    """The official ``transform_top_hor``: keep common values at their first position.
+@dataclass(frozen=True)
+class _ViewFrame:
+    """One view in one frame, as Python lists and lookups (the arrays are tiny)."""
 
-    Returns the two arrays with every entry zeroed except the first occurrence
-    of each value common to both, and the number of common values.
+    gt: list[int]
+    pr: list[int]
+    labels: list[int]
+    gt_first: dict[int, int]
+    lab_first: dict[int, int]
+    unlabeled: set[int]
+
+    @classmethod
+    def make(cls, gt: list[int], pr: list[int], labels: list[int]) -> _ViewFrame:
+        return cls(gt, pr, labels, _first(gt), _first(labels), set(pr) - set(labels))
+
+
+def _first(values: list[int]) -> dict[int, int]:
+    """value -> index of its first occurrence."""
+    out: dict[int, int] = {}
+    for i, v in enumerate(values):
+        out.setdefault(v, i)
+    return out
+
+
+_EMPTY = _ViewFrame.make([], [], [])
+
+
+def _kept_label(v: _ViewFrame, g: int, lab_common: set[int]) -> int:
+    """The label that the official code keeps for true id ``g`` in view ``v`` (0: none).
+
+    Only first occurrences survive its ``transform_top_hor``: ``g``'s first
+    box, and its label only if that box is the label's first occurrence.
     """
-    common = np.intersect1d(a, b)
-    ta = np.zeros_like(a)
-    tb = np.zeros_like(b)
-    if len(common):
-        _, ia = np.unique(a, return_index=True)
-        _, ib = np.unique(b, return_index=True)
-        ia = ia[np.isin(np.unique(a), common)]
-        ib = ib[np.isin(np.unique(b), common)]
-        ta[ia] = a[ia]
-        tb[ib] = b[ib]
-    return ta, tb, len(common)
+    i = v.gt_first[g]
+    lab = v.labels[i]
+    if lab == 0 or lab not in lab_common or v.lab_first[lab] != i:
+        return 0
+    return lab
 
 
-def _right(gt1: NDArray, lab1: NDArray, gt2: NDArray, lab2: NDArray) -> int:
-    """True ids at their kept positions in both views whose kept labels agree."""
-    k1 = (gt1 != 0) & (lab1 != 0)
-    k2 = (gt2 != 0) & (lab2 != 0)
-    m1 = dict(zip(gt1[k1].tolist(), lab1[k1].tolist(), strict=True))
-    m2 = dict(zip(gt2[k2].tolist(), lab2[k2].tolist(), strict=True))
-    return sum(1 for g, lab in m1.items() if m2.get(g, None) == lab)
-
-
-def _cross_fp(v1: _ViewFrame, v2: _ViewFrame) -> int:
-    """Predicted ids of one view that label no truth there but occur in the other view."""
-    fp = 0
-    for a, b in ((v1, v2), (v2, v1)):
-        unlabeled = np.setdiff1d(a.pr, a.labels)
-        fp += int(np.isin(unlabeled, b.pr).sum())
-    return fp
-
-
-def _pair(v1: _ViewFrame, v2: _ViewFrame) -> tuple[int, int, int, int, int, int, int]:
+def _pair(v1: _ViewFrame, v2: _ViewFrame, scalar_quirk: bool) -> tuple[int, ...]:
     """One pair of views with truth in both: (TP, rec_den, prec_den, missed, fp, mme, bbx)."""
-    g1, g2, n_gt_common = _first_common(v1.gt, v2.gt)
-    if len(v1.gt) == 1 and len(v2.gt) == 1:
-        # MATLAB quirk: intersect() of two scalars returns a 1x0 row, whose
-        # size along the first dimension (the official count) is 1.
+    gt_common = v1.gt_first.keys() & v2.gt_first.keys()
+    n_gt_common = len(gt_common)
+    if scalar_quirk and len(v1.gt) == 1 and len(v2.gt) == 1:
+        # MATLAB quirk: intersect() of two scalars with nothing in common is a
+        # 1x0 row, whose size along the first dimension (the count used) is 1.
         n_gt_common = 1
-    l1, l2, n_lab_common = _first_common(v1.labels, v2.labels)
-    right = _right(g1, l1, g2, l2)
+    lab_common = v1.lab_first.keys() & v2.lab_first.keys()
+    right = 0
+    for g in gt_common:
+        if g == 0:
+            continue
+        lab = _kept_label(v1, g, lab_common)
+        if lab != 0 and lab == _kept_label(v2, g, lab_common):
+            right += 1
+    fp = len(v1.unlabeled.intersection(v2.pr)) + len(v2.unlabeled.intersection(v1.pr))
     return (
         right,
-        int((g1 > 0).sum()),
-        int((l1 > 0).sum()),
-        2 * (n_gt_common - n_lab_common),
-        _cross_fp(v1, v2),
-        n_lab_common - right,
+        sum(1 for g in gt_common if g > 0),
+        sum(1 for lab in lab_common if lab > 0),
+        2 * (n_gt_common - len(lab_common)),
+        fp,
+        len(lab_common) - right,
         len(v1.gt) + len(v2.gt),
     )
 
 
 # ---------------------------------------------------------------- one sequence
-def _view_frames(
-    gt: MotTable, pred: MotTable, frames: NDArray[np.int64]
-) -> list[_ViewFrame | None]:
-    """Per frame of ``frames``: the view's ids and labels (None when it has no box at all)."""
-    gt = gt.select(np.argsort(gt.frames, kind="stable"))
-    pred = pred.select(np.argsort(pred.frames, kind="stable"))
-    g_lo = np.searchsorted(gt.frames, frames, "left")
-    g_hi = np.searchsorted(gt.frames, frames, "right")
-    p_lo = np.searchsorted(pred.frames, frames, "left")
-    p_hi = np.searchsorted(pred.frames, frames, "right")
-    out: list[_ViewFrame | None] = []
+def _view_frames(gt: MotTable, pred: MotTable, frames: NDArray[np.int64]) -> list[_ViewFrame]:
+    """Per frame of ``frames`` (consecutive): the view's ids and truth labels."""
+    gt, pred = by_frame(gt), by_frame(pred)
+    labels = truth_labels(gt, pred, frames)
+    g_lo = np.searchsorted(gt.frames, frames, "left").tolist()
+    g_hi = np.searchsorted(gt.frames, frames, "right").tolist()
+    p_lo = np.searchsorted(pred.frames, frames, "left").tolist()
+    p_hi = np.searchsorted(pred.frames, frames, "right").tolist()
+    gt_ids, pr_ids, labs = gt.ids.tolist(), pred.ids.tolist(), labels.tolist()
+    out = []
     for a, b, c, d in zip(g_lo, g_hi, p_lo, p_hi, strict=True):
         if a == b and c == d:
-            out.append(None)
-            continue
-        labels = truth_labels(gt.boxes[a:b], pred.boxes[c:d], pred.ids[c:d])
-        out.append(_ViewFrame(gt.ids[a:b], pred.ids[c:d], labels))
+            out.append(_EMPTY)
+        else:
+            out.append(_ViewFrame.make(gt_ids[a:b], pr_ids[c:d], labs[a:b]))
     return out
 
 
-_EMPTY = _ViewFrame(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-
-def crossview_counts(views: list[tuple[MotTable, MotTable]], start: int, end: int) -> CrossViewCounts:
+def crossview_counts(
+    views: list[tuple[MotTable, MotTable]], start: int, end: int, *, scalar_quirk: bool = True
+) -> CrossViewCounts:
     """Cross-view counts of one sequence.
 
     Parameters
     ----------
     views : per view, in the benchmark's view order: (ground truth, predictions)
     start, end : the inclusive frame range; every frame counts, even an empty one
+    scalar_quirk : reproduce the official code's count of common true ids when
+        both views hold exactly one truth box (see :func:`_pair`)
 
     Returns
     -------
@@ -256,23 +272,23 @@ def crossview_counts(views: list[tuple[MotTable, MotTable]], start: int, end: in
     n = len(frames)
     prec = np.zeros(n)
     rec = np.zeros(n)
-    totals = np.zeros(4, np.int64)  # missed, fp, mme, bbx
+    missed = fp = mme = bbx = 0
+    nv = len(per_view)
     for f in range(n):
-        vf = [v[f] or _EMPTY for v in per_view]
+        vf = [v[f] for v in per_view]
         tp = rec_den = prec_den = 0
-        for i in range(len(vf)):
-            for j in range(i + 1, len(vf)):
+        for i in range(nv):
+            for j in range(i + 1, nv):
                 a, b = vf[i], vf[j]
-                if not len(b.gt):
+                if not b.gt:
                     prec_den += len(b.pr)
                     continue
-                if not len(a.gt):
+                if not a.gt:
                     prec_den += len(a.pr)
                     continue
-                t, rd, pd_, missed, fp, mme, bbx = _pair(a, b)
+                t, rd, pd_, m, x, e, nb = _pair(a, b, scalar_quirk)
                 tp, rec_den, prec_den = tp + t, rec_den + rd, prec_den + pd_
-                totals += (missed, fp, mme, bbx)
+                missed, fp, mme, bbx = missed + m, fp + x, mme + e, bbx + nb
         prec[f] = tp / prec_den if prec_den else 0.0
         rec[f] = tp / rec_den if rec_den else 0.0
-    missed, fp, mme, bbx = (int(x) for x in totals)
     return CrossViewCounts(prec, rec, missed, fp, mme, bbx)

@@ -88,19 +88,20 @@ class HotaCounts:
 def _alignment(seq: Sequence) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray]:
     """Global alignment score (G, P) and the box counts per id (G, 1), (1, P)."""
     n_g, n_p = len(seq.gt_ids), len(seq.pr_ids)
-    potential = np.zeros((n_g, n_p))
-    gt_count = np.zeros((n_g, 1))
-    pr_count = np.zeros((1, n_p))
-    for gt, pr, iou in zip(seq.gt, seq.pr, seq.iou, strict=True):
-        np.add.at(gt_count[:, 0], gt, 1)
-        np.add.at(pr_count[0], pr, 1)
-        if not iou.size:
-            continue
-        denom = iou.sum(0)[None, :] + iou.sum(1)[:, None] - iou
-        sim = np.zeros_like(iou)
-        ok = denom > 0 + _EPS
-        sim[ok] = iou[ok] / denom[ok]
-        potential[gt[:, None], pr[None, :]] += sim
+    gt_count = np.bincount(np.concatenate([*seq.gt, []]).astype(np.intp), minlength=n_g)
+    pr_count = np.bincount(np.concatenate([*seq.pr, []]).astype(np.intp), minlength=n_p)
+    gt_count = gt_count.astype(float)[:, None]
+    pr_count = pr_count.astype(float)[None, :]
+    iou = seq.pair_iou
+    g_row, p_row = seq.pair_gt_row, seq.pair_pr_row
+    row_sum = np.bincount(g_row, weights=iou, minlength=int(g_row.max(initial=-1)) + 1)[g_row]
+    col_sum = np.bincount(p_row, weights=iou, minlength=int(p_row.max(initial=-1)) + 1)[p_row]
+    denom = row_sum + col_sum - iou
+    sim = np.zeros_like(iou)
+    ok = denom > 0 + _EPS
+    sim[ok] = iou[ok] / denom[ok]
+    key = seq.pair_gt * n_p + seq.pair_pr
+    potential = np.bincount(key, weights=sim, minlength=n_g * n_p).reshape(n_g, n_p)
     with np.errstate(divide="ignore", invalid="ignore"):
         align = potential / (gt_count + pr_count - potential)
     return np.nan_to_num(align), gt_count, pr_count
