@@ -77,13 +77,17 @@ def _root(
 
 
 def _register() -> None:
-    # One block per subcommand; each module defines a plain function taking Typer options.
-    from mcmot.cli import evaluate as evaluate_cli
-    from mcmot.cli import info, render
+    # One line per subcommand; each module in mcmot/cli/ defines a plain function
+    # whose Typer-annotated parameters are the command's options.
+    import importlib
 
-    app.command("info")(info.info_cmd)
-    app.command("evaluate")(evaluate_cli.evaluate_cmd)
-    app.command("render")(render.render_cmd)
+    for name, module, func in (
+        ("info", "info", "info_cmd"),
+        ("track", "track", "track_cmd"),
+        ("evaluate", "evaluate", "evaluate_cmd"),
+        ("render", "render", "render_cmd"),
+    ):
+        app.command(name)(getattr(importlib.import_module(f"mcmot.cli.{module}"), func))
 
 
 _register()
