@@ -77,12 +77,18 @@ def _root(
 
 
 def _register() -> None:
-    # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import detect, info, render
+    # One line per subcommand; each module in mcmot/cli/ defines a plain function
+    # whose Typer-annotated parameters are the command's options.
+    import importlib
 
-    app.command("info")(info.info_cmd)
-    app.command("render")(render.render_cmd)
-    app.command("detect")(detect.detect_cmd)
+    for name, module, func in (
+        ("info", "info", "info_cmd"),
+        ("track", "track", "track_cmd"),
+        ("evaluate", "evaluate", "evaluate_cmd"),
+        ("render", "render", "render_cmd"),
+        ("detect", "detect", "detect_cmd"),
+    ):
+        app.command(name)(getattr(importlib.import_module(f"mcmot.cli.{module}"), func))
 
 
 _register()

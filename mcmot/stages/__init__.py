@@ -1,1 +1,1 @@
-"""Pipeline stages: one library function per ``mcmot`` subcommand."""
+"""Pipeline stages: one library function per subcommand (``run_<stage>``)."""

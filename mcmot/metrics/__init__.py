@@ -1,0 +1,16 @@
+"""Tracking metrics: over time (CLEAR, identity, HOTA) and across views.
+
+- :mod:`mcmot.metrics.sequence` groups one camera's ground truth and
+  predictions by frame and computes their overlaps once.
+- :mod:`mcmot.metrics.clear_id` CLEAR MOT (MOTA, MOTP, FP, FN, IDSW, MT, ML)
+  and identity (IDF1, IDP, IDR) counts, motmetrics / MOTChallenge devkit
+  conventions.
+- :mod:`mcmot.metrics.hota` HOTA, DetA, AssA (TrackEval's algorithm).
+- :mod:`mcmot.metrics.crossview` AIDP, AIDR, AIDF1, MHAA (the MvMHAT
+  benchmark's official algorithm).
+- :mod:`mcmot.metrics.mmref` the same CLEAR and identity numbers through
+  motmetrics' own accumulators, kept as the cross-check.
+- :mod:`mcmot.metrics.report` rich tables of the results.
+
+See ``docs/metrics.md`` for the definitions, conventions and reference values.
+"""
