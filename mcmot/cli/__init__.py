@@ -83,10 +83,10 @@ def _register() -> None:
 
     for name, module, func in (
         ("info", "info", "info_cmd"),
+        ("detect", "detect", "detect_cmd"),
         ("track", "track", "track_cmd"),
         ("evaluate", "evaluate", "evaluate_cmd"),
         ("render", "render", "render_cmd"),
-        ("detect", "detect", "detect_cmd"),
     ):
         app.command(name)(getattr(importlib.import_module(f"mcmot.cli.{module}"), func))
 
