@@ -33,7 +33,14 @@ from mcmot.synth.background import camera_background, ground_texture
 from mcmot.synth.bodies import BodyModel
 from mcmot.synth.cameras import CameraModel, place_cameras
 from mcmot.synth.config import SynthConfig
-from mcmot.synth.render import CameraRenderer, PersonPose, RenderedFrame, pose_person
+from mcmot.synth.props import PropModel
+from mcmot.synth.render import (
+    CameraRenderer,
+    PersonPose,
+    RenderedFrame,
+    pose_person,
+    pose_prop,
+)
 from mcmot.synth.world import World, simulate_world
 
 #: Independent random streams, so that e.g. adding a camera does not change the people.
@@ -92,6 +99,9 @@ def build_world(cfg: SynthConfig) -> SynthWorld:
         renderers.append(
             CameraRenderer(cam, bg, shadowed, cam.noise_bank(noise_rng), cfg.min_visible_px)
         )
+    props = [pose_prop(PropModel(p), world.sun) for p in world.props]
+    for r in renderers:
+        r.props = props
     bodies = [BodyModel(a) for a in world.appearances]
     return SynthWorld(cfg, world, cams, renderers, bodies)
 
@@ -246,6 +256,7 @@ def _write_cameras_json(sw: SynthWorld, path: Path) -> None:
             "area_half_size": w.half_size.round(4).tolist(),
             "sun": w.sun.round(6).tolist(),
             "cameras": [c.to_json() for c in sw.cameras],
+            "props": [to_dict(p) for p in w.props],
             "people": people,
         },
     )
