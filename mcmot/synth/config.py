@@ -112,7 +112,7 @@ DIFFICULTIES: dict[str, Difficulty] = {
         noise_sigma=(4.0, 8.0),
         blur_sigma=(0.5, 1.4),
         stand_prob=0.25,
-        props=5,
+        props=4,
     ),
 }
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from mcmot.synth.bodies import BALL, CAPSULE, FACE, Colour, Part, index_parts
 
 #: Kinds of prop, their footprint radius (metres, for placement and avoidance).
-KINDS = {"pole": 0.15, "bin": 0.3, "pillar": 0.4, "planter": 0.65}
+KINDS = {"pole": 0.15, "bin": 0.3, "pillar": 0.3, "planter": 0.65}
 #: Colours (BGR) per kind.
 PROP_COLOURS = {
     "pole": ((50, 55, 50), (70, 80, 40), (90, 90, 95)),
@@ -125,7 +125,7 @@ class PropModel:
         self._prism(8, 0.28, 0.28, 0.0, 0.95, self.prop.colour)
 
     def _pillar(self) -> None:
-        self._prism(4, 0.4, 0.4, 0.0, 3.8, self.prop.colour)
+        self._prism(4, 0.3, 0.3, 0.0, 3.8, self.prop.colour)
 
     def _planter(self) -> None:
         self._prism(4, 0.65, 0.4, 0.0, 0.6, self.prop.colour)
