@@ -321,7 +321,7 @@ class BodyModel:
             return
         if app.bag == 3:  # backpack
             x0 = -TORSO_HALF_D * h * np.sqrt(b)
-            xs, ys, zs = (x0 - 0.08 * h, x0 + 0.01), (-0.085 * h, 0.085 * h), (0.56 * h, 0.77 * h)
+            xs, ys, zs = (x0 - 0.06 * h, x0 + 0.01), (-0.075 * h, 0.075 * h), (0.58 * h, 0.76 * h)
         else:
             side = 1.0 if app.bag == 1 else -1.0
             y0 = side * (WAIST_HALF_W * h * b + 0.025 * h)

@@ -96,7 +96,7 @@ DIFFICULTIES: dict[str, Difficulty] = {
         noise_sigma=(2.5, 5.0),
         blur_sigma=(0.3, 0.9),
         stand_prob=0.2,
-        props=3,
+        props=2,
     ),
     "hard": Difficulty(
         area_per_person=5.5,

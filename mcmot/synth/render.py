@@ -32,6 +32,8 @@ FP = 1 << SHIFT
 NEAR = 0.3
 #: A person taller than this many image heights is not drawn (they stand in the lens).
 MAX_SCREEN_HEIGHTS = 4.0
+#: Round shading of capsules at least ROUND_MIN_PX thick: rim and core brightness, core width.
+ROUND_MIN_PX, RIM, CORE, CORE_WIDTH = 4, 0.72, 1.08, 0.6
 #: Blur below this sigma (pixels) is skipped.
 MIN_BLUR = 0.3
 #: Shadow: ellipse points, longest length (m), width as a fraction of the body height.
@@ -283,7 +285,17 @@ def _paint(
         a, b = idx
         th = max(1, int(round(2 * radius_fm / (0.5 * (z[a] + z[b])))))
         pa, pb = fp[a].tolist(), fp[b].tolist()
-        cv2.line(img, pa, pb, colour, th, cv2.LINE_AA, SHIFT)
+        if th >= ROUND_MIN_PX:  # a darker rim and a lighter core look like a round limb
+            rim = (colour[0] * RIM, colour[1] * RIM, colour[2] * RIM)
+            cv2.line(img, pa, pb, rim, th, cv2.LINE_AA, SHIFT)
+            core = (
+                min(colour[0] * CORE, 255),
+                min(colour[1] * CORE, 255),
+                min(colour[2] * CORE, 255),
+            )
+            cv2.line(img, pa, pb, core, max(1, int(th * CORE_WIDTH)), cv2.LINE_AA, SHIFT)
+        else:
+            cv2.line(img, pa, pb, colour, th, cv2.LINE_AA, SHIFT)
         cv2.line(labels, pa, pb, label, th, cv2.LINE_8, SHIFT)
         if local is not None:
             pa, pb = (fp[a] - off).tolist(), (fp[b] - off).tolist()

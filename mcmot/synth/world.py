@@ -33,7 +33,7 @@ CYCLE_HEIGHTS = 0.8
 PERSONAL_SPACE = 0.6
 #: People enter and leave this far (metres, low and high) outside the area's border,
 #: so that they appear and vanish small, at a distance, in the cameras facing that way.
-BORDER_OUT = (4.0, 8.0)
+BORDER_OUT = (3.0, 6.0)
 #: Longest simulation step (seconds); frames are split into sub-steps.
 MAX_STEP = 0.1
 #: Probability that a person leaves after their waypoints (else they keep wandering).
