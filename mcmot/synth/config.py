@@ -84,8 +84,8 @@ DIFFICULTIES: dict[str, Difficulty] = {
     ),
     "medium": Difficulty(
         area_per_person=9.0,
-        camera_height=(3.2, 5.0),
-        camera_distance=(1.5, 3.0),
+        camera_height=(3.6, 5.5),
+        camera_distance=(2.0, 3.5),
         hfov_deg=(46.0, 66.0),
         aim_spread=0.6,
         palette_share=0.5,
