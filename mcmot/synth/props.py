@@ -25,6 +25,8 @@ PROP_COLOURS = {
     "pillar": ((150, 160, 170), (120, 125, 130), (110, 140, 175)),
     "planter": ((90, 100, 110), (70, 90, 120)),
 }
+#: Props stand at least this far (metres) inside the area's border, away from the cameras.
+PROP_MARGIN = 2.0
 LEAVES = (50.0, 110.0, 60.0)
 LAMP = (200.0, 235.0, 240.0)
 #: Height of the point whose depth orders a prop among people (about hip height).
@@ -56,7 +58,7 @@ def sample_props(
     for _ in range(count * 10):
         if len(props) == count:
             break
-        xy = rng.uniform(-(half - 1.0), half - 1.0)
+        xy = rng.uniform(-(half - PROP_MARGIN), half - PROP_MARGIN)
         if any(np.hypot(xy[0] - p.x, xy[1] - p.y) < spacing for p in props):
             continue
         kind = kinds[rng.integers(len(kinds))]
