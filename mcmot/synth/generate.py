@@ -172,7 +172,8 @@ def generate_scene(
     the new :class:`~mcmot.scene.Scene`
     """
     cfg.validate()
-    out = Path(out)
+    given = Path(out)
+    out = given.resolve()  # so that "." or "scene/" name a folder that can be renamed
     if mosaic_frame is not None and not 1 <= mosaic_frame <= cfg.frames:
         raise McmotError(f"--mosaic must be a frame from 1 to {cfg.frames}, got {mosaic_frame}")
     _check_out(out, overwrite)
@@ -193,7 +194,7 @@ def generate_scene(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Scene(out)
+    return Scene(given)
 
 
 def _render_all(sw: SynthWorld, root: Path, progress: ProgressCallback | None) -> None:
