@@ -82,6 +82,7 @@ def _register() -> None:
     import importlib
 
     for name, module, func in (
+        ("synth", "synth", "synth_cmd"),
         ("info", "info", "info_cmd"),
         ("detect", "detect", "detect_cmd"),
         ("track", "track", "track_cmd"),
