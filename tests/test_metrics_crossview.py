@@ -157,3 +157,11 @@ def test_reference_values_per_sequence_and_combined(shared_data):
     assert total["AIDR"] == pytest.approx(0.779009, abs=1e-6)
     assert total["AIDF1"] == pytest.approx(0.759154, abs=1e-6)
     assert total["MHAA"] == pytest.approx(0.800207, abs=1e-6)
+
+
+def test_long_empty_range_counts_every_frame_quickly():
+    views = [(table([(5, 1, A)]), table([(5, 7, A)])), (table([(5, 1, A)]), table([(5, 7, A)]))]
+    c = crossview_counts(views, 1, 1_000_000)
+    assert len(c.precision) == 1_000_000
+    assert c.seq_precision == pytest.approx(1e-6) and c.seq_recall == pytest.approx(1e-6)
+    assert c.precision[4] == 1.0

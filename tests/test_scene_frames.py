@@ -142,3 +142,22 @@ def test_cli_info_and_errors(tmp_path):
     assert res.exit_code == 1
     assert "scene not found" in res.output
     assert "Traceback" not in res.output
+
+
+def test_is_current_tracks_params_inputs_and_outputs(tmp_path):
+    sc = Scene(tmp_path)
+    inp = tmp_path / "gt" / "c1.txt"
+    inp.parent.mkdir()
+    inp.write_text("1,1,0,0,1,1\n")
+    outp = sc.path("det", "c1")
+    outp.parent.mkdir()
+    outp.write_text("1,-1,0,0,1,1\n")
+    assert not sc.is_current("detect", {"a": 1}, [inp])
+    sc.record("detect", {"a": 1}, inputs=[inp], outputs=[outp])
+    assert sc.is_current("detect", {"a": 1}, [inp])
+    assert not sc.is_current("detect", {"a": 2}, [inp])
+    assert not sc.is_current("detect", {"a": 1}, [])
+    outp.write_text("changed, longer\n")
+    assert not sc.is_current("detect", {"a": 1}, [inp])
+    outp.unlink()
+    assert not sc.is_current("detect", {"a": 1}, [inp])

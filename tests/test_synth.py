@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -268,3 +269,14 @@ def test_scene_is_valid_for_evaluate(tmp_path):
     assert res["FP"] == res["FN"] == res["IDSW"] == 0
     cli = runner.invoke(app, ["evaluate", str(scene.root), "--json"])
     assert cli.exit_code == 0, cli.output
+
+
+def test_relative_and_dot_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = dataclasses.replace(TINY, frames=2)
+    assert generate_scene(Path("rel/"), cfg).root == Path("rel")
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    generate_scene(Path("."), cfg)
+    assert (tmp_path / "here" / "gt" / "cam1.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "rel"]

@@ -40,10 +40,11 @@ def test_each_box_is_the_extent_of_its_rendered_mask(world):
             for k, pid in frame.label_ids.items():
                 if pid not in frame.ids:
                     assert (frame.labels == k).sum() < CFG.min_visible_px
-            # nothing is painted outside the people and their shadows
+            # outside the people, only their shadows (and the props) are painted
             outside = frame.labels == 0
+            scenery = r.render([], effects=False).image  # background and props
             shadowed = np.all(frame.image == r.shadowed, axis=2)
-            plain = np.all(frame.image == r.background, axis=2)
+            plain = np.all(frame.image == scenery, axis=2)
             assert np.mean((plain | shadowed)[outside]) > 0.97
 
 
@@ -127,6 +128,26 @@ def test_person_cut_by_the_image_border_has_lower_visibility():
     assert inside.visibility[0] == 1.0
     assert 0 < cut.visibility[0] < 1.0
     assert cut.boxes[0, 0] == 0  # the visible extent starts at the border
+
+
+def test_a_prop_in_front_hides_part_of_a_person():
+    from mcmot.synth.props import Prop, PropModel
+    from mcmot.synth.render import pose_prop
+
+    cam = _camera()
+    bg = np.full((240, 320, 3), 120, np.uint8)
+    renderer = CameraRenderer(cam, bg, bg, [], 20)
+    person = pose_person(1, _person(1), np.array([8.0, 0.0]), np.pi, 0.3, 0.8, SUN)
+    alone = renderer.render([person], 0)
+    pillar = Prop("pillar", 4.0, 0.25, 0.0, (150.0, 160.0, 170.0))
+    renderer.props = [pose_prop(PropModel(pillar), SUN)]
+    hidden = renderer.render([person], 0)
+    assert alone.visibility[0] == 1.0
+    assert 0.05 < hidden.visibility[0] < 0.9
+    assert hidden.boxes[0, 2] < alone.boxes[0, 2]
+    # a prop behind the person hides nothing
+    renderer.props = [pose_prop(PropModel(Prop("pillar", 12.0, 0.0, 0.0, (150.0,) * 3)), SUN)]
+    assert renderer.render([person], 0).visibility[0] == 1.0
 
 
 def test_front_and_back_look_different():

@@ -77,15 +77,20 @@ def _root(
 
 
 def _register() -> None:
-    # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info, synth
+    # One line per subcommand; each module in mcmot/cli/ defines a plain function
+    # whose Typer-annotated parameters are the command's options.
+    import importlib
 
-    app.command("info")(info.info_cmd)
-    from mcmot.cli import evaluate as evaluate_cli
-
-    app.command("evaluate")(evaluate_cli.evaluate_cmd)
-    app.command("synth")(synth.synth_cmd)
-    app.command("associate")(__import__("mcmot.cli.associate", fromlist=["x"]).associate_cmd)
+    for name, module, func in (
+        ("synth", "synth", "synth_cmd"),
+        ("info", "info", "info_cmd"),
+        ("detect", "detect", "detect_cmd"),
+        ("track", "track", "track_cmd"),
+        ("associate", "associate", "associate_cmd"),
+        ("evaluate", "evaluate", "evaluate_cmd"),
+        ("render", "render", "render_cmd"),
+    ):
+        app.command(name)(getattr(importlib.import_module(f"mcmot.cli.{module}"), func))
 
 
 _register()

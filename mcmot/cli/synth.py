@@ -31,14 +31,14 @@ def synth_cmd(
     out_scene: Annotated[
         Path, typer.Argument(help="Folder to create for the new scene.", show_default=False)
     ],
-    cameras: Annotated[int | None, typer.Option(help="Number of cameras. [default: 4]")] = None,
+    cameras: Annotated[int, typer.Option(help="Number of cameras.")] = SynthConfig.cameras,
     people: Annotated[
-        int | None, typer.Option(help="People in the area at a time. [default: 8]")
-    ] = None,
-    frames: Annotated[int | None, typer.Option(help="Frames per camera. [default: 300]")] = None,
-    fps: Annotated[float | None, typer.Option(help="Frames per second. [default: 10]")] = None,
+        int, typer.Option(help="People in the world at a time.")
+    ] = SynthConfig.people,
+    frames: Annotated[int, typer.Option(help="Frames per camera.")] = SynthConfig.frames,
+    fps: Annotated[float, typer.Option(help="Frames per second.")] = SynthConfig.fps,
     size: Annotated[str, typer.Option(help="Image size WIDTHxHEIGHT.")] = "640x360",
-    seed: Annotated[int | None, typer.Option(help="Random seed. [default: 0]")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = SynthConfig.seed,
     difficulty: Annotated[
         DifficultyOpt, typer.Option(help="Crowd density, look-alikes, occlusion, camera spread.")
     ] = DifficultyOpt.medium,

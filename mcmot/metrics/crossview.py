@@ -234,7 +234,7 @@ def _pair(v1: _ViewFrame, v2: _ViewFrame, scalar_quirk: bool) -> tuple[int, ...]
 
 # ---------------------------------------------------------------- one sequence
 def _view_frames(gt: MotTable, pred: MotTable, frames: NDArray[np.int64]) -> list[_ViewFrame]:
-    """Per frame of ``frames`` (consecutive): the view's ids and truth labels."""
+    """Per frame of ``frames`` (sorted, distinct): the view's ids and truth labels."""
     gt, pred = by_frame(gt), by_frame(pred)
     labels = truth_labels(gt, pred, frames)
     g_lo = np.searchsorted(gt.frames, frames, "left").tolist()
@@ -267,15 +267,18 @@ def crossview_counts(
     -------
     CrossViewCounts
     """
-    frames = np.arange(start, end + 1, dtype=np.int64)
+    n = end - start + 1
+    # Frames where no view has a box add nothing but a 0 to the per-frame means.
+    present = [t.frames[(t.frames >= start) & (t.frames <= end)] for v in views for t in v]
+    frames = np.unique(np.concatenate([np.zeros(0, np.int64), *present])).astype(np.int64)
     per_view = [_view_frames(g, p, frames) for g, p in views]
-    n = len(frames)
     prec = np.zeros(n)
     rec = np.zeros(n)
     missed = fp = mme = bbx = 0
     nv = len(per_view)
-    for f in range(n):
-        vf = [v[f] for v in per_view]
+    for k, frame in enumerate(frames.tolist()):
+        f = frame - start
+        vf = [v[k] for v in per_view]
         tp = rec_den = prec_den = 0
         for i in range(nv):
             for j in range(i + 1, nv):

@@ -1,10 +1,11 @@
 """HOTA, DetA and AssA (Luiten et al., IJCV 2021), TrackEval's algorithm.
 
-Our own implementation because TrackEval (the reference code) does not
-install or run with NumPy 2 (it uses the removed ``np.float``/``np.int``
-aliases) and is not maintained on PyPI; the algorithm below follows it step
-by step and reproduces its published value on TUD-Campus (0.3913974) and on
-the MvMHAT sample (see ``docs/metrics.md``).
+Our own implementation: the reference TrackEval is not on PyPI and fails
+with NumPy 2 (it uses ``np.float``/``np.int``); PyPI's ``trackeval`` fork
+works but pulls heavy dependencies and cannot share the overlaps computed
+once per camera. The algorithm below follows TrackEval step by step and
+reproduces its values on TUD-Campus (0.3913974) and the MvMHAT sample, and
+the fork's on random sequences (see ``docs/metrics.md``).
 
 For one sequence:
 

@@ -17,6 +17,7 @@ Colours are BGR in 0-255, as OpenCV draws them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -246,35 +247,7 @@ class BodyModel:
         self.template = np.zeros((N_MOVING + len(self._static), 3))
         if self._static:
             self.template[N_MOVING:] = np.asarray(self._static)
-        self._index_parts()
-
-    def _index_parts(self) -> None:
-        """Arrays the renderer needs: depth points, face anchors, a compact draw list."""
-        a, b = [], []
-        for part in self.parts:
-            i = part.idx
-            if part.kind == FACE:
-                pa, pb = i[0], i[len(i) // 2]
-            else:  # capsule ends, ball centre twice, opposite corners of a bag box
-                pa, pb = i[0], i[-1]
-            a.append(pa)
-            b.append(pb)
-        #: (n,) indices of two points whose mean depth orders each part
-        self.depth_a = np.asarray(a, np.int64)
-        self.depth_b = np.asarray(b, np.int64)
-        #: (n,) depth bias of each part
-        self.depth_bias = np.asarray([p.bias for p in self.parts], np.float64)
-        anchors = np.zeros(len(self.normals), np.int64)
-        for part in self.parts:
-            if part.kind == FACE:
-                anchors[part.normal] = part.idx[0]
-        #: (F,) a point on each face (for back-face culling)
-        self.face_anchor = anchors
-        #: the point whose depth orders whole people
-        self.root = ROOT
-        #: largest capsule or ball radius in metres
-        self.max_radius = max((p.radius for p in self.parts), default=0.0)
-        self.draw_list = [(p.kind, p.idx, p.radius, p.colour, p.normal) for p in self.parts]
+        index_parts(self, ROOT)
 
     # ------------------------------------------------------------ building
     def _add(self, p: tuple[float, float, float] | NDArray) -> int:
@@ -348,7 +321,7 @@ class BodyModel:
             return
         if app.bag == 3:  # backpack
             x0 = -TORSO_HALF_D * h * np.sqrt(b)
-            xs, ys, zs = (x0 - 0.08 * h, x0 + 0.01), (-0.085 * h, 0.085 * h), (0.56 * h, 0.77 * h)
+            xs, ys, zs = (x0 - 0.06 * h, x0 + 0.01), (-0.075 * h, 0.075 * h), (0.58 * h, 0.76 * h)
         else:
             side = 1.0 if app.bag == 1 else -1.0
             y0 = side * (WAIST_HALF_W * h * b + 0.025 * h)
@@ -434,6 +407,41 @@ class BodyModel:
         lowest = min(p[HEEL_L, 2], p[HEEL_R, 2], p[TOE_L, 2], p[TOE_R, 2])
         p[:, 2] += SHOE_R * h - lowest
         return p
+
+
+def index_parts(obj: Any, root: int) -> None:
+    """Set the arrays the renderer needs on a model with ``parts`` and ``normals``.
+
+    Sets ``depth_a``, ``depth_b`` (indices of two points whose mean depth orders
+    each part), ``depth_bias``, ``face_anchor`` (a point on each face, for
+    back-face culling), ``root`` (the point whose depth orders whole objects),
+    ``max_radius`` and ``draw_list`` (compact tuples of the parts).
+    """
+    a, b = [], []
+    for part in obj.parts:
+        i = part.idx
+        if part.kind == FACE:
+            pa, pb = i[0], i[len(i) // 2]
+        else:  # capsule ends, ball centre twice, opposite corners of a bag box
+            pa, pb = i[0], i[-1]
+        a.append(pa)
+        b.append(pb)
+    # (n,) indices of two points whose mean depth orders each part
+    obj.depth_a = np.asarray(a, np.int64)
+    obj.depth_b = np.asarray(b, np.int64)
+    # (n,) depth bias of each part
+    obj.depth_bias = np.asarray([p.bias for p in obj.parts], np.float64)
+    anchors = np.zeros(len(obj.normals), np.int64)
+    for part in obj.parts:
+        if part.kind == FACE:
+            anchors[part.normal] = part.idx[0]
+    # (F,) a point on each face (for back-face culling)
+    obj.face_anchor = anchors
+    # the point whose depth orders whole objects
+    obj.root = root
+    # largest capsule or ball radius in metres
+    obj.max_radius = max((p.radius for p in obj.parts), default=0.0)
+    obj.draw_list = [(p.kind, p.idx, p.radius, p.colour, p.normal) for p in obj.parts]
 
 
 def _down(angle: float) -> NDArray[np.float64]:

@@ -46,6 +46,7 @@ class Difficulty:
     noise_sigma : (low, high) per-camera sensor noise in grey levels
     blur_sigma : (low, high) per-camera Gaussian blur in pixels
     stand_prob : probability that a person mostly stands still
+    props : number of static props (lamp posts, bins, pillars, planters) in the area
     """
 
     area_per_person: float
@@ -61,6 +62,7 @@ class Difficulty:
     noise_sigma: tuple[float, float]
     blur_sigma: tuple[float, float]
     stand_prob: float
+    props: int
 
 
 DIFFICULTIES: dict[str, Difficulty] = {
@@ -78,11 +80,12 @@ DIFFICULTIES: dict[str, Difficulty] = {
         noise_sigma=(1.5, 3.0),
         blur_sigma=(0.0, 0.5),
         stand_prob=0.15,
+        props=1,
     ),
     "medium": Difficulty(
         area_per_person=9.0,
-        camera_height=(3.2, 5.0),
-        camera_distance=(1.5, 3.0),
+        camera_height=(3.6, 5.5),
+        camera_distance=(2.0, 3.5),
         hfov_deg=(46.0, 66.0),
         aim_spread=0.6,
         palette_share=0.5,
@@ -93,6 +96,7 @@ DIFFICULTIES: dict[str, Difficulty] = {
         noise_sigma=(2.5, 5.0),
         blur_sigma=(0.3, 0.9),
         stand_prob=0.2,
+        props=2,
     ),
     "hard": Difficulty(
         area_per_person=5.5,
@@ -108,6 +112,7 @@ DIFFICULTIES: dict[str, Difficulty] = {
         noise_sigma=(4.0, 8.0),
         blur_sigma=(0.5, 1.4),
         stand_prob=0.25,
+        props=4,
     ),
 }
 

@@ -33,7 +33,14 @@ from mcmot.synth.background import camera_background, ground_texture
 from mcmot.synth.bodies import BodyModel
 from mcmot.synth.cameras import CameraModel, place_cameras
 from mcmot.synth.config import SynthConfig
-from mcmot.synth.render import CameraRenderer, PersonPose, RenderedFrame, pose_person
+from mcmot.synth.props import PropModel
+from mcmot.synth.render import (
+    CameraRenderer,
+    PersonPose,
+    RenderedFrame,
+    pose_person,
+    pose_prop,
+)
 from mcmot.synth.world import World, simulate_world
 
 #: Independent random streams, so that e.g. adding a camera does not change the people.
@@ -92,6 +99,9 @@ def build_world(cfg: SynthConfig) -> SynthWorld:
         renderers.append(
             CameraRenderer(cam, bg, shadowed, cam.noise_bank(noise_rng), cfg.min_visible_px)
         )
+    props = [pose_prop(PropModel(p), world.sun) for p in world.props]
+    for r in renderers:
+        r.props = props
     bodies = [BodyModel(a) for a in world.appearances]
     return SynthWorld(cfg, world, cams, renderers, bodies)
 
@@ -162,7 +172,8 @@ def generate_scene(
     the new :class:`~mcmot.scene.Scene`
     """
     cfg.validate()
-    out = Path(out)
+    given = Path(out)
+    out = given.resolve()  # so that "." or "scene/" name a folder that can be renamed
     if mosaic_frame is not None and not 1 <= mosaic_frame <= cfg.frames:
         raise McmotError(f"--mosaic must be a frame from 1 to {cfg.frames}, got {mosaic_frame}")
     _check_out(out, overwrite)
@@ -183,7 +194,7 @@ def generate_scene(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Scene(out)
+    return Scene(given)
 
 
 def _render_all(sw: SynthWorld, root: Path, progress: ProgressCallback | None) -> None:
@@ -246,6 +257,7 @@ def _write_cameras_json(sw: SynthWorld, path: Path) -> None:
             "area_half_size": w.half_size.round(4).tolist(),
             "sun": w.sun.round(6).tolist(),
             "cameras": [c.to_json() for c in sw.cameras],
+            "props": [to_dict(p) for p in w.props],
             "people": people,
         },
     )

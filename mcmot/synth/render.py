@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from mcmot.synth.bodies import BALL, CAPSULE, FACE, BodyModel, shade_faces
 from mcmot.synth.cameras import CameraModel
+from mcmot.synth.props import PropModel
 
 #: Fixed-point bits of drawing coordinates (sub-pixel accuracy 1/4 px).
 SHIFT = 2
@@ -31,6 +32,8 @@ FP = 1 << SHIFT
 NEAR = 0.3
 #: A person taller than this many image heights is not drawn (they stand in the lens).
 MAX_SCREEN_HEIGHTS = 4.0
+#: Round shading of capsules at least ROUND_MIN_PX thick: rim and core brightness, core width.
+ROUND_MIN_PX, RIM, CORE, CORE_WIDTH = 4, 0.72, 1.08, 0.6
 #: Blur below this sigma (pixels) is skipped.
 MIN_BLUR = 0.3
 #: Shadow: ellipse points, longest length (m), width as a fraction of the body height.
@@ -43,8 +46,8 @@ class PersonPose:
 
     Attributes
     ----------
-    pid : global identity (>= 1)
-    body : the person's primitives
+    pid : global identity (>= 1), or 0 for a prop
+    body : the person's (or prop's) primitives
     pts : (J, 3) body points in metres
     normals : (F, 3) unit outward normals of the body's faces
     shade : (F,) shading factor of each face
@@ -76,6 +79,12 @@ def pose_person(
     pts[:, 1] += xy[1]
     normals = body.normals @ rz.T
     return PersonPose(pid, body, pts, normals, shade_faces(normals, sun), _shadow(body, xy, sun))
+
+
+def pose_prop(model: PropModel, sun: NDArray) -> PersonPose:
+    """A prop as a pose with id 0 (painted with label 0, casts no shadow)."""
+    shade = shade_faces(model.normals, sun)
+    return PersonPose(0, model, model.pts, model.normals, shade, np.zeros((0, 3)))  # type: ignore[arg-type]
 
 
 def _shadow(body: BodyModel, xy: NDArray, sun: NDArray) -> NDArray[np.float64]:
@@ -151,6 +160,7 @@ class CameraRenderer:
         self.min_visible_px = min_visible_px
         self._lut = cam.lut()
         self._centre = cam.centre
+        self.props: list[PersonPose] = []
 
     def render(
         self, people: list[PersonPose], frame_index: int = 0, *, effects: bool = True
@@ -159,12 +169,12 @@ class CameraRenderer:
         img = self.background.copy()
         labels = np.zeros(img.shape[:2], np.uint8)
         self._shadows(img, people)
-        projected = [(p, *self.cam.project(p.pts)) for p in people]
+        projected = [(p, *self.cam.project(p.pts)) for p in [*people, *self.props]]
         projected = [(p, uv, z) for p, uv, z in projected if z.min() >= NEAR]
         projected.sort(key=lambda q: -float(q[2][q[0].body.root]))
-        drawn = []
+        drawn: list[_Drawn] = []
         for p, uv, z in projected:
-            d = self._draw_person(img, labels, p, uv, z, len(drawn) + 1)
+            d = self._draw_person(img, labels, p, uv, z, len(drawn) + 1 if p.pid > 0 else 0)
             if d is not None:
                 drawn.append(d)
         frame = self._boxes(img, labels, drawn)
@@ -179,7 +189,7 @@ class CameraRenderer:
         mask = np.zeros(img.shape[:2], np.uint8)
         for p in people:
             uv, z = self.cam.project(p.shadow)
-            if z.min() < NEAR:
+            if len(z) == 0 or z.min() < NEAR:
                 continue
             cv2.fillConvexPoly(mask, np.round(uv * FP).astype(np.int32), 255, cv2.LINE_8, SHIFT)
         cv2.copyTo(self.shadowed, mask, img)
@@ -193,6 +203,7 @@ class CameraRenderer:
         z: NDArray,
         label: int,
     ) -> _Drawn | None:
+        """Paint one person (``label`` >= 1) or prop (``label`` 0: no box, hides people)."""
         body, f = p.body, self.cam.focal
         pad = body.max_radius * f / float(z.min()) + 2
         x0, y0 = np.floor(uv.min(axis=0) - pad).astype(int)
@@ -202,7 +213,7 @@ class CameraRenderer:
             return None
         if label > 255:
             raise ValueError("more than 255 people in one image")
-        local = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        local = np.zeros((y1 - y0, x1 - x0), np.uint8) if label else None
         fp = np.round(uv * FP).astype(np.int32)
         off = np.array([x0 * FP, y0 * FP], np.int32)
         depth = (z[body.depth_a] + z[body.depth_b]) * 0.5 + body.depth_bias
@@ -215,6 +226,8 @@ class CameraRenderer:
                 s = p.shade[normal]
                 colour = (colour[0] * s, colour[1] * s, colour[2] * s)
             _paint(img, labels, local, kind, fp, off, idx, radius * f, z, colour, label)
+        if local is None:
+            return None
         return _Drawn(p.pid, label, cv2.countNonZero(local), (x0, y0, x1, y1))
 
     def _boxes(
@@ -257,7 +270,7 @@ class CameraRenderer:
 def _paint(
     img: NDArray[np.uint8],
     labels: NDArray[np.uint8],
-    local: NDArray[np.uint8],
+    local: NDArray[np.uint8] | None,
     kind: int,
     fp: NDArray[np.int32],
     off: NDArray[np.int32],
@@ -272,20 +285,34 @@ def _paint(
         a, b = idx
         th = max(1, int(round(2 * radius_fm / (0.5 * (z[a] + z[b])))))
         pa, pb = fp[a].tolist(), fp[b].tolist()
-        cv2.line(img, pa, pb, colour, th, cv2.LINE_AA, SHIFT)
+        if th >= ROUND_MIN_PX:  # a darker rim and a lighter core look like a round limb
+            rim = (colour[0] * RIM, colour[1] * RIM, colour[2] * RIM)
+            cv2.line(img, pa, pb, rim, th, cv2.LINE_AA, SHIFT)
+            core = (
+                min(colour[0] * CORE, 255),
+                min(colour[1] * CORE, 255),
+                min(colour[2] * CORE, 255),
+            )
+            cv2.line(img, pa, pb, core, max(1, int(th * CORE_WIDTH)), cv2.LINE_AA, SHIFT)
+        else:
+            cv2.line(img, pa, pb, colour, th, cv2.LINE_AA, SHIFT)
         cv2.line(labels, pa, pb, label, th, cv2.LINE_8, SHIFT)
-        cv2.line(local, (fp[a] - off).tolist(), (fp[b] - off).tolist(), 255, th, cv2.LINE_8, SHIFT)
+        if local is not None:
+            pa, pb = (fp[a] - off).tolist(), (fp[b] - off).tolist()
+            cv2.line(local, pa, pb, 255, th, cv2.LINE_8, SHIFT)
     elif kind == BALL:
         a = idx[0]
         r = max(1, int(round(radius_fm / z[a] * FP)))
         pa = fp[a].tolist()
         cv2.circle(img, pa, r, colour, -1, cv2.LINE_AA, SHIFT)
         cv2.circle(labels, pa, r, label, -1, cv2.LINE_8, SHIFT)
-        cv2.circle(local, (fp[a] - off).tolist(), r, 255, -1, cv2.LINE_8, SHIFT)
+        if local is not None:
+            cv2.circle(local, (fp[a] - off).tolist(), r, 255, -1, cv2.LINE_8, SHIFT)
     else:
         poly = fp[list(idx)]
         if kind != FACE:
             poly = cv2.convexHull(poly).reshape(-1, 2)
         cv2.fillConvexPoly(img, poly, colour, cv2.LINE_AA, SHIFT)
         cv2.fillConvexPoly(labels, poly, label, cv2.LINE_8, SHIFT)
-        cv2.fillConvexPoly(local, poly - off, 255, cv2.LINE_8, SHIFT)
+        if local is not None:
+            cv2.fillConvexPoly(local, poly - off, 255, cv2.LINE_8, SHIFT)

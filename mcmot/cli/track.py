@@ -1,0 +1,120 @@
+"""``mcmot track``: DeepSORT within each camera, ``det/`` (+ ``features/``) -> ``tracks/``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mcmot.cli.common import (
+    CamerasOpt,
+    OverwriteOpt,
+    SceneArg,
+    ZeroBasedOpt,
+    info,
+    out,
+    progress_bar,
+    split_names,
+)
+from mcmot.config import override
+from mcmot.scene import Scene
+from mcmot.stages.track import TrackSummary, run_track
+from mcmot.tracking import TrackerConfig
+
+_D = TrackerConfig()
+
+
+class FeatureChoice(str, Enum):
+    f_s = "f_s"
+    f_a = "f_a"
+    none = "none"
+
+
+def track_cmd(
+    scene: SceneArg,
+    features: Annotated[
+        FeatureChoice,
+        typer.Option(
+            "--features",
+            help="Appearance features from features/<cam>.npz: f_s (view-specific), f_a "
+            "(view-agnostic), or none (motion and IoU only).",
+        ),
+    ] = FeatureChoice.f_s,
+    max_age: Annotated[
+        int | None,
+        typer.Option("--max-age", help=f"Frames a lost track survives [default: {_D.max_age}]."),
+    ] = None,
+    n_init: Annotated[
+        int | None,
+        typer.Option("--n-init", help=f"Hits that confirm a new track [default: {_D.n_init}]."),
+    ] = None,
+    max_cosine_distance: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cosine-distance",
+            help=f"Appearance gate [default: {_D.max_cosine_distance}].",
+        ),
+    ] = None,
+    max_iou_distance: Annotated[
+        float | None,
+        typer.Option(
+            "--max-iou-distance", help=f"Largest 1 - IoU accepted [default: {_D.max_iou_distance}]."
+        ),
+    ] = None,
+    nn_budget: Annotated[
+        int | None,
+        typer.Option("--nn-budget", help=f"Features kept per track [default: {_D.nn_budget}]."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            help=f"Ignore detections scoring below this [default: {_D.min_confidence}].",
+        ),
+    ] = None,
+    cameras: CamerasOpt = None,
+    overwrite: OverwriteOpt = False,
+    zero_based: ZeroBasedOpt = False,
+) -> None:
+    """Track people within each camera (DeepSORT) and write tracks/<cam>.txt."""
+    sc = Scene(scene)
+    cfg = override(
+        TrackerConfig(),
+        max_age=max_age,
+        n_init=n_init,
+        max_cosine_distance=max_cosine_distance,
+        max_iou_distance=max_iou_distance,
+        nn_budget=nn_budget,
+        min_confidence=min_confidence,
+    )
+    with progress_bar() as progress:
+        summaries = run_track(
+            sc,
+            cfg,
+            features=features.value,
+            cameras=split_names(cameras),
+            zero_based=zero_based,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    if features is FeatureChoice.none:
+        info("tracked on motion and IoU alone (--features none): no appearance features")
+    out.print(_table(sc, summaries))
+
+
+def _table(sc: Scene, summaries: list[TrackSummary]) -> Table:
+    table = Table(title=f"tracks written to {sc.stage_dir('tracks')}")
+    for name in ("camera", "frames", "detections", "tracks", "rows", "seconds"):
+        table.add_column(name, justify="left" if name == "camera" else "right")
+    for s in summaries:
+        table.add_row(
+            s.camera,
+            str(s.frames),
+            str(s.detections),
+            str(s.tracks),
+            str(s.rows),
+            f"{s.seconds:.2f}",
+        )
+    return table

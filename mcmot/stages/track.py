@@ -1,0 +1,237 @@
+"""The ``track`` stage: DeepSORT within each camera, ``det/`` (+ ``features/``) -> ``tracks/``.
+
+Reads ``det/<cam>.txt`` and, unless ``features="none"``, the ``f_s`` or
+``f_a`` array of ``features/<cam>.npz`` (rows aligned with the detections;
+checked), runs one :class:`~mcmot.tracking.Tracker` per camera over every
+frame, and writes ``tracks/<cam>.txt``: one MOT row per confirmed track and
+frame in which a detection was associated to it, with that detection's box
+and score and an identity local to the camera (from 1).
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.config import to_dict
+from mcmot.errors import McmotError
+from mcmot.frames import open_source
+from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.scene import Camera, Scene
+from mcmot.tracking import Detections, Tracker, TrackerConfig
+
+#: Which appearance features the tracker uses; "none" = motion and IoU only.
+FEATURE_CHOICES = ("f_s", "f_a", "none")
+#: A progress event every this many frames.
+PROGRESS_EVERY = 25
+#: Largest difference (pixels) between a features file's boxes and the det rows.
+BOX_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What tracking one camera produced.
+
+    Attributes
+    ----------
+    camera : camera name
+    frames : frames processed (1 .. last frame)
+    detections : detection rows read
+    tracks : distinct identities written
+    rows : track rows written
+    seconds : wall time of the tracker loop
+    """
+
+    camera: str
+    frames: int
+    detections: int
+    tracks: int
+    rows: int
+    seconds: float
+
+
+def run_track(
+    scene: Scene,
+    cfg: TrackerConfig | None = None,
+    *,
+    features: str = "f_s",
+    cameras: list[str] | None = None,
+    zero_based: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> list[TrackSummary]:
+    """Track every (selected) camera of ``scene`` and write ``tracks/<cam>.txt``.
+
+    Parameters
+    ----------
+    scene : the scene; needs ``det/`` (and ``features/`` unless ``features="none"``)
+    cfg : tracker parameters (default :class:`TrackerConfig`)
+    features : "f_s" (view-specific, the paper's choice), "f_a" or "none"
+    cameras : camera names (default: all)
+    zero_based : the det files number frames from 0
+    overwrite : replace existing ``tracks/`` files
+    progress : called with per-camera progress
+
+    Returns
+    -------
+    One :class:`TrackSummary` per camera.
+    """
+    cfg = cfg or TrackerConfig()
+    if features not in FEATURE_CHOICES:
+        raise McmotError(
+            f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {features!r}"
+        )
+    if not scene.stage_dir("det").is_dir():
+        raise McmotError(f"no det/ in {scene.root}: run `mcmot detect {scene.root}` first")
+    cams = scene.select_cameras(cameras)
+    inputs = _input_paths(scene, cams, features)
+    outputs = [scene.path("tracks", c.name) for c in cams]
+    scene.check_writable(outputs, overwrite)
+    loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
+    summaries = []
+    for cam, (det, feats), out in zip(cams, loaded, outputs, strict=True):
+        n_frames = _frame_count(cam, det)
+        t0 = time.perf_counter()
+        table = track_camera(det, feats, n_frames, cfg, cam.name, progress)
+        seconds = time.perf_counter() - t0
+        write_mot(out, table)
+        summaries.append(
+            TrackSummary(
+                cam.name, n_frames, len(det), len(np.unique(table.ids)), len(table), seconds
+            )
+        )
+    params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
+    scene.record("track", params, inputs, outputs)
+    return summaries
+
+
+def track_camera(
+    det: MotTable,
+    feats: NDArray[np.float32] | None,
+    n_frames: int,
+    cfg: TrackerConfig,
+    name: str = "camera",
+    progress: ProgressCallback | None = None,
+) -> MotTable:
+    """Run one tracker over frames ``1 .. n_frames`` of one camera.
+
+    Parameters
+    ----------
+    det : detections sorted by frame (N rows)
+    feats : (N, D) features aligned with ``det``, or None (motion and IoU only)
+    n_frames : last frame to process (frames without detections still age tracks)
+    cfg : tracker parameters
+    name : the task name of progress events
+
+    Returns
+    -------
+    The track rows (frame, id, detection box, detection score).
+    """
+    tracker = Tracker(cfg)
+    slices = det.frame_slices()
+    empty = slice(0, 0)
+    frames: list[int] = []
+    ids: list[int] = []
+    rows: list[int] = []
+    for frame in range(1, n_frames + 1):
+        sl = slices.get(frame, empty)
+        dets = Detections(det.boxes[sl], det.scores[sl], None if feats is None else feats[sl])
+        for track_id, _, index in tracker.update(dets):
+            frames.append(frame)
+            ids.append(track_id)
+            rows.append(sl.start + index)
+        if progress is not None and (frame % PROGRESS_EVERY == 0 or frame == n_frames):
+            progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
+    idx = np.asarray(rows, np.int64)
+    return MotTable.from_arrays(
+        np.asarray(frames, np.int64), np.asarray(ids, np.int64), det.boxes[idx], det.scores[idx]
+    )
+
+
+def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:
+    """The det (and features) files of ``cams``; a missing one is an error naming the fix."""
+    paths = []
+    for cam in cams:
+        det = scene.path("det", cam.name)
+        if not det.is_file():
+            raise McmotError(
+                f"no det/{det.name} in {scene.root}: run `mcmot detect {scene.root}` first"
+            )
+        paths.append(det)
+        if features != "none":
+            feat = scene.path("features", cam.name)
+            if not feat.is_file():
+                raise McmotError(
+                    f"no features/{feat.name} in {scene.root}: run `mcmot extract-features "
+                    f"{scene.root} --model CKPT` first, or pass --features none"
+                )
+            paths.append(feat)
+    return paths
+
+
+def _load_camera(
+    scene: Scene, cam: Camera, features: str, zero_based: bool
+) -> tuple[MotTable, NDArray[np.float32] | None]:
+    """The camera's detections and, unless ``features == "none"``, their aligned features."""
+    det_path = scene.path("det", cam.name)
+    det = read_mot(det_path, unique_ids=False, zero_based=zero_based)
+    if features == "none":
+        return det, None
+    return det, load_features(scene.path("features", cam.name), det, features, scene.root)
+
+
+def load_features(path: Path, det: MotTable, key: str, root: Path) -> NDArray[np.float32]:
+    """The ``key`` array of a features file, checked against the det rows it belongs to.
+
+    Returns
+    -------
+    (N, D) float32, rows L2-normalised, row i <-> row i of ``det``
+    """
+    fix = f"re-run `mcmot extract-features {root} --overwrite`"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in (key, "frames", "boxes") if k not in npz.files]
+            if missing:
+                raise McmotError(f"{path} lacks {', '.join(missing)}: {fix}")
+            arr = np.asarray(npz[key], np.float32)
+            frames, boxes = np.asarray(npz["frames"]), np.asarray(npz["boxes"], np.float64)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise McmotError(f"cannot read {path} ({type(exc).__name__}): {fix}") from None
+    _check_alignment(path, det, arr, frames, boxes, fix)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return arr / np.maximum(norms, 1e-12)
+
+
+def _check_alignment(
+    path: Path,
+    det: MotTable,
+    arr: NDArray[np.float32],
+    frames: NDArray,
+    boxes: NDArray[np.float64],
+    fix: str,
+) -> None:
+    """Error unless the features have one finite row per det row, same frames and boxes."""
+    n = len(det)
+    if arr.ndim != 2 or len(arr) != n or frames.shape != (n,) or boxes.shape != (n, 4):
+        raise McmotError(
+            f"{path} has {len(arr)} rows but the det file has {n}: features out of date; {fix}"
+        )
+    if not np.isfinite(arr).all():
+        raise McmotError(f"{path} holds NaN or infinite features: {fix}")
+    if n and (np.any(frames != det.frames) or np.abs(boxes - det.boxes).max() > BOX_TOLERANCE):
+        raise McmotError(f"{path} rows do not match the det file's frames and boxes: {fix}")
+
+
+def _frame_count(cam: Camera, det: MotTable) -> int:
+    """The last frame to process: the video's length, or the last detection's frame."""
+    last = int(det.frames.max()) if len(det) else 0
+    if cam.source is not None:
+        with open_source(cam.source) as src:
+            last = max(last, src.num_frames)
+    return last
