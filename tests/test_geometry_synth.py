@@ -59,3 +59,41 @@ def test_trusted_pairs_match_true_ground_homography(tmp_path, difficulty):
                 # tenths of a metre, i.e. up to about a quarter of a person's height
                 assert rel < 0.3, (difficulty, i, j, rel, g.quality)
     assert trusted >= 3
+
+
+def test_transfer_overlay_draws_feet_of_one_camera_in_another(tmp_path):
+    from mcmot.association.config import AssociateConfig
+    from mcmot.association.overlay import id_colour, transfer_overlay
+    from mcmot.motio import write_mot
+    from mcmot.stages.associate import run_associate
+
+    cfg = SynthConfig(cameras=2, people=4, frames=60, width=320, height=180, seed=3, fmt="jpg")
+    root = generate_scene(tmp_path / "s", cfg).root
+    for cam in ("cam1", "cam2"):
+        write_mot(root / "tracks" / f"{cam}.txt", read_mot(root / "gt" / f"{cam}.txt"))
+    run_associate(root, AssociateConfig(cues="geometry"))
+    img = transfer_overlay(root, "cam1", "cam2", 30, stage="gt")
+    assert img.shape == (180, 320, 3)
+    gt2 = read_mot(root / "gt" / "cam2.txt")
+    row = gt2.select(gt2.frames == 30)
+    x, y, w, h = row.boxes[0]
+    # b's own foot circle is drawn in its identity's colour
+    patch = img[int(y + h) - 6 : int(y + h) + 6, int(x + w / 2) - 6 : int(x + w / 2) + 6]
+    colour = np.array(id_colour(int(row.ids[0])))
+    assert (np.abs(patch.astype(int) - colour).sum(axis=2) < 60).any()
+    # a's feet land, through the learned homography, near b's feet of the same id
+    from mcmot.association.geometry import load_geometry
+    from mcmot.association.overlay import pair_homography
+
+    H = pair_homography(load_geometry(root / "geometry.json"), "cam1", "cam2", 30)
+    gt1 = read_mot(root / "gt" / "cam1.txt")
+    a_rows = gt1.select(gt1.frames == 30)
+    both = np.intersect1d(a_rows.ids, row.ids)
+    assert len(both)
+    near = 0
+    for i in both:
+        bx = a_rows.boxes[a_rows.ids == i][0]
+        p = transfer(H, np.array([[bx[0] + bx[2] / 2, bx[1] + bx[3]]]))[0]
+        by = row.boxes[row.ids == i][0]
+        near += np.hypot(p[0] - (by[0] + by[2] / 2), p[1] - (by[1] + by[3])) < 0.3 * by[3]
+    assert near >= len(both) - 1
