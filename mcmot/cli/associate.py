@@ -30,7 +30,7 @@ def associate_cmd(
     scene: SceneArg,
     features: Annotated[
         str | None,
-        typer.Option("--features", help="Feature array of features/<cam>.npz [f_a]."),
+        typer.Option("--features", help="Feature array of features/<cam>.npz (default: f_a)."),
     ] = None,
     cues: Annotated[
         CueChoice, typer.Option("--cues", help="Cross-view cues to use.")
