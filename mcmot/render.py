@@ -34,7 +34,7 @@ class RenderConfig:
 
     Attributes
     ----------
-    what : which boxes to draw: ``det``, ``tracks``, ``global`` or ``gt``
+    what : which boxes to draw: ``det``, ``tracks``, ``global``, ``gt`` or ``none``
     tile_width : width in pixels of each camera's tile (height keeps the aspect)
     columns : tiles per row; 0 picks a near-square grid
     thickness : box line width in pixels
@@ -141,11 +141,11 @@ class _CameraView:
 
 
 def _open_views(scene: Scene, cfg: RenderConfig) -> list[_CameraView]:
-    if cfg.what not in ("det", "tracks", "global", "gt"):
-        raise McmotError(f"--what must be det, tracks, global or gt, got {cfg.what!r}")
+    if cfg.what not in ("det", "tracks", "global", "gt", "none"):
+        raise McmotError(f"--what must be det, tracks, global, gt or none, got {cfg.what!r}")
     views = []
-    files = scene.stage_files(cfg.what)
-    if not files:
+    files = {} if cfg.what == "none" else scene.stage_files(cfg.what)
+    if not files and cfg.what != "none":
         raise McmotError(f"no {cfg.what}/ files in {scene.root}: run that stage first")
     for cam in scene.require_cameras():
         path = files.get(cam.name)

@@ -67,3 +67,16 @@ def test_cli_render_still_video_and_errors(tmp_path):
     res = r.invoke(app, ["render", str(tmp_path), "--frame", "9", "--out", str(tmp_path / "x.png")])
     assert res.exit_code == 1 and "outside" in res.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_render_transfer_overlay(tmp_path):
+    from mcmot.association.geometry import PairGeometry  # noqa: F401  (module exists)
+
+    _scene(tmp_path)
+    r = CliRunner()
+    res = r.invoke(app, ["render", str(tmp_path), "--transfer", "a:b"])
+    assert res.exit_code == 1 and "--frame" in res.output
+    res = r.invoke(app, ["render", str(tmp_path), "--transfer", "ab", "--frame", "1"])
+    assert res.exit_code == 1 and "A:B" in res.output
+    res = r.invoke(app, ["render", str(tmp_path), "--transfer", "a:b", "--frame", "1"])
+    assert res.exit_code == 1 and "geometry" in res.output.lower()

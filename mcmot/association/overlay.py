@@ -10,7 +10,6 @@ call it (it returns an image and never prints).
 
 from __future__ import annotations
 
-import colorsys
 from pathlib import Path
 
 import cv2
@@ -21,18 +20,10 @@ from mcmot.association.geometry import PairGeometry, load_geometry, transfer
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot
+from mcmot.render import id_colour
 from mcmot.scene import Scene
 
 Image = NDArray[np.uint8]
-
-#: Golden-ratio hue steps give neighbouring ids distant colours.
-HUE_STEP = 0.618033988749895
-
-
-def id_colour(identity: int) -> tuple[int, int, int]:
-    """A BGR colour determined by the id alone (the same in every camera)."""
-    r, g, b = colorsys.hsv_to_rgb((identity * HUE_STEP) % 1.0, 0.85, 1.0)
-    return int(255 * b), int(255 * g), int(255 * r)
 
 
 def pair_homography(

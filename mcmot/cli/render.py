@@ -35,12 +35,24 @@ def render_cmd(
     columns: Annotated[
         int, typer.Option("--columns", min=0, help="Tiles per row (0: near-square).")
     ] = RenderConfig.columns,
+    transfer: Annotated[
+        str | None,
+        typer.Option(
+            "--transfer",
+            metavar="A:B",
+            help="With --frame: draw camera A's foot points carried into camera B by the "
+            "learned geometry (geometry.json), to check it by eye.",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing file.")
     ] = False,
 ) -> None:
     """Draw every camera side by side, boxes coloured and labelled by identity."""
     sc = Scene(scene)
+    if transfer is not None:
+        _render_transfer(sc, transfer, frame, what, out, overwrite)
+        return
     cfg = override(RenderConfig(), what=what, tile_width=tile_width, columns=columns)
     if out is None:
         out = sc.root / (f"{what}_{frame:06d}.png" if frame is not None else f"{what}.mp4")
@@ -53,3 +65,20 @@ def render_cmd(
     with progress_bar() as cb:
         n = render_video(sc, out, cfg, parse_frames(frames), progress=cb)
     info(f"wrote {out} ({n} frames)")
+
+
+def _render_transfer(
+    sc: Scene, pair: str, frame: int | None, what: str, out: Path | None, overwrite: bool
+) -> None:
+    from mcmot.association.overlay import transfer_overlay
+
+    cams = pair.split(":")
+    if len(cams) != 2 or not all(cams):
+        raise McmotError(f"--transfer takes two camera names A:B, got {pair!r}")
+    if frame is None:
+        raise McmotError("--transfer needs --frame K")
+    out = out or sc.root / f"transfer_{cams[0]}_{cams[1]}_{frame:06d}.png"
+    if out.exists() and not overwrite:
+        raise McmotError(f"{out} exists; pass --overwrite to replace it")
+    write_image(out, transfer_overlay(sc, cams[0], cams[1], frame, stage=what))
+    info(f"wrote {out}")
