@@ -78,9 +78,11 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import info
+    from mcmot.cli import features, info, pretrain
 
     app.command("info")(info.info_cmd)
+    app.command("pretrain")(pretrain.pretrain_cmd)
+    app.command("extract-features")(features.features_cmd)
 
 
 _register()

@@ -298,7 +298,10 @@ class SingleViewEncoder(nn.Module):
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(s, 1, e)
         seq = torch.cat([cls, x.reshape(s, n * mv, e)], dim=1)
         keys = torch.cat(
-            [torch.ones(s, 1, dtype=torch.bool, device=valid.device), valid.repeat_interleave(mv, 1)],
+            [
+                torch.ones(s, 1, dtype=torch.bool, device=valid.device),
+                valid.repeat_interleave(mv, 1),
+            ],
             dim=1,
         )
         seq = self.norm(_run(self.blocks, seq, key_padding_bias(keys, seq.dtype)))

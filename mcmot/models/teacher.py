@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -59,6 +59,15 @@ def letterbox(crop: NDArray[np.uint8], size: int) -> tuple[NDArray[np.float32], 
     return out.transpose(2, 0, 1), (top, left, nh, nw)
 
 
+def region(box: tuple[int, ...], g: int, size: int) -> tuple[int, int, int, int]:
+    """Token rows and columns ``(r0, r1, c0, c1)`` covering a content box of the input."""
+    top, left, h, w = box
+    r0, c0 = int(np.floor(top * g / size)), int(np.floor(left * g / size))
+    r1 = max(r0 + 1, int(np.ceil((top + h) * g / size)))
+    c1 = max(c0 + 1, int(np.ceil((left + w) * g / size)))
+    return r0, r1, c0, c1
+
+
 def tokens_to_grid(
     tokens: torch.Tensor, teacher_grid: int, box: tuple[int, ...], size: int, grid: tuple[int, int]
 ) -> torch.Tensor:
@@ -78,12 +87,8 @@ def tokens_to_grid(
     """
     g = teacher_grid
     fmap = tokens.T.reshape(1, -1, g, g)
-    top, left, h, w = box
-    r0, c0 = int(np.floor(top * g / size)), int(np.floor(left * g / size))
-    r1 = max(r0 + 1, int(np.ceil((top + h) * g / size)))
-    c1 = max(c0 + 1, int(np.ceil((left + w) * g / size)))
-    region = fmap[:, :, r0:r1, c0:c1]
-    return F.adaptive_avg_pool2d(region, grid)[0].flatten(1).T
+    r0, r1, c0, c1 = region(box, g, size)
+    return F.adaptive_avg_pool2d(fmap[:, :, r0:r1, c0:c1], grid)[0].flatten(1).T
 
 
 class Teacher:
@@ -109,6 +114,24 @@ class Teacher:
         self.name, self.dim, self.size, self.grid, self.prefix = name, dim, size, grid, prefix
         self._run = run
 
+    def _tokens(self, crops: NDArray[np.uint8]) -> Iterator[tuple[torch.Tensor, tuple[int, ...]]]:
+        """(patch tokens (g*g, Dt), content box) of each crop, in order."""
+        for s in range(0, len(crops), TEACHER_BATCH):
+            part = [letterbox(c, self.size) for c in crops[s : s + TEACHER_BATCH]]
+            toks = torch.from_numpy(self._run(np.stack([p[0] for p in part])))
+            for i, (_, box) in enumerate(part):
+                yield toks[i, self.prefix :], box
+
+    def pooled_features(self, crops: NDArray[np.uint8], how: str) -> NDArray[np.float32]:
+        """(n, Dt) the crops' patch tokens pooled ("max" or "mean") over the crop's region."""
+        out = np.zeros((len(crops), self.dim), np.float32)
+        g = self.grid
+        for i, (toks, box) in enumerate(self._tokens(crops)):
+            r0, r1, c0, c1 = region(box, g, self.size)
+            sel = toks.reshape(g, g, -1)[r0:r1, c0:c1].reshape(-1, self.dim)
+            out[i] = (sel.amax(0) if how == "max" else sel.mean(0)).numpy()
+        return out
+
     def patch_features(
         self, crops: NDArray[np.uint8], grid: tuple[int, int]
     ) -> NDArray[np.float32]:
@@ -124,20 +147,14 @@ class Teacher:
         (n, gh * gw, Dt) float32
         """
         out = np.zeros((len(crops), grid[0] * grid[1], self.dim), np.float32)
-        for s in range(0, len(crops), TEACHER_BATCH):
-            part = [letterbox(c, self.size) for c in crops[s : s + TEACHER_BATCH]]
-            toks = torch.from_numpy(self._run(np.stack([p[0] for p in part])))
-            for i, (_, box) in enumerate(part):
-                patch = toks[i, self.prefix :]
-                out[s + i] = tokens_to_grid(patch, self.grid, box, self.size, grid).numpy()
+        for i, (toks, box) in enumerate(self._tokens(crops)):
+            out[i] = tokens_to_grid(toks, self.grid, box, self.size, grid).numpy()
         return out
 
 
 def _ort_teacher(path: Path, name: str) -> Teacher:
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
-        raise McmotError(
-            "an ONNX teacher needs onnxruntime and onnx: pip install 'mcmot[teacher]'"
-        )
+        raise McmotError("an ONNX teacher needs onnxruntime and onnx: pip install 'mcmot[teacher]'")
     import onnx
     import onnxruntime as ort
 
@@ -246,5 +263,7 @@ def load_teacher(
     if path.suffix.lower() == ".onnx":
         return _ort_teacher(path, str(path)), None
     if not arch:
-        raise McmotError("a timm teacher checkpoint needs --teacher-arch (e.g. vit_large_patch16_224)")
+        raise McmotError(
+            "a timm teacher checkpoint needs --teacher-arch (e.g. vit_large_patch16_224)"
+        )
     return _timm_teacher(path, arch, torch.device(device)), None
