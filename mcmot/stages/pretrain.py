@@ -172,6 +172,7 @@ class PretrainResult:
     teacher : the teacher used ("" for none)
     timesteps : training timesteps over all scenes
     notes : messages for the user (e.g. no teacher installed)
+    model : the trained model (this process's copy)
     """
 
     checkpoint: Path
@@ -186,6 +187,7 @@ class PretrainResult:
     teacher: str
     timesteps: int
     notes: tuple[str, ...] = ()
+    model: CalibFree | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 # ----------------------------------------------------------------- distributed
@@ -719,6 +721,7 @@ def _loop(
         teacher=run.teacher_name,
         timesteps=num_timesteps,
         notes=notes,
+        model=run.model,
     )
 
 
