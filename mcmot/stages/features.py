@@ -216,8 +216,8 @@ def run_extract_features(
         raise McmotError(
             f"{scene.root} has no det/ for camera(s) {', '.join(missing)}: run `mcmot detect` first"
         )
-    scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
     enc = _Encoder(cfg, resolve_device(cfg.device))
+    scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
     report = progress or (lambda ev: None)
     results = [_camera(scene, c, enc, cfg, report) for c in cams]
     inputs = [scene.path("det", c.name) for c in cams]
