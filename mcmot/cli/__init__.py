@@ -78,11 +78,12 @@ def _root(
 
 def _register() -> None:
     # One line per stage; each module defines a plain function taking Typer options.
-    from mcmot.cli import features, info, pretrain
+    from mcmot.cli import features, info, pretrain, synth
 
     app.command("info")(info.info_cmd)
     app.command("pretrain")(pretrain.pretrain_cmd)
     app.command("extract-features")(features.features_cmd)
+    app.command("synth")(synth.synth_cmd)
 
 
 _register()
