@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -125,12 +124,11 @@ def main() -> None:
     test = make_scene(args.work / "test", 22, args.test_frames, args)
     t_scenes = time.perf_counter() - t0
 
-    run_dir = args.work / "run"
-    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
     cfg = dataclasses.replace(
         PRESETS["cpu"], boxes="gt", teacher=args.teacher, minutes=args.minutes, seed=0
     )
-    res = run_pretrain([train], run_dir, cfg)
+    res = run_pretrain([train], run_dir, cfg, overwrite=True)
     ckpt_untrained = untrained_checkpoint(res.checkpoint, args.work / "untrained.pt")
 
     results = []
