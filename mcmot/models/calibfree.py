@@ -61,6 +61,10 @@ class CalibFreeConfig:
     cross_pool : how f_a is pooled over a detection's patches before the
         cross-view encoder ("mean" or "max")
     nmi_anchors, nmi_tau : the NMI estimator's clusters and temperature
+    cross_other_views : in the cross-view encoder a detection attends only to
+        detections of OTHER views (plus a learnt null token), so its cross-view
+        feature can only carry what the other cameras saw; False = the paper's
+        attention over all detections of all views
     """
 
     img_height: int = 128
@@ -80,6 +84,7 @@ class CalibFreeConfig:
     cross_pool: str = "mean"
     nmi_anchors: int = NUM_ANCHORS
     nmi_tau: float = TEMPERATURE
+    cross_other_views: bool = False
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -191,6 +196,30 @@ def key_padding_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     bias = torch.zeros(valid.shape, dtype=dtype, device=valid.device)
     bias = bias.masked_fill(~valid, float("-inf"))
     return bias[:, None, None, :]
+
+
+def other_view_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Attention bias letting each detection see only valid detections of other views.
+
+    Parameters
+    ----------
+    valid : (B, V, N) bool
+
+    Returns
+    -------
+    (B, 1, 1 + V*N, 1 + V*N): token 0 is a null token every query may attend
+    to (so no row is empty); 0 where allowed, -inf elsewhere.
+    """
+    b, v, n = valid.shape
+    view = torch.arange(v, device=valid.device).repeat_interleave(n)
+    allowed = (view[:, None] != view[None, :])[None] & valid.reshape(b, 1, v * n)
+    allowed = torch.cat(
+        [torch.ones(b, v * n, 1, dtype=torch.bool, device=valid.device), allowed], 2
+    )
+    top = torch.ones(b, 1, v * n + 1, dtype=torch.bool, device=valid.device)
+    allowed = torch.cat([top, allowed], dim=1)
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
+    return bias.masked_fill(~allowed, float("-inf"))[:, None]
 
 
 def normalize_crops(crops: torch.Tensor) -> torch.Tensor:
@@ -337,6 +366,7 @@ class CalibFree(nn.Module):
         self.cross_embed = nn.Linear(half, d)
         self.cross_blocks = _blocks(d, cfg.dec_depth, cfg.dec_heads, cfg.mlp_ratio)
         self.cross_norm = _norm(d)
+        self.cross_null = nn.Parameter(torch.zeros(1, 1, d)) if cfg.cross_other_views else None
         # reconstruction decoder (cross-view feature + per-patch f_s hat)
         self.recon_embed = nn.Linear(d, d)
         self.recon_cross = nn.Linear(d, d)
@@ -350,6 +380,8 @@ class CalibFree(nn.Module):
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.normal_(self.encoder.cls_token, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
+        if self.cross_null is not None:
+            nn.init.normal_(self.cross_null, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
@@ -415,8 +447,12 @@ class CalibFree(nn.Module):
         """
         b, v, n = valid.shape
         x = self.cross_embed(pool_tokens(f_a, self.cfg.cross_pool)).reshape(b, v * n, -1)
-        x = _run(self.cross_blocks, x, key_padding_bias(valid.reshape(b, v * n), x.dtype))
-        return self.cross_norm(x).view(b, v, n, -1)
+        if self.cross_null is None:
+            x = _run(self.cross_blocks, x, key_padding_bias(valid.reshape(b, v * n), x.dtype))
+            return self.cross_norm(x).view(b, v, n, -1)
+        x = torch.cat([self.cross_null.expand(b, 1, -1).to(x.dtype), x], dim=1)
+        x = _run(self.cross_blocks, x, other_view_bias(valid, x.dtype))
+        return self.cross_norm(x[:, 1:]).view(b, v, n, -1)
 
     def recon_decoder(self, fs_hat: torch.Tensor, fa_hat: torch.Tensor) -> torch.Tensor:
         """Predict the pixels of every patch of each valid detection.
