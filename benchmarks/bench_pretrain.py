@@ -1,13 +1,16 @@
 """Pretraining throughput and peak memory of the `cpu` preset, versus N and the number of views.
 
-Each configuration runs in a fresh process (so its peak resident memory is
-its own): a few full training steps (forward, three losses, backward, AdamW)
-of the cpu-preset model on random crops of B timesteps x V views x N
-detections, every slot filled (the worst case). Throughput is in timesteps
-per second and crops per second. The peer, measured in the same run, is a
-plain timm ViT of the same encoder size trained MAE-style on the same crops
-one by one (no cross-detection attention, no decoders): forward + backward of
-the encoder on the 25% visible patches of every crop.
+Each configuration runs in a fresh process, so its peak resident memory is
+its own ("of it training" is how much the peak grew during the steps, i.e.
+without the interpreter, torch and the inputs). A configuration is a few full
+training steps (forward, three losses, backward, AdamW) of the cpu-preset
+model on random crops of B timesteps x V views x N detections, every slot
+filled (the worst case). Throughput is in timesteps and crops per second.
+
+The peer, measured in the same run, is a plain timm ViT of the same encoder
+size trained MAE-style on the same crops one by one (no cross-detection
+attention, no decoders): forward + backward of the encoder on the 25%
+visible patches of every crop.
 
 Usage::
 
@@ -55,6 +58,7 @@ def measure(views: int, dets: int, steps: int, threads: int, peer: bool) -> dict
     else:
         model = CalibFree(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times = []
     for step in range(steps + 1):
         t0 = time.perf_counter()
@@ -71,7 +75,13 @@ def measure(views: int, dets: int, steps: int, threads: int, peer: bool) -> dict
             times.append(time.perf_counter() - t0)
     sec = sorted(times)[len(times) // 2]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"sec": sec, "ts_per_s": b / sec, "crops_per_s": b * views * dets / sec, "rss": rss_mb}
+    return {
+        "sec": sec,
+        "ts_per_s": b / sec,
+        "crops_per_s": b * views * dets / sec,
+        "rss": rss_mb,
+        "train_mb": rss_mb - rss_before,
+    }
 
 
 def main() -> None:
@@ -99,7 +109,7 @@ def main() -> None:
     )
     print()
     head = f"{'model':28s} {'views':>5s} {'N':>4s} {'s/step':>8s} {'timesteps/s':>12s}"
-    print(head + f" {'crops/s':>9s} {'peak RSS MB':>12s}")
+    print(head + f" {'crops/s':>9s} {'peak RSS MB':>12s} {'of it training MB':>18s}")
     for views, dets in CONFIGS:
         for peer in (False, True):
             out = subprocess.run(
@@ -111,7 +121,7 @@ def main() -> None:
             name = "timm ViT encoder only (peer)" if peer else "CalibFree (full step)"
             print(
                 f"{name:28s} {views:5d} {dets:4d} {r['sec']:8.3f} {r['ts_per_s']:12.2f} "
-                f"{r['crops_per_s']:9.1f} {r['rss']:12.0f}"
+                f"{r['crops_per_s']:9.1f} {r['rss']:12.0f} {r['train_mb']:18.0f}"
             )
 
 
