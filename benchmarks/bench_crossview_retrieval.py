@@ -108,6 +108,7 @@ def untrained_checkpoint(trained: Path, out: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=6.0, help="pretraining budget")
+    ap.add_argument("--epochs", type=int, help="fixed epochs instead of a budget (comparable runs)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)
     ap.add_argument("--people", type=int, default=6)
@@ -132,6 +133,8 @@ def main() -> None:
     cfg = dataclasses.replace(
         PRESETS["cpu"], boxes="gt", teacher=args.teacher, minutes=args.minutes, seed=0, **extra
     )
+    if args.epochs:
+        cfg = dataclasses.replace(cfg, minutes=None, epochs=args.epochs)
     res = run_pretrain([train], run_dir, cfg, overwrite=True)
     ckpt_untrained = untrained_checkpoint(res.checkpoint, args.work / "untrained.pt")
 
