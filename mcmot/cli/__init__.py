@@ -85,6 +85,8 @@ def _register() -> None:
         ("synth", "synth", "synth_cmd"),
         ("info", "info", "info_cmd"),
         ("detect", "detect", "detect_cmd"),
+        ("pretrain", "pretrain", "pretrain_cmd"),
+        ("extract-features", "features", "features_cmd"),
         ("track", "track", "track_cmd"),
         ("associate", "associate", "associate_cmd"),
         ("evaluate", "evaluate", "evaluate_cmd"),

@@ -1,0 +1,70 @@
+"""``mcmot extract-features``: CalibFree features of every detection (thin CLI)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mcmot.cli.common import (
+    CamerasOpt,
+    Device,
+    OverwriteOpt,
+    SceneArg,
+    out,
+    progress_bar,
+    split_names,
+)
+from mcmot.config import override
+from mcmot.stages.features import FeaturesConfig, run_extract_features
+
+
+class Pooling(str, Enum):
+    max = "max"
+    mean = "mean"
+
+
+def features_cmd(
+    scene: SceneArg,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Checkpoint from `mcmot pretrain`, or 'teacher'.", show_default=False
+        ),
+    ],
+    device: Annotated[Device, typer.Option(help="Where to run the encoder.")] = Device.auto,
+    batch: Annotated[int | None, typer.Option(help="Frame groups per forward pass.", min=1)] = None,
+    pooling: Annotated[Pooling, typer.Option(help="Pooling over a detection's patches.")] = (
+        Pooling.max
+    ),
+    teacher: Annotated[
+        str | None, typer.Option(help="With --model teacher: auto or a path.")
+    ] = None,
+    teacher_arch: Annotated[
+        str | None, typer.Option(help="timm architecture of a checkpoint teacher.")
+    ] = None,
+    cameras: CamerasOpt = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write features/<cam>.npz (f_a view-agnostic, f_s view-specific) for every detection."""
+    cfg = override(
+        FeaturesConfig(),
+        model=model,
+        device=device.value,
+        batch=batch,
+        pooling=pooling.value,
+        teacher=teacher,
+        teacher_arch=teacher_arch,
+    )
+    with progress_bar() as bar:
+        res = run_extract_features(
+            scene, cfg, overwrite=overwrite, progress=bar, cameras=split_names(cameras)
+        )
+    table = Table(title=f"features {scene}")
+    for col in ("camera", "detections", "f_a dim", "f_s dim", "file"):
+        table.add_column(col)
+    for r in res:
+        table.add_row(r.camera, str(r.rows), str(r.dim_a), str(r.dim_s), str(r.path))
+    out.print(table)

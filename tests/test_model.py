@@ -1,0 +1,196 @@
+"""The CalibFree model: helpers, shapes, the shared mask, padding, losses, timm loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import timm
+import torch
+
+from mcmot.models.calibfree import (
+    CalibFree,
+    CalibFreeConfig,
+    patchify,
+    pool_tokens,
+    random_masking,
+    split_features,
+    unpatchify,
+)
+from mcmot.models.pos_embed import detection_sincos, sincos_1d, split_dims
+
+TINY = CalibFreeConfig(
+    img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=2, num_heads=2,
+    dec_dim=16, dec_depth=1, dec_heads=2, max_dets=3, teacher_dim=12,
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+
+
+def _batch(cfg: CalibFreeConfig, b: int = 2, v: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    imgs = torch.randn(b, v, cfg.max_dets, 3, cfg.img_height, cfg.img_width, generator=g)
+    valid = torch.ones(b, v, cfg.max_dets, dtype=torch.bool)
+    valid[0, 1, 1:] = False
+    valid[1, 0, 2] = False
+    teacher = torch.randn(b, v, cfg.max_dets, cfg.num_patches, cfg.teacher_dim, generator=g)
+    keep, restore, mask = random_masking(b, cfg.num_patches, cfg.num_visible, g)
+    return imgs, valid, keep, restore, mask, teacher
+
+
+# ----------------------------------------------------------------- helpers
+def test_patchify_hand_values_and_round_trip():
+    img = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6)  # C=2, H=4, W=6
+    p = patchify(img, 2)
+    assert p.shape == (1, 6, 8)
+    # patch (row 0, col 1) holds pixels rows 0-1, cols 2-3, flattened as (p, p, C)
+    expected = [img[0, c, r, q].item() for r in (0, 1) for q in (2, 3) for c in (0, 1)]
+    assert p[0, 1].tolist() == expected
+    assert torch.equal(unpatchify(p, 2, (2, 3), c=2), img)
+
+
+def test_random_masking_counts_and_restore():
+    keep, restore, mask = random_masking(3, 8, 2, torch.Generator().manual_seed(1))
+    assert keep.shape == (3, 2) and restore.shape == (3, 8) and mask.shape == (3, 8)
+    assert mask.sum(dim=1).tolist() == [6.0, 6.0, 6.0]
+    for b in range(3):
+        assert mask[b, keep[b]].sum() == 0  # kept patches are the unmasked ones
+
+
+def test_positional_embeddings_distinct_per_detection_and_patch():
+    table = detection_sincos(32, (4, 2), 5).reshape(-1, 32)
+    dists = np.linalg.norm(table[:, None] - table[None], axis=-1)
+    np.fill_diagonal(dists, 1.0)
+    assert dists.min() > 1e-3
+    d_det, d_row, d_col = split_dims(32)
+    assert (d_det, d_row + d_col) == (8, 24)
+    assert np.allclose(sincos_1d(4, np.array([0.0])), [[0, 0, 1, 1]])
+
+
+def test_pool_and_split():
+    t = torch.tensor([[[1.0, -2.0, 3.0, 0.0], [3.0, 0.0, -1.0, 2.0]]])  # (1, M=2, 4)
+    assert pool_tokens(t, "max").tolist() == [[3.0, 0.0, 3.0, 2.0]]
+    assert pool_tokens(t, "mean").tolist() == [[2.0, -1.0, 1.0, 1.0]]
+    fa, fs = split_features(torch.arange(6.0))
+    assert fa.tolist() == [0.0, 1.0, 2.0] and fs.tolist() == [3.0, 4.0, 5.0]
+
+
+# ----------------------------------------------------------------- model
+def test_shapes_and_finite_losses():
+    torch.manual_seed(0)
+    model = CalibFree(TINY)
+    imgs, valid, keep, restore, mask, teacher = _batch(TINY)
+    latent = model.forward_encoder(imgs, valid, keep)
+    assert latent.shape == (2, 2, 3, TINY.num_visible, 32)
+    pred = model.forward_decoder(latent, valid, restore)
+    n = int(valid.sum())
+    assert pred["recon"].shape == (n, TINY.num_patches, 8 * 8 * 3)
+    assert pred["distill"].shape == (n, TINY.num_patches, 12)
+    assert pred["f_a"].shape == pred["f_s"].shape == (n, TINY.num_visible, 16)
+    losses = model.forward_loss(imgs, valid, mask, pred, teacher)
+    assert set(losses) == {"recon", "nmi", "distill"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_one_mask_shared_by_all_detections_of_all_views():
+    torch.manual_seed(0)
+    model = CalibFree(TINY).eval()
+    imgs, valid, keep, _, mask, _ = _batch(TINY)
+    base = model.forward_encoder(imgs, valid, keep)
+    p = TINY.patch_size
+    gw = TINY.grid[1]
+    masked = int(torch.nonzero(mask[0])[0])
+    visible = int(keep[0, 0])
+    for patch, should_change in ((masked, False), (visible, True)):
+        changed = imgs.clone()
+        r, c = divmod(patch, gw)
+        changed[0, 1, 0, :, r * p : (r + 1) * p, c * p : (c + 1) * p] += 5.0  # view 1, det 0
+        out = model.forward_encoder(changed, valid, keep)
+        assert (not torch.allclose(out, base)) == should_change
+
+
+def test_padded_slots_change_nothing():
+    torch.manual_seed(0)
+    model = CalibFree(TINY)
+    imgs, valid, keep, restore, mask, teacher = _batch(TINY)
+    other = imgs.clone()
+    other[~valid] = torch.randn_like(other[~valid]) * 100
+    other_t = teacher.clone()
+    other_t[~valid] = 1e3
+
+    def run(x, t):
+        model.zero_grad()
+        losses = model(x, valid, keep, restore, mask, t)
+        sum(losses.values()).backward()
+        return losses, [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    l1, g1 = run(imgs, teacher)
+    l2, g2 = run(other, other_t)
+    for k in l1:
+        assert torch.allclose(l1[k], l2[k], atol=1e-6, rtol=1e-5), k
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g1, g2, strict=True))
+
+
+def test_no_teacher_means_no_distillation_head():
+    model = CalibFree(CalibFreeConfig(**{**TINY.__dict__, "teacher_dim": 0}))
+    assert model.distill_head is None
+    imgs, valid, keep, restore, mask, _ = _batch(TINY)
+    assert set(model(imgs, valid, keep, restore, mask)) == {"recon", "nmi"}
+
+
+def test_encoder_state_dict_loads_into_timm_vit_and_matches():
+    torch.manual_seed(0)
+    model = CalibFree(TINY).eval()
+    vit = timm.models.VisionTransformer(
+        img_size=(32, 16), patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0
+    ).eval()
+    vit.load_state_dict(model.encoder.state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 16)
+    ours = model.encoder(x[None], torch.ones(1, 1, dtype=torch.bool), None)[0, 0]
+    theirs = vit.forward_features(x)[0, 1:]
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_embed_is_unmasked_and_pooled():
+    model = CalibFree(TINY).eval()
+    imgs = torch.randn(2, 3, 3, 32, 16)
+    valid = torch.tensor([[True, True, False], [True, False, False]])
+    out = model.embed(imgs, valid, "max")
+    assert out.shape == (2, 3, 32)
+    again = imgs.clone()
+    again[0, 2] = 9.0  # a padded slot
+    assert torch.allclose(model.embed(again, valid, "max")[valid], out[valid], atol=1e-6)
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="multiple of patch size"):
+        CalibFree(CalibFreeConfig(img_height=30))
+
+
+def test_other_view_bias_hand_values():
+    from mcmot.models.calibfree import other_view_bias
+
+    valid = torch.tensor([[[True, False], [True, True]]])  # 2 views x 2 slots
+    allowed = other_view_bias(valid, torch.float32)[0, 0] == 0
+    # token order: null, v0d0, v0d1, v1d0, v1d1
+    assert allowed[:, 0].all() and allowed[0].all()
+    assert allowed[1].tolist() == [True, False, False, True, True]  # v0d0 sees view 1 only
+    assert allowed[3].tolist() == [True, True, False, False, False]  # v1d0 sees v0d0 (v0d1 pad)
+
+
+def test_cross_other_views_variant_runs_and_ignores_padding():
+    torch.manual_seed(0)
+    cfg = CalibFreeConfig(**{**TINY.__dict__, "cross_other_views": True})
+    model = CalibFree(cfg)
+    imgs, valid, keep, restore, mask, teacher = _batch(cfg)
+    losses = model(imgs, valid, keep, restore, mask, teacher)
+    assert all(torch.isfinite(v) for v in losses.values())
+    other = imgs.clone()
+    other[~valid] = 50.0
+    again = model(other, valid, keep, restore, mask, teacher)
+    assert all(torch.allclose(losses[k], again[k], atol=1e-6) for k in losses)

@@ -1,0 +1,51 @@
+"""DistributedDataParallel: two gloo processes on CPU end with identical weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from pretrain_fixtures import make_tiny_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, torch
+    sys.path.insert(0, {root!r})
+    torch.set_num_threads(1)
+    from mcmot.stages.pretrain import PretrainConfig, run_pretrain
+    cfg = PretrainConfig(
+        img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2,
+        dec_dim=16, dec_depth=1, dec_heads=2, max_dets=4, teacher="none", batch_size=1,
+        epochs=1, device="cpu",
+    )
+    res = run_pretrain([{scene!r}], {run!r}, cfg)
+    rank = int(os.environ["RANK"])
+    torch.save(res.model.state_dict(), os.path.join({run!r}, f"rank{{rank}}.pt"))
+    print("rank", rank, "steps", res.step, "of", res.total_steps)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_gloo_processes_end_identical(tmp_path):
+    scene = make_tiny_scene(tmp_path / "scene", frames=4, persons=2)
+    run = tmp_path / "run"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(root=str(ROOT), scene=str(scene), run=str(run)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", str(script)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "steps 2 of 2" in proc.stdout  # 4 timesteps, 2 ranks, 1 per step
+    a = torch.load(run / "rank0.pt", weights_only=True)
+    b = torch.load(run / "rank1.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    start = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert start["step"] == 2 and all(torch.equal(start["model"][k], a[k]) for k in a)
