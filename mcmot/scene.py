@@ -234,18 +234,25 @@ class Scene:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def is_current(self, stage: str, params: dict[str, Any], inputs: list[Path]) -> bool:
+    def is_current(
+        self,
+        stage: str,
+        params: dict[str, Any] | None = None,
+        inputs: list[Path] | None = None,
+    ) -> bool:
         """Whether ``stage``'s recorded output is up to date.
 
-        True when the stage has a provenance record with the same parameters
-        and the same set of inputs, every recorded input and output still has
-        the recorded size and modification time, and every output exists.
+        True when the stage has a provenance record, every recorded input and
+        output still has the recorded size and modification time, and every
+        output exists; and, where given, the record has the same ``params``
+        and the same set of ``inputs``.
         """
         rec = self.read_record(stage)
-        if rec is None or rec.get("params") != json.loads(json.dumps(params, default=str)):
+        if rec is None:
             return False
-        want = {str(self._rel(p)) for p in inputs}
-        if set(rec.get("inputs", {})) != want:
+        if params is not None and rec.get("params") != json.loads(json.dumps(params, default=str)):
+            return False
+        if inputs is not None and set(rec.get("inputs", {})) != {str(self._rel(p)) for p in inputs}:
             return False
         for group in ("inputs", "outputs"):
             for rel, stamp in rec.get(group, {}).items():

@@ -90,6 +90,8 @@ def _register() -> None:
         ("track", "track", "track_cmd"),
         ("associate", "associate", "associate_cmd"),
         ("evaluate", "evaluate", "evaluate_cmd"),
+        ("run", "run", "run_cmd"),
+        ("demo", "run", "demo_cmd"),
         ("render", "render", "render_cmd"),
     ):
         app.command(name)(getattr(importlib.import_module(f"mcmot.cli.{module}"), func))
