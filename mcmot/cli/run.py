@@ -12,9 +12,10 @@ import typer
 from rich.table import Table
 
 from mcmot.cli.common import OverwriteOpt, SceneArg, err, info, out, progress_bar, warn
+from mcmot.config import load_overrides
 from mcmot.errors import McmotError
 from mcmot.scene import Scene
-from mcmot.stages.run import RunConfig, StageReport, run_pipeline
+from mcmot.stages.run import RunConfig, StageReport, apply_overrides, run_pipeline
 
 _R = RunConfig()
 
@@ -102,6 +103,16 @@ def run_cmd(
     track_features: Annotated[
         TrackFeatures, typer.Option("--track-features", help="Features the tracker uses.")
     ] = TrackFeatures.f_s,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            help='JSON of overrides per stage, e.g. {"pretrain": {"depth": 2}} '
+            "(sections: detect, pretrain, features, tracker, associate, evaluate).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON summary on stdout (logs on stderr).")
     ] = False,
@@ -121,6 +132,8 @@ def run_cmd(
         pretrain=dataclasses.replace(_R.pretrain, minutes=pretrain_minutes),
         associate=dataclasses.replace(_R.associate, cues=cues.value),
     )
+    if config is not None:
+        cfg = apply_overrides(cfg, load_overrides(config))
     with progress_bar(enabled=not as_json) as bar:
         reports = run_pipeline(sc, cfg, overwrite=overwrite, progress=bar, log=info)
     if as_json:
@@ -141,6 +154,12 @@ def demo_cmd(
     cameras: Annotated[int, typer.Option("--cameras", min=1, help="Cameras.")] = 3,
     people: Annotated[int, typer.Option("--people", min=1, help="People.")] = 6,
     seed: Annotated[int, typer.Option("--seed", help="Scene seed.")] = 0,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", exists=True, dir_okay=False, help="JSON of pipeline overrides (as run)."
+        ),
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Render a small synthetic scene, run the whole pipeline on it, print the scores and
@@ -155,6 +174,8 @@ def demo_cmd(
         ),
         pretrain_minutes=pretrain_minutes,
     )
+    if config is not None:
+        cfg = dataclasses.replace(cfg, run=apply_overrides(cfg.run, load_overrides(config)))
     with progress_bar() as bar:
         res = run_demo(out_dir, cfg, overwrite=overwrite, progress=bar, log=info)
     err.print(_reports_table(res.reports, f"mcmot demo {res.scene.root}"))

@@ -23,7 +23,7 @@ from typing import Any
 
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
-from mcmot.config import to_dict
+from mcmot.config import override, to_dict
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
@@ -65,6 +65,33 @@ class RunConfig:
     tracker: TrackerConfig = TrackerConfig()
     associate: AssociateConfig = AssociateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+
+
+_SECTIONS = ("detect", "pretrain", "features", "tracker", "associate", "evaluate")
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """``cfg`` with per-stage overrides, e.g. ``{"pretrain": {"depth": 2}, "boxes": "gt"}``.
+
+    Top-level keys are :class:`RunConfig` fields; a stage's section holds
+    fields of that stage's config. Unknown names are a one-line error.
+    """
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise McmotError(f"config section {key!r} must be an object of fields")
+            sub = getattr(cfg, key)
+            tuples = {
+                f.name for f in dataclasses.fields(sub) if isinstance(getattr(sub, f.name), tuple)
+            }
+            value = {
+                k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in value.items()
+            }
+            changes[key] = override(sub, **value)
+        else:
+            changes[key] = value
+    return override(cfg, **changes)
 
 
 @dataclass(frozen=True)
