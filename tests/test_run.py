@@ -182,3 +182,40 @@ def test_run_bad_input(tmp_path):
     (sc.root / "gt" / "cam2.txt").unlink()
     res = r.invoke(app, ["run", str(sc.root), "--boxes", "gt"])
     assert res.exit_code == 1 and "needs gt/" in res.output
+
+
+def test_track_on_a_folder_of_videos_runs_detect_first(tmp_path):
+    sc = _scene(tmp_path / "s")
+    for p in (sc.root / "gt").iterdir():
+        p.unlink()
+    res = CliRunner().invoke(app, ["track", str(sc.root)])
+    assert res.exit_code == 0, res.output
+    assert "running `mcmot detect` first" in res.output
+    assert "motion and IoU alone" in res.output
+    for cam in sc.camera_names():
+        assert sc.path("det", cam).is_file() and sc.path("tracks", cam).is_file()
+
+
+def test_track_with_model_extracts_features_first(tmp_path):
+    sc = _scene(tmp_path / "s")
+    conf = tmp_path / "tiny.json"
+    conf.write_text(json.dumps(TINY))
+    run_pipeline(sc, _cfg(boxes="gt"))  # makes det/ and a tiny model/checkpoint.pt
+    for p in sc.stage_dir("features").iterdir():
+        p.unlink()
+    model = str(sc.root / "model" / "checkpoint.pt")
+    res = CliRunner().invoke(app, ["track", str(sc.root), "--model", model, "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert "extract-features" in res.output
+    assert all(sc.path("features", c).is_file() for c in sc.camera_names())
+
+
+def test_pretrain_on_a_folder_of_videos_runs_detect_first(tmp_path):
+    sc = _scene(tmp_path / "s")
+    sets = []
+    for k, v in TINY["pretrain"].items():
+        sets += ["--set", f"{k}={v}"]
+    res = CliRunner().invoke(app, ["pretrain", str(sc.root), "--out", str(tmp_path / "r"), *sets])
+    assert res.exit_code == 0, res.output
+    assert "running `mcmot detect` first" in res.output
+    assert (tmp_path / "r" / "checkpoint.pt").is_file()

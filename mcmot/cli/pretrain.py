@@ -12,10 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mcmot.cli.common import OverwriteOpt, ScenesArg, err, out, progress_bar, warn
+from mcmot.cli.common import OverwriteOpt, ScenesArg, err, info, out, progress_bar, warn
 from mcmot.config import load_overrides, override
 from mcmot.errors import McmotError
+from mcmot.scene import Scene
 from mcmot.stages.pretrain import PRESETS, run_pretrain
+from mcmot.stages.run import ensure_detections
 
 
 class Preset(str, Enum):
@@ -97,6 +99,10 @@ def pretrain_cmd(
         device=device,
     )
     main = int(os.environ.get("RANK", "0")) == 0
+    if cfg.boxes == "det" and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        with progress_bar() as bar:
+            for sc in scenes:
+                ensure_detections(Scene(sc), progress=bar, log=info)
     with progress_bar(enabled=main) as bar:
         res = run_pretrain(
             list(scenes),

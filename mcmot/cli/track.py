@@ -20,6 +20,8 @@ from mcmot.cli.common import (
 )
 from mcmot.config import override
 from mcmot.scene import Scene
+from mcmot.stages.features import FeaturesConfig, run_extract_features
+from mcmot.stages.run import ensure_detections
 from mcmot.stages.track import TrackSummary, run_track
 from mcmot.tracking import TrackerConfig
 
@@ -74,12 +76,24 @@ def track_cmd(
             help=f"Ignore detections scoring below this [default: {_D.min_confidence}].",
         ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="CalibFree checkpoint (or 'teacher'): extract features/ first when missing.",
+        ),
+    ] = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
     zero_based: ZeroBasedOpt = False,
 ) -> None:
-    """Track people within each camera (DeepSORT) and write tracks/<cam>.txt."""
+    """Track people within each camera (DeepSORT) and write tracks/<cam>.txt.
+
+    On a folder of videos with no det/ yet, detect runs first; with --model,
+    extract-features too; without features the tracker uses motion and IoU.
+    """
     sc = Scene(scene)
+    features = _prepare_inputs(sc, features, model, split_names(cameras))
     cfg = override(
         TrackerConfig(),
         max_age=max_age,
@@ -102,6 +116,26 @@ def track_cmd(
     if features is FeatureChoice.none:
         info("tracked on motion and IoU alone (--features none): no appearance features")
     out.print(_table(sc, summaries))
+
+
+def _prepare_inputs(
+    sc: Scene, features: FeatureChoice, model: str | None, cameras: list[str] | None
+) -> FeatureChoice:
+    """Run the stages track needs first; return the features to track on."""
+    with progress_bar() as progress:
+        ensure_detections(sc, progress=progress, log=info)
+        if features is FeatureChoice.none:
+            return features
+        names = cameras or [c.name for c in sc.cameras() if sc.path("det", c.name).is_file()]
+        if all(sc.path("features", n).is_file() for n in names):
+            return features
+        if model is None:
+            info("no features/ yet and no --model: tracking on motion and IoU alone")
+            return FeatureChoice.none
+        info(f"no features/ yet: running `mcmot extract-features --model {model}` first")
+        cfg = FeaturesConfig(model=model)
+        run_extract_features(sc, cfg, overwrite=False, progress=progress, cameras=names)
+    return features
 
 
 def _table(sc: Scene, summaries: list[TrackSummary]) -> Table:

@@ -265,3 +265,30 @@ def _evaluate(scene: Scene, cfg: RunConfig, r: _Runner) -> str:
     return "  ".join(
         f"{k} {s[k]:.3f}" for k in ("IDF1", "MOTA", "AIDF1", "MHAA") if s[k] is not None
     )
+
+
+def missing_detections(scene: Scene) -> list[str]:
+    """Cameras of ``scene`` that have pixels but no ``det/`` file."""
+    return [c.name for c in scene.pixel_cameras() if not scene.path("det", c.name).is_file()]
+
+
+def ensure_detections(
+    scene: Scene,
+    cfg: DetectConfig = DetectConfig(),
+    *,
+    progress: ProgressCallback | None = None,
+    log: Log | None = None,
+) -> bool:
+    """Run the detect stage first when cameras with pixels have no ``det/`` yet.
+
+    Returns whether it ran. This is what lets ``mcmot pretrain my_videos/``
+    and ``mcmot track my_videos/`` work on a folder that holds only videos.
+    """
+    missing = missing_detections(scene)
+    if not missing:
+        return False
+    if log is not None:
+        log(f"no det/ for {', '.join(missing)} in {scene.root}: running `mcmot detect` first")
+    det_cfg = dataclasses.replace(cfg, cameras=tuple(missing))
+    run_detect(scene, det_cfg, overwrite=False, progress=progress, warn=log)
+    return True
