@@ -121,20 +121,23 @@ def track_cmd(
 def _prepare_inputs(
     sc: Scene, features: FeatureChoice, model: str | None, cameras: list[str] | None
 ) -> FeatureChoice:
-    """Run the stages track needs first; return the features to track on."""
+    """Run the stages track needs first; return the features to track on.
+
+    Only a scene with no det/ (or no features/) at all is completed; a scene
+    where some cameras lack them is left to run_track's one-line error.
+    """
+    sc.select_cameras(cameras)  # unknown names fail here, before any work
+    if sc.pixel_cameras() and not sc.stage_files("det"):
+        with progress_bar() as progress:
+            ensure_detections(sc, progress=progress, log=info)
+    if features is FeatureChoice.none or sc.stage_files("features") or not sc.stage_files("det"):
+        return features
+    if model is None:
+        info("no features/ yet and no --model: tracking on motion and IoU alone")
+        return FeatureChoice.none
+    info(f"no features/ yet: running `mcmot extract-features --model {model}` first")
     with progress_bar() as progress:
-        ensure_detections(sc, progress=progress, log=info)
-        if features is FeatureChoice.none:
-            return features
-        names = cameras or [c.name for c in sc.cameras() if sc.path("det", c.name).is_file()]
-        if all(sc.path("features", n).is_file() for n in names):
-            return features
-        if model is None:
-            info("no features/ yet and no --model: tracking on motion and IoU alone")
-            return FeatureChoice.none
-        info(f"no features/ yet: running `mcmot extract-features --model {model}` first")
-        cfg = FeaturesConfig(model=model)
-        run_extract_features(sc, cfg, overwrite=False, progress=progress, cameras=names)
+        run_extract_features(sc, FeaturesConfig(model=model), progress=progress, cameras=cameras)
     return features
 
 
