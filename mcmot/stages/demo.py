@@ -17,9 +17,13 @@ from mcmot.progress import ProgressCallback
 from mcmot.render import RenderConfig, render_video
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig
+from mcmot.stages.pretrain import PRESETS
 from mcmot.stages.run import Log, RunConfig, StageReport, run_pipeline
 from mcmot.synth import SynthConfig, generate_scene
 
+#: The demo pretrains without a teacher: computing teacher features for every crop
+#: would take most of a 1-2 minute CPU budget (see docs/method.md).
+DEMO_TEACHER = "none"
 #: Detector input size for the demo's 640x360 synthetic cameras: their people are
 #: 60-200 px tall, which YOLO finds at 640 (see docs/synth.md) at ~3x the speed of 1440.
 DEMO_IMGSZ = 640
@@ -40,7 +44,12 @@ class DemoConfig:
     synth: SynthConfig = SynthConfig(cameras=3, people=6, frames=120, difficulty="easy")
     pretrain_minutes: float = 1.5
     video: bool = True
-    run: RunConfig = field(default_factory=lambda: RunConfig(detect=DetectConfig(imgsz=DEMO_IMGSZ)))
+    run: RunConfig = field(
+        default_factory=lambda: RunConfig(
+            detect=DetectConfig(imgsz=DEMO_IMGSZ),
+            pretrain=dataclasses.replace(PRESETS["cpu"], teacher=DEMO_TEACHER),
+        )
+    )
 
 
 @dataclass(frozen=True)
