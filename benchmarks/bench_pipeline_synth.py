@@ -48,7 +48,7 @@ from mcmot.atomic import write_json
 from mcmot.config import to_dict
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
-from mcmot.stages.associate import run_associate
+from mcmot.stages.associate import AssociateResult, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
@@ -156,6 +156,7 @@ class Row:
     metrics: dict[str, float | None]
     identities: int
     seconds: float
+    appearance: str = ""
 
 
 @dataclass(frozen=True)
@@ -310,10 +311,23 @@ def extract(scene: Scene, cfg: FeaturesConfig) -> dict[str, Any]:
     return {"rows": sum(c.rows for c in run_extract_features(scene, cfg, overwrite=True))}
 
 
-def evaluate_cues(
-    scene: Scene, cfg: BenchConfig, cues: tuple[str, ...]
-) -> list[tuple[str, dict[str, float | None], int, float]]:
-    """Associate with each cue and evaluate: (cues, metrics, identities, seconds) each."""
+Scored = tuple[str, dict[str, float | None], int, float, str]
+
+
+def appearance_note(res: AssociateResult) -> str:
+    """The calibrated appearance model: separation d', fusion weight, false-match rate."""
+    a = res.appearance
+    if a is None:
+        return ""
+    fmr = "-" if a.false_match_rate is None else f"{a.false_match_rate:.2f}"
+    return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}"
+
+
+def evaluate_cues(scene: Scene, cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
+    """Associate with each cue and evaluate.
+
+    Returns (cues, metrics, identities, association seconds, appearance note) per cue.
+    """
     out = []
     for cue in cues:
         t0 = time.perf_counter()
@@ -322,7 +336,7 @@ def evaluate_cues(
         ev = run_evaluate([scene], EvaluateConfig(), write=False)
         s = ev.scene_summary(next(iter(ev.scenes)))
         metrics = {k: None if s[k] is None else float(s[k]) for k in METRICS}  # type: ignore[arg-type]
-        out.append((cue, metrics, res.identities, dt))
+        out.append((cue, metrics, res.identities, dt, appearance_note(res)))
     return out
 
 
@@ -345,7 +359,7 @@ def _one_variant(
     enc: str,
     model_fp: str,
     run_dir: Path,
-) -> list[tuple[str, dict[str, float | None], int, float]]:
+) -> list[Scored]:
     """Features, tracks and association of one (scene, boxes, encoder)."""
     scene = variant(sroot, work / "runs" / key / enc)
     copy_stage(base, scene, "det")
@@ -421,10 +435,10 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
             for enc in cfg.features:
                 say(f"{key}: {enc}")
                 model_fp = pre_info.get("fp", "") if enc in ("calibfree", "untrained") else ""
-                for cue, metrics, ids, dt in _one_variant(
+                for cue, metrics, ids, dt, note in _one_variant(
                     work, stamps, cfg, sroot, base, key, enc, model_fp, run_dir
                 ):
-                    rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt))
+                    rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt, note))
     return BenchResult(rows, scenes, {k: v for k, v in pre_info.items() if k != "fp"})
 
 
@@ -457,13 +471,13 @@ def _fmt(v: float | None) -> str:
 def format_table(res: BenchResult) -> str:
     """The rows as a fixed-width text table."""
     head = f"{'boxes':5} {'scene':6} {'features':9} {'cues':10} "
-    head += " ".join(f"{m:>6}" for m in METRICS) + f" {'ids':>4} {'assoc s':>7}"
+    head += " ".join(f"{m:>6}" for m in METRICS) + f" {'ids':>4} {'assoc s':>7}  appearance"
     lines = [head, "-" * len(head)]
     for r in res.rows:
         vals = " ".join(_fmt(r.metrics[m]) for m in METRICS)
         lines.append(
             f"{r.boxes:5} {r.difficulty:6} {r.features:9} {r.cues:10} {vals} "
-            f"{r.identities:4d} {r.seconds:7.1f}"
+            f"{r.identities:4d} {r.seconds:7.1f}  {r.appearance}"
         )
     return "\n".join(lines)
 
