@@ -46,6 +46,7 @@ import torch
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
 from mcmot.config import to_dict
+from mcmot.errors import McmotError
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import AssociateResult, run_associate
@@ -565,4 +566,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except McmotError as exc:
+        sys.exit(f"error: {exc}")
