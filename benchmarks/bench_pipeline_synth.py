@@ -1,0 +1,572 @@
+"""The whole pipeline on held-out synthetic scenes: what each feature and each cue contributes.
+
+``synth -> detect -> pretrain -> extract-features -> track -> associate ->
+evaluate`` (issue 7), with the stages' library functions and frozen configs:
+
+1. A **training scene** (its own seed) is generated, detected and used to
+   pretrain CalibFree for ``--pretrain-minutes``. The same config with the
+   same seed, before any step, is saved as the **untrained** encoder (the
+   exact weights the pretraining started from).
+2. **Held-out scenes** (other seeds, one per difficulty) are generated; none
+   of them is seen by pretraining and nothing is tuned on them.
+3. For each held-out scene and each box source (``gt``: ``detect --from-gt``,
+   the paper's protocol; ``det``: the YOLO detector at ``--imgsz``), features
+   are extracted with each encoder (``calibfree``, ``teacher``, ``untrained``),
+   the tracker runs on the view-specific features ``f_s``, and association
+   runs with ``--cues both``, ``appearance`` and ``geometry``. A ``none`` row
+   (tracker without features, geometry only) is the boxes-only peer.
+4. Every combination is evaluated: IDF1, MOTA (over time, pooled over
+   cameras), AIDF1, MHAA (cross-view), A = (MOTA + MHAA) / 2, F = (IDF1 + AIDF1) / 2.
+
+Everything is cached under ``--work`` (a fingerprint of each step's
+parameters in ``stamps.json``), so a rerun only redoes what changed.
+
+Run: ``python benchmarks/bench_pipeline_synth.py --work /tmp/bench-pipe
+[--pretrain-minutes 5] [--frames 200] [--difficulties easy,medium,hard] [--boxes gt,det]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mcmot.association.config import AssociateConfig
+from mcmot.atomic import write_json
+from mcmot.config import to_dict
+from mcmot.errors import McmotError
+from mcmot.motio import read_mot
+from mcmot.scene import Scene
+from mcmot.stages.associate import AssociateResult, run_associate
+from mcmot.stages.detect import DetectConfig, run_detect
+from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
+from mcmot.stages.features import FeaturesConfig, run_extract_features
+from mcmot.stages.pretrain import (
+    CHECKPOINT,
+    FORMAT,
+    PRESETS,
+    PretrainConfig,
+    build_model,
+    config_from_dict,
+    load_checkpoint,
+    run_pretrain,
+    save_checkpoint,
+)
+from mcmot.stages.track import run_track
+from mcmot.synth import SynthConfig, generate_scene
+from mcmot.tracking import TrackerConfig
+
+#: Metrics reported per row, in this order.
+METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")
+#: Encoders compared; ``none`` = tracker without features and geometry-only association.
+FEATURES = ("calibfree", "teacher", "untrained", "none")
+CUES = ("both", "appearance", "geometry")
+#: The detector's inference size: 640 fits the 640x360 synthetic cameras (no upscaling needed).
+DET_IMGSZ = 640
+#: Seed of the training scene and first seed of the held-out scenes (never used elsewhere).
+TRAIN_SEED = 8100
+TEST_SEED = 8201
+
+#: Changes when the benchmark's way of pretraining changes (invalidates cached checkpoints).
+PRETRAIN_RECIPE = "warm-cache-then-budget"
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What the benchmark generates, trains and compares.
+
+    Attributes
+    ----------
+    cameras, people, frames, width, height : size of every held-out scene
+    difficulties : held-out difficulties; scene k gets seed ``test_seed + k``
+    test_seed : seed of the first held-out scene
+    train_frames : frames of the training scene (same cameras, people and size)
+    train_difficulty : difficulty of the training scene
+    train_seed : seed of the training scene
+    boxes : box sources: "gt" (``detect --from-gt``) and/or "det" (the detector)
+    features : encoders compared (see :data:`FEATURES`)
+    cues : association cues compared for each encoder
+    pretrain : pretraining settings (``minutes`` = the budget)
+    detect : detector settings (``from_gt`` is set per box source)
+    feature : extract-features settings (``model`` is set per encoder)
+    tracker : tracker settings
+    track_features : features the tracker uses ("f_s", "f_a")
+    associate : association settings (``cues`` is set per row)
+    fmt : pixel format of the generated scenes ("jpg" decodes fastest)
+    """
+
+    cameras: int = 4
+    people: int = 8
+    frames: int = 200
+    width: int = 640
+    height: int = 360
+    difficulties: tuple[str, ...] = ("easy", "medium", "hard")
+    test_seed: int = TEST_SEED
+    train_frames: int = 200
+    train_difficulty: str = "medium"
+    train_seed: int = TRAIN_SEED
+    boxes: tuple[str, ...] = ("gt", "det")
+    features: tuple[str, ...] = FEATURES
+    cues: tuple[str, ...] = CUES
+    pretrain: PretrainConfig = field(
+        default_factory=lambda: dataclasses.replace(PRESETS["cpu"], minutes=5.0, boxes="det")
+    )
+    detect: DetectConfig = DetectConfig(imgsz=DET_IMGSZ)
+    feature: FeaturesConfig = FeaturesConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    track_features: str = "f_s"
+    associate: AssociateConfig = AssociateConfig()
+    fmt: str = "jpg"
+
+    def synth(self, difficulty: str, seed: int, frames: int) -> SynthConfig:
+        """The generator settings of one scene."""
+        return SynthConfig(
+            cameras=self.cameras,
+            people=self.people,
+            frames=frames,
+            width=self.width,
+            height=self.height,
+            seed=seed,
+            difficulty=difficulty,
+            fmt=self.fmt,
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a box source, difficulty, encoder and cue, and its metrics."""
+
+    boxes: str
+    difficulty: str
+    features: str
+    cues: str
+    metrics: dict[str, float | None]
+    identities: int
+    seconds: float
+    appearance: str = ""
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """Size of one generated scene: cameras, frames, ground-truth boxes and identities."""
+
+    name: str
+    difficulty: str
+    seed: int
+    cameras: int
+    frames: int
+    gt_boxes: int
+    identities: int
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Rows, the scenes and the pretraining summary."""
+
+    rows: list[Row]
+    scenes: list[SceneInfo]
+    pretrain: dict[str, Any]
+
+
+# ----------------------------------------------------------------- caching
+class Stamps:
+    """Fingerprints of finished steps in ``WORK/stamps.json`` (a step reruns when it changes)."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = work / "stamps.json"
+        try:
+            self.data: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            self.data = {}
+
+    def run(self, key: str, params: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``work()``'s info, or the cached info when ``key`` ran with the same ``params``.
+
+        Returns the info with ``"fp"``, the fingerprint later steps chain on.
+        """
+        fp = fingerprint(params)
+        old = self.data.get(key)
+        if old is not None and old.get("fp") == fp:
+            return old
+        info = {**work(), "fp": fp}
+        self.data[key] = info
+        write_json(self.path, self.data)
+        return info
+
+
+def fingerprint(params: Any) -> str:
+    """A short hash of JSON-able parameters (dataclasses allowed)."""
+    text = json.dumps(params, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _json_default(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return to_dict(obj)
+    return str(obj)
+
+
+# ----------------------------------------------------------------- steps
+def make_scene(root: Path, cfg: SynthConfig) -> dict[str, Any]:
+    """Generate a synthetic scene into ``root`` (replacing a stale one)."""
+    if root.exists():
+        shutil.rmtree(root)
+    scene = generate_scene(root, cfg)
+    gts = [read_mot(p) for p in scene.stage_files("gt").values()]
+    ids = {int(i) for g in gts for i in g.ids}
+    return {"gt_boxes": sum(len(g) for g in gts), "identities": len(ids)}
+
+
+def variant(scene: Path, root: Path) -> Scene:
+    """A scene folder ``root`` that shares ``scene``'s pixels and ground truth (symlinks).
+
+    Each variant holds its own det/, features/, tracks/ and global/, so box
+    sources and encoders never overwrite each other's outputs.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("frames", "videos", "gt"):
+        src, dst = scene / name, root / name
+        if src.exists() and not dst.exists():
+            dst.symlink_to(src.resolve(), target_is_directory=True)
+    return Scene(root)
+
+
+def copy_stage(src: Scene, dst: Scene, stage: str) -> None:
+    """Copy ``src``'s ``stage/`` files into ``dst`` (e.g. the shared det/ boxes)."""
+    out = dst.stage_dir(stage)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(src.stage_dir(stage), out)
+
+
+def detect(scene: Scene, cfg: DetectConfig, boxes: str) -> dict[str, Any]:
+    """``detect`` (``--from-gt`` for ``boxes == "gt"``) into ``scene``."""
+    res = run_detect(scene, dataclasses.replace(cfg, from_gt=boxes == "gt"), overwrite=True)
+    return {"boxes": sum(c.detections for c in res.cameras)}
+
+
+def save_untrained(trained: Path, out: Path) -> None:
+    """The encoder ``trained`` started from, before any step, as a checkpoint ``out``.
+
+    ``run_pretrain`` seeds torch with ``cfg.seed`` right before building the
+    model, so the same config and seed give the same initial weights.
+    """
+    state = load_checkpoint(trained)
+    cfg = config_from_dict(state["config"])
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model_config())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        out,
+        {
+            "format": FORMAT,
+            "config": state["config"],
+            "model": model.state_dict(),
+            "step": 0,
+            "finished": False,
+            "teacher": state.get("teacher", ""),
+        },
+    )
+
+
+def pretrain(train: Scene, run_dir: Path, cfg: PretrainConfig, log: Log) -> dict[str, Any]:
+    """Pretrain on the training scene; also save the untrained encoder beside it.
+
+    A first one-step run fills the run's crop and teacher caches, so that the
+    ``minutes`` budget of the real run (which restarts from scratch) is spent
+    training rather than decoding and running the teacher.
+    """
+    t0 = time.perf_counter()
+    warm = dataclasses.replace(cfg, minutes=None, epochs=1)
+    run_pretrain([train], run_dir, warm, overwrite=True, stop_at_step=1, log=log)
+    cache_s = time.perf_counter() - t0
+    res = run_pretrain([train], run_dir, cfg, overwrite=True, log=log)
+    save_untrained(res.checkpoint, run_dir / "untrained.pt")
+    return {
+        "steps": res.step,
+        "epochs": round(res.epoch, 2),
+        "seconds": round(res.seconds, 1),
+        "cache_seconds": round(cache_s, 1),
+        "timesteps_per_s": round(res.samples_per_s, 2),
+        "teacher": res.teacher,
+        "losses": res.losses,
+    }
+
+
+def extract(scene: Scene, cfg: FeaturesConfig) -> dict[str, Any]:
+    """``extract-features`` into ``scene``."""
+    return {"rows": sum(c.rows for c in run_extract_features(scene, cfg, overwrite=True))}
+
+
+Scored = tuple[str, dict[str, float | None], int, float, str]
+
+
+def appearance_note(res: AssociateResult) -> str:
+    """The calibrated appearance model: separation d', fusion weight, false-match rate."""
+    a = res.appearance
+    if a is None:
+        return ""
+    fmr = "-" if a.false_match_rate is None else f"{a.false_match_rate:.2f}"
+    return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}"
+
+
+def evaluate_cues(scene: Scene, cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
+    """Associate with each cue and evaluate.
+
+    Returns (cues, metrics, identities, association seconds, appearance note) per cue.
+    """
+    out = []
+    for cue in cues:
+        t0 = time.perf_counter()
+        res = run_associate(scene, dataclasses.replace(cfg.associate, cues=cue), overwrite=True)
+        dt = time.perf_counter() - t0
+        ev = run_evaluate([scene], EvaluateConfig(), write=False)
+        s = ev.scene_summary(next(iter(ev.scenes)))
+        metrics = {k: None if s[k] is None else float(s[k]) for k in METRICS}  # type: ignore[arg-type]
+        out.append((cue, metrics, res.identities, dt, appearance_note(res)))
+    return out
+
+
+# ----------------------------------------------------------------- the benchmark
+def _encoder(name: str, run_dir: Path) -> str | None:
+    return {
+        "calibfree": str(run_dir / CHECKPOINT),
+        "untrained": str(run_dir / "untrained.pt"),
+        "teacher": "teacher",
+    }.get(name)
+
+
+def _one_variant(
+    work: Path,
+    stamps: Stamps,
+    cfg: BenchConfig,
+    sroot: Path,
+    base: Scene,
+    key: str,
+    enc: str,
+    model_fp: str,
+    run_dir: Path,
+) -> list[Scored]:
+    """Features, tracks and association of one (scene, boxes, encoder)."""
+    scene = variant(sroot, work / "runs" / key / enc)
+    copy_stage(base, scene, "det")
+    model = _encoder(enc, run_dir)
+    track_feats = "none" if model is None else cfg.track_features
+    if model is not None:
+        fcfg = dataclasses.replace(cfg.feature, model=model)
+        stamps.run(
+            f"features/{key}/{enc}",
+            [stamps.data[f"det/{key}"]["fp"], fcfg, model_fp],
+            lambda: extract(scene, fcfg),
+        )
+    run_track(scene, cfg.tracker, features=track_feats, overwrite=True)
+    cues = ("geometry",) if model is None else cfg.cues
+    return evaluate_cues(scene, cfg, cues)
+
+
+def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) -> BenchResult:
+    """Run the benchmark in ``work`` (cached there) and return its rows.
+
+    Parameters
+    ----------
+    work : folder for scenes, checkpoints and intermediate outputs
+    cfg : what to run
+    log : receives one-line progress messages
+
+    Returns
+    -------
+    BenchResult
+    """
+    say = log or (lambda m: None)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    stamps = Stamps(work)
+    needs_model = any(f in ("calibfree", "untrained") for f in cfg.features)
+
+    scenes: list[SceneInfo] = []
+    run_dir = work / "train" / "model"
+    pre_info: dict[str, Any] = {}
+    if needs_model:
+        say("training scene")
+        tcfg = cfg.synth(cfg.train_difficulty, cfg.train_seed, cfg.train_frames)
+        tscene = work / "train" / "scene"
+        info = stamps.run("synth/train", tcfg, lambda: make_scene(tscene, tcfg))
+        scenes.append(_scene_info("train", tcfg, info))
+        pboxes = cfg.pretrain.boxes
+        dinfo = stamps.run(
+            "det/train",
+            [info["fp"], cfg.detect, pboxes],
+            lambda: detect(Scene(tscene), cfg.detect, pboxes),
+        )
+        say(f"pretraining ({cfg.pretrain.minutes} min)")
+        pre_info = stamps.run(
+            "pretrain",
+            [dinfo["fp"], cfg.pretrain, PRETRAIN_RECIPE],
+            lambda: pretrain(Scene(tscene), run_dir, cfg.pretrain, say),
+        )
+    rows: list[Row] = []
+    for k, diff in enumerate(cfg.difficulties):
+        scfg = cfg.synth(diff, cfg.test_seed + k, cfg.frames)
+        sroot = work / "test" / diff / "scene"
+        info = stamps.run(f"synth/{diff}", scfg, lambda s=sroot, c=scfg: make_scene(s, c))
+        scenes.append(_scene_info(diff, scfg, info))
+        for boxes in cfg.boxes:
+            key = f"{diff}/{boxes}"
+            say(f"{key}: detect")
+            base = variant(sroot, work / "test" / diff / boxes)
+            stamps.run(
+                f"det/{key}",
+                [info["fp"], cfg.detect, boxes],
+                lambda b=base, x=boxes: detect(b, cfg.detect, x),
+            )
+            for enc in cfg.features:
+                say(f"{key}: {enc}")
+                model_fp = pre_info.get("fp", "") if enc in ("calibfree", "untrained") else ""
+                for cue, metrics, ids, dt, note in _one_variant(
+                    work, stamps, cfg, sroot, base, key, enc, model_fp, run_dir
+                ):
+                    rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt, note))
+    return BenchResult(rows, scenes, {k: v for k, v in pre_info.items() if k != "fp"})
+
+
+def _scene_info(name: str, scfg: SynthConfig, info: dict[str, Any]) -> SceneInfo:
+    return SceneInfo(
+        name,
+        scfg.difficulty,
+        scfg.seed,
+        scfg.cameras,
+        scfg.frames,
+        int(info["gt_boxes"]),
+        int(info["identities"]),
+    )
+
+
+# ----------------------------------------------------------------- printing
+def machine() -> str:
+    """Platform, CPU count, torch threads and the accelerator (if any)."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs | "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads | {gpu}"
+    )
+
+
+def _fmt(v: float | None) -> str:
+    return "     -" if v is None else f"{v:6.3f}"
+
+
+def format_table(res: BenchResult) -> str:
+    """The rows as a fixed-width text table."""
+    head = f"{'boxes':5} {'scene':6} {'features':9} {'cues':10} "
+    head += " ".join(f"{m:>6}" for m in METRICS) + f" {'ids':>4} {'assoc s':>7}  appearance"
+    lines = [head, "-" * len(head)]
+    for r in res.rows:
+        vals = " ".join(_fmt(r.metrics[m]) for m in METRICS)
+        lines.append(
+            f"{r.boxes:5} {r.difficulty:6} {r.features:9} {r.cues:10} {vals} "
+            f"{r.identities:4d} {r.seconds:7.1f}  {r.appearance}"
+        )
+    return "\n".join(lines)
+
+
+def format_scenes(res: BenchResult, cfg: BenchConfig) -> str:
+    """One line per generated scene."""
+    size = f"{cfg.width}x{cfg.height}"
+    return "\n".join(
+        f"  {s.name:6} {s.difficulty:6} seed {s.seed}: {s.cameras} cameras x {s.frames} frames "
+        f"{size}, {cfg.people} people at a time, {s.identities} identities, "
+        f"{s.gt_boxes} gt boxes"
+        for s in res.scenes
+    )
+
+
+# ----------------------------------------------------------------- CLI
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True, help="cache folder (scenes, checkpoints)")
+    ap.add_argument("--pretrain-minutes", type=float, default=5.0)
+    ap.add_argument("--pretrain-boxes", choices=("det", "gt"), default="det")
+    ap.add_argument("--frames", type=int, default=200, help="frames of each held-out scene")
+    ap.add_argument("--train-frames", type=int, default=200)
+    ap.add_argument("--cameras", type=int, default=4)
+    ap.add_argument("--people", type=int, default=8)
+    ap.add_argument("--difficulties", default="easy,medium,hard")
+    ap.add_argument("--boxes", default="gt,det", help="gt, det or gt,det")
+    ap.add_argument("--det-difficulties", default=None, help="run det boxes only on these")
+    ap.add_argument("--features", default=",".join(FEATURES))
+    ap.add_argument("--device", default="auto", help="pretrain/detect/features device")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    return ap.parse_args(argv)
+
+
+def config_from_args(a: argparse.Namespace) -> BenchConfig:
+    """The BenchConfig of parsed arguments."""
+    base = BenchConfig()
+    return dataclasses.replace(
+        base,
+        cameras=a.cameras,
+        people=a.people,
+        frames=a.frames,
+        train_frames=a.train_frames,
+        difficulties=tuple(a.difficulties.split(",")),
+        boxes=tuple(a.boxes.split(",")),
+        features=tuple(a.features.split(",")),
+        pretrain=dataclasses.replace(
+            base.pretrain, minutes=a.pretrain_minutes, boxes=a.pretrain_boxes, device=a.device
+        ),
+        detect=dataclasses.replace(base.detect, device=a.device),
+        feature=dataclasses.replace(base.feature, device=a.device),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    cfg = config_from_args(a)
+    t0 = time.perf_counter()
+
+    def log(m: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.0f}s] {m}", file=sys.stderr, flush=True)
+
+    res = run_benchmark(a.work, cfg, log)
+    if a.det_difficulties and "det" not in cfg.boxes:
+        det_cfg = dataclasses.replace(
+            cfg, boxes=("det",), difficulties=tuple(a.det_difficulties.split(","))
+        )
+        more = run_benchmark(a.work, det_cfg, log)
+        res = BenchResult(res.rows + more.rows, res.scenes, res.pretrain)
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"machine: {machine()}")
+    print("scenes (train = pretraining only; the others are held out):")
+    print(format_scenes(res, cfg))
+    print(f"pretrain: {json.dumps(res.pretrain)}")
+    print(
+        f"detector: imgsz {cfg.detect.imgsz}, conf {cfg.detect.conf}; tracker features "
+        f"{cfg.track_features}; association mode {cfg.associate.mode}\n"
+    )
+    print(format_table(res))
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    if a.json:
+        write_json(a.json, {"rows": [dataclasses.asdict(r) for r in res.rows]})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except McmotError as exc:
+        sys.exit(f"error: {exc}")

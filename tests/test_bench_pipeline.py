@@ -1,0 +1,109 @@
+"""benchmarks/bench_pipeline_synth.py: its core function on a tiny synthetic scene."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mcmot.stages.features import FeaturesConfig
+from mcmot.stages.pretrain import PretrainConfig, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = dict(
+    img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2, dec_dim=16,
+    dec_depth=1, dec_heads=2, max_dets=4, teacher="none", batch_size=2, epochs=1,
+    device="cpu", boxes="gt",
+)  # fmt: skip
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_pipeline_synth", ROOT / "benchmarks" / "bench_pipeline_synth.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses need the module registered
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _bench()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(bench, tmp_path_factory):
+    torch.set_num_threads(1)
+    cfg = bench.BenchConfig(
+        cameras=2, people=3, frames=8, width=160, height=90, train_frames=8,
+        difficulties=("easy",), boxes=("gt",), features=("calibfree", "untrained", "none"),
+        pretrain=PretrainConfig(**TINY), feature=FeaturesConfig(device="cpu"),
+    )  # fmt: skip
+    work = tmp_path_factory.mktemp("bench")
+    return bench, cfg, work, bench.run_benchmark(work, cfg)
+
+
+def test_every_row_has_valid_metrics(tiny_run):
+    bench, cfg, _, res = tiny_run
+    combos = {(r.features, r.cues) for r in res.rows}
+    assert combos == {
+        ("calibfree", "both"), ("calibfree", "appearance"), ("calibfree", "geometry"),
+        ("untrained", "both"), ("untrained", "appearance"), ("untrained", "geometry"),
+        ("none", "geometry"),
+    }  # fmt: skip
+    for r in res.rows:
+        assert (r.boxes, r.difficulty) == ("gt", "easy")
+        assert set(r.metrics) == set(bench.METRICS)
+        for k, v in r.metrics.items():
+            if v is None:
+                continue
+            # MOTA (and so A) may be negative: many false positives; never above 1
+            lo = -float("inf") if k in ("MOTA", "A") else 0.0
+            assert lo <= v <= 1.0, (r, k)
+        # with ground-truth boxes nothing is missed or invented: MOTA close to 1
+        assert r.metrics["MOTA"] is not None and r.metrics["MOTA"] > 0.5
+    assert [s.name for s in res.scenes] == ["train", "easy"]
+    assert res.scenes[1].seed != res.scenes[0].seed  # held out
+    table = bench.format_table(res)
+    assert len(table.splitlines()) == 2 + len(res.rows)
+
+
+def test_untrained_is_the_initial_encoder(tiny_run):
+    _, _, work, _ = tiny_run
+    run_dir = work / "train" / "model"
+    trained, untrained = (
+        load_checkpoint(run_dir / "checkpoint.pt"),
+        load_checkpoint(run_dir / "untrained.pt"),
+    )
+    assert trained["config"] == untrained["config"] and untrained["step"] == 0
+    assert trained["step"] >= 1
+    differs = [
+        k for k in trained["model"] if not torch.equal(trained["model"][k], untrained["model"][k])
+    ]
+    assert differs  # training changed the weights
+
+
+def test_rerun_uses_the_cache(tiny_run):
+    bench, cfg, work, res = tiny_run
+    stamps = (work / "stamps.json").stat().st_mtime_ns
+    ckpt = (work / "train" / "model" / "checkpoint.pt").stat().st_mtime_ns
+    again = bench.run_benchmark(work, cfg)
+    assert (work / "train" / "model" / "checkpoint.pt").stat().st_mtime_ns == ckpt
+    assert (work / "stamps.json").stat().st_mtime_ns == stamps
+    assert [r.metrics for r in again.rows] == [r.metrics for r in res.rows]
+
+
+def test_config_from_args(bench):
+    a = bench.parse_args(["--work", "w", "--pretrain-minutes", "3", "--boxes", "gt",
+                          "--difficulties", "medium", "--frames", "80"])  # fmt: skip
+    cfg = bench.config_from_args(a)
+    assert cfg.pretrain.minutes == 3.0 and cfg.boxes == ("gt",)
+    assert cfg.difficulties == ("medium",) and cfg.frames == 80
+    assert cfg.detect.imgsz == 640
+    assert dataclasses.replace(cfg).train_seed != cfg.test_seed
