@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.config import to_dict
+from mcmot.config import override, to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.tracking import Detections, Tracker, TrackerConfig
+from mcmot.tracking.calibrate import calibrated_cosine_gate
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -133,7 +134,7 @@ def track_camera(
     -------
     The track rows (frame, id, detection box, detection score).
     """
-    tracker = Tracker(cfg)
+    tracker = Tracker(calibrate_config(cfg, det, feats))
     slices = det.frame_slices()
     empty = slice(0, 0)
     frames: list[int] = []
@@ -152,6 +153,23 @@ def track_camera(
     return MotTable.from_arrays(
         np.asarray(frames, np.int64), np.asarray(ids, np.int64), det.boxes[idx], det.scores[idx]
     )
+
+
+def calibrate_config(
+    cfg: TrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
+) -> TrackerConfig:
+    """``cfg`` with ``max_cosine_distance`` calibrated on ``feats`` when asked.
+
+    With ``cfg.cosine_gate_quantile`` set and features given, the gate becomes
+    that quantile of the cosine distances between detections of the same frame
+    (``mcmot.tracking.calibrate``), over the detections the tracker admits
+    (``min_confidence``, ``min_height``); otherwise ``cfg`` is returned unchanged.
+    """
+    if cfg.cosine_gate_quantile is None or feats is None:
+        return cfg
+    ok = (det.scores >= cfg.min_confidence) & (det.boxes[:, 3] >= cfg.min_height)
+    gate = calibrated_cosine_gate(det.frames[ok], feats[ok], cfg.cosine_gate_quantile)
+    return override(cfg, max_cosine_distance=min(gate, 2.0))
 
 
 def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:
