@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from mcmot.cli import app
 from mcmot.errors import McmotError
-from mcmot.motio import MotTable
+from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.stages.track import calibrate_config
 from mcmot.tracking import TrackerConfig
 from mcmot.tracking.calibrate import calibrated_cosine_gate, same_frame_distances
@@ -78,3 +83,72 @@ def test_calibrate_config_uses_admitted_detections_only() -> None:
 def test_config_rejects_bad_quantile() -> None:
     with pytest.raises(McmotError, match="cosine_gate_quantile"):
         TrackerConfig(cosine_gate_quantile=1.5)
+
+
+runner = CliRunner()
+
+
+def write_scene(root: Path, people: int, cam: str = "cam1") -> Path:
+    """``people`` walkers per frame for 10 frames, with orthogonal one-hot features."""
+    (root / "det").mkdir(parents=True, exist_ok=True)
+    frames, boxes, feats = [], [], []
+    for k in range(1, 11):
+        for who in range(people):
+            frames.append(k)
+            boxes.append([100 + 5 * k, 100 + 150 * who, 30, 80])
+            feats.append(np.eye(4, dtype=np.float32)[who])
+    n = len(frames)
+    det = MotTable.from_arrays(np.array(frames), -np.ones(n), np.array(boxes), np.full(n, 0.9))
+    write_mot(root / "det" / f"{cam}.txt", det)
+    det = read_mot(root / "det" / f"{cam}.txt", unique_ids=False)
+    (root / "features").mkdir(exist_ok=True)
+    np.savez(
+        root / "features" / f"{cam}.npz",
+        f_a=np.array(feats),
+        f_s=np.array(feats),
+        frames=det.frames,
+        boxes=det.boxes,
+        checkpoint=np.array("test"),
+    )
+    return root
+
+
+def test_cli_calibrated_gate_tracks_and_records(tmp_path: Path) -> None:
+    root = write_scene(tmp_path / "scene", people=2)
+    result = runner.invoke(app, ["track", str(root), "--cosine-gate-quantile", "0.05"])
+    assert result.exit_code == 0, result.output
+    tracks = read_mot(root / "tracks" / "cam1.txt")
+    assert sorted(np.unique(tracks.ids)) == [1, 2]
+    assert len(tracks) == 2 * (10 - 2)  # confirmed from the third hit on
+    prov = json.loads((root / "provenance" / "track.json").read_text())
+    params = prov["params"]
+    assert params["cosine_gate_quantile"] == 0.05
+    assert params["calibrated_max_cosine_distance"] == {"cam1": pytest.approx(1.0)}
+
+
+@pytest.mark.parametrize(
+    ("people", "args", "message"),
+    [
+        (2, ["--cosine-gate-quantile", "1.5"], "cosine_gate_quantile"),
+        (1, ["--cosine-gate-quantile", "0.05"], "no frame has two detections"),
+    ],
+)
+def test_cli_calibrated_gate_bad_input(
+    tmp_path: Path, people: int, args: list[str], message: str
+) -> None:
+    root = write_scene(tmp_path / "scene", people=people)
+    result = runner.invoke(app, ["track", str(root), *args])
+    assert result.exit_code == 1, result.output
+    text = result.output.strip()
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    assert message in text
+    assert not (root / "tracks").exists() or not any((root / "tracks").iterdir())
+
+
+def test_cli_calibration_failure_writes_no_camera(tmp_path: Path) -> None:
+    root = write_scene(tmp_path / "scene", people=2, cam="cam1")
+    write_scene(root, people=1, cam="cam2")
+    result = runner.invoke(app, ["track", str(root), "--cosine-gate-quantile", "0.05"])
+    assert result.exit_code == 1, result.output
+    assert "no frame has two detections" in result.output
+    assert not (root / "tracks" / "cam1.txt").exists()

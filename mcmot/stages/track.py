@@ -10,6 +10,7 @@ and score and an identity local to the camera (from 1).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zipfile
 from dataclasses import dataclass
@@ -95,11 +96,16 @@ def run_track(
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
     loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
+    # calibrate every camera's gate before writing anything (it can fail)
+    cam_cfgs = [
+        dataclasses.replace(calibrate_config(cfg, det, feats), cosine_gate_quantile=None)
+        for det, feats in loaded
+    ]
     summaries = []
-    for cam, (det, feats), out in zip(cams, loaded, outputs, strict=True):
+    for cam, (det, feats), out, cam_cfg in zip(cams, loaded, outputs, cam_cfgs, strict=True):
         n_frames = _frame_count(cam, det)
         t0 = time.perf_counter()
-        table = track_camera(det, feats, n_frames, cfg, cam.name, progress)
+        table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
         seconds = time.perf_counter() - t0
         write_mot(out, table)
         summaries.append(
@@ -108,6 +114,10 @@ def run_track(
             )
         )
     params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
+    if cfg.cosine_gate_quantile is not None and features != "none":
+        params["calibrated_max_cosine_distance"] = {
+            c.name: k.max_cosine_distance for c, k in zip(cams, cam_cfgs, strict=True)
+        }
     scene.record("track", params, inputs, outputs)
     return summaries
 
