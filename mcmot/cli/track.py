@@ -59,6 +59,15 @@ def track_cmd(
             help=f"Appearance gate [default: {_D.max_cosine_distance}].",
         ),
     ] = None,
+    cosine_gate_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--cosine-gate-quantile",
+            help="Calibrate the appearance gate per camera: this quantile of the cosine "
+            "distances between detections of one frame (e.g. 0.05; replaces "
+            "--max-cosine-distance; default off).",
+        ),
+    ] = None,
     max_iou_distance: Annotated[
         float | None,
         typer.Option(
@@ -99,6 +108,7 @@ def track_cmd(
         max_age=max_age,
         n_init=n_init,
         max_cosine_distance=max_cosine_distance,
+        cosine_gate_quantile=cosine_gate_quantile,
         max_iou_distance=max_iou_distance,
         nn_budget=nn_budget,
         min_confidence=min_confidence,

@@ -10,6 +10,7 @@ and score and an identity local to the camera (from 1).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zipfile
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.config import to_dict
+from mcmot.config import override, to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.tracking import Detections, Tracker, TrackerConfig
+from mcmot.tracking.calibrate import calibrated_cosine_gate
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -94,11 +96,16 @@ def run_track(
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
     loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
+    # calibrate every camera's gate before writing anything (it can fail)
+    cam_cfgs = [
+        dataclasses.replace(calibrate_config(cfg, det, feats), cosine_gate_quantile=None)
+        for det, feats in loaded
+    ]
     summaries = []
-    for cam, (det, feats), out in zip(cams, loaded, outputs, strict=True):
+    for cam, (det, feats), out, cam_cfg in zip(cams, loaded, outputs, cam_cfgs, strict=True):
         n_frames = _frame_count(cam, det)
         t0 = time.perf_counter()
-        table = track_camera(det, feats, n_frames, cfg, cam.name, progress)
+        table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
         seconds = time.perf_counter() - t0
         write_mot(out, table)
         summaries.append(
@@ -107,6 +114,10 @@ def run_track(
             )
         )
     params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
+    if cfg.cosine_gate_quantile is not None and features != "none":
+        params["calibrated_max_cosine_distance"] = {
+            c.name: k.max_cosine_distance for c, k in zip(cams, cam_cfgs, strict=True)
+        }
     scene.record("track", params, inputs, outputs)
     return summaries
 
@@ -133,7 +144,7 @@ def track_camera(
     -------
     The track rows (frame, id, detection box, detection score).
     """
-    tracker = Tracker(cfg)
+    tracker = Tracker(calibrate_config(cfg, det, feats))
     slices = det.frame_slices()
     empty = slice(0, 0)
     frames: list[int] = []
@@ -152,6 +163,23 @@ def track_camera(
     return MotTable.from_arrays(
         np.asarray(frames, np.int64), np.asarray(ids, np.int64), det.boxes[idx], det.scores[idx]
     )
+
+
+def calibrate_config(
+    cfg: TrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
+) -> TrackerConfig:
+    """``cfg`` with ``max_cosine_distance`` calibrated on ``feats`` when asked.
+
+    With ``cfg.cosine_gate_quantile`` set and features given, the gate becomes
+    that quantile of the cosine distances between detections of the same frame
+    (``mcmot.tracking.calibrate``), over the detections the tracker admits
+    (``min_confidence``, ``min_height``); otherwise ``cfg`` is returned unchanged.
+    """
+    if cfg.cosine_gate_quantile is None or feats is None:
+        return cfg
+    ok = (det.scores >= cfg.min_confidence) & (det.boxes[:, 3] >= cfg.min_height)
+    gate = calibrated_cosine_gate(det.frames[ok], feats[ok], cfg.cosine_gate_quantile)
+    return override(cfg, max_cosine_distance=min(gate, 2.0))
 
 
 def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:

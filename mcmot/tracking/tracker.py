@@ -70,6 +70,11 @@ class TrackerConfig:
         YOLO detections, see docs/tracking.md) or "mahalanobis" (the paper's
         motion-only metric, lambda = 1: squared distance / gate)
     kalman : noise parameters of the Kalman filter
+    cosine_gate_quantile : None (default: use ``max_cosine_distance``) or a
+        quantile q in (0, 1): ``mcmot.stages.track.track_camera`` then replaces
+        ``max_cosine_distance`` by the q-quantile of the cosine distances between
+        detections of the same frame of that video (known different people; no
+        labels), see ``mcmot.tracking.calibrate`` and docs/tracking.md
     """
 
     max_cosine_distance: float = 0.2
@@ -82,6 +87,7 @@ class TrackerConfig:
     motion_max_distance: float = 1.0
     motion_cost: str = "iou"
     kalman: KalmanConfig = KalmanConfig()
+    cosine_gate_quantile: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -93,6 +99,10 @@ class TrackerConfig:
             (self.min_height >= 0, "min_height must be 0 or more"),
             (self.motion_max_distance > 0, "motion_max_distance must be positive"),
             (self.motion_cost in MOTION_COSTS, f"motion_cost must be one of {MOTION_COSTS}"),
+            (
+                self.cosine_gate_quantile is None or 0 < self.cosine_gate_quantile < 1,
+                "cosine_gate_quantile must be in (0, 1)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
