@@ -242,3 +242,22 @@ def test_per_view_masks_equal_to_the_shared_mask_give_the_same_losses():
     rep = [t[:, None].repeat(1, 2, 1) for t in (keep, restore, mask)]
     per = model(imgs, valid, *rep, teacher)
     assert all(torch.allclose(shared[k], per[k], atol=1e-6) for k in shared)
+
+
+def test_cross_strict_cosine_matching_picks_the_most_similar_other_view_detection():
+    torch.manual_seed(0)
+    cfg = _strict(cross_match="cosine", max_dets=2)
+    model = CalibFree(cfg).eval()
+    with torch.no_grad():
+        model.cross_logit_scale.fill_(np.log(1000.0))  # near-hard matching
+        model.cross_null_logit.fill_(-1000.0)
+    e = cfg.embed_dim // 2
+    a, b = torch.randn(e), torch.randn(e)
+    f_a = torch.stack([torch.stack([a, b]), torch.stack([b, a])])[None, :, :, None]  # (1,2,2,1,E/2)
+    valid = torch.ones(1, 2, 2, dtype=torch.bool)
+    out = model.cross_view_encoder(f_a, valid)[0]  # (V=2, N=2, Ed)
+    # the views hold the same set {a, b} (no positions in the cross-view encoder), so the value
+    # of "a" is the same in both views: each detection reads the other view's copy of itself
+    assert torch.allclose(out[0, 0], out[1, 1], atol=1e-4)  # both read an "a"
+    assert torch.allclose(out[0, 1], out[1, 0], atol=1e-4)  # both read a "b"
+    assert not torch.allclose(out[0, 0], out[0, 1], atol=1e-2)

@@ -34,6 +34,8 @@ from mcmot.models.pos_embed import detection_sincos, grid_sincos
 #: ImageNet normalisation applied to crops (RGB order).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Initial inverse temperature of ``cross_match="cosine"`` (CLIP-style, learnt in log space).
+COSINE_LOGIT_SCALE = 10.0
 #: LayerNorm epsilon of timm's VisionTransformer (kept so the encoder matches it exactly).
 LN_EPS = 1e-6
 
@@ -71,6 +73,10 @@ class CalibFreeConfig:
         the other views' detections plus a learnt null token) gives its output,
         so nothing of the detection's own f_a reaches its reconstruction except
         through which other detections it matches (see docs/method.md)
+    cross_match : how ``cross_strict`` picks the other views' detections:
+        "attention" (learnt query/key projections, multi-head) or "cosine"
+        (one head whose logits are the cosine similarities of the pooled f_a
+        themselves over a learnt temperature, against a learnt null logit)
     mask_per_view : draw one mask per view and timestep (shared by the view's
         detections) instead of one per timestep, so other views can see the
         patches a detection has masked
@@ -95,6 +101,7 @@ class CalibFreeConfig:
     nmi_tau: float = TEMPERATURE
     cross_other_views: bool = False
     cross_strict: bool = False
+    cross_match: str = "attention"
     mask_per_view: bool = False
 
     @property
@@ -128,6 +135,8 @@ class CalibFreeConfig:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
         if self.max_dets < 1:
             raise ValueError("max_dets must be at least 1")
+        if self.cross_match not in ("attention", "cosine"):
+            raise ValueError(f"cross_match must be attention or cosine, got {self.cross_match!r}")
         if self.cross_pool not in ("mean", "max"):
             raise ValueError(f"cross_pool must be mean or max, got {self.cross_pool!r}")
 
@@ -410,6 +419,8 @@ class CalibFree(nn.Module):
             self.cross_q = nn.Linear(d, d)
             self.cross_kv = nn.Linear(d, 2 * d)
             self.cross_out = nn.Linear(d, d)
+            self.cross_logit_scale = nn.Parameter(torch.tensor(COSINE_LOGIT_SCALE).log())
+            self.cross_null_logit = nn.Parameter(torch.zeros(()))
         # reconstruction decoder (cross-view feature + per-patch f_s hat)
         self.recon_embed = nn.Linear(d, d)
         self.recon_cross = nn.Linear(d, d)
@@ -489,9 +500,10 @@ class CalibFree(nn.Module):
         (B, V, N, Ed), the paper's f_a hat (padded slots hold unused values).
         """
         b, v, n = valid.shape
-        x = self.cross_embed(pool_tokens(f_a, self.cfg.cross_pool)).reshape(b, v * n, -1)
+        pooled = pool_tokens(f_a, self.cfg.cross_pool)
+        x = self.cross_embed(pooled).reshape(b, v * n, -1)
         if self.cfg.cross_strict:
-            return self._cross_read_other_views(x, valid).view(b, v, n, -1)
+            return self._cross_read_other_views(x, valid, pooled).view(b, v, n, -1)
         if self.cross_null is None:
             x = _run(self.cross_blocks, x, key_padding_bias(valid.reshape(b, v * n), x.dtype))
             return self.cross_norm(x).view(b, v, n, -1)
@@ -499,13 +511,16 @@ class CalibFree(nn.Module):
         x = _run(self.cross_blocks, x, other_view_bias(valid, x.dtype))
         return self.cross_norm(x[:, 1:]).view(b, v, n, -1)
 
-    def _cross_read_other_views(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def _cross_read_other_views(
+        self, x: torch.Tensor, valid: torch.Tensor, pooled: torch.Tensor
+    ) -> torch.Tensor:
         """The ``cross_strict`` cross-view encoder.
 
         Parameters
         ----------
         x : (B, V*N, Ed) projected pooled f_a
         valid : (B, V, N) bool
+        pooled : (B, V, N, E/2) the pooled f_a (for ``cross_match="cosine"``)
 
         Returns
         -------
@@ -516,11 +531,16 @@ class CalibFree(nn.Module):
         h = self.cfg.dec_heads
         x = _run(self.cross_blocks, x, same_view_bias(valid, x.dtype))
         ctx = torch.cat([self.cross_null.expand(b, 1, d).to(x.dtype), x], dim=1)
-        q = self.cross_q(x).view(b, vn, h, d // h).transpose(1, 2)
-        k, val = (
-            t.reshape(b, vn + 1, h, d // h).transpose(1, 2) for t in self.cross_kv(ctx).chunk(2, -1)
-        )
         bias = other_view_bias(valid, x.dtype)[:, :, 1:]  # rows of the real tokens
+        k, val = self.cross_kv(ctx).chunk(2, -1)
+        if self.cfg.cross_match == "cosine":
+            f = F.normalize(pooled.reshape(b, vn, -1), dim=-1)
+            logits = self.cross_logit_scale.exp() * (f @ f.transpose(1, 2))
+            null = self.cross_null_logit.expand(b, vn, 1).to(logits.dtype)
+            attn = torch.softmax(torch.cat([null, logits], dim=2) + bias[:, 0], dim=2)
+            return self.cross_norm(self.cross_out(attn @ val))
+        q = self.cross_q(x).view(b, vn, h, d // h).transpose(1, 2)
+        k, val = (t.reshape(b, vn + 1, h, d // h).transpose(1, 2) for t in (k, val))
         out = F.scaled_dot_product_attention(q, k, val, attn_mask=bias)
         return self.cross_norm(self.cross_out(out.transpose(1, 2).reshape(b, vn, d)))
 
