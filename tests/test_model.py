@@ -170,6 +170,8 @@ def test_embed_is_unmasked_and_pooled():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="multiple of patch size"):
         CalibFree(CalibFreeConfig(img_height=30))
+    with pytest.raises(ValueError, match="cross_match"):
+        CalibFree(CalibFreeConfig(cross_match="dot"))
 
 
 def test_other_view_bias_hand_values():
