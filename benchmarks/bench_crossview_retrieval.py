@@ -131,7 +131,11 @@ def main() -> None:
     run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
     extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     cfg = dataclasses.replace(
-        PRESETS["cpu"], boxes="gt", teacher=args.teacher, minutes=args.minutes, seed=0, **extra
+        PRESETS["cpu"],
+        boxes="gt",
+        teacher=args.teacher,
+        minutes=args.minutes,
+        **{"seed": 0, **extra},  # --set seed=S overrides the default seed 0
     )
     if args.epochs:
         cfg = dataclasses.replace(cfg, minutes=None, epochs=args.epochs)

@@ -170,6 +170,8 @@ def test_embed_is_unmasked_and_pooled():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="multiple of patch size"):
         CalibFree(CalibFreeConfig(img_height=30))
+    with pytest.raises(ValueError, match="cross_match"):
+        CalibFree(CalibFreeConfig(cross_match="dot"))
 
 
 def test_other_view_bias_hand_values():
@@ -194,3 +196,70 @@ def test_cross_other_views_variant_runs_and_ignores_padding():
     other[~valid] = 50.0
     again = model(other, valid, keep, restore, mask, teacher)
     assert all(torch.allclose(losses[k], again[k], atol=1e-6) for k in losses)
+
+
+def _strict(**kw) -> CalibFreeConfig:
+    return CalibFreeConfig(**{**TINY.__dict__, "cross_strict": True, **kw})
+
+
+def test_cross_strict_reads_only_other_views():
+    torch.manual_seed(0)
+    cfg = _strict()
+    model = CalibFree(cfg).eval()
+    e = cfg.embed_dim // 2
+    f_a = torch.randn(1, 2, cfg.max_dets, 4, e)
+    valid = torch.ones(1, 2, cfg.max_dets, dtype=torch.bool)
+    valid[0, 1] = False  # view 1 is empty: view 0 can only read the null token
+    out = model.cross_view_encoder(f_a, valid)[0, 0]
+    assert torch.allclose(out, out[:1].expand_as(out), atol=1e-5)  # the same for every detection
+    changed = f_a.clone()
+    changed[0, 0] += 3.0 * torch.randn_like(changed[0, 0])  # own view's features do not leak
+    assert torch.allclose(model.cross_view_encoder(changed, valid)[0, 0], out, atol=1e-5)
+    valid[0, 1, 0] = True  # one detection in view 1: now its feature is read
+    assert not torch.allclose(model.cross_view_encoder(f_a, valid)[0, 0], out, atol=1e-3)
+
+
+def test_cross_strict_runs_and_ignores_padding():
+    torch.manual_seed(0)
+    cfg = _strict(mask_per_view=True)
+    model = CalibFree(cfg)
+    imgs, valid, _, _, _, teacher = _batch(cfg)
+    keep, restore, mask = random_masking(4, cfg.num_patches, cfg.num_visible)
+    keep, restore, mask = (t.view(2, 2, -1) for t in (keep, restore, mask))
+    losses = model(imgs, valid, keep, restore, mask, teacher)
+    assert all(torch.isfinite(v) for v in losses.values())
+    other = imgs.clone()
+    other[~valid] = 50.0
+    again = model(other, valid, keep, restore, mask, teacher)
+    assert all(torch.allclose(losses[k], again[k], atol=1e-6) for k in losses)
+    losses["recon"].backward()  # the reconstruction reaches f_a through the read-out
+    assert model.cross_embed.weight.grad.abs().sum() > 0
+
+
+def test_per_view_masks_equal_to_the_shared_mask_give_the_same_losses():
+    torch.manual_seed(0)
+    model = CalibFree(TINY)
+    imgs, valid, keep, restore, mask, teacher = _batch(TINY)
+    shared = model(imgs, valid, keep, restore, mask, teacher)
+    rep = [t[:, None].repeat(1, 2, 1) for t in (keep, restore, mask)]
+    per = model(imgs, valid, *rep, teacher)
+    assert all(torch.allclose(shared[k], per[k], atol=1e-6) for k in shared)
+
+
+def test_cross_strict_cosine_matching_picks_the_most_similar_other_view_detection():
+    torch.manual_seed(0)
+    cfg = _strict(cross_match="cosine", max_dets=2)
+    model = CalibFree(cfg).eval()
+    with torch.no_grad():
+        model.cross_logit_scale.fill_(np.log(1000.0))  # near-hard matching
+        model.cross_null_logit.fill_(-1000.0)
+    e = cfg.embed_dim // 2
+    a, b = torch.randn(e), torch.randn(e)
+    f_a = torch.stack([torch.stack([a, b]), torch.stack([b, a])])[None, :, :, None]  # (1,2,2,1,E/2)
+    valid = torch.ones(1, 2, 2, dtype=torch.bool)
+    out = model.cross_view_encoder(f_a, valid)[0]  # (V=2, N=2, Ed)
+    # the views hold the same set {a, b} (no positions in the cross-view encoder), so the value
+    # of "a" is the same in both views: each detection reads the other view's copy of itself
+    assert torch.allclose(out[0, 0], out[1, 1], atol=1e-4)  # both read an "a"
+    assert torch.allclose(out[0, 1], out[1, 0], atol=1e-4)  # both read a "b"
+    assert not torch.allclose(out[0, 0], out[0, 1], atol=1e-2)

@@ -34,6 +34,8 @@ from mcmot.models.pos_embed import detection_sincos, grid_sincos
 #: ImageNet normalisation applied to crops (RGB order).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Initial inverse temperature of ``cross_match="cosine"`` (CLIP-style, learnt in log space).
+COSINE_LOGIT_SCALE = 10.0
 #: LayerNorm epsilon of timm's VisionTransformer (kept so the encoder matches it exactly).
 LN_EPS = 1e-6
 
@@ -62,9 +64,22 @@ class CalibFreeConfig:
         cross-view encoder ("mean" or "max")
     nmi_anchors, nmi_tau : the NMI estimator's clusters and temperature
     cross_other_views : in the cross-view encoder a detection attends only to
-        detections of OTHER views (plus a learnt null token), so its cross-view
-        feature can only carry what the other cameras saw; False = the paper's
-        attention over all detections of all views
+        detections of OTHER views (plus a learnt null token); its own token
+        still reaches its output through the residual stream; False = the
+        paper's attention over all detections of all views
+    cross_strict : the cross-view feature of a detection is READ from the other
+        views only: the blocks mix detections within each view, then one
+        attention without a residual (query = the detection, keys and values =
+        the other views' detections plus a learnt null token) gives its output,
+        so nothing of the detection's own f_a reaches its reconstruction except
+        through which other detections it matches (see docs/method.md)
+    cross_match : how ``cross_strict`` picks the other views' detections:
+        "attention" (learnt query/key projections, multi-head) or "cosine"
+        (one head whose logits are the cosine similarities of the pooled f_a
+        themselves over a learnt temperature, against a learnt null logit)
+    mask_per_view : draw one mask per view and timestep (shared by the view's
+        detections) instead of one per timestep, so other views can see the
+        patches a detection has masked
     """
 
     img_height: int = 128
@@ -85,6 +100,9 @@ class CalibFreeConfig:
     nmi_anchors: int = NUM_ANCHORS
     nmi_tau: float = TEMPERATURE
     cross_other_views: bool = False
+    cross_strict: bool = False
+    cross_match: str = "attention"
+    mask_per_view: bool = False
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -117,6 +135,8 @@ class CalibFreeConfig:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
         if self.max_dets < 1:
             raise ValueError("max_dets must be at least 1")
+        if self.cross_match not in ("attention", "cosine"):
+            raise ValueError(f"cross_match must be attention or cosine, got {self.cross_match!r}")
         if self.cross_pool not in ("mean", "max"):
             raise ValueError(f"cross_pool must be mean or max, got {self.cross_pool!r}")
 
@@ -220,6 +240,33 @@ def other_view_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     allowed = torch.cat([top, allowed], dim=1)
     bias = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
     return bias.masked_fill(~allowed, float("-inf"))[:, None]
+
+
+def same_view_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Attention bias letting each detection see the valid detections of its own view.
+
+    Parameters
+    ----------
+    valid : (B, V, N) bool
+
+    Returns
+    -------
+    (B, 1, V*N, V*N): 0 where allowed (same view and a valid key, or the token
+    itself, so no row is empty), -inf elsewhere.
+    """
+    b, v, n = valid.shape
+    view = torch.arange(v, device=valid.device).repeat_interleave(n)
+    allowed = (view[:, None] == view[None, :])[None] & valid.reshape(b, 1, v * n)
+    allowed = allowed | torch.eye(v * n, dtype=torch.bool, device=valid.device)[None]
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
+    return bias.masked_fill(~allowed, float("-inf"))[:, None]
+
+
+def per_view(t: torch.Tensor, views: int) -> torch.Tensor:
+    """A per-timestep mask tensor (B, ...) or a per-view one (B, V, ...) as (B, V, ...)."""
+    if t.dim() == 3:
+        return t
+    return t[:, None].expand(t.shape[0], views, *t.shape[1:])
 
 
 def normalize_crops(crops: torch.Tensor) -> torch.Tensor:
@@ -366,7 +413,14 @@ class CalibFree(nn.Module):
         self.cross_embed = nn.Linear(half, d)
         self.cross_blocks = _blocks(d, cfg.dec_depth, cfg.dec_heads, cfg.mlp_ratio)
         self.cross_norm = _norm(d)
-        self.cross_null = nn.Parameter(torch.zeros(1, 1, d)) if cfg.cross_other_views else None
+        others = cfg.cross_other_views or cfg.cross_strict
+        self.cross_null = nn.Parameter(torch.zeros(1, 1, d)) if others else None
+        if cfg.cross_strict:  # the read-out attention (no residual)
+            self.cross_q = nn.Linear(d, d)
+            self.cross_kv = nn.Linear(d, 2 * d)
+            self.cross_out = nn.Linear(d, d)
+            self.cross_logit_scale = nn.Parameter(torch.tensor(COSINE_LOGIT_SCALE).log())
+            self.cross_null_logit = nn.Parameter(torch.zeros(()))
         # reconstruction decoder (cross-view feature + per-patch f_s hat)
         self.recon_embed = nn.Linear(d, d)
         self.recon_cross = nn.Linear(d, d)
@@ -401,14 +455,14 @@ class CalibFree(nn.Module):
         ----------
         imgs : (B, V, N, 3, H, W) normalised crops
         valid : (B, V, N) bool
-        ids_keep : (B, Mv), the timestep's shared mask
+        ids_keep : (B, Mv), the timestep's shared mask, or (B, V, Mv), one per view
 
         Returns
         -------
         latent : (B, V, N, Mv, E)
         """
         b, v, n = valid.shape
-        keep = ids_keep.repeat_interleave(v, dim=0)  # (B*V, Mv)
+        keep = per_view(ids_keep, v).flatten(0, 1)  # (B*V, Mv)
         lat = self.encoder(imgs.flatten(0, 1), valid.flatten(0, 1), keep)
         return lat.view(b, v, n, *lat.shape[2:])
 
@@ -446,13 +500,49 @@ class CalibFree(nn.Module):
         (B, V, N, Ed), the paper's f_a hat (padded slots hold unused values).
         """
         b, v, n = valid.shape
-        x = self.cross_embed(pool_tokens(f_a, self.cfg.cross_pool)).reshape(b, v * n, -1)
+        pooled = pool_tokens(f_a, self.cfg.cross_pool)
+        x = self.cross_embed(pooled).reshape(b, v * n, -1)
+        if self.cfg.cross_strict:
+            return self._cross_read_other_views(x, valid, pooled).view(b, v, n, -1)
         if self.cross_null is None:
             x = _run(self.cross_blocks, x, key_padding_bias(valid.reshape(b, v * n), x.dtype))
             return self.cross_norm(x).view(b, v, n, -1)
         x = torch.cat([self.cross_null.expand(b, 1, -1).to(x.dtype), x], dim=1)
         x = _run(self.cross_blocks, x, other_view_bias(valid, x.dtype))
         return self.cross_norm(x[:, 1:]).view(b, v, n, -1)
+
+    def _cross_read_other_views(
+        self, x: torch.Tensor, valid: torch.Tensor, pooled: torch.Tensor
+    ) -> torch.Tensor:
+        """The ``cross_strict`` cross-view encoder.
+
+        Parameters
+        ----------
+        x : (B, V*N, Ed) projected pooled f_a
+        valid : (B, V, N) bool
+        pooled : (B, V, N, E/2) the pooled f_a (for ``cross_match="cosine"``)
+
+        Returns
+        -------
+        (B, V*N, Ed): for each detection, an attention read-out of the other
+        views' detections (and the null token), with no residual of its own.
+        """
+        b, vn, d = x.shape
+        h = self.cfg.dec_heads
+        x = _run(self.cross_blocks, x, same_view_bias(valid, x.dtype))
+        ctx = torch.cat([self.cross_null.expand(b, 1, d).to(x.dtype), x], dim=1)
+        bias = other_view_bias(valid, x.dtype)[:, :, 1:]  # rows of the real tokens
+        k, val = self.cross_kv(ctx).chunk(2, -1)
+        if self.cfg.cross_match == "cosine":
+            f = F.normalize(pooled.reshape(b, vn, -1), dim=-1)
+            logits = self.cross_logit_scale.exp() * (f @ f.transpose(1, 2))
+            null = self.cross_null_logit.expand(b, vn, 1).to(logits.dtype)
+            attn = torch.softmax(torch.cat([null, logits], dim=2) + bias[:, 0], dim=2)
+            return self.cross_norm(self.cross_out(attn @ val))
+        q = self.cross_q(x).view(b, vn, h, d // h).transpose(1, 2)
+        k, val = (t.reshape(b, vn + 1, h, d // h).transpose(1, 2) for t in (k, val))
+        out = F.scaled_dot_product_attention(q, k, val, attn_mask=bias)
+        return self.cross_norm(self.cross_out(out.transpose(1, 2).reshape(b, vn, d)))
 
     def recon_decoder(self, fs_hat: torch.Tensor, fa_hat: torch.Tensor) -> torch.Tensor:
         """Predict the pixels of every patch of each valid detection.
@@ -479,7 +569,7 @@ class CalibFree(nn.Module):
         ----------
         latent : (B, V, N, Mv, E)
         valid : (B, V, N) bool
-        ids_restore : (B, M)
+        ids_restore : (B, M), or (B, V, M) with one mask per view
 
         Returns
         -------
@@ -489,10 +579,10 @@ class CalibFree(nn.Module):
         b, v, n = valid.shape
         f_a, f_s = split_features(latent)
         sel = valid.flatten()
-        step = torch.arange(b, device=valid.device).repeat_interleave(v * n)[sel]
+        slot = torch.arange(b * v, device=valid.device).repeat_interleave(n)[sel]
         fa_v = f_a.flatten(0, 2)[sel]
         fs_v = f_s.flatten(0, 2)[sel]
-        fs_hat = self.distill_decoder(fs_v, ids_restore[step])
+        fs_hat = self.distill_decoder(fs_v, per_view(ids_restore, v).flatten(0, 1)[slot])
         fa_hat = self.cross_view_encoder(f_a, valid).flatten(0, 2)[sel]
         out = {"f_a": fa_v, "f_s": fs_v, "recon": self.recon_decoder(fs_hat, fa_hat)}
         if self.distill_head is not None:
@@ -514,7 +604,7 @@ class CalibFree(nn.Module):
         ----------
         imgs : (B, V, N, 3, H, W)
         valid : (B, V, N) bool
-        mask : (B, M), 1 = masked
+        mask : (B, M) or (B, V, M), 1 = masked
         pred : the output of :meth:`forward_decoder`
         teacher : (B, V, N, M, Dt) teacher patch features of the unmasked crops, or None
 
@@ -531,8 +621,8 @@ class CalibFree(nn.Module):
             mean = target.mean(dim=-1, keepdim=True)
             var = target.var(dim=-1, keepdim=True)
             target = (target - mean) / (var + 1.0e-6) ** 0.5
-        step = torch.arange(b, device=valid.device).repeat_interleave(v * n)[sel]
-        m = mask[step]  # (n, M)
+        slot = torch.arange(b * v, device=valid.device).repeat_interleave(n)[sel]
+        m = per_view(mask, v).flatten(0, 1)[slot]  # (n, M)
         per_patch = ((pred["recon"].float() - target) ** 2).mean(dim=-1)
         losses = {"recon": (per_patch * m).sum() / m.sum().clamp(min=1.0)}
         f_a, f_s = pred["f_a"], pred["f_s"]

@@ -371,13 +371,16 @@ def _losses(run: _Run, step: int) -> dict[str, torch.Tensor]:
     batch = collate(run.scenes, _batch_items(run, step), run.teachers, run.cfg.teacher_norm)
     imgs, valid, teacher = _tensors(run, batch)
     mcfg = run.model.cfg
+    b, v = imgs.shape[:2]
     ids_keep, ids_restore, mask = random_masking(
-        imgs.shape[0],
+        b * v if mcfg.mask_per_view else b,
         mcfg.num_patches,
         mcfg.num_visible,
         step_generator(run.cfg.seed, step, run.dd),
         run.device,
     )
+    if mcfg.mask_per_view:  # one mask per view: (B, V, ...)
+        ids_keep, ids_restore, mask = (t.view(b, v, -1) for t in (ids_keep, ids_restore, mask))
     with _autocast(run):
         return run.ddp(imgs, valid, ids_keep, ids_restore, mask, teacher)
 
