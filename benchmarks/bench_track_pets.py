@@ -50,6 +50,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
+
 from mcmot.config import override  # noqa: E402
 from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
 from mcmot.metrics.hota import hota_counts  # noqa: E402
@@ -133,23 +135,6 @@ ULTRALYTICS_ARGS = dict(
 )
 
 
-class _UltralyticsBoxes:
-    """The subset of ultralytics' ``Boxes`` its trackers read (numpy, tlwh in)."""
-
-    def __init__(self, tlwh: np.ndarray, conf: np.ndarray) -> None:
-        self.tlwh = np.asarray(tlwh, np.float32).reshape(-1, 4)
-        self.conf = np.asarray(conf, np.float32)
-        self.cls = np.zeros(len(self.conf), np.float32)
-        self.xywh = self.tlwh.copy()
-        self.xywh[:, :2] += self.xywh[:, 2:] / 2
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, index: np.ndarray) -> _UltralyticsBoxes:
-        return _UltralyticsBoxes(self.tlwh[index], self.conf[index])
-
-
 def run_ultralytics(kind: str, det: MotTable, n_frames: int) -> MotTable:
     """ByteTrack or BoT-SORT fed frame by frame; rows carry the matched detection's box."""
     from ultralytics.trackers import BOTSORT, BYTETracker
@@ -159,7 +144,7 @@ def run_ultralytics(kind: str, det: MotTable, n_frames: int) -> MotTable:
     frames, ids, rows = [], [], []
     for frame in range(1, n_frames + 1):
         sl = slices.get(frame, slice(0, 0))
-        out = tracker.update(_UltralyticsBoxes(det.boxes[sl], det.scores[sl]))
+        out = tracker.update(UltralyticsBoxes(det.boxes[sl], det.scores[sl]))
         for row in out:
             frames.append(frame)
             ids.append(int(row[4]))

@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
+
 from mcmot.tracking import Detections, Tracker, TrackerConfig  # noqa: E402
 
 #: Image size of the synthetic scene.
@@ -81,23 +83,6 @@ def synthetic_frames(n_people: int, n_frames: int, seed: int = 0) -> list[Detect
     return frames
 
 
-class _UltralyticsBoxes:
-    """The subset of ultralytics' ``Boxes`` that its trackers read (numpy)."""
-
-    def __init__(self, tlwh: np.ndarray, conf: np.ndarray) -> None:
-        self.tlwh = np.asarray(tlwh, np.float32).reshape(-1, 4)
-        self.conf = np.asarray(conf, np.float32)
-        self.cls = np.zeros(len(self.conf), np.float32)
-        self.xywh = self.tlwh.copy()
-        self.xywh[:, :2] += self.xywh[:, 2:] / 2
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, index: np.ndarray) -> _UltralyticsBoxes:
-        return _UltralyticsBoxes(self.tlwh[index], self.conf[index])
-
-
 def time_per_frame(step: Callable[[Detections], object], frames: list[Detections]) -> float:
     """Mean milliseconds per frame of ``step`` over ``frames``."""
     t0 = time.perf_counter()
@@ -117,7 +102,7 @@ def run_bytetrack(frames: list[Detections]) -> float:
     from ultralytics.trackers import BYTETracker
 
     tracker = BYTETracker(SimpleNamespace(**BYTETRACK_ARGS))
-    boxes = [_UltralyticsBoxes(d.tlwh, d.scores) for d in frames]
+    boxes = [UltralyticsBoxes(d.tlwh, d.scores) for d in frames]
     it = iter(boxes)
     return time_per_frame(lambda _: tracker.update(next(it)), frames)
 

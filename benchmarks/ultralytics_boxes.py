@@ -1,0 +1,33 @@
+"""The boxes object ultralytics' trackers (BYTETracker, BOTSORT) read, built from numpy.
+
+Shared by the tracking benchmarks that run those trackers as peers on the same
+detections as ours. Run the benchmarks as scripts (``python benchmarks/x.py``),
+which puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class UltralyticsBoxes:
+    """The subset of ultralytics' ``Boxes`` its trackers read (numpy, tlwh in).
+
+    Parameters
+    ----------
+    tlwh : (N, 4) boxes, top-left x, y, width, height
+    conf : (N,) scores
+    """
+
+    def __init__(self, tlwh: np.ndarray, conf: np.ndarray) -> None:
+        self.tlwh = np.asarray(tlwh, np.float32).reshape(-1, 4)
+        self.conf = np.asarray(conf, np.float32)
+        self.cls = np.zeros(len(self.conf), np.float32)
+        self.xywh = self.tlwh.copy()
+        self.xywh[:, :2] += self.xywh[:, 2:] / 2
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, index: np.ndarray) -> UltralyticsBoxes:
+        return UltralyticsBoxes(self.tlwh[index], self.conf[index])
