@@ -38,13 +38,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# ultralytics (the peers, YOLO): offline and quiet, set before its first import.
-for _key, _value in {
-    "YOLO_OFFLINE": "1",
-    "YOLO_AUTOINSTALL": "false",
-    "YOLO_VERBOSE": "false",
-}.items():
-    os.environ.setdefault(_key, _value)
 
 import numpy as np  # noqa: E402
 
@@ -53,12 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
 
 from mcmot.config import override  # noqa: E402
+from mcmot.detectors import offline_environment  # noqa: E402
 from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
 from mcmot.metrics.hota import hota_counts  # noqa: E402
 from mcmot.metrics.sequence import build_sequence  # noqa: E402
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
 from mcmot.stages.track import load_features, track_camera  # noqa: E402
 from mcmot.tracking import TrackerConfig  # noqa: E402
+
+offline_environment()  # ultralytics (the peers): offline and quiet before its import
 
 ROOT = Path(__file__).resolve().parents[1]
 

