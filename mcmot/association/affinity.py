@@ -23,6 +23,7 @@ are counted (weighted by the cue weights): the tracklet-to-tracklet affinity is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,7 +31,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from mcmot.association.data import CameraObs, frame_pairs
-from mcmot.association.geometry import PairGeometry, candidates, transfer
+from mcmot.association.geometry import Candidates, PairGeometry, candidates, transfer
 
 FloatArray = NDArray[np.float64]
 
@@ -147,21 +148,32 @@ def fit_appearance_model(
     return replace(model, weight=weight, false_match_rate=fmr)
 
 
+def camera_pair_candidates(
+    obs: list[CameraObs], *, with_features: bool = False
+) -> Iterator[tuple[int, int, Candidates]]:
+    """Same-frame candidate pairs of every camera pair ``i < j``, empty ones skipped.
+
+    With ``with_features``, pairs where either camera has no features are skipped too.
+    """
+    for i in range(len(obs)):
+        for j in range(i + 1, len(obs)):
+            a, b = obs[i], obs[j]
+            if with_features and (a.feats is None or b.feats is None):
+                continue
+            c = candidates(a, b, usable=False)
+            if len(c):
+                yield i, j, c
+
+
 def cross_view_similarities(obs: list[CameraObs], limit: int, seed: int = 0) -> FloatArray:
     """Cosine similarities of same-frame detection pairs of different cameras
     (at most ``limit``, subsampled at random)."""
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(len(obs)):
-        for j in range(i + 1, len(obs)):
-            a, b = obs[i], obs[j]
-            if a.feats is None or b.feats is None:
-                continue
-            c = candidates(a, b, usable=False)
-            if len(c) > limit:
-                sel = rng.choice(len(c), limit, replace=False)
-                c = c.subset(np.sort(sel))
-            out.append(np.einsum("ij,ij->i", a.feats[c.ia], b.feats[c.ib]))
+    for i, j, c in camera_pair_candidates(obs, with_features=True):
+        if len(c) > limit:
+            c = c.subset(np.sort(rng.choice(len(c), limit, replace=False)))
+        out.append(np.einsum("ij,ij->i", obs[i].feats[c.ia], obs[j].feats[c.ib]))
     if not out:
         return np.zeros(0)
     x = np.concatenate(out)
@@ -329,15 +341,10 @@ class PairMatches:
 def pair_matches(obs: list[CameraObs], cues: Cues) -> list[PairMatches]:
     """Per-frame Hungarian matching of every camera pair over all frames."""
     out = []
-    for i in range(len(obs)):
-        for j in range(i + 1, len(obs)):
-            a, b = obs[i], obs[j]
-            c = candidates(a, b, usable=False)
-            if len(c) == 0:
-                continue
-            score, weight = pair_scores(cues, a, b, c.ia, c.ib)
-            hit = frame_matches(c.frames, c.ia, c.ib, np.where(weight > 0, score, 0.0))
-            out.append(PairMatches(i, j, c.ia, c.ib, weight, hit))
+    for i, j, c in camera_pair_candidates(obs):
+        score, weight = pair_scores(cues, obs[i], obs[j], c.ia, c.ib)
+        hit = frame_matches(c.frames, c.ia, c.ib, np.where(weight > 0, score, 0.0))
+        out.append(PairMatches(i, j, c.ia, c.ib, weight, hit))
     return out
 
 
@@ -399,16 +406,9 @@ def tracklet_similarities(obs: list[CameraObs]) -> FloatArray:
     """Similarities of every co-occurring cross-camera tracklet pair (one value per
     pair), from features already smoothed by :func:`smooth_features`."""
     out = []
-    for i in range(len(obs)):
-        for j in range(i + 1, len(obs)):
-            a, b = obs[i], obs[j]
-            if a.feats is None or b.feats is None:
-                continue
-            c = candidates(a, b, usable=False)
-            if len(c) == 0:
-                continue
-            _, first = np.unique(np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True)
-            out.append(np.einsum("ij,ij->i", a.feats[c.ia[first]], b.feats[c.ib[first]]))
+    for i, j, c in camera_pair_candidates(obs, with_features=True):
+        _, first = np.unique(np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True)
+        out.append(np.einsum("ij,ij->i", obs[i].feats[c.ia[first]], obs[j].feats[c.ib[first]]))
     return np.concatenate(out) if out else np.zeros(0)
 
 
