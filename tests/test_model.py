@@ -14,6 +14,7 @@ from mcmot.models.calibfree import (
     pool_tokens,
     random_masking,
     split_features,
+    standardize_rows,
     unpatchify,
 )
 from mcmot.models.pos_embed import detection_sincos, sincos_1d, split_dims
@@ -246,9 +247,10 @@ def test_per_view_masks_equal_to_the_shared_mask_give_the_same_losses():
     assert all(torch.allclose(shared[k], per[k], atol=1e-6) for k in shared)
 
 
-def test_cross_strict_cosine_matching_picks_the_most_similar_other_view_detection():
+@pytest.mark.parametrize("match", ["cosine", "cosine_z"])
+def test_cross_strict_cosine_matching_picks_the_most_similar_other_view_detection(match):
     torch.manual_seed(0)
-    cfg = _strict(cross_match="cosine", max_dets=2)
+    cfg = _strict(cross_match=match, max_dets=2)
     model = CalibFree(cfg).eval()
     with torch.no_grad():
         model.cross_logit_scale.fill_(np.log(1000.0))  # near-hard matching
@@ -263,3 +265,35 @@ def test_cross_strict_cosine_matching_picks_the_most_similar_other_view_detectio
     assert torch.allclose(out[0, 0], out[1, 1], atol=1e-4)  # both read an "a"
     assert torch.allclose(out[0, 1], out[1, 0], atol=1e-4)  # both read a "b"
     assert not torch.allclose(out[0, 0], out[0, 1], atol=1e-2)
+
+
+def test_recon_own_drop_leaves_only_the_cross_view_feature():
+    torch.manual_seed(0)
+    cfg = _strict(recon_own_drop=0.5)
+    model = CalibFree(cfg).eval()
+    n, m, d = 3, cfg.num_patches, cfg.dec_dim
+    fs_hat, fa_hat = torch.randn(n, m, d), torch.randn(n, d)
+    drop = torch.tensor([True, False, True])
+    out = model.recon_decoder(fs_hat, fa_hat, drop)
+    other = model.recon_decoder(fs_hat + torch.randn_like(fs_hat), fa_hat, drop)
+    assert torch.allclose(out[drop], other[drop], atol=1e-6)  # own f_s hat withheld
+    assert not torch.allclose(out[~drop], other[~drop], atol=1e-3)
+    assert torch.allclose(out[~drop], model.recon_decoder(fs_hat, fa_hat)[~drop], atol=1e-6)
+    nudged = model.recon_decoder(fs_hat, fa_hat + 1.0, drop)
+    assert not torch.allclose(out[drop], nudged[drop], atol=1e-3)  # the cross view still counts
+
+
+def test_recon_own_drop_must_be_a_probability():
+    with pytest.raises(ValueError, match="recon_own_drop"):
+        CalibFree(_strict(recon_own_drop=1.5))
+
+
+def test_standardize_rows_hand_values_keep_the_ranking():
+    sim = torch.tensor([[[0.99, 0.98, 0.97, 5.0]]])  # the last entry is not allowed
+    ok = torch.tensor([[[True, True, True, False]]])
+    z = standardize_rows(sim, ok)[..., :3]
+    std = (2.0 / 3.0) ** 0.5 * 0.01
+    assert torch.allclose(z, torch.tensor([[[0.01, 0.0, -0.01]]]) / std, atol=1e-3)
+    assert torch.equal(z.argsort(-1), sim[..., :3].argsort(-1))
+    single = standardize_rows(torch.tensor([[[0.5, 0.2]]]), torch.tensor([[[True, False]]]))
+    assert single[0, 0, 0] == 0.0  # one candidate: nothing to rank

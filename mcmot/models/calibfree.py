@@ -36,6 +36,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Initial inverse temperature of ``cross_match="cosine"`` (CLIP-style, learnt in log space).
 COSINE_LOGIT_SCALE = 10.0
+#: Initial inverse temperature of ``cross_match="cosine_z"`` (on standardised cosines).
+COSINE_Z_LOGIT_SCALE = 2.0
 #: LayerNorm epsilon of timm's VisionTransformer (kept so the encoder matches it exactly).
 LN_EPS = 1e-6
 
@@ -76,10 +78,16 @@ class CalibFreeConfig:
     cross_match : how ``cross_strict`` picks the other views' detections:
         "attention" (learnt query/key projections, multi-head) or "cosine"
         (one head whose logits are the cosine similarities of the pooled f_a
-        themselves over a learnt temperature, against a learnt null logit)
+        themselves over a learnt temperature, against a learnt null logit) or
+        "cosine_z" (the same with each detection's cosines standardised over its
+        candidates, see ``standardize_rows``)
     mask_per_view : draw one mask per view and timestep (shared by the view's
         detections) instead of one per timestep, so other views can see the
         patches a detection has masked
+    recon_own_drop : probability, per detection and training step, that the
+        reconstruction decoder gets NOT the detection's own f_s hat but only
+        its cross-view feature, so those detections must be reconstructed from
+        what the other views say about them (0 = the paper: always both)
     """
 
     img_height: int = 128
@@ -103,6 +111,7 @@ class CalibFreeConfig:
     cross_strict: bool = False
     cross_match: str = "attention"
     mask_per_view: bool = False
+    recon_own_drop: float = 0.0
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -133,10 +142,14 @@ class CalibFreeConfig:
             raise ValueError("dec_dim must be even and divisible by dec_heads")
         if not 0.0 <= self.mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if not 0.0 <= self.recon_own_drop <= 1.0:
+            raise ValueError(f"recon_own_drop must be in [0, 1], got {self.recon_own_drop}")
         if self.max_dets < 1:
             raise ValueError("max_dets must be at least 1")
-        if self.cross_match not in ("attention", "cosine"):
-            raise ValueError(f"cross_match must be attention or cosine, got {self.cross_match!r}")
+        if self.cross_match not in ("attention", "cosine", "cosine_z"):
+            raise ValueError(
+                f"cross_match must be attention, cosine or cosine_z, got {self.cross_match!r}"
+            )
         if self.cross_pool not in ("mean", "max"):
             raise ValueError(f"cross_pool must be mean or max, got {self.cross_pool!r}")
 
@@ -260,6 +273,31 @@ def same_view_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     allowed = allowed | torch.eye(v * n, dtype=torch.bool, device=valid.device)[None]
     bias = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
     return bias.masked_fill(~allowed, float("-inf"))[:, None]
+
+
+def standardize_rows(sim: torch.Tensor, ok: torch.Tensor, eps: float = 1.0e-8) -> torch.Tensor:
+    """Standardise each row of similarities over its allowed entries.
+
+    A positive affine map per row keeps each row's ranking, so a softmax over
+    the result rewards exactly the ranking that cosine retrieval uses, at a
+    scale that does not depend on how close all the similarities are (pooled
+    ViT features of different people often have cosines of 0.99 and more).
+
+    Parameters
+    ----------
+    sim : (B, Q, K) similarities
+    ok : (B, Q, K) bool, the entries each row is standardised over
+
+    Returns
+    -------
+    (B, Q, K): (sim - row mean) / row std over the ``ok`` entries (0 where a
+    row has a single allowed entry; entries outside ``ok`` are meaningless).
+    """
+    w = ok.to(sim.dtype)
+    cnt = w.sum(-1, keepdim=True).clamp(min=1.0)
+    mean = (sim * w).sum(-1, keepdim=True) / cnt
+    var = (((sim - mean) ** 2) * w).sum(-1, keepdim=True) / cnt
+    return (sim - mean) / (var + eps).sqrt()
 
 
 def per_view(t: torch.Tensor, views: int) -> torch.Tensor:
@@ -419,7 +457,8 @@ class CalibFree(nn.Module):
             self.cross_q = nn.Linear(d, d)
             self.cross_kv = nn.Linear(d, 2 * d)
             self.cross_out = nn.Linear(d, d)
-            self.cross_logit_scale = nn.Parameter(torch.tensor(COSINE_LOGIT_SCALE).log())
+            scale = COSINE_Z_LOGIT_SCALE if cfg.cross_match == "cosine_z" else COSINE_LOGIT_SCALE
+            self.cross_logit_scale = nn.Parameter(torch.tensor(scale).log())
             self.cross_null_logit = nn.Parameter(torch.zeros(()))
         # reconstruction decoder (cross-view feature + per-patch f_s hat)
         self.recon_embed = nn.Linear(d, d)
@@ -533,9 +572,12 @@ class CalibFree(nn.Module):
         ctx = torch.cat([self.cross_null.expand(b, 1, d).to(x.dtype), x], dim=1)
         bias = other_view_bias(valid, x.dtype)[:, :, 1:]  # rows of the real tokens
         k, val = self.cross_kv(ctx).chunk(2, -1)
-        if self.cfg.cross_match == "cosine":
+        if self.cfg.cross_match in ("cosine", "cosine_z"):
             f = F.normalize(pooled.reshape(b, vn, -1), dim=-1)
-            logits = self.cross_logit_scale.exp() * (f @ f.transpose(1, 2))
+            sim = f @ f.transpose(1, 2)
+            if self.cfg.cross_match == "cosine_z":
+                sim = standardize_rows(sim, bias[:, 0, :, 1:] == 0)
+            logits = self.cross_logit_scale.exp() * sim
             null = self.cross_null_logit.expand(b, vn, 1).to(logits.dtype)
             attn = torch.softmax(torch.cat([null, logits], dim=2) + bias[:, 0], dim=2)
             return self.cross_norm(self.cross_out(attn @ val))
@@ -544,24 +586,34 @@ class CalibFree(nn.Module):
         out = F.scaled_dot_product_attention(q, k, val, attn_mask=bias)
         return self.cross_norm(self.cross_out(out.transpose(1, 2).reshape(b, vn, d)))
 
-    def recon_decoder(self, fs_hat: torch.Tensor, fa_hat: torch.Tensor) -> torch.Tensor:
+    def recon_decoder(
+        self, fs_hat: torch.Tensor, fa_hat: torch.Tensor, own_drop: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Predict the pixels of every patch of each valid detection.
 
         Parameters
         ----------
         fs_hat : (n, M, Ed) distillation decoder output
         fa_hat : (n, Ed) cross-view feature of the same detections
+        own_drop : (n,) bool or None; True = withhold that detection's own
+            ``fs_hat`` (zeros instead), leaving only its cross-view feature
 
         Returns
         -------
         (n, M, p * p * 3) predicted (normalised) patch pixels.
         """
+        if own_drop is not None:
+            fs_hat = fs_hat * (~own_drop)[:, None, None].to(fs_hat.dtype)
         x = self.recon_embed(fs_hat) + self.recon_cross(fa_hat)[:, None, :]
         x = x + self.dec_pos.to(x.dtype)
         return self.recon_pred(self.recon_norm(_run(self.recon_blocks, x)))
 
     def forward_decoder(
-        self, latent: torch.Tensor, valid: torch.Tensor, ids_restore: torch.Tensor
+        self,
+        latent: torch.Tensor,
+        valid: torch.Tensor,
+        ids_restore: torch.Tensor,
+        own_drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run the decoders on the valid detections.
 
@@ -570,6 +622,7 @@ class CalibFree(nn.Module):
         latent : (B, V, N, Mv, E)
         valid : (B, V, N) bool
         ids_restore : (B, M), or (B, V, M) with one mask per view
+        own_drop : (B, V, N) bool or None, see ``CalibFreeConfig.recon_own_drop``
 
         Returns
         -------
@@ -584,7 +637,8 @@ class CalibFree(nn.Module):
         fs_v = f_s.flatten(0, 2)[sel]
         fs_hat = self.distill_decoder(fs_v, per_view(ids_restore, v).flatten(0, 1)[slot])
         fa_hat = self.cross_view_encoder(f_a, valid).flatten(0, 2)[sel]
-        out = {"f_a": fa_v, "f_s": fs_v, "recon": self.recon_decoder(fs_hat, fa_hat)}
+        drop = None if own_drop is None else own_drop.flatten()[sel]
+        out = {"f_a": fa_v, "f_s": fs_v, "recon": self.recon_decoder(fs_hat, fa_hat, drop)}
         if self.distill_head is not None:
             out["distill"] = self.distill_head(fs_hat)
         return out
@@ -647,10 +701,11 @@ class CalibFree(nn.Module):
         ids_restore: torch.Tensor,
         mask: torch.Tensor,
         teacher: torch.Tensor | None = None,
+        own_drop: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Encoder -> decoders -> losses for one batch of timesteps (shapes above)."""
         latent = self.forward_encoder(imgs, valid, ids_keep)
-        pred = self.forward_decoder(latent, valid, ids_restore)
+        pred = self.forward_decoder(latent, valid, ids_restore, own_drop)
         return self.forward_loss(imgs, valid, mask, pred, teacher)
 
     # ------------------------------------------------------------- inference

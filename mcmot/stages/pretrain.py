@@ -372,17 +372,17 @@ def _losses(run: _Run, step: int) -> dict[str, torch.Tensor]:
     imgs, valid, teacher = _tensors(run, batch)
     mcfg = run.model.cfg
     b, v = imgs.shape[:2]
+    gen = step_generator(run.cfg.seed, step, run.dd)
     ids_keep, ids_restore, mask = random_masking(
-        b * v if mcfg.mask_per_view else b,
-        mcfg.num_patches,
-        mcfg.num_visible,
-        step_generator(run.cfg.seed, step, run.dd),
-        run.device,
+        b * v if mcfg.mask_per_view else b, mcfg.num_patches, mcfg.num_visible, gen, run.device
     )
     if mcfg.mask_per_view:  # one mask per view: (B, V, ...)
         ids_keep, ids_restore, mask = (t.view(b, v, -1) for t in (ids_keep, ids_restore, mask))
+    own_drop = None
+    if mcfg.recon_own_drop > 0:  # drawn after the mask, so the paper's stream is unchanged
+        own_drop = (torch.rand(valid.shape, generator=gen) < mcfg.recon_own_drop).to(run.device)
     with _autocast(run):
-        return run.ddp(imgs, valid, ids_keep, ids_restore, mask, teacher)
+        return run.ddp(imgs, valid, ids_keep, ids_restore, mask, teacher, own_drop)
 
 
 def _total(run: _Run, losses: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -152,7 +152,9 @@ def cache_key(scene: Scene, spec: CropSpec) -> str:
     for cam in pixel_cameras(scene):
         for p in (cam.source, scene.path(spec.boxes, cam.name)):
             st = Path(p).stat() if p is not None and Path(p).exists() else None
-            parts[str(p)] = None if st is None else [st.st_size, st.st_mtime_ns]
+            parts[str(Path(p).resolve()) if p is not None else "None"] = (
+                None if st is None else [st.st_size, st.st_mtime_ns]
+            )
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
