@@ -42,12 +42,12 @@ from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
 
 
-def make_scene(root: Path, seed: int, frames: int, args: argparse.Namespace) -> Path:
+def make_scene(root: Path, seed: int, frames: int, people: int, args: argparse.Namespace) -> Path:
     """A synthetic scene with det/ = its gt boxes (oracle detections)."""
     if not (root / "gt").is_dir():
         cfg = SynthConfig(
             cameras=args.cameras,
-            people=args.people,
+            people=people,
             frames=frames,
             width=480,
             height=270,
@@ -111,7 +111,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="fixed epochs instead of a budget (comparable runs)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)
-    ap.add_argument("--people", type=int, default=6)
+    ap.add_argument("--people", type=int, default=6, help="people in the held-out scene")
+    ap.add_argument("--train-people", type=int, help="people in the training scene (--people)")
     ap.add_argument("--train-frames", type=int, default=60)
     ap.add_argument("--test-frames", type=int, default=40)
     ap.add_argument("--difficulty", default="easy")
@@ -124,8 +125,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    train = make_scene(args.work / "train", 11, args.train_frames, args)
-    test = make_scene(args.work / "test", 22, args.test_frames, args)
+    train_people = args.train_people or args.people
+    train = make_scene(args.work / "train", 11, args.train_frames, train_people, args)
+    test = make_scene(args.work / "test", 22, args.test_frames, args.people, args)
     t_scenes = time.perf_counter() - t0
 
     run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
@@ -165,9 +167,9 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     print(
-        f"scenes: {args.cameras} cameras, {args.people} people, 480x270, {args.difficulty}; "
-        f"train seed 11 ({args.train_frames} frames), held-out seed 22 "
-        f"({args.test_frames} frames); rendered in {t_scenes:.0f}s"
+        f"scenes: {args.cameras} cameras, 480x270, {args.difficulty}; train seed 11 "
+        f"({args.train_frames} frames, {train_people} people), held-out seed 22 "
+        f"({args.test_frames} frames, {args.people} people); rendered in {t_scenes:.0f}s"
     )
     print(
         f"pretrain: cpu preset {to_dict(cfg)['img_height']}x{to_dict(cfg)['img_width']}, "
