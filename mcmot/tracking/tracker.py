@@ -50,7 +50,7 @@ from mcmot.tracking.track import Track
 FloatArray = NDArray[np.float64]
 
 #: Costs of the motion-only matching cascade (see ``TrackerConfig.motion_cost``).
-MOTION_COSTS = ("mahalanobis", "iou")
+MOTION_COSTS = ("mahalanobis", "iou", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,11 @@ class TrackerConfig:
         fraction of the gate (1.0 = the gate)
     motion_cost : the cascade's cost without features: "iou" (``1 - IoU`` with
         the predicted box, Mahalanobis-gated, accepted up to ``max_iou_distance``;
-        the default: better IDF1, MOTA and HOTA on PETS09-S2L1 with both ACF and
-        YOLO detections, see docs/tracking.md) or "mahalanobis" (the paper's
-        motion-only metric, lambda = 1: squared distance / gate)
+        the default: better IDF1, MOTA and HOTA on PETS09-S2L1 with ACF detections,
+        see docs/tracking.md), "mahalanobis" (the paper's motion-only metric,
+        lambda = 1: squared distance / gate) or "hybrid" (IoU for the tracks seen
+        in the previous frame, whose predicted box is reliable; the Mahalanobis
+        cost, whose covariance grows with the gap, for tracks missed longer)
     kalman : noise parameters of the Kalman filter
     cosine_gate_quantile : None (default: use ``max_cosine_distance``) or a
         quantile q in (0, 1): ``mcmot.stages.track.track_camera`` then replaces
@@ -277,17 +279,23 @@ class Tracker:
     ) -> tuple[FloatArray, float]:
         """The gated (T, M) cost of the matching cascade and its largest accepted value."""
         sq_maha = self.kf.gating_distance_many(means, covs, xyah)
-        if feats is None and self.cfg.motion_cost == "iou":
-            boxes = xyah_to_tlwh(xyah)
-            track_boxes = xyah_to_tlwh(means[:, :4])
-            return gate(iou_cost(track_boxes, boxes), sq_maha), self.cfg.max_iou_distance
-        if feats is None:
-            cost = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
-            return cost, self.cfg.motion_max_distance
-        confirmed = np.array([t.is_confirmed for t in self.tracks])
-        inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
-        cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
-        return gate(cost, sq_maha), self.cfg.max_cosine_distance
+        if feats is not None:
+            confirmed = np.array([t.is_confirmed for t in self.tracks])
+            inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
+            cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
+            return gate(cost, sq_maha), self.cfg.max_cosine_distance
+        maha = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
+        if self.cfg.motion_cost == "mahalanobis":
+            return maha, self.cfg.motion_max_distance
+        track_boxes = xyah_to_tlwh(means[:, :4])
+        cost = gate(iou_cost(track_boxes, xyah_to_tlwh(xyah)), sq_maha)
+        if self.cfg.motion_cost == "hybrid":
+            # tracks missed for 2+ frames: Mahalanobis, rescaled so that the accepted
+            # motion_max_distance lands on max_iou_distance (the cascade has one threshold)
+            lost = np.array([t.time_since_update >= 2 for t in self.tracks])
+            scale = self.cfg.max_iou_distance / self.cfg.motion_max_distance
+            cost[lost] = np.where(maha[lost] >= GATED, GATED, maha[lost] * scale)
+        return cost, self.cfg.max_iou_distance
 
     def _associate(
         self,

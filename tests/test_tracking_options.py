@@ -1,4 +1,4 @@
-"""BYTE's low-score association stage and the recovered tentative frames."""
+"""Tracker options: BYTE's low-score stage, recovered tentative frames, the hybrid cost."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from mcmot.errors import McmotError
 from mcmot.motio import MotTable
 from mcmot.stages.track import track_camera
 from mcmot.tracking import Detections, Tracker, TrackerConfig
+from mcmot.tracking.matching import GATED, GATING_THRESHOLD
 
 
 def box(x: float, y: float = 100.0, w: float = 30.0, h: float = 80.0) -> list[float]:
@@ -146,3 +147,38 @@ def test_track_camera_writes_recovered_rows_in_frame_order() -> None:
     assert full.frames.tolist() == [1, 2, 3, 4]
     assert full.ids.tolist() == [1, 1, 1, 1]
     np.testing.assert_array_equal(full.boxes, det.boxes)
+
+
+# ---------------------------------------------------------------- hybrid motion cost
+
+
+def test_hybrid_cost_is_iou_for_recent_tracks_and_mahalanobis_after_a_gap() -> None:
+    # after a 3-frame gap the walker reappears 32 px beyond the prediction: no overlap
+    # (IoU: a new track), but inside the grown Mahalanobis gate (hybrid keeps id 1)
+    def run(motion_cost: str) -> list[list[int]]:
+        tr = Tracker(TrackerConfig(motion_cost=motion_cost))
+        out = [[r[0] for r in tr.update(frame((box(50 + 3 * k), 0.9)))] for k in range(6)]
+        for _ in range(3):
+            tr.update(Detections.empty())
+        later = [tr.update(frame((box(77 + 32 + 3 * k), 0.9))) for k in range(3)]
+        return out + [[r[0] for r in rows] for rows in later]
+
+    assert run("iou")[6:] == [[], [], [2]]
+    assert run("hybrid")[6:] == [[1]] * 3
+
+
+def test_hybrid_cost_rows_hand_values() -> None:
+    tr = Tracker(TrackerConfig(n_init=1, motion_cost="hybrid"))
+    tr.update(frame((box(100), 0.9), (box(400), 0.9)))
+    tr.update(frame((box(100), 0.9)))  # track 2 missed once
+    means, covs = tr._predict()  # standing still; time since update: track 1 -> 1, track 2 -> 2
+    # both detections 6 px right of a predicted box (30 x 80): IoU = 24*80 / (2*30*80 - 24*80)
+    xyah = np.array([[121.0, 140.0, 30 / 80, 80.0], [421.0, 140.0, 30 / 80, 80.0]])
+    cost, max_dist = tr._cascade_cost(means, covs, xyah, None)
+    assert max_dist == 0.7
+    np.testing.assert_allclose(cost[0, 0], 1 - 2 / 3)  # seen last frame: 1 - IoU
+    sq = tr.kf.gating_distance_many(means, covs, xyah)
+    assert 0 < sq[1, 1] < GATING_THRESHOLD
+    # missed: squared Mahalanobis / gate, rescaled by max_iou_distance / motion_max_distance
+    np.testing.assert_allclose(cost[1, 1], 0.7 * sq[1, 1] / GATING_THRESHOLD)
+    assert cost[0, 1] == cost[1, 0] == GATED  # 300 px away: outside the gate
