@@ -18,8 +18,9 @@ Detections:
 
 Our tracker runs motion-only (``--features none``). Appearance features from
 ``mcmot extract-features`` plug in with ``--features-npz NPZ --features-det
-DET`` (the det file whose rows the npz is aligned with): ours then also runs
-with ``f_s`` and ``f_a`` on those detections, next to the peers on the same
+DET`` (the det file whose rows the npz is aligned with; repeatable, one
+source per pair, named after the scene folder): ours then also runs with
+``f_s`` and ``f_a`` on those detections, next to the peers on the same
 boxes. BoT-SORT runs without ReID and with ``gmc_method=none`` (the camera is
 static).
 
@@ -187,6 +188,9 @@ def trackers_for(
         "ours (motion only, Mahalanobis cascade)": lambda: track_camera(
             det, None, n_frames, override(cfg, motion_cost="mahalanobis")
         ),
+        "ours (motion only, hybrid cascade)": lambda: track_camera(
+            det, None, n_frames, override(cfg, motion_cost="hybrid")
+        ),
     }
     for key, arr in feats.items():
         runs[f"ours (DeepSORT, {key})"] = lambda arr=arr: track_camera(det, arr, n_frames, cfg)
@@ -206,11 +210,12 @@ def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str
         else:
             raise SystemExit(f"unknown source {name!r}: use acf, yolo")
         sources[name] = (det.frame_range(1, args.frames), {})
-    if args.features_npz:
-        det = read_mot(args.features_det, unique_ids=False)
-        feats = {k: load_features(args.features_npz, det, k, ROOT) for k in ("f_s", "f_a")}
+    for npz, det_path in zip(args.features_npz, args.features_det, strict=True):
+        det = read_mot(det_path, unique_ids=False)
+        feats = {k: load_features(npz, det, k, ROOT) for k in ("f_s", "f_a")}
         keep = det.frames <= args.frames
-        sources["features"] = (det.select(keep), {k: v[keep] for k, v in feats.items()})
+        name = f"{npz.parent.parent.name} features"  # the scene folder's name
+        sources[name] = (det.select(keep), {k: v[keep] for k, v in feats.items()})
     return sources
 
 
@@ -234,8 +239,20 @@ def main() -> None:
     parser.add_argument("--sources", default="acf,yolo", help="detections: acf, yolo")
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
     parser.add_argument("--yolo-frames", type=int, default=795, help="frames to detect on")
-    parser.add_argument("--features-npz", type=Path, help="features from extract-features")
-    parser.add_argument("--features-det", type=Path, help="the det file the npz aligns with")
+    parser.add_argument(
+        "--features-npz",
+        type=Path,
+        action="append",
+        default=[],
+        help="features from extract-features (repeatable)",
+    )
+    parser.add_argument(
+        "--features-det",
+        type=Path,
+        action="append",
+        default=[],
+        help="the det file each npz aligns with (repeatable, same order)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -244,8 +261,8 @@ def main() -> None:
         help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init=2",
     )
     args = parser.parse_args()
-    if bool(args.features_npz) != bool(args.features_det):
-        parser.error("--features-npz and --features-det go together")
+    if len(args.features_npz) != len(args.features_det):
+        parser.error("give one --features-det per --features-npz")
     import torch
 
     torch.set_num_threads(1)
