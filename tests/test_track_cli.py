@@ -181,3 +181,20 @@ def test_zero_based_det(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["track", str(root), "--features", "none", "--zero-based"])
     assert ok.exit_code == 0, ok.output
     assert read_mot(root / "tracks" / "c.txt").frames.tolist() == [3, 4, 5]
+
+
+def test_cli_emit_tentative_and_low_confidence(scene: Path) -> None:
+    args = ["track", str(scene), "--features", "none", "--cameras", "cam1"]
+    result = runner.invoke(app, [*args, "--emit-tentative", "--low-confidence", "0.1"])
+    assert result.exit_code == 0, result.output
+    tracks = read_mot(scene / "tracks" / "cam1.txt")
+    assert len(tracks) == 2 * N_FRAMES  # the two tentative frames of each person too
+    assert tracks.frames.min() == 1
+    params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
+    assert params["emit_tentative"] is True and params["low_confidence"] == 0.1
+
+
+def test_cli_low_confidence_above_min_confidence_is_one_line_error(scene: Path) -> None:
+    result = runner.invoke(app, ["track", str(scene), "--low-confidence", "0.5"])
+    assert "low_confidence must be below min_confidence" in _one_line_error(result)
+    assert not (scene / "tracks").exists()

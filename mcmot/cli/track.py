@@ -28,6 +28,12 @@ from mcmot.tracking import TrackerConfig
 _D = TrackerConfig()
 
 
+class MotionCost(str, Enum):
+    iou = "iou"
+    mahalanobis = "mahalanobis"
+    hybrid = "hybrid"
+
+
 class FeatureChoice(str, Enum):
     f_s = "f_s"
     f_a = "f_a"
@@ -85,6 +91,30 @@ def track_cmd(
             help=f"Ignore detections scoring below this [default: {_D.min_confidence}].",
         ),
     ] = None,
+    low_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--low-confidence",
+            help="BYTE's second stage: detections scoring from this up to --min-confidence "
+            "may continue a track seen in the previous frame (IoU), never start one "
+            "(default off).",
+        ),
+    ] = None,
+    emit_tentative: Annotated[
+        bool,
+        typer.Option(
+            "--emit-tentative",
+            help="Also write the first n_init - 1 frames of every track once it is confirmed.",
+        ),
+    ] = False,
+    motion_cost: Annotated[
+        MotionCost | None,
+        typer.Option(
+            "--motion-cost",
+            help="Cascade cost without features: iou, mahalanobis, or hybrid (IoU for "
+            f"tracks seen last frame, Mahalanobis after a gap) [default: {_D.motion_cost}].",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -112,6 +142,9 @@ def track_cmd(
         max_iou_distance=max_iou_distance,
         nn_budget=nn_budget,
         min_confidence=min_confidence,
+        low_confidence=low_confidence,
+        emit_tentative=emit_tentative or None,
+        motion_cost=None if motion_cost is None else motion_cost.value,
     )
     with progress_bar() as progress:
         summaries = run_track(

@@ -157,11 +157,20 @@ def track_camera(
             frames.append(frame)
             ids.append(track_id)
             rows.append(sl.start + index)
+        for past, track_id, _, index in tracker.pop_recovered():
+            frames.append(past)
+            ids.append(track_id)
+            rows.append(slices[past].start + index)
         if progress is not None and (frame % PROGRESS_EVERY == 0 or frame == n_frames):
             progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
     idx = np.asarray(rows, np.int64)
+    order = np.lexsort((ids, frames))  # recovered tentative rows come late: frame order
+    idx = idx[order]
     return MotTable.from_arrays(
-        np.asarray(frames, np.int64), np.asarray(ids, np.int64), det.boxes[idx], det.scores[idx]
+        np.asarray(frames, np.int64)[order],
+        np.asarray(ids, np.int64)[order],
+        det.boxes[idx],
+        det.scores[idx],
     )
 
 

@@ -40,6 +40,8 @@ class Track:
     time_since_update : frames since the last associated detection (0 = this frame)
     gallery : (K, D) float32, the most recent features (K <= budget, in no particular
         order), or None before the first feature
+    pending : rows ``(frame, tlwh (4,), det_index)`` of a tentative track's detections,
+        kept by the tracker for ``TrackerConfig.emit_tentative`` (else empty)
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Track:
         self.state = TrackState.CONFIRMED if n_init <= 1 else TrackState.TENTATIVE
         self._buf: NDArray[np.float32] | None = None  # ring buffer of features
         self._count = 0  # features stored so far (all time)
+        self.pending: list[tuple[int, FloatArray, int]] = []
         if feature is not None:
             self._add_feature(feature)
 

@@ -14,9 +14,16 @@ with a deep association metric", ICIP 2017):
 3. IoU matching (``1 - IoU <= max_iou_distance``) of the tentative tracks
    and the confirmed tracks missed for exactly one frame against the
    detections left;
-4. Kalman update of matched tracks; unmatched tentative tracks are deleted,
-   confirmed ones after ``max_age`` missed frames; every unmatched detection
-   starts a tentative track, confirmed after ``n_init`` consecutive hits.
+4. optional (``low_confidence``), as in BYTE (Zhang et al., "ByteTrack",
+   ECCV 2022): IoU matching of the confirmed tracks still unmatched and
+   seen in the previous frame against the detections scoring in
+   ``[low_confidence, min_confidence)``, which never start tracks;
+5. Kalman update of matched tracks; unmatched tentative tracks are deleted,
+   confirmed ones after ``max_age`` missed frames; every unmatched
+   (high-score) detection starts a tentative track, confirmed after
+   ``n_init`` consecutive hits. With ``emit_tentative``, the rows of a
+   track's tentative frames are handed out (``pop_recovered``) once it is
+   confirmed.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from mcmot.tracking.track import Track
 FloatArray = NDArray[np.float64]
 
 #: Costs of the motion-only matching cascade (see ``TrackerConfig.motion_cost``).
-MOTION_COSTS = ("mahalanobis", "iou")
+MOTION_COSTS = ("mahalanobis", "iou", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -66,15 +73,27 @@ class TrackerConfig:
         fraction of the gate (1.0 = the gate)
     motion_cost : the cascade's cost without features: "iou" (``1 - IoU`` with
         the predicted box, Mahalanobis-gated, accepted up to ``max_iou_distance``;
-        the default: better IDF1, MOTA and HOTA on PETS09-S2L1 with both ACF and
-        YOLO detections, see docs/tracking.md) or "mahalanobis" (the paper's
-        motion-only metric, lambda = 1: squared distance / gate)
+        the default: better IDF1, MOTA and HOTA on PETS09-S2L1 with ACF detections,
+        see docs/tracking.md), "mahalanobis" (the paper's motion-only metric,
+        lambda = 1: squared distance / gate) or "hybrid" (IoU for the tracks seen
+        in the previous frame, whose predicted box is reliable; the Mahalanobis
+        cost, whose covariance grows with the gap, for tracks missed longer)
     kalman : noise parameters of the Kalman filter
     cosine_gate_quantile : None (default: use ``max_cosine_distance``) or a
         quantile q in (0, 1): ``mcmot.stages.track.track_camera`` then replaces
         ``max_cosine_distance`` by the q-quantile of the cosine distances between
         detections of the same frame of that video (known different people; no
         labels), see ``mcmot.tracking.calibrate`` and docs/tracking.md
+    low_confidence : None (off) or a score below ``min_confidence``: detections
+        scoring in ``[low_confidence, min_confidence)`` get BYTE's second
+        association (IoU with the confirmed tracks left unmatched that were seen in
+        the previous frame, up to ``low_max_iou_distance``); they update the Kalman
+        state but never start a track and never enter a feature gallery
+    low_max_iou_distance : largest ``1 - IoU`` accepted in that stage (0.5, BYTE's
+        second-stage threshold)
+    emit_tentative : hand out, once a track is confirmed, the rows of its
+        ``n_init - 1`` tentative frames (``Tracker.pop_recovered``); an offline
+        output option: the online ``update`` result is unchanged
     """
 
     max_cosine_distance: float = 0.2
@@ -88,6 +107,9 @@ class TrackerConfig:
     motion_cost: str = "iou"
     kalman: KalmanConfig = KalmanConfig()
     cosine_gate_quantile: float | None = None
+    low_confidence: float | None = None
+    low_max_iou_distance: float = 0.5
+    emit_tentative: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -103,6 +125,11 @@ class TrackerConfig:
                 self.cosine_gate_quantile is None or 0 < self.cosine_gate_quantile < 1,
                 "cosine_gate_quantile must be in (0, 1)",
             ),
+            (
+                self.low_confidence is None or self.low_confidence < self.min_confidence,
+                "low_confidence must be below min_confidence",
+            ),
+            (0 <= self.low_max_iou_distance <= 1, "low_max_iou_distance must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -134,6 +161,9 @@ class Detections:
 
 #: One output row: (track id, the matched detection's tlwh box (4,), its index in the input).
 TrackedBox = tuple[int, FloatArray, int]
+#: A row recovered from a track's tentative frames: (frame number, track id, tlwh (4,),
+#: detection index within that frame's input).
+RecoveredBox = tuple[int, int, FloatArray, int]
 
 
 class Tracker:
@@ -153,6 +183,7 @@ class Tracker:
         self.tracks: list[Track] = []
         self.frame_count = 0
         self._next_id = 1
+        self._recovered: list[RecoveredBox] = []
 
     def update(self, detections: Detections) -> list[TrackedBox]:
         """Advance one frame with its detections.
@@ -163,37 +194,61 @@ class Tracker:
         frame, sorted by id: the matched detection's box and its row in
         ``detections``.
         """
-        keep = self._admissible(detections)
-        boxes = np.asarray(detections.tlwh, np.float64)[keep]
+        self.frame_count += 1
+        high, low = self._admissible(detections)
+        keep = np.concatenate([high, low])
+        boxes = np.asarray(detections.tlwh, np.float64).reshape(-1, 4)[keep]
         feats = None if detections.features is None else np.asarray(detections.features)[keep]
         xyah = tlwh_to_xyah(boxes)
         means, covs = self._predict()
-        matches, missed, new = self._associate(means, covs, boxes, xyah, feats)
+        matches, missed, new = self._associate(means, covs, boxes, xyah, feats, len(high))
         out: list[TrackedBox] = []
         new_means, new_covs = self._correct(means, covs, matches, xyah)
         for (ti, di), m, c in zip(matches, new_means, new_covs, strict=True):
             track = self.tracks[ti]
-            track.update(m, c, None if feats is None else feats[di])
-            if track.is_confirmed:
-                out.append((track.track_id, boxes[di].copy(), int(keep[di])))
+            was_tentative = track.is_tentative
+            track.update(m, c, None if feats is None or di >= len(high) else feats[di])
+            self._emit(track, boxes[di], int(keep[di]), out, was_tentative)
         for ti in missed:
             self.tracks[ti].mark_missed()
         for di in new:
             track = self._start(xyah[di], None if feats is None else feats[di])
-            if track.is_confirmed:
-                out.append((track.track_id, boxes[di].copy(), int(keep[di])))
+            self._emit(track, boxes[di], int(keep[di]), out, True)
         self.tracks = [t for t in self.tracks if not t.is_deleted]
-        self.frame_count += 1
         return sorted(out, key=lambda row: row[0])
 
+    def pop_recovered(self) -> list[RecoveredBox]:
+        """The tentative-frame rows of tracks confirmed since the last call (then forgotten).
+
+        Empty unless ``cfg.emit_tentative``. Frame numbers count ``update`` calls from 1.
+        """
+        rows, self._recovered = self._recovered, []
+        return rows
+
+    def _emit(
+        self, track: Track, box: FloatArray, index: int, out: list[TrackedBox], was_tentative: bool
+    ) -> None:
+        """Report a confirmed track's row, or keep a tentative one's for ``emit_tentative``."""
+        if track.is_confirmed:
+            out.append((track.track_id, box.copy(), index))
+            if was_tentative and self.cfg.emit_tentative:
+                self._recovered += [(f, track.track_id, b, i) for f, b, i in track.pending]
+            track.pending = []
+        elif self.cfg.emit_tentative:
+            track.pending.append((self.frame_count, box.copy(), index))
+
     # ------------------------------------------------------------ steps
-    def _admissible(self, detections: Detections) -> NDArray[np.int64]:
-        """Indices of detections above the confidence and height limits (positive size)."""
+    def _admissible(self, detections: Detections) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Indices of the high-score detections (at least ``min_confidence``) and of the
+        low-score ones (``[low_confidence, min_confidence)``, empty when off), both at
+        least ``min_height`` tall and of positive size."""
         tlwh = np.asarray(detections.tlwh, np.float64).reshape(-1, 4)
         scores = np.asarray(detections.scores, np.float64).reshape(-1)
-        ok = (scores >= self.cfg.min_confidence) & (tlwh[:, 3] >= self.cfg.min_height)
-        ok &= (tlwh[:, 2] > 0) & (tlwh[:, 3] > 0)
-        return np.flatnonzero(ok)
+        ok = (tlwh[:, 3] >= self.cfg.min_height) & (tlwh[:, 2] > 0) & (tlwh[:, 3] > 0)
+        high = ok & (scores >= self.cfg.min_confidence)
+        low_min = self.cfg.low_confidence
+        low = ok & ~high & (scores >= low_min) if low_min is not None else np.zeros_like(ok)
+        return np.flatnonzero(high), np.flatnonzero(low)
 
     def _predict(self) -> tuple[FloatArray, FloatArray]:
         """Predict every track one frame ahead at once; returns the stacked (T, 8), (T, 8, 8)."""
@@ -224,17 +279,23 @@ class Tracker:
     ) -> tuple[FloatArray, float]:
         """The gated (T, M) cost of the matching cascade and its largest accepted value."""
         sq_maha = self.kf.gating_distance_many(means, covs, xyah)
-        if feats is None and self.cfg.motion_cost == "iou":
-            boxes = xyah_to_tlwh(xyah)
-            track_boxes = xyah_to_tlwh(means[:, :4])
-            return gate(iou_cost(track_boxes, boxes), sq_maha), self.cfg.max_iou_distance
-        if feats is None:
-            cost = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
-            return cost, self.cfg.motion_max_distance
-        confirmed = np.array([t.is_confirmed for t in self.tracks])
-        inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
-        cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
-        return gate(cost, sq_maha), self.cfg.max_cosine_distance
+        if feats is not None:
+            confirmed = np.array([t.is_confirmed for t in self.tracks])
+            inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
+            cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
+            return gate(cost, sq_maha), self.cfg.max_cosine_distance
+        maha = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
+        if self.cfg.motion_cost == "mahalanobis":
+            return maha, self.cfg.motion_max_distance
+        track_boxes = xyah_to_tlwh(means[:, :4])
+        cost = gate(iou_cost(track_boxes, xyah_to_tlwh(xyah)), sq_maha)
+        if self.cfg.motion_cost == "hybrid":
+            # tracks missed for 2+ frames: Mahalanobis, rescaled so that the accepted
+            # motion_max_distance lands on max_iou_distance (the cascade has one threshold)
+            lost = np.array([t.time_since_update >= 2 for t in self.tracks])
+            scale = self.cfg.max_iou_distance / self.cfg.motion_max_distance
+            cost[lost] = np.where(maha[lost] >= GATED, GATED, maha[lost] * scale)
+        return cost, self.cfg.max_iou_distance
 
     def _associate(
         self,
@@ -243,28 +304,47 @@ class Tracker:
         boxes: FloatArray,
         xyah: FloatArray,
         feats: FloatArray | None,
+        n_high: int,
     ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-        """Matches (track, detection), unmatched tracks and unmatched detections."""
+        """Matches (track, detection), unmatched tracks and unmatched high-score detections.
+
+        Detections ``0 .. n_high - 1`` are the high-score ones, the rest low-score.
+        """
         n_det = len(boxes)
         if not self.tracks or n_det == 0:
-            return [], list(range(len(self.tracks))), list(range(n_det))
+            return [], list(range(len(self.tracks))), list(range(n_high))
         confirmed = np.array([i for i, t in enumerate(self.tracks) if t.is_confirmed], np.int64)
         tsu = np.array([t.time_since_update for t in self.tracks], np.int64)
+        high = np.arange(n_high)
         cost, max_dist = self._cascade_cost(means, covs, xyah, feats)
         matches_a, left_a, free = matching_cascade(
-            cost, tsu, max_dist, self.cfg.max_age, rows=confirmed
+            cost, tsu, max_dist, self.cfg.max_age, rows=confirmed, cols=high
         )
         unconfirmed = [i for i, t in enumerate(self.tracks) if not t.is_confirmed]
         iou_rows = unconfirmed + [i for i in left_a if tsu[i] == 1]
         left_a = [i for i in left_a if tsu[i] != 1]
         track_boxes = xyah_to_tlwh(means[:, :4])
+        cost_iou = iou_cost(track_boxes, boxes)
         matches_b, left_b, free = min_cost_matching(
-            iou_cost(track_boxes, boxes),
+            cost_iou,
             self.cfg.max_iou_distance,
             np.asarray(iou_rows, np.int64),
             np.asarray(free, np.int64),
         )
-        return matches_a + matches_b, left_a + left_b, free
+        matches_c: list[tuple[int, int]] = []
+        if n_det > n_high:
+            recent = np.array(
+                [i for i in left_b if self.tracks[i].is_confirmed and tsu[i] == 1], np.int64
+            )
+            left_b = [i for i in left_b if i not in set(recent.tolist())]
+            cost_low = np.full_like(cost_iou, GATED)
+            sq_maha = self.kf.gating_distance_many(means[recent], covs[recent], xyah)
+            cost_low[recent] = gate(cost_iou[recent], sq_maha)
+            matches_c, left_c, _ = min_cost_matching(
+                cost_low, self.cfg.low_max_iou_distance, recent, np.arange(n_high, n_det)
+            )
+            left_b += left_c
+        return matches_a + matches_b + matches_c, left_a + left_b, free
 
     def _start(self, xyah: FloatArray, feature: FloatArray | None) -> Track:
         """A new tentative track with the next unused identity."""
