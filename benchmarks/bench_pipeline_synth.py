@@ -94,7 +94,8 @@ class BenchConfig:
     cameras, people, frames, width, height : size of every held-out scene
     difficulties : held-out difficulties; scene k gets seed ``test_seed + k``
     test_seed : seed of the first held-out scene
-    train_frames : frames of the training scene (same cameras, people and size)
+    train_frames : frames of the training scene (same cameras and size)
+    train_people : people at a time in the training scene (None = ``people``)
     train_difficulty : difficulty of the training scene
     train_seed : seed of the training scene
     boxes : box sources: "gt" (``detect --from-gt``) and/or "det" (the detector)
@@ -117,6 +118,7 @@ class BenchConfig:
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     test_seed: int = TEST_SEED
     train_frames: int = 200
+    train_people: int | None = None
     train_difficulty: str = "medium"
     train_seed: int = TRAIN_SEED
     boxes: tuple[str, ...] = ("gt", "det")
@@ -132,11 +134,13 @@ class BenchConfig:
     associate: AssociateConfig = AssociateConfig()
     fmt: str = "jpg"
 
-    def synth(self, difficulty: str, seed: int, frames: int) -> SynthConfig:
-        """The generator settings of one scene."""
+    def synth(
+        self, difficulty: str, seed: int, frames: int, people: int | None = None
+    ) -> SynthConfig:
+        """The generator settings of one scene (``people`` None = ``self.people``)."""
         return SynthConfig(
             cameras=self.cameras,
-            people=self.people,
+            people=self.people if people is None else people,
             frames=frames,
             width=self.width,
             height=self.height,
@@ -402,7 +406,7 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
     pre_info: dict[str, Any] = {}
     if needs_model:
         say("training scene")
-        tcfg = cfg.synth(cfg.train_difficulty, cfg.train_seed, cfg.train_frames)
+        tcfg = cfg.synth(cfg.train_difficulty, cfg.train_seed, cfg.train_frames, cfg.train_people)
         tscene = work / "train" / "scene"
         info = stamps.run("synth/train", tcfg, lambda: make_scene(tscene, tcfg))
         scenes.append(_scene_info("train", tcfg, info))
@@ -488,7 +492,7 @@ def format_scenes(res: BenchResult, cfg: BenchConfig) -> str:
     size = f"{cfg.width}x{cfg.height}"
     return "\n".join(
         f"  {s.name:6} {s.difficulty:6} seed {s.seed}: {s.cameras} cameras x {s.frames} frames "
-        f"{size}, {cfg.people} people at a time, {s.identities} identities, "
+        f"{size}, {s.identities} identities, "
         f"{s.gt_boxes} gt boxes"
         for s in res.scenes
     )
@@ -503,7 +507,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--frames", type=int, default=200, help="frames of each held-out scene")
     ap.add_argument("--train-frames", type=int, default=200)
     ap.add_argument("--cameras", type=int, default=4)
-    ap.add_argument("--people", type=int, default=8)
+    ap.add_argument("--people", type=int, default=8, help="people at a time, held-out scenes")
+    ap.add_argument("--train-people", type=int, help="people in the training scene (--people)")
     ap.add_argument("--difficulties", default="easy,medium,hard")
     ap.add_argument("--boxes", default="gt,det", help="gt, det or gt,det")
     ap.add_argument("--det-difficulties", default=None, help="run det boxes only on these")
@@ -523,6 +528,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         people=a.people,
         frames=a.frames,
         train_frames=a.train_frames,
+        train_people=a.train_people,
         difficulties=tuple(a.difficulties.split(",")),
         boxes=tuple(a.boxes.split(",")),
         features=tuple(a.features.split(",")),

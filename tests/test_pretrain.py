@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import mcmot.stages.pretrain as pretrain_mod
 from mcmot.cli import app
+from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.models.teacher import Teacher
 from mcmot.scene import Scene
@@ -206,3 +207,12 @@ def test_cli_bad_inputs_one_line(scene, tmp_path, extra, message):
 def test_cli_missing_scene(tmp_path):
     r = _cli(["pretrain", str(tmp_path / "nope"), "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and "scene not found" in r.output
+
+
+def test_a_saved_config_without_the_newer_options_loads_with_them_off():
+    from mcmot.stages.pretrain import ABSENT_MEANS_OFF, config_from_dict
+
+    old = {k: v for k, v in to_dict(PRESETS["cpu"]).items() if k not in ABSENT_MEANS_OFF}
+    cfg = config_from_dict(old)
+    assert all(getattr(cfg, k) == v for k, v in ABSENT_MEANS_OFF.items())
+    assert config_from_dict(to_dict(PRESETS["cpu"])) == PRESETS["cpu"]  # a full dict round-trips

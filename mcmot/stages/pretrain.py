@@ -291,13 +291,28 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+#: Values of the model options added after the first checkpoints: a saved config
+#: without one of them predates it, and was trained and must be rebuilt without it.
+ABSENT_MEANS_OFF: dict[str, Any] = {
+    "cross_other_views": False,
+    "cross_strict": False,
+    "cross_match": "attention",
+    "mask_per_view": False,
+    "recon_own_drop": 0.0,
+}
+
+
 def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
-    """A PretrainConfig from a saved dict (unknown keys are an error)."""
+    """A PretrainConfig from a saved dict (unknown keys are an error).
+
+    Options missing from ``data`` (older checkpoints) are off (``ABSENT_MEANS_OFF``);
+    other missing fields take today's defaults.
+    """
     names = {f.name for f in dataclasses.fields(PretrainConfig)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise McmotError(f"unknown pretrain config field(s): {', '.join(unknown)}")
-    return PretrainConfig(**data)
+    return PretrainConfig(**{**ABSENT_MEANS_OFF, **data})
 
 
 def build_model(cfg: CalibFreeConfig, state: dict[str, torch.Tensor] | None = None) -> CalibFree:
