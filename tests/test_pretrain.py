@@ -19,6 +19,7 @@ from mcmot.errors import McmotError
 from mcmot.models.teacher import Teacher
 from mcmot.scene import Scene
 from mcmot.stages.pretrain import (
+    CPU_CROSS_VIEW,
     PRESETS,
     Dist,
     PretrainConfig,
@@ -26,6 +27,7 @@ from mcmot.stages.pretrain import (
     epoch_order,
     load_checkpoint,
     lr_at,
+    other_views_seen,
     run_pretrain,
 )
 from mcmot.stages.pretrain_data import CropSpec, build_scene_crops, collate
@@ -60,8 +62,22 @@ def test_presets_follow_the_paper():
     assert (p.dec_dim, p.dec_depth, p.dec_heads, p.max_dets, p.mask_ratio) == (512, 8, 16, 10, 0.75)
     assert (p.epochs, p.lr, p.warmup_epochs, p.weight_decay) == (400, 1.5e-4, 40, 0.05)
     assert p.embed_dim // 2 == 384  # f_a and f_s
+    assert (p.cross_strict, p.recon_own_drop, p.norm_pix_loss, p.w_nmi) == (False, 0.0, True, 1.0)
+    assert p.cross_match == "attention" and p.cross_pool == "mean"
     c = PRESETS["cpu"]
     assert c.img_height == 2 * c.img_width  # person-shaped crops
+    assert all(getattr(c, k) == v for k, v in CPU_CROSS_VIEW.items())
+
+
+def test_other_views_seen_hand_values():
+    valid = torch.tensor(
+        [
+            [[True, False], [False, False], [True, True]],
+            [[True, True], [False, False], [False, False]],
+        ]
+    )  # (B=2, V=3, N=2): timestep 0 sees views 0 and 2, timestep 1 only view 0
+    seen = other_views_seen(valid)
+    assert seen.tolist() == [[True, True, True], [False, True, True]]
 
 
 def test_lr_schedule_hand_values():
@@ -117,11 +133,12 @@ def test_run_writes_outputs_and_checkpoint_round_trips(scene, tmp_path):
         run_pretrain([scene], run, _cfg(boxes="gt"))
 
 
-def test_resume_equals_uninterrupted(scene, tmp_path):
-    full = run_pretrain([scene], tmp_path / "a", _cfg(seed=3))
-    part = run_pretrain([scene], tmp_path / "b", _cfg(seed=3), stop_at_step=2)
+@pytest.mark.parametrize("options", [{}, CPU_CROSS_VIEW], ids=["paper", "cpu-cross-view"])
+def test_resume_equals_uninterrupted(scene, tmp_path, options):
+    full = run_pretrain([scene], tmp_path / "a", _cfg(seed=3, **options))
+    part = run_pretrain([scene], tmp_path / "b", _cfg(seed=3, **options), stop_at_step=2)
     assert part.stopped == "stop_at_step" and not part.finished and part.step == 2
-    rest = run_pretrain([scene], tmp_path / "b", _cfg(seed=99), resume=True)  # seed from ckpt
+    rest = run_pretrain([scene], tmp_path / "b", _cfg(seed=99), resume=True)  # config from ckpt
     assert rest.finished and rest.step == full.step
     a, b = full.model.state_dict(), rest.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
