@@ -14,7 +14,8 @@ person? Compared, on the same boxes:
 
 Usage::
 
-    python benchmarks/bench_crossview_retrieval.py --minutes 6 --work /tmp/xview
+    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview        # 20 min, cpu preset
+    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview-paper --paper-method
 
 Prints the machine, the scenes, the training run and the table.
 """
@@ -37,7 +38,7 @@ from mcmot.models.calibfree import CalibFree
 from mcmot.models.teacher import teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import FORMAT, PRESETS, run_pretrain, save_checkpoint
+from mcmot.stages.pretrain import FORMAT, PRESETS, PretrainConfig, run_pretrain, save_checkpoint
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
 
@@ -107,25 +108,30 @@ def untrained_checkpoint(trained: Path, out: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=6.0, help="pretraining budget")
+    ap.add_argument("--minutes", type=float, default=20.0, help="pretraining budget")
     ap.add_argument("--epochs", type=int, help="fixed epochs instead of a budget (comparable runs)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)
     ap.add_argument("--people", type=int, default=6, help="people in the held-out scene")
-    ap.add_argument("--train-people", type=int, help="people in the training scene (--people)")
-    ap.add_argument("--train-frames", type=int, default=60)
+    ap.add_argument("--train-people", type=int, default=12, help="people in the training scene")
+    ap.add_argument("--train-frames", type=int, default=150)
     ap.add_argument("--test-frames", type=int, default=40)
-    ap.add_argument("--difficulty", default="easy")
+    ap.add_argument("--difficulty", default="medium")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--teacher", default="auto")
     ap.add_argument("--no-teacher-eval", action="store_true", help="skip the teacher's row")
     ap.add_argument("--set", action="append", default=[], help="pretrain FIELD=VALUE (JSON)")
+    ap.add_argument(
+        "--paper-method",
+        action="store_true",
+        help="the cpu preset's sizes with the paper's method (without CPU_CROSS_VIEW)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    train_people = args.train_people or args.people
+    train_people = args.train_people
     train = make_scene(args.work / "train", 11, args.train_frames, train_people, args)
     test = make_scene(args.work / "test", 22, args.test_frames, args.people, args)
     t_scenes = time.perf_counter() - t0
@@ -133,7 +139,7 @@ def main() -> None:
     run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
     extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     cfg = dataclasses.replace(
-        PRESETS["cpu"],
+        PretrainConfig() if args.paper_method else PRESETS["cpu"],
         boxes="gt",
         teacher=args.teacher,
         minutes=args.minutes,
@@ -179,7 +185,8 @@ def main() -> None:
         + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
     )
     print()
-    print(f"extra settings: {extra or 'none'}")
+    method = "paper's method (--paper-method)" if args.paper_method else "cpu preset"
+    print(f"method: {method}; extra settings: {extra or 'none'}")
     print(f"{'features':36s} {'top-1 f_a':>10s} {'top-1 f_s':>10s} {'chance':>8s} {'queries':>8s}")
     for name, acc, acc_s, chance, n in results:
         print(f"{name:36s} {acc:10.3f} {acc_s:10.3f} {chance:8.3f} {n:8d}")
