@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
+from ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes  # noqa: E402
 
 from mcmot.config import override  # noqa: E402
 from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment  # noqa: E402
@@ -118,28 +118,11 @@ def yolo_detections(video: Path, cache_dir: Path, max_frames: int) -> MotTable:
     return table
 
 
-#: ultralytics' default tracker settings (bytetrack.yaml / botsort.yaml), BoT-SORT without
-#: ReID and without camera-motion compensation (static camera, no frames passed).
-ULTRALYTICS_ARGS = dict(
-    track_high_thresh=0.25,
-    track_low_thresh=0.1,
-    new_track_thresh=0.25,
-    track_buffer=30,
-    match_thresh=0.8,
-    fuse_score=True,
-    gmc_method="none",
-    proximity_thresh=0.5,
-    appearance_thresh=0.8,
-    with_reid=False,
-    model="auto",
-)
-
-
 def run_ultralytics(kind: str, det: MotTable, n_frames: int) -> MotTable:
     """ByteTrack or BoT-SORT fed frame by frame; rows carry the matched detection's box."""
     from ultralytics.trackers import BOTSORT, BYTETracker
 
-    tracker = (BYTETracker if kind == "bytetrack" else BOTSORT)(SimpleNamespace(**ULTRALYTICS_ARGS))
+    tracker = (BYTETracker if kind == "bytetrack" else BOTSORT)(SimpleNamespace(**BOTSORT_ARGS))
     slices = det.frame_slices()
     frames, ids, rows = [], [], []
     for frame in range(1, n_frames + 1):

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ultralytics_boxes import UltralyticsBoxes  # noqa: E402
+from ultralytics_boxes import BYTETRACK_ARGS, UltralyticsBoxes  # noqa: E402
 
 from mcmot.detectors import offline_environment  # noqa: E402
 from mcmot.tracking import Detections, Tracker, TrackerConfig  # noqa: E402
@@ -44,15 +44,6 @@ WIDTH, HEIGHT = 1920, 1080
 DETECT_PROB = 0.95
 #: Appearance feature size for the 'with features' run.
 FEATURE_DIM = 128
-#: ultralytics' default ByteTrack settings (bytetrack.yaml).
-BYTETRACK_ARGS = dict(
-    track_high_thresh=0.25,
-    track_low_thresh=0.1,
-    new_track_thresh=0.25,
-    track_buffer=30,
-    match_thresh=0.8,
-    fuse_score=True,
-)
 
 
 def synthetic_frames(n_people: int, n_frames: int, seed: int = 0) -> list[Detections]:

@@ -9,6 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
+#: ultralytics' default ByteTrack settings (its bytetrack.yaml).
+BYTETRACK_ARGS: dict[str, object] = dict(
+    track_high_thresh=0.25,
+    track_low_thresh=0.1,
+    new_track_thresh=0.25,
+    track_buffer=30,
+    match_thresh=0.8,
+    fuse_score=True,
+)
+
+#: ultralytics' default BoT-SORT settings (botsort.yaml) on top of ByteTrack's, without
+#: ReID and without camera-motion compensation (static camera, no frames passed).
+BOTSORT_ARGS: dict[str, object] = dict(
+    BYTETRACK_ARGS,
+    gmc_method="none",
+    proximity_thresh=0.5,
+    appearance_thresh=0.8,
+    with_reid=False,
+    model="auto",
+)
+
 
 class UltralyticsBoxes:
     """The subset of ultralytics' ``Boxes`` its trackers read (numpy, tlwh in).
