@@ -49,7 +49,13 @@ def pretrain_cmd(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Run folder for checkpoints and logs.", show_default=False)
     ],
-    preset: Annotated[Preset, typer.Option(help="Starting settings.")] = Preset.cpu,
+    preset: Annotated[
+        Preset,
+        typer.Option(
+            help="Starting settings: cpu (small ViT, cross-view options on, see docs/method.md) "
+            "or paper (the paper's Appendix D, unchanged)."
+        ),
+    ] = Preset.cpu,
     config: Annotated[
         Path | None, typer.Option("--config", help="JSON file of setting overrides.")
     ] = None,
