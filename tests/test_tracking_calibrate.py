@@ -65,8 +65,10 @@ def table(scores: list[float]) -> MotTable:
 
 def test_calibrate_config_replaces_the_gate_only_when_asked() -> None:
     det = table([1.0] * len(FRAMES))
-    plain = TrackerConfig()
-    assert calibrate_config(plain, det, FEATS.astype(np.float32)) is plain
+    fixed = TrackerConfig(cosine_gate_quantile=None)
+    assert calibrate_config(fixed, det, FEATS.astype(np.float32)) is fixed
+    default = calibrate_config(TrackerConfig(), det, FEATS.astype(np.float32))
+    assert default.max_cosine_distance == pytest.approx(calibrated_cosine_gate(FRAMES, FEATS, 0.05))
     asked = TrackerConfig(cosine_gate_quantile=0.25)
     assert calibrate_config(asked, det, None) is asked
     got = calibrate_config(asked, det, FEATS.astype(np.float32))
@@ -130,7 +132,6 @@ def test_cli_calibrated_gate_tracks_and_records(tmp_path: Path) -> None:
     ("people", "args", "message"),
     [
         (2, ["--cosine-gate-quantile", "1.5"], "cosine_gate_quantile"),
-        (1, ["--cosine-gate-quantile", "0.05"], "no frame has two detections"),
     ],
 )
 def test_cli_calibrated_gate_bad_input(
@@ -145,10 +146,33 @@ def test_cli_calibrated_gate_bad_input(
     assert not (root / "tracks").exists() or not any((root / "tracks").iterdir())
 
 
-def test_cli_calibration_failure_writes_no_camera(tmp_path: Path) -> None:
+def test_each_camera_calibrates_on_its_own_video(tmp_path: Path) -> None:
     root = write_scene(tmp_path / "scene", people=2, cam="cam1")
-    write_scene(root, people=1, cam="cam2")
+    write_scene(root, people=1, cam="cam2")  # one person at a time: nothing to calibrate from
     result = runner.invoke(app, ["track", str(root), "--cosine-gate-quantile", "0.05"])
-    assert result.exit_code == 1, result.output
-    assert "no frame has two detections" in result.output
-    assert not (root / "tracks" / "cam1.txt").exists()
+    assert result.exit_code == 0, result.output
+    params = json.loads((root / "provenance" / "track.json").read_text())["params"]
+    gates = params["calibrated_max_cosine_distance"]
+    assert gates["cam2"] == TrackerConfig().max_cosine_distance
+    assert gates["cam1"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [([], 0.05), (["--cosine-gate-quantile", "0"], None), (["--max-cosine-distance", "0.3"], None)],
+)
+def test_cli_gate_is_calibrated_by_default_and_fixed_on_request(tmp_path: Path, args, expected):
+    root = write_scene(tmp_path / "scene", people=2)
+    result = runner.invoke(app, ["track", str(root), *args])
+    assert result.exit_code == 0, result.output
+    params = json.loads((root / "provenance" / "track.json").read_text())["params"]
+    assert params["cosine_gate_quantile"] == expected
+    assert ("calibrated_max_cosine_distance" in params) == (expected is not None)
+
+
+def test_one_person_at_a_time_keeps_the_fixed_gate(tmp_path: Path) -> None:
+    root = write_scene(tmp_path / "scene", people=1)  # no frame with two detections
+    result = runner.invoke(app, ["track", str(root), "--cosine-gate-quantile", "0.05"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((root / "provenance" / "track.json").read_text())["params"]
+    assert params["calibrated_max_cosine_distance"] == {"cam1": TrackerConfig().max_cosine_distance}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from typing import Annotated
 
@@ -70,8 +71,9 @@ def track_cmd(
         typer.Option(
             "--cosine-gate-quantile",
             help="Calibrate the appearance gate per camera: this quantile of the cosine "
-            "distances between detections of one frame (e.g. 0.05; replaces "
-            "--max-cosine-distance; default off).",
+            "distances between detections of one frame; 0 = off, use --max-cosine-distance "
+            f"(giving --max-cosine-distance alone also turns it off) [default: "
+            f"{_D.cosine_gate_quantile}].",
         ),
     ] = None,
     max_iou_distance: Annotated[
@@ -133,8 +135,12 @@ def track_cmd(
     """
     sc = Scene(scene)
     features = _prepare_inputs(sc, features, model, split_names(cameras))
+    base = TrackerConfig()
+    if cosine_gate_quantile == 0 or (cosine_gate_quantile is None and max_cosine_distance):
+        base = dataclasses.replace(base, cosine_gate_quantile=None)  # a fixed gate
+        cosine_gate_quantile = None
     cfg = override(
-        TrackerConfig(),
+        base,
         max_age=max_age,
         n_init=n_init,
         max_cosine_distance=max_cosine_distance,

@@ -26,7 +26,7 @@ from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.tracking import Detections, Tracker, TrackerConfig
-from mcmot.tracking.calibrate import calibrated_cosine_gate
+from mcmot.tracking.calibrate import calibrated_cosine_gate, same_frame_distances
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -182,11 +182,14 @@ def calibrate_config(
     With ``cfg.cosine_gate_quantile`` set and features given, the gate becomes
     that quantile of the cosine distances between detections of the same frame
     (``mcmot.tracking.calibrate``), over the detections the tracker admits
-    (``min_confidence``, ``min_height``); otherwise ``cfg`` is returned unchanged.
+    (``min_confidence``, ``min_height``); otherwise, and when no frame holds two
+    such detections (nothing to calibrate from), ``cfg`` is returned unchanged.
     """
     if cfg.cosine_gate_quantile is None or feats is None:
         return cfg
     ok = (det.scores >= cfg.min_confidence) & (det.boxes[:, 3] >= cfg.min_height)
+    if not len(same_frame_distances(det.frames[ok], feats[ok], max_pairs=1)):
+        return cfg
     gate = calibrated_cosine_gate(det.frames[ok], feats[ok], cfg.cosine_gate_quantile)
     return override(cfg, max_cosine_distance=min(gate, 2.0))
 
