@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mcmot.motio import MotTable, write_mot
+from mcmot.motio import MotTable, read_mot, write_mot
 
 PALETTE = [
     ((40, 40, 200), (120, 60, 20)),
@@ -88,3 +88,18 @@ def make_tiny_scene(
         )
         write_mot(root / "det" / f"{name}.txt", det)
     return root
+
+
+def write_feature_file(scene: Path, cam: str, feats: list | np.ndarray) -> None:
+    """``features/<cam>.npz`` in the extract-features layout, rows aligned with ``det/<cam>.txt``
+    (the same vectors as f_a and f_s)."""
+    det = read_mot(scene / "det" / f"{cam}.txt", unique_ids=False)
+    (scene / "features").mkdir(exist_ok=True)
+    np.savez(
+        scene / "features" / f"{cam}.npz",
+        f_a=np.array(feats),
+        f_s=np.array(feats),
+        frames=det.frames,
+        boxes=det.boxes,
+        checkpoint=np.array("test"),
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pretrain_fixtures import write_feature_file
 from typer.testing import CliRunner
 
 from mcmot.cli import app
@@ -35,16 +36,7 @@ def _walkers(scene: Path, cam: str, n_frames: int = N_FRAMES, *, features: bool 
     table = MotTable.from_arrays(np.array(frames), -np.ones(n), np.array(boxes), np.array(scores))
     write_mot(scene / "det" / f"{cam}.txt", table)
     if features:
-        det = read_mot(scene / "det" / f"{cam}.txt", unique_ids=False)
-        (scene / "features").mkdir(exist_ok=True)
-        np.savez(
-            scene / "features" / f"{cam}.npz",
-            f_a=np.array(fa),
-            f_s=np.array(fa),
-            frames=det.frames,
-            boxes=det.boxes,
-            checkpoint=np.array("test"),
-        )
+        write_feature_file(scene, cam, fa)
 
 
 @pytest.fixture()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pretrain_fixtures import write_feature_file
 from typer.testing import CliRunner
 
 from mcmot.cli import app
@@ -102,16 +103,7 @@ def write_scene(root: Path, people: int, cam: str = "cam1") -> Path:
     n = len(frames)
     det = MotTable.from_arrays(np.array(frames), -np.ones(n), np.array(boxes), np.full(n, 0.9))
     write_mot(root / "det" / f"{cam}.txt", det)
-    det = read_mot(root / "det" / f"{cam}.txt", unique_ids=False)
-    (root / "features").mkdir(exist_ok=True)
-    np.savez(
-        root / "features" / f"{cam}.npz",
-        f_a=np.array(feats),
-        f_s=np.array(feats),
-        frames=det.frames,
-        boxes=det.boxes,
-        checkpoint=np.array("test"),
-    )
+    write_feature_file(root, cam, feats)
     return root
 
 
