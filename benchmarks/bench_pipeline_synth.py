@@ -65,7 +65,7 @@ from mcmot.stages.pretrain import (
     save_checkpoint,
 )
 from mcmot.stages.track import run_track
-from mcmot.synth import SynthConfig, generate_scene
+from mcmot.synth import DIFFICULTIES, SynthConfig, generate_scene
 from mcmot.tracking import TrackerConfig
 
 #: Metrics reported per row, in this order.
@@ -92,7 +92,9 @@ class BenchConfig:
     Attributes
     ----------
     cameras, people, frames, width, height : size of every held-out scene
-    difficulties : held-out difficulties; scene k gets seed ``test_seed + k``
+    difficulties : held-out difficulties; a difficulty's scene gets seed ``test_seed`` plus
+        its rank in :data:`mcmot.synth.DIFFICULTIES` (easy 0, medium 1, hard 2), so
+        it is the same scene whichever difficulties a run asks for
     test_seed : seed of the first held-out scene
     train_frames : frames of the training scene (same cameras and size)
     train_people : people at a time in the training scene (None = ``people``)
@@ -225,6 +227,14 @@ def _json_default(obj: Any) -> Any:
 
 
 # ----------------------------------------------------------------- steps
+def held_out_seed(cfg: BenchConfig, difficulty: str) -> int:
+    """The held-out scene's seed: fixed per difficulty (``--det-difficulties medium``
+    must reuse the gt run's medium scene, not regenerate another one over it)."""
+    if difficulty not in DIFFICULTIES:
+        raise McmotError(f"unknown difficulty {difficulty!r} (one of {', '.join(DIFFICULTIES)})")
+    return cfg.test_seed + list(DIFFICULTIES).index(difficulty)
+
+
 def make_scene(root: Path, cfg: SynthConfig) -> dict[str, Any]:
     """Generate a synthetic scene into ``root`` (replacing a stale one)."""
     if root.exists():
@@ -423,8 +433,8 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
             lambda: pretrain(Scene(tscene), run_dir, cfg.pretrain, say),
         )
     rows: list[Row] = []
-    for k, diff in enumerate(cfg.difficulties):
-        scfg = cfg.synth(diff, cfg.test_seed + k, cfg.frames)
+    for diff in cfg.difficulties:
+        scfg = cfg.synth(diff, held_out_seed(cfg, diff), cfg.frames)
         sroot = work / "test" / diff / "scene"
         info = stamps.run(f"synth/{diff}", scfg, lambda s=sroot, c=scfg: make_scene(s, c))
         scenes.append(_scene_info(diff, scfg, info))

@@ -107,3 +107,14 @@ def test_config_from_args(bench):
     assert cfg.difficulties == ("medium",) and cfg.frames == 80
     assert cfg.detect.imgsz == 640
     assert dataclasses.replace(cfg).train_seed != cfg.test_seed
+
+
+def test_held_out_seed_is_fixed_per_difficulty(bench):
+    """A det-only pass over 'medium' must reuse the gt pass's medium scene."""
+    full = bench.BenchConfig(difficulties=("easy", "medium", "hard"))
+    only = bench.BenchConfig(difficulties=("medium",))
+    assert bench.held_out_seed(full, "medium") == bench.held_out_seed(only, "medium")
+    seeds = {bench.held_out_seed(full, d) for d in full.difficulties}
+    assert len(seeds) == 3 and full.train_seed not in seeds
+    with pytest.raises(bench.McmotError, match="unknown difficulty"):
+        bench.held_out_seed(full, "extreme")
