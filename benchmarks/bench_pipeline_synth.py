@@ -22,7 +22,8 @@ Everything is cached under ``--work`` (a fingerprint of each step's
 parameters in ``stamps.json``), so a rerun only redoes what changed.
 
 Run: ``python benchmarks/bench_pipeline_synth.py --work /tmp/bench-pipe
-[--pretrain-minutes 5] [--frames 200] [--difficulties easy,medium,hard] [--boxes gt,det]``
+[--pretrain-minutes 5] [--frames 200] [--difficulties easy,medium,hard] [--boxes gt,det]
+[--repeats 3]`` (``--repeats``: held-out scenes per difficulty, metrics pooled over them)
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class BenchConfig:
     difficulties : held-out difficulties; a difficulty's scene gets seed ``test_seed`` plus
         its rank in :data:`mcmot.synth.DIFFICULTIES` (easy 0, medium 1, hard 2), so
         it is the same scene whichever difficulties a run asks for
+    repeats : held-out scenes per difficulty (other seeds, see :func:`held_out_seed`);
+        each row pools its metrics over them (one scene is a noisy estimate)
     test_seed : seed of the first held-out scene
     train_frames : frames of the training scene (same cameras and size)
     train_people : people at a time in the training scene (None = ``people``)
@@ -118,6 +121,7 @@ class BenchConfig:
     width: int = 640
     height: int = 360
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
+    repeats: int = 1
     test_seed: int = TEST_SEED
     train_frames: int = 200
     train_people: int | None = None
@@ -227,12 +231,22 @@ def _json_default(obj: Any) -> Any:
 
 
 # ----------------------------------------------------------------- steps
-def held_out_seed(cfg: BenchConfig, difficulty: str) -> int:
-    """The held-out scene's seed: fixed per difficulty (``--det-difficulties medium``
-    must reuse the gt run's medium scene, not regenerate another one over it)."""
+def held_out_seed(cfg: BenchConfig, difficulty: str, repeat: int = 0) -> int:
+    """The seed of a difficulty's ``repeat``-th held-out scene.
+
+    Fixed per difficulty and repeat (``--det-difficulties medium`` must reuse
+    the gt run's medium scene, not regenerate another one over it); repeat 0
+    is ``test_seed`` + the difficulty's rank, later repeats step by the number
+    of difficulties, so no two scenes share a seed.
+    """
     if difficulty not in DIFFICULTIES:
         raise McmotError(f"unknown difficulty {difficulty!r} (one of {', '.join(DIFFICULTIES)})")
-    return cfg.test_seed + list(DIFFICULTIES).index(difficulty)
+    return cfg.test_seed + list(DIFFICULTIES).index(difficulty) + len(DIFFICULTIES) * repeat
+
+
+def scene_name(difficulty: str, repeat: int) -> str:
+    """Folder and cache name of a held-out scene: ``medium``, ``medium-2``, ..."""
+    return difficulty if repeat == 0 else f"{difficulty}-{repeat + 1}"
 
 
 def make_scene(root: Path, cfg: SynthConfig) -> dict[str, Any]:
@@ -338,20 +352,25 @@ def appearance_note(res: AssociateResult) -> str:
     return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}"
 
 
-def evaluate_cues(scene: Scene, cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
-    """Associate with each cue and evaluate.
+def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
+    """Associate every scene with each cue and evaluate them together.
 
-    Returns (cues, metrics, identities, association seconds, appearance note) per cue.
+    Returns (cues, metrics pooled over the scenes, identities summed, association
+    seconds summed, appearance notes) per cue.
     """
     out = []
     for cue in cues:
-        t0 = time.perf_counter()
-        res = run_associate(scene, dataclasses.replace(cfg.associate, cues=cue), overwrite=True)
-        dt = time.perf_counter() - t0
-        ev = run_evaluate([scene], EvaluateConfig(), write=False)
-        s = ev.scene_summary(next(iter(ev.scenes)))
+        dt, ids, notes = 0.0, 0, []
+        for scene in scenes:
+            t0 = time.perf_counter()
+            acfg = dataclasses.replace(cfg.associate, cues=cue)
+            res = run_associate(scene, acfg, overwrite=True)
+            dt += time.perf_counter() - t0
+            ids += res.identities
+            notes.append(appearance_note(res))
+        s = run_evaluate(scenes, EvaluateConfig(), write=False).combined()
         metrics = {k: None if s[k] is None else float(s[k]) for k in METRICS}  # type: ignore[arg-type]
-        out.append((cue, metrics, res.identities, dt, appearance_note(res)))
+        out.append((cue, metrics, ids, dt, " | ".join(n for n in notes if n)))
     return out
 
 
@@ -374,8 +393,8 @@ def _one_variant(
     enc: str,
     model_fp: str,
     run_dir: Path,
-) -> list[Scored]:
-    """Features, tracks and association of one (scene, boxes, encoder)."""
+) -> Scene:
+    """Features and tracks of one (scene, boxes, encoder), ready to associate."""
     scene = variant(sroot, work / "runs" / key / enc)
     copy_stage(base, scene, "det")
     model = _encoder(enc, run_dir)
@@ -388,8 +407,7 @@ def _one_variant(
             lambda: extract(scene, fcfg),
         )
     run_track(scene, cfg.tracker, features=track_feats, overwrite=True)
-    cues = ("geometry",) if model is None else cfg.cues
-    return evaluate_cues(scene, cfg, cues)
+    return scene
 
 
 def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) -> BenchResult:
@@ -406,6 +424,8 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
     BenchResult
     """
     say = log or (lambda m: None)
+    if cfg.repeats < 1:
+        raise McmotError(f"--repeats must be at least 1, got {cfg.repeats}")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     stamps = Stamps(work)
@@ -434,25 +454,36 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
         )
     rows: list[Row] = []
     for diff in cfg.difficulties:
-        scfg = cfg.synth(diff, held_out_seed(cfg, diff), cfg.frames)
-        sroot = work / "test" / diff / "scene"
-        info = stamps.run(f"synth/{diff}", scfg, lambda s=sroot, c=scfg: make_scene(s, c))
-        scenes.append(_scene_info(diff, scfg, info))
+        held_out = []  # (name, scene root, synth info) of each repeat
+        for r in range(cfg.repeats):
+            name = scene_name(diff, r)
+            scfg = cfg.synth(diff, held_out_seed(cfg, diff, r), cfg.frames)
+            sroot = work / "test" / name / "scene"
+            info = stamps.run(f"synth/{name}", scfg, lambda s=sroot, c=scfg: make_scene(s, c))
+            scenes.append(_scene_info(name, scfg, info))
+            held_out.append((name, sroot, info))
         for boxes in cfg.boxes:
-            key = f"{diff}/{boxes}"
-            say(f"{key}: detect")
-            base = variant(sroot, work / "test" / diff / boxes)
-            stamps.run(
-                f"det/{key}",
-                [info["fp"], cfg.detect, boxes],
-                lambda b=base, x=boxes: detect(b, cfg.detect, x),
-            )
+            bases = []
+            for name, sroot, info in held_out:
+                say(f"{name}/{boxes}: detect")
+                base = variant(sroot, work / "test" / name / boxes)
+                stamps.run(
+                    f"det/{name}/{boxes}",
+                    [info["fp"], cfg.detect, boxes],
+                    lambda b=base, x=boxes: detect(b, cfg.detect, x),
+                )
+                bases.append(base)
             for enc in cfg.features:
-                say(f"{key}: {enc}")
+                say(f"{diff}/{boxes}: {enc}")
                 model_fp = pre_info.get("fp", "") if enc in ("calibfree", "untrained") else ""
-                for cue, metrics, ids, dt, note in _one_variant(
-                    work, stamps, cfg, sroot, base, key, enc, model_fp, run_dir
-                ):
+                ready = [
+                    _one_variant(
+                        work, stamps, cfg, sroot, base, f"{name}/{boxes}", enc, model_fp, run_dir
+                    )
+                    for (name, sroot, _), base in zip(held_out, bases, strict=True)
+                ]
+                cues = ("geometry",) if _encoder(enc, run_dir) is None else cfg.cues
+                for cue, metrics, ids, dt, note in evaluate_cues(ready, cfg, cues):
                     rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt, note))
     return BenchResult(rows, scenes, {k: v for k, v in pre_info.items() if k != "fp"})
 
@@ -520,6 +551,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--people", type=int, default=8, help="people at a time, held-out scenes")
     ap.add_argument("--train-people", type=int, help="people in the training scene (--people)")
     ap.add_argument("--difficulties", default="easy,medium,hard")
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="held-out scenes per difficulty (pooled)"
+    )
     ap.add_argument("--boxes", default="gt,det", help="gt, det or gt,det")
     ap.add_argument("--det-difficulties", default=None, help="run det boxes only on these")
     ap.add_argument("--features", default=",".join(FEATURES))
@@ -540,6 +574,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         train_frames=a.train_frames,
         train_people=a.train_people,
         difficulties=tuple(a.difficulties.split(",")),
+        repeats=a.repeats,
         boxes=tuple(a.boxes.split(",")),
         features=tuple(a.features.split(",")),
         pretrain=dataclasses.replace(

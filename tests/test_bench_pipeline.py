@@ -42,7 +42,8 @@ def tiny_run(bench, tmp_path_factory):
     torch.set_num_threads(1)
     cfg = bench.BenchConfig(
         cameras=2, people=3, frames=8, width=160, height=90, train_frames=8,
-        difficulties=("easy",), boxes=("gt",), features=("calibfree", "untrained", "none"),
+        difficulties=("easy",), repeats=2, boxes=("gt",),
+        features=("calibfree", "untrained", "none"),
         pretrain=PretrainConfig(**TINY), feature=FeaturesConfig(device="cpu"),
     )  # fmt: skip
     work = tmp_path_factory.mktemp("bench")
@@ -68,8 +69,9 @@ def test_every_row_has_valid_metrics(tiny_run):
             assert lo <= v <= 1.0, (r, k)
         # with ground-truth boxes nothing is missed or invented: MOTA close to 1
         assert r.metrics["MOTA"] is not None and r.metrics["MOTA"] > 0.5
-    assert [s.name for s in res.scenes] == ["train", "easy"]
-    assert res.scenes[1].seed != res.scenes[0].seed  # held out
+    # two held-out scenes pooled into each row, neither seen in training
+    assert [s.name for s in res.scenes] == ["train", "easy", "easy-2"]
+    assert len({s.seed for s in res.scenes}) == 3
     table = bench.format_table(res)
     assert len(table.splitlines()) == 2 + len(res.rows)
 
@@ -118,3 +120,9 @@ def test_held_out_seed_is_fixed_per_difficulty(bench):
     assert len(seeds) == 3 and full.train_seed not in seeds
     with pytest.raises(bench.McmotError, match="unknown difficulty"):
         bench.held_out_seed(full, "extreme")
+    assert bench.held_out_seed(full, "easy", 1) not in seeds | {full.train_seed}
+
+
+def test_repeats_must_be_positive(bench, tmp_path):
+    with pytest.raises(bench.McmotError, match="--repeats"):
+        bench.run_benchmark(tmp_path, bench.BenchConfig(repeats=0))
