@@ -264,13 +264,13 @@ def test_geometry_only_on_boxes_without_pixels(tmp_path):
     assert r2.cues == "geometry" and r2.notes
 
 
-def test_fused_cues_at_least_as_good_as_each(tmp_path):
-    gts, tracks = toy_tracks(12, fragment=40)
+def noisy_feature_scene(tmp_path: Path, seed: int) -> tuple[Path, list[MotTable], list[str]]:
+    """Three cameras whose features are noisy identity embeddings (appearance alone
+    is imperfect)."""
+    gts, tracks = toy_tracks(seed, fragment=40)
     names = ["c1", "c2", "c3"]
     rng = np.random.default_rng(0)
-    # noisy identity embeddings: appearance alone is imperfect
     feats = {}
-    truth = {}
     for n, g, t in zip(names, gts, tracks, strict=True):
         t = t.sorted()
         # recover each track row's true id from the gt (same boxes)
@@ -279,9 +279,12 @@ def test_fused_cues_at_least_as_good_as_each(tmp_path):
         order_g = np.lexsort((gs.boxes[:, 0], gs.frames))
         true_ids = np.empty(len(t), np.int64)
         true_ids[order_t] = gs.ids[order_g]
-        truth[n] = true_ids
         feats[n] = id_features(true_ids, 32, 0.35, rng)
-    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)), feats)
+    return write_scene(tmp_path, dict(zip(names, tracks, strict=True)), feats), gts, names
+
+
+def test_fused_cues_at_least_as_good_as_each(tmp_path):
+    root, gts, names = noisy_feature_scene(tmp_path, 12)
     scores = {}
     for cue in ("appearance", "geometry", "both"):
         run_associate(root, AssociateConfig(cues=cue), overwrite=True)
@@ -290,6 +293,24 @@ def test_fused_cues_at_least_as_good_as_each(tmp_path):
     for k in ("AIDF1", "MHAA"):
         best = max(scores["appearance"][k], scores["geometry"][k])
         assert scores["both"][k] >= best - 0.005, scores
+
+
+def test_fixed_appearance_weight(tmp_path):
+    root, gts, names = noisy_feature_scene(tmp_path, 12)
+    calibrated = run_associate(root, AssociateConfig())
+    assert calibrated.appearance is not None
+    off_cfg = AssociateConfig(appearance_weight=0.0, reentry=False)
+    off = run_associate(root, off_cfg, overwrite=True)
+    assert off.appearance is not None and off.appearance.weight == 0.0
+    # weight 0 (and no re-entry, a separate use of appearance): geometry's identities
+    ids_off = [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in names]
+    run_associate(root, AssociateConfig(cues="geometry"), overwrite=True)
+    assert ids_off == [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in names]
+    full = run_associate(root, AssociateConfig(appearance_weight=1.0), overwrite=True)
+    assert full.appearance is not None and full.appearance.weight == 1.0
+    assert full.appearance.separation == calibrated.appearance.separation
+    with pytest.raises(McmotError, match="--appearance-weight must be in"):
+        run_associate(root, AssociateConfig(appearance_weight=1.5), overwrite=True)
 
 
 def test_online_mode(tmp_path):
@@ -355,6 +376,7 @@ def test_cli_runs_and_reports(tmp_path):
         (["--cues", "appearance"], "needs features"),
         (["--cues", "colour"], "Invalid value"),
         (["--geometry", "missing.json", "--cues", "geometry"], "geometry file not found"),
+        (["--appearance-weight", "2"], "Invalid value"),
     ],
 )
 def test_cli_bad_input(tmp_path, args, needle):

@@ -40,6 +40,11 @@ class AssociateConfig:
         pairs lie beyond the per-frame gate (uneven floors, box noise)
     appearance_full_separation : the separation d' of the same/different
         similarity modes at which appearance gets full weight [3.0]
+    appearance_weight : with ``cues='both'``, the appearance cue's fusion
+        weight in [0, 1] instead of the calibrated one (the geometric pairs
+        keep theirs); None = calibrate on the scene [None]. Re-entry by
+        appearance (``reentry``) has its own calibrated threshold and is not
+        affected
     reentry : join groups that never share a frame by appearance when the
         evidence is strong (a person who left every view and came back) [True]
     split_switches : split a tracklet where the identity of its cross-view
@@ -66,6 +71,7 @@ class AssociateConfig:
     evidence_prior: float = 3.0
     gate_scale: float = 2.0
     appearance_full_separation: float = 3.0
+    appearance_weight: float | None = None
     reentry: bool = True
     split_switches: bool = True
     split_min_votes: int = 8

@@ -47,6 +47,15 @@ def associate_cmd(
         Path | None,
         typer.Option("--geometry", help="Reuse a geometry.json (same cameras) instead of fitting."),
     ] = None,
+    appearance_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--appearance-weight",
+            min=0.0,
+            max=1.0,
+            help="With --cues both: fix appearance's fusion weight (default: calibrated).",
+        ),
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Give every track row an identity shared across cameras (writes global/)."""
@@ -57,6 +66,7 @@ def associate_cmd(
         mode=mode.value,
         static_cameras=static_cameras or None,
         geometry_path=str(geometry) if geometry is not None else None,
+        appearance_weight=appearance_weight,
     )
     with progress_bar() as progress:
         result = run_associate(scene, cfg, overwrite=overwrite, progress=progress)

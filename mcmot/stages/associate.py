@@ -51,7 +51,8 @@ class AssociateResult:
     identities : number of global identities
     cues : the cues actually used ('none' for one camera)
     geometry : fitted or loaded pair geometry (empty without the geometry cue)
-    appearance : the fitted appearance model, or None
+    appearance : the fitted appearance model (its weight the one used in fusion:
+        ``cfg.appearance_weight`` when given), or None
     reentry_threshold : calibrated re-entry similarity, or None
     notes : one-line remarks for the user (fallbacks taken)
     seconds : wall time by step
@@ -74,6 +75,9 @@ def _check_cfg(cfg: AssociateConfig) -> None:
         raise McmotError(f"--cues must be one of {', '.join(CUES)}, got {cfg.cues!r}")
     if cfg.mode not in MODES:
         raise McmotError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+    w = cfg.appearance_weight
+    if w is not None and not 0.0 <= w <= 1.0:
+        raise McmotError(f"--appearance-weight must be in [0, 1], got {w}")
 
 
 def _load_tracks(scene: Scene) -> dict[str, MotTable]:
@@ -245,6 +249,8 @@ def run_associate(
             sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
         negatives = known_negative_similarities(obs)
         model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
+        if use_geo and cfg.appearance_weight is not None:
+            model = replace(model, weight=cfg.appearance_weight)
     t0 = time.perf_counter()
     if len(cams) == 1:
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
