@@ -559,6 +559,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--features", default=",".join(FEATURES))
     ap.add_argument("--device", default="auto", help="pretrain/detect/features device")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument(
+        "--appearance-weight",
+        type=float,
+        default=None,
+        help="associate --appearance-weight for the 'both' rows (default: calibrated)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return ap.parse_args(argv)
 
@@ -582,6 +588,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         ),
         detect=dataclasses.replace(base.detect, device=a.device),
         feature=dataclasses.replace(base.feature, device=a.device),
+        associate=dataclasses.replace(base.associate, appearance_weight=a.appearance_weight),
     )
 
 

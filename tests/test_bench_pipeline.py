@@ -109,6 +109,10 @@ def test_config_from_args(bench):
     assert cfg.difficulties == ("medium",) and cfg.frames == 80
     assert cfg.detect.imgsz == 640
     assert dataclasses.replace(cfg).train_seed != cfg.test_seed
+    assert cfg.associate.appearance_weight is None and cfg.repeats == 1
+    b = bench.parse_args(["--work", "w", "--appearance-weight", "0.5", "--repeats", "3"])
+    assert bench.config_from_args(b).associate.appearance_weight == 0.5
+    assert bench.config_from_args(b).repeats == 3
 
 
 def test_held_out_seed_is_fixed_per_difficulty(bench):
