@@ -42,13 +42,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
-from mcmot.motio import read_mot
+from mcmot.metrics.crossview import truth_labels
+from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import AssociateResult, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
@@ -74,6 +76,8 @@ METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")
 #: Encoders compared; ``none`` = tracker without features and geometry-only association.
 FEATURES = ("calibfree", "teacher", "untrained", "none")
 CUES = ("both", "appearance", "geometry")
+#: The label-using ceiling row (``--oracle``): not a method, a diagnostic.
+ORACLE = "gt-oracle"
 #: The detector's inference size: 640 fits the 640x360 synthetic cameras (no upscaling needed).
 DET_IMGSZ = 640
 #: Seed of the training scene and first seed of the held-out scenes (never used elsewhere).
@@ -96,6 +100,9 @@ class BenchConfig:
     difficulties : held-out difficulties; a difficulty's scene gets seed ``test_seed`` plus
         its rank in :data:`mcmot.synth.DIFFICULTIES` (easy 0, medium 1, hard 2), so
         it is the same scene whichever difficulties a run asks for
+    oracle : also a ``gt-oracle`` row per encoder: the tracks with every tracklet
+        given its majority ground-truth identity (:func:`oracle_global`), the
+        ceiling association could reach on them
     repeats : held-out scenes per difficulty (other seeds, see :func:`held_out_seed`);
         each row pools its metrics over them (one scene is a noisy estimate)
     test_seed : seed of the first held-out scene
@@ -122,6 +129,7 @@ class BenchConfig:
     height: int = 360
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     repeats: int = 1
+    oracle: bool = False
     test_seed: int = TEST_SEED
     train_frames: int = 200
     train_people: int | None = None
@@ -352,6 +360,50 @@ def appearance_note(res: AssociateResult) -> str:
     return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}"
 
 
+def oracle_global(scene: Scene) -> int:
+    """Write ``global/`` giving each tracklet its majority ground-truth identity.
+
+    The ceiling of association on these tracks: every cross-camera decision
+    right, every tracklet kept whole as the tracker cut it (an identity switch
+    inside a tracklet stays). Rows are matched to the truth as the cross-view
+    evaluator matches them. A tracklet matching no truth, or whose identity
+    a larger tracklet of its camera already holds in a shared frame, gets an
+    identity of its own. Returns the number of identities.
+    """
+    used: set[int] = set()
+    outputs = []
+    for cam, path in scene.stage_files("tracks").items():
+        pred = read_mot(path).sorted()
+        gt = read_mot(scene.path("gt", cam)).sorted()
+        frames = np.union1d(gt.frames, pred.frames)
+        labels = truth_labels(gt, pred, frames)
+        votes: dict[int, dict[int, int]] = {}
+        for tid, gid in zip(labels[labels > 0].tolist(), gt.ids[labels > 0].tolist(), strict=True):
+            votes.setdefault(tid, {}).setdefault(gid, 0)
+            votes[tid][gid] += 1
+        outputs.append((cam, pred, votes))
+        used.update(int(g) for g in gt.ids)
+    fresh = max(used, default=0) + 1
+    identities: set[int] = set()
+    for cam, pred, votes in outputs:
+        new = np.empty(len(pred), np.int64)
+        taken: dict[int, set[int]] = {}  # truth id -> frames it holds in this camera
+        tids = sorted(
+            np.unique(pred.ids).tolist(), key=lambda t: -max(votes.get(t, {0: 0}).values())
+        )
+        for tid in tids:
+            rows = pred.ids == tid
+            fr = set(pred.frames[rows].tolist())
+            gid = max(votes[tid], key=votes[tid].get) if tid in votes else None
+            if gid is None or fr & taken.get(gid, set()):
+                gid, fresh = fresh, fresh + 1
+            taken.setdefault(gid, set()).update(fr)
+            new[rows] = gid
+        write_mot(scene.path("global", cam), pred.with_ids(new))
+        identities.update(taken)
+    return len(identities)
+
+
 def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
     """Associate every scene with each cue and evaluate them together.
 
@@ -363,6 +415,9 @@ def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) 
         dt, ids, notes = 0.0, 0, []
         for scene in scenes:
             t0 = time.perf_counter()
+            if cue == ORACLE:
+                ids += oracle_global(scene)
+                continue
             acfg = dataclasses.replace(cfg.associate, cues=cue)
             res = run_associate(scene, acfg, overwrite=True)
             dt += time.perf_counter() - t0
@@ -483,6 +538,7 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
                     for (name, sroot, _), base in zip(held_out, bases, strict=True)
                 ]
                 cues = ("geometry",) if _encoder(enc, run_dir) is None else cfg.cues
+                cues += (ORACLE,) if cfg.oracle else ()
                 for cue, metrics, ids, dt, note in evaluate_cues(ready, cfg, cues):
                     rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt, note))
     return BenchResult(rows, scenes, {k: v for k, v in pre_info.items() if k != "fp"})
@@ -565,6 +621,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="associate --appearance-weight for the 'both' rows (default: calibrated)",
     )
+    ap.add_argument(
+        "--oracle", action="store_true", help="add the label-using association ceiling rows"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return ap.parse_args(argv)
 
@@ -581,6 +640,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         train_people=a.train_people,
         difficulties=tuple(a.difficulties.split(",")),
         repeats=a.repeats,
+        oracle=a.oracle,
         boxes=tuple(a.boxes.split(",")),
         features=tuple(a.features.split(",")),
         pretrain=dataclasses.replace(

@@ -42,7 +42,7 @@ def tiny_run(bench, tmp_path_factory):
     torch.set_num_threads(1)
     cfg = bench.BenchConfig(
         cameras=2, people=3, frames=8, width=160, height=90, train_frames=8,
-        difficulties=("easy",), repeats=2, boxes=("gt",),
+        difficulties=("easy",), repeats=2, boxes=("gt",), oracle=True,
         features=("calibfree", "untrained", "none"),
         pretrain=PretrainConfig(**TINY), feature=FeaturesConfig(device="cpu"),
     )  # fmt: skip
@@ -57,7 +57,12 @@ def test_every_row_has_valid_metrics(tiny_run):
         ("calibfree", "both"), ("calibfree", "appearance"), ("calibfree", "geometry"),
         ("untrained", "both"), ("untrained", "appearance"), ("untrained", "geometry"),
         ("none", "geometry"),
+        ("calibfree", "gt-oracle"), ("untrained", "gt-oracle"), ("none", "gt-oracle"),
     }  # fmt: skip
+    # the label-using ceiling is at least what association reached on the same tracks
+    got = {(r.features, r.cues): r.metrics for r in res.rows}
+    for enc in ("calibfree", "untrained", "none"):
+        assert got[(enc, "gt-oracle")]["AIDF1"] >= got[(enc, "geometry")]["AIDF1"] - 1e-9
     for r in res.rows:
         assert (r.boxes, r.difficulty) == ("gt", "easy")
         assert set(r.metrics) == set(bench.METRICS)
