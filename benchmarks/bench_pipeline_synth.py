@@ -76,7 +76,7 @@ METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")
 #: Encoders compared; ``none`` = tracker without features and geometry-only association.
 FEATURES = ("calibfree", "teacher", "untrained", "none")
 CUES = ("both", "appearance", "geometry")
-#: The label-using ceiling row (``--oracle``): not a method, a diagnostic.
+#: The label-using whole-tracklet oracle row (``--oracle``): not a method, a diagnostic.
 ORACLE = "gt-oracle"
 #: The detector's inference size: 640 fits the 640x360 synthetic cameras (no upscaling needed).
 DET_IMGSZ = 640
@@ -101,8 +101,8 @@ class BenchConfig:
         its rank in :data:`mcmot.synth.DIFFICULTIES` (easy 0, medium 1, hard 2), so
         it is the same scene whichever difficulties a run asks for
     oracle : also a ``gt-oracle`` row per encoder: the tracks with every tracklet
-        given its majority ground-truth identity (:func:`oracle_global`), the
-        ceiling association could reach on them
+        given its majority ground-truth identity (:func:`oracle_global`), what
+        association without tracklet splitting could reach on them
     repeats : held-out scenes per difficulty (other seeds, see :func:`held_out_seed`);
         each row pools its metrics over them (one scene is a noisy estimate)
     test_seed : seed of the first held-out scene
@@ -363,9 +363,11 @@ def appearance_note(res: AssociateResult) -> str:
 def oracle_global(scene: Scene) -> int:
     """Write ``global/`` giving each tracklet its majority ground-truth identity.
 
-    The ceiling of association on these tracks: every cross-camera decision
-    right, every tracklet kept whole as the tracker cut it (an identity switch
-    inside a tracklet stays). Rows are matched to the truth as the cross-view
+    Every cross-camera decision right, every tracklet kept whole as the tracker
+    cut it. Not a strict ceiling: association splits tracklets where their
+    cross-view partners change (a tracker's identity switch) and can score
+    above it; where it scores far below, association (not tracking) is what
+    loses. Rows are matched to the truth as the cross-view
     evaluator matches them. A tracklet matching no truth, or whose identity
     a larger tracklet of its camera already holds in a shared frame, gets an
     identity of its own. Returns the number of identities.
