@@ -352,12 +352,14 @@ Scored = tuple[str, dict[str, float | None], int, float, str]
 
 
 def appearance_note(res: AssociateResult) -> str:
-    """The calibrated appearance model: separation d', fusion weight, false-match rate."""
+    """The calibrated appearance model: separation d', fusion weight, false-match
+    rate, and (offline, both cues) agreement with geometry."""
     a = res.appearance
     if a is None:
         return ""
     fmr = "-" if a.false_match_rate is None else f"{a.false_match_rate:.2f}"
-    return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}"
+    agr = "" if a.agreement is None else f" agr={a.agreement:.2f}"
+    return f"d'={a.separation:.2f} w={a.weight:.2f} fmr={fmr}{agr}"
 
 
 def oracle_global(scene: Scene) -> int:

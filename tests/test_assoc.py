@@ -8,6 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from mcmot.association.affinity import (
+    agreement_weight,
+    fit_appearance_model,
+    geometry_agreement,
+    smooth_features,
+)
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
 from mcmot.association.config import AssociateConfig
 from mcmot.association.data import make_obs
@@ -311,6 +317,45 @@ def test_fixed_appearance_weight(tmp_path):
     assert full.appearance.separation == calibrated.appearance.separation
     with pytest.raises(McmotError, match="--appearance-weight must be in"):
         run_associate(root, AssociateConfig(appearance_weight=1.5), overwrite=True)
+
+
+def _agreement_obs(rng: np.random.Generator) -> list:
+    """Two cameras, people 1-3 in both in every frame; noisy identity features."""
+    obs = []
+    for name in ("a", "b"):
+        t = concat([tracklet(range(1, 6), k, 100.0 * k) for k in (1, 2, 3)])
+        f = onehot(t.ids, 4) + rng.normal(0, 0.2, (len(t), 4)).astype(np.float32)
+        f /= np.linalg.norm(f, axis=1, keepdims=True)
+        obs.append(make_obs(name, t, (640.0, 360.0), border_margin=3.0, feats=f))
+    return smooth_features(obs)
+
+
+def test_geometry_agreement_hand_made():
+    obs = _agreement_obs(np.random.default_rng(0))
+    right = [o.tids.copy() for o in obs]  # geometry gave the true identities
+    sep, n_same, n_diff = geometry_agreement(obs, right)
+    # 3 cross pairs 'same'; 6 cross pairs + 3 + 3 same-camera pairs 'different'
+    assert (n_same, n_diff) == (3, 12) and sep > 3.0
+    wrong = [right[0], np.array([2, 3, 1])[right[1] - 1]]  # geometry paired the wrong people
+    sep_wrong, _, _ = geometry_agreement(obs, wrong)
+    assert sep_wrong < 0.0
+    # geometry put nobody together: nothing to calibrate on
+    alone = [right[0], right[1] + 10]
+    assert geometry_agreement(obs, alone) is None
+    model = fit_appearance_model(np.array([0.0, 0.1, 0.9, 1.0, 0.05, 0.95]), 3.0)
+    assert agreement_weight(model, sep, 3.0).weight == 1.0
+    assert agreement_weight(model, -1.0, 3.0).weight == 0.0
+    assert agreement_weight(model, 1.5, 3.0).weight == pytest.approx(0.5)
+
+
+def test_offline_both_weight_comes_from_agreement(tmp_path):
+    root, _, _ = noisy_feature_scene(tmp_path, 12)
+    r = run_associate(root, AssociateConfig())
+    assert r.appearance is not None and r.appearance.agreement is not None
+    assert r.appearance.weight == pytest.approx(min(1.0, max(0.0, r.appearance.agreement / 3.0)))
+    # online keeps the mixture's own check
+    online = run_associate(root, AssociateConfig(mode="online"), overwrite=True)
+    assert online.appearance is not None and online.appearance.agreement is None
 
 
 def test_online_mode(tmp_path):

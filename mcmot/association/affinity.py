@@ -39,6 +39,10 @@ FloatArray = NDArray[np.float64]
 #: weight 0 (the weight falls linearly from 1 at no such mistakes).
 MAX_FALSE_MATCH_RATE = 0.2
 
+#: Fewest tracklet pairs of each kind ('same', 'different') that geometry's
+#: decisions must give before they calibrate the appearance weight.
+MIN_PSEUDO_PAIRS = 3
+
 #: Cue scores are clipped to [SCORE_CLIP, 1 - SCORE_CLIP] before fusion, so that
 #: no single cue is ever certain enough to veto the other alone.
 SCORE_CLIP = 0.02
@@ -68,6 +72,9 @@ class AppearanceModel:
     false_match_rate : share of pairs known to be different people (two
         tracklets of one camera at one instant) that the model calls 'same';
         None when the scene has none
+    agreement : d' of the similarities of tracklet pairs that geometry alone
+        put in one identity against pairs it kept apart (and the known-different
+        pairs); when given, it sets ``weight`` (see :func:`agreement_weight`)
     """
 
     mu: tuple[float, float]
@@ -76,6 +83,7 @@ class AppearanceModel:
     separation: float
     weight: float
     false_match_rate: float | None = None
+    agreement: float | None = None
 
     def posterior(self, sim: FloatArray) -> FloatArray:
         """P(same person | cosine similarity), elementwise."""
@@ -146,6 +154,65 @@ def fit_appearance_model(
     fmr = float(np.mean(model.posterior(np.asarray(negatives)) > 0.5))
     weight *= float(np.clip(1.0 - fmr / MAX_FALSE_MATCH_RATE, 0.0, 1.0))
     return replace(model, weight=weight, false_match_rate=fmr)
+
+
+def separation(pos: FloatArray, neg: FloatArray) -> float:
+    """d' of two samples: difference of means over the root mean variance."""
+    sd = np.sqrt((np.var(pos) + np.var(neg)) / 2)
+    return float((np.mean(pos) - np.mean(neg)) / max(sd, 1e-6))
+
+
+def geometry_agreement(
+    obs: list[CameraObs], geo_ids: list[NDArray[np.int64]]
+) -> tuple[float, int, int] | None:
+    """How well appearance agrees with the identities geometry alone gave.
+
+    Co-training without labels: every co-occurring cross-camera tracklet pair
+    is 'same' when most of its common frames carry one geometric identity,
+    else 'different'; the tracklet pairs of one camera that share a frame are
+    'different' by construction. The view-agnostic similarity should separate
+    the two; the separation d' measures how far appearance can be trusted
+    where geometry is unsure. Unlike the mixture's false-match rate, it does
+    not depend on where the mixture puts its threshold: it looks at the
+    ranking, which is what the per-frame one-to-one matching uses.
+
+    Parameters
+    ----------
+    obs : per camera, observations with tracklet-smoothed features
+        (:func:`smooth_features`)
+    geo_ids : per camera, (N_c,) the identity geometry-only association gave each row
+
+    Returns
+    -------
+    (d', same pairs, different pairs), or None when either kind has fewer
+    than ``MIN_PSEUDO_PAIRS`` pairs
+    """
+    same, diff = [], [known_negative_similarities(obs)]
+    for i, j, c in camera_pair_candidates(obs, with_features=True):
+        agree = (geo_ids[i][c.ia] == geo_ids[j][c.ib]).astype(np.float64)
+        _, first, inv = np.unique(
+            np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        inv = inv.ravel()
+        votes = np.bincount(inv, weights=agree, minlength=len(first))
+        total = np.bincount(inv, minlength=len(first))
+        sims = np.einsum("ij,ij->i", obs[i].feats[c.ia[first]], obs[j].feats[c.ib[first]])
+        is_same = votes > total / 2
+        same.append(sims[is_same])
+        diff.append(sims[~is_same])
+    pos, neg = np.concatenate(same) if same else np.zeros(0), np.concatenate(diff)
+    if len(pos) < MIN_PSEUDO_PAIRS or len(neg) < MIN_PSEUDO_PAIRS:
+        return None
+    return separation(pos, neg), len(pos), len(neg)
+
+
+def agreement_weight(
+    model: AppearanceModel, agreement: float, full_separation: float
+) -> AppearanceModel:
+    """``model`` with its weight set by its agreement with geometry:
+    ``min(1, max(0, d') / full_separation)``."""
+    weight = float(np.clip(agreement / full_separation, 0.0, 1.0))
+    return replace(model, weight=weight, agreement=agreement)
 
 
 def camera_pair_candidates(

@@ -12,9 +12,11 @@ from numpy.typing import NDArray
 from mcmot.association.affinity import (
     AppearanceModel,
     Cues,
+    agreement_weight,
     causal_smooth_features,
     cross_view_similarities,
     fit_appearance_model,
+    geometry_agreement,
     known_negative_similarities,
     smooth_features,
     tracklet_similarities,
@@ -201,6 +203,22 @@ def _reverse(g: PairGeometry) -> PairGeometry:
     return PairGeometry(g.b, g.a, np.linalg.inv(g.H), g.quality, g.moving, wins)
 
 
+def _calibrate_on_geometry(
+    obs: list[CameraObs],
+    model: AppearanceModel,
+    geometry: dict[tuple[str, str], PairGeometry],
+    cfg: AssociateConfig,
+) -> AppearanceModel:
+    """Offline, both cues: the appearance weight from appearance's agreement with
+    geometry-only association (see ``affinity.geometry_agreement``); the
+    mixture's own check stays when geometry decides too little to compare."""
+    alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg)
+    agreement = geometry_agreement(obs, alone.ids)
+    if agreement is None:
+        return model
+    return agreement_weight(model, agreement[0], cfg.appearance_full_separation)
+
+
 def _assign(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
     if cfg.mode == "online":
         from mcmot.association.online import associate_online
@@ -251,6 +269,8 @@ def run_associate(
         model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
         if use_geo and cfg.appearance_weight is not None:
             model = replace(model, weight=cfg.appearance_weight)
+        elif use_geo and cfg.mode == "offline" and len(cams) > 1:
+            model = _calibrate_on_geometry(obs, model, geometry, cfg)
     t0 = time.perf_counter()
     if len(cams) == 1:
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
