@@ -47,7 +47,7 @@ import torch
 
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
-from mcmot.config import to_dict
+from mcmot.config import apply_settings, to_dict
 from mcmot.errors import McmotError
 from mcmot.metrics.crossview import truth_labels
 from mcmot.motio import read_mot, write_mot
@@ -628,6 +628,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--oracle", action="store_true", help="add the label-using association ceiling rows"
     )
+    ap.add_argument(
+        "--track-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a TrackerConfig field (repeatable), e.g. --track-set motion_weight=0.5",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return ap.parse_args(argv)
 
@@ -653,6 +660,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         detect=dataclasses.replace(base.detect, device=a.device),
         feature=dataclasses.replace(base.feature, device=a.device),
         associate=dataclasses.replace(base.associate, appearance_weight=a.appearance_weight),
+        tracker=apply_settings(base.tracker, a.track_set),
     )
 
 

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes  # noqa: E402
 
-from mcmot.config import override  # noqa: E402
+from mcmot.config import apply_settings, override  # noqa: E402
 from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment  # noqa: E402
 from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
 from mcmot.metrics.hota import hota_counts  # noqa: E402
@@ -202,20 +202,6 @@ def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str
     return sources
 
 
-def _parse_setting(text: str) -> tuple[str, object]:
-    """'n_init=2' -> ('n_init', 2); numbers become int or float, true/false bool, none None."""
-    key, _, value = text.partition("=")
-    words = {"true": True, "false": False, "none": None}
-    if value.lower() in words:
-        return key, words[value.lower()]
-    for cast in (int, float):
-        try:
-            return key, cast(value)
-        except ValueError:
-            pass
-    return key, value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=795, help="evaluate frames 1..N")
@@ -251,7 +237,7 @@ def main() -> None:
     torch.set_num_threads(1)
     args.frames = min(args.frames, args.yolo_frames) if "yolo" in args.sources else args.frames
     gt = read_mot(DATA / "gt.txt")
-    cfg = override(TrackerConfig(), **dict(_parse_setting(t) for t in args.set))
+    cfg = apply_settings(TrackerConfig(), args.set)
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.2f}), "
         f"torch threads "

@@ -23,6 +23,13 @@ def override(cfg: T, **changes: Any) -> T:
     Unknown field names are an error, so a typo in a config file is not
     silently ignored.
     """
+    _check_names(cfg, changes)
+    kept = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(cfg, **kept)  # type: ignore[type-var]
+
+
+def _check_names(cfg: Any, changes: dict[str, Any]) -> None:
+    """Unknown field names are one clear error."""
     if not dataclasses.is_dataclass(cfg):
         raise TypeError(f"{cfg!r} is not a dataclass")
     names = {f.name for f in dataclasses.fields(cfg)}
@@ -32,8 +39,31 @@ def override(cfg: T, **changes: Any) -> T:
             f"unknown {type(cfg).__name__} field(s): {', '.join(unknown)}; "
             f"valid fields: {', '.join(sorted(names))}"
         )
-    kept = {k: v for k, v in changes.items() if v is not None}
-    return dataclasses.replace(cfg, **kept)  # type: ignore[type-var]
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``'n_init=2'`` -> ``('n_init', 2)``: numbers become int or float,
+    true/false bool, none None; anything else stays a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise McmotError(f"a setting is KEY=VALUE, got {text!r}")
+    words = {"true": True, "false": False, "none": None}
+    if value.lower() in words:
+        return key, words[value.lower()]
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def apply_settings(cfg: T, texts: list[str]) -> T:
+    """A copy of the frozen dataclass ``cfg`` with ``KEY=VALUE`` settings applied
+    (parsed by :func:`parse_setting`; unlike :func:`override`, ``none`` sets None)."""
+    changes = dict(parse_setting(t) for t in texts)
+    _check_names(cfg, changes)
+    return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

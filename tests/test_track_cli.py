@@ -190,3 +190,12 @@ def test_cli_low_confidence_above_min_confidence_is_one_line_error(scene: Path) 
     result = runner.invoke(app, ["track", str(scene), "--low-confidence", "0.5"])
     assert "low_confidence must be below min_confidence" in _one_line_error(result)
     assert not (scene / "tracks").exists()
+
+
+def test_cli_motion_weight_recorded_and_checked(scene: Path) -> None:
+    result = runner.invoke(app, ["track", str(scene), "--motion-weight", "0.5"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
+    assert params["motion_weight"] == 0.5
+    bad = runner.invoke(app, ["track", str(scene), "--motion-weight", "1.5", "--overwrite"])
+    assert bad.exit_code != 0 and "Invalid value" in bad.output

@@ -203,10 +203,36 @@ def test_crossing_people_keep_ids_with_features() -> None:
     assert set(history[1]) == {0} and set(history[2]) == {1}
 
 
+def test_motion_weight_lets_motion_tell_look_alikes_apart() -> None:
+    # two look-alike people side by side; in the last frame their features trade
+    # places (cosine distances 0 vs 0.005), while their boxes stay put
+    fa, fb = (np.array([1.0, s * 0.05]) / np.hypot(1.0, 0.05) for s in (1, -1))
+
+    def last_frame(motion_weight: float) -> dict[int, int]:
+        tr = Tracker(TrackerConfig(motion_weight=motion_weight))
+        for _ in range(5):
+            tr.update(dets(box(100), box(108), feats=np.stack([fa, fb])))
+        rows = tr.update(dets(box(100), box(108), feats=np.stack([fb, fa])))
+        return {tid: index for tid, _box, index in rows}
+
+    assert last_frame(0.0) == {1: 1, 2: 0}  # DeepSORT: appearance alone decides
+    assert last_frame(0.5) == {1: 0, 2: 1}  # the boxes did not move: no swap
+    # the mix never admits a pair the cosine gate rejects: after a 2-frame gap
+    # (cascade only), a perfectly placed box that looks different starts a new track
+    tr = Tracker(TrackerConfig(motion_weight=0.9))
+    e1, e2 = np.eye(2)
+    for _ in range(5):
+        tr.update(dets(box(100), feats=e1[None]))
+    tr.update(Detections.empty())
+    tr.update(Detections.empty())
+    assert [ids(tr.update(dets(box(100), feats=e2[None]))) for _ in range(3)] == [[], [], [2]]
+
+
 @pytest.mark.parametrize(
     "changes",
     [
         {"n_init": 0},
+        {"motion_weight": -0.1},
         {"max_age": -1},
         {"nn_budget": 0},
         {"max_iou_distance": 1.5},

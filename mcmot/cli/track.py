@@ -117,6 +117,16 @@ def track_cmd(
             f"tracks seen last frame, Mahalanobis after a gap) [default: {_D.motion_cost}].",
         ),
     ] = None,
+    motion_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--motion-weight",
+            min=0.0,
+            max=1.0,
+            help="With features: lambda of DeepSORT's eq. 5, the motion cost's share in "
+            f"ranking the gated pairs [default: {_D.motion_weight}, appearance alone].",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -151,6 +161,7 @@ def track_cmd(
         low_confidence=low_confidence,
         emit_tentative=emit_tentative or None,
         motion_cost=None if motion_cost is None else motion_cost.value,
+        motion_weight=motion_weight,
     )
     with progress_bar() as progress:
         summaries = run_track(

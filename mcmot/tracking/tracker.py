@@ -95,6 +95,13 @@ class TrackerConfig:
         state but never start a track and never enter a feature gallery
     low_max_iou_distance : largest ``1 - IoU`` accepted in that stage (0.5, BYTE's
         second-stage threshold)
+    motion_weight : with features, lambda of DeepSORT's eq. 5 [0.0, the paper's
+        setting]: the cascade ranks the admissible pairs by ``lambda * m + (1 -
+        lambda) * d``, with ``d`` the cosine distance and ``m`` the motion-only
+        cascade's cost (``motion_cost``) divided by its threshold and capped at 1.
+        Which pairs are admissible does not change (inside the Mahalanobis gate
+        and the cosine gate); only who wins among them. With perfect boxes and
+        look-alike people, motion tells neighbours apart better than appearance
     emit_tentative : hand out, once a track is confirmed, the rows of its
         ``n_init - 1`` tentative frames (``Tracker.pop_recovered``); an offline
         output option: the online ``update`` result is unchanged
@@ -114,6 +121,7 @@ class TrackerConfig:
     low_confidence: float | None = None
     low_max_iou_distance: float = 0.5
     emit_tentative: bool = False
+    motion_weight: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -134,6 +142,7 @@ class TrackerConfig:
                 "low_confidence must be below min_confidence",
             ),
             (0 <= self.low_max_iou_distance <= 1, "low_max_iou_distance must be in [0, 1]"),
+            (0 <= self.motion_weight <= 1, "motion_weight must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -283,11 +292,24 @@ class Tracker:
     ) -> tuple[FloatArray, float]:
         """The gated (T, M) cost of the matching cascade and its largest accepted value."""
         sq_maha = self.kf.gating_distance_many(means, covs, xyah)
-        if feats is not None:
-            confirmed = np.array([t.is_confirmed for t in self.tracks])
-            inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
-            cost = cosine_cost([t.gallery for t in self.tracks], feats, needed=inside)
-            return gate(cost, sq_maha), self.cfg.max_cosine_distance
+        if feats is None:
+            return self._motion_cost(means, xyah, sq_maha)
+        confirmed = np.array([t.is_confirmed for t in self.tracks])
+        inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
+        cost = gate(cosine_cost([t.gallery for t in self.tracks], feats, needed=inside), sq_maha)
+        lam, max_cos = self.cfg.motion_weight, self.cfg.max_cosine_distance
+        if lam == 0.0:
+            return cost, max_cos
+        motion, max_motion = self._motion_cost(means, xyah, sq_maha)
+        mixed = lam * np.minimum(motion / max_motion, 1.0) + (1.0 - lam) * cost
+        # admissible as without the mix: inside both gates; the mix only reorders them
+        mixed[(cost > max_cos) | (cost >= GATED)] = GATED
+        return mixed, lam + (1.0 - lam) * max_cos
+
+    def _motion_cost(
+        self, means: FloatArray, xyah: FloatArray, sq_maha: FloatArray
+    ) -> tuple[FloatArray, float]:
+        """The motion-only cascade's gated (T, M) cost and its largest accepted value."""
         maha = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
         if self.cfg.motion_cost == "mahalanobis":
             return maha, self.cfg.motion_max_distance
