@@ -356,6 +356,9 @@ def test_offline_both_weight_comes_from_agreement(tmp_path):
     # online keeps the mixture's own check
     online = run_associate(root, AssociateConfig(mode="online"), overwrite=True)
     assert online.appearance is not None and online.appearance.agreement is None
+    res = CliRunner().invoke(app, ["associate", str(root), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert "from agreement with geometry" in res.stdout
 
 
 def test_online_mode(tmp_path):

@@ -101,6 +101,11 @@ def _report(r: AssociateResult) -> None:
             f"appearance: threshold {m.threshold:.3f}, separation d' {m.separation:.2f}, "
             f"weight {m.weight:.2f}"
             + (
+                f" (from agreement with geometry, d' {m.agreement:.2f})"
+                if m.agreement is not None
+                else ""
+            )
+            + (
                 f", known-different pairs called same {m.false_match_rate:.1%}"
                 if m.false_match_rate is not None
                 else ""
