@@ -176,6 +176,7 @@ class Row:
     identities: int
     seconds: float
     appearance: str = ""
+    per_scene: tuple[dict[str, float | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,34 @@ def extract(scene: Scene, cfg: FeaturesConfig) -> dict[str, Any]:
     return {"rows": sum(c.rows for c in run_extract_features(scene, cfg, overwrite=True))}
 
 
-Scored = tuple[str, dict[str, float | None], int, float, str]
+#: Metrics also kept per held-out scene (for the paired comparison).
+PER_SCENE = ("AIDF1", "MHAA")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One cue's result over the held-out scenes of a row.
+
+    Attributes
+    ----------
+    cues : the cue (or ``ORACLE``)
+    metrics : pooled over the scenes
+    identities : summed over the scenes
+    seconds : association time, summed
+    appearance : the appearance models' notes, one per scene
+    per_scene : ``PER_SCENE`` metrics of each scene, in repeat order
+    """
+
+    cues: str
+    metrics: dict[str, float | None]
+    identities: int
+    seconds: float
+    appearance: str
+    per_scene: tuple[dict[str, float | None], ...]
+
+
+def _floats(summary: dict[str, Any], keys: tuple[str, ...]) -> dict[str, float | None]:
+    return {k: None if summary[k] is None else float(summary[k]) for k in keys}
 
 
 def appearance_note(res: AssociateResult) -> str:
@@ -411,8 +439,7 @@ def oracle_global(scene: Scene) -> int:
 def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
     """Associate every scene with each cue and evaluate them together.
 
-    Returns (cues, metrics pooled over the scenes, identities summed, association
-    seconds summed, appearance notes) per cue.
+    Returns one :class:`Scored` per cue.
     """
     out = []
     for cue in cues:
@@ -427,9 +454,10 @@ def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) 
             dt += time.perf_counter() - t0
             ids += res.identities
             notes.append(appearance_note(res))
-        s = run_evaluate(scenes, EvaluateConfig(), write=False).combined()
-        metrics = {k: None if s[k] is None else float(s[k]) for k in METRICS}  # type: ignore[arg-type]
-        out.append((cue, metrics, ids, dt, " | ".join(n for n in notes if n)))
+        ev = run_evaluate(scenes, EvaluateConfig(), write=False)
+        per_scene = tuple(_floats(ev.scene_summary(name), PER_SCENE) for name in ev.scenes)
+        note = " | ".join(n for n in notes if n)
+        out.append(Scored(cue, _floats(ev.combined(), METRICS), ids, dt, note, per_scene))
     return out
 
 
@@ -543,8 +571,20 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
                 ]
                 cues = ("geometry",) if _encoder(enc, run_dir) is None else cfg.cues
                 cues += (ORACLE,) if cfg.oracle else ()
-                for cue, metrics, ids, dt, note in evaluate_cues(ready, cfg, cues):
-                    rows.append(Row(boxes, diff, enc, cue, metrics, ids, dt, note))
+                for s in evaluate_cues(ready, cfg, cues):
+                    rows.append(
+                        Row(
+                            boxes,
+                            diff,
+                            enc,
+                            s.cues,
+                            s.metrics,
+                            s.identities,
+                            s.seconds,
+                            s.appearance,
+                            s.per_scene,
+                        )  # fmt: skip
+                    )
     return BenchResult(rows, scenes, {k: v for k, v in pre_info.items() if k != "fp"})
 
 
@@ -585,6 +625,34 @@ def format_table(res: BenchResult) -> str:
             f"{r.boxes:5} {r.difficulty:6} {r.features:9} {r.cues:10} {vals} "
             f"{r.identities:4d} {r.seconds:7.1f}  {r.appearance}"
         )
+    return "\n".join(lines)
+
+
+def format_paired(res: BenchResult, a: str = "calibfree", b: str = "teacher") -> str:
+    """Per held-out scene, how often encoder ``a`` is ahead of ``b`` (``both`` rows).
+
+    A pooled lead of a few hundredths can come from one scene; this counts
+    the scenes (ahead / tied / behind, per metric). Empty when a row has one scene.
+    """
+    both = {(r.boxes, r.difficulty, r.features): r for r in res.rows if r.cues == "both"}
+    lines = []
+    for (boxes, diff, enc), ra in both.items():
+        rb = both.get((boxes, diff, b))
+        if enc != a or rb is None or len(ra.per_scene) < 2:
+            continue
+        parts = []
+        for m in PER_SCENE:
+            pairs = [
+                (x[m], y[m])
+                for x, y in zip(ra.per_scene, rb.per_scene, strict=True)
+                if x[m] is not None and y[m] is not None
+            ]
+            ahead = sum(x > y + 1e-9 for x, y in pairs)
+            behind = sum(x < y - 1e-9 for x, y in pairs)
+            parts.append(
+                f"{m} {ahead} ahead / {len(pairs) - ahead - behind} tied / {behind} behind"
+            )
+        lines.append(f"  {boxes:4} {diff:6} {a} vs {b}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -690,6 +758,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{cfg.track_features}; association mode {cfg.associate.mode}\n"
     )
     print(format_table(res))
+    paired = format_paired(res)
+    if paired:
+        print(f"\nper held-out scene, cues both:\n{paired}")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if a.json:
         write_json(a.json, {"rows": [dataclasses.asdict(r) for r in res.rows]})

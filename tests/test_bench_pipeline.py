@@ -136,3 +136,27 @@ def test_held_out_seed_is_fixed_per_difficulty(bench):
 def test_repeats_must_be_positive(bench, tmp_path):
     with pytest.raises(bench.McmotError, match="--repeats"):
         bench.run_benchmark(tmp_path, bench.BenchConfig(repeats=0))
+
+
+def test_rows_keep_per_scene_metrics(tiny_run):
+    _, _, _, res = tiny_run
+    for r in res.rows:
+        assert len(r.per_scene) == 2  # repeats=2
+        assert all(set(s) == {"AIDF1", "MHAA"} for s in r.per_scene)
+
+
+def test_format_paired_counts_scenes(bench):
+    def row(features: str, aidf1: list[float], mhaa: list[float]):
+        per = tuple({"AIDF1": a, "MHAA": m} for a, m in zip(aidf1, mhaa, strict=True))
+        return bench.Row("gt", "hard", features, "both", {}, 0, 0.0, "", per)
+
+    res = bench.BenchResult(
+        [row("calibfree", [0.5, 0.7, 0.2], [0.4, 0.4, 0.1]),
+         row("teacher", [0.4, 0.7, 0.3], [0.3, 0.5, 0.1])],
+        [], {},
+    )  # fmt: skip
+    text = bench.format_paired(res)
+    assert "AIDF1 1 ahead / 1 tied / 1 behind" in text
+    assert "MHAA 1 ahead / 1 tied / 1 behind" in text
+    one = bench.BenchResult([row("calibfree", [0.5], [0.4]), row("teacher", [0.4], [0.3])], [], {})
+    assert bench.format_paired(one) == ""
