@@ -26,7 +26,7 @@ from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.tracking import Detections, Tracker, TrackerConfig
-from mcmot.tracking.calibrate import calibrated_cosine_gate, same_frame_distances
+from mcmot.tracking.calibrate import calibrated_cosine_gate
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -188,7 +188,8 @@ def calibrate_config(
     if cfg.cosine_gate_quantile is None or feats is None:
         return cfg
     ok = (det.scores >= cfg.min_confidence) & (det.boxes[:, 3] >= cfg.min_height)
-    if not len(same_frame_distances(det.frames[ok], feats[ok], max_pairs=1)):
+    _, per_frame = np.unique(det.frames[ok], return_counts=True)
+    if not (per_frame >= 2).any():
         return cfg
     gate = calibrated_cosine_gate(det.frames[ok], feats[ok], cfg.cosine_gate_quantile)
     return override(cfg, max_cosine_distance=min(gate, 2.0))
