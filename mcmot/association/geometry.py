@@ -70,10 +70,14 @@ class GeometryConfig:
     inlier_threshold : RANSAC inlier threshold on the transfer error, in box
         heights of the target view [0.25]; people closer than a quarter of
         their height share a floor spot only when they touch
-    hypotheses : number of RANSAC hypotheses [3000]
+    hypotheses : number of RANSAC hypotheses [6000]
     guided_fraction : share of hypotheses sampled from tracklet pairs [0.5]
-    prescore_candidates : candidates used to pre-score all hypotheses [4000]
-    finalists : hypotheses rescored on all candidates and refined [8]
+    prescore_candidates : candidates used to pre-score all hypotheses [1000]
+    finalists : best pre-scored hypotheses that are refined; the one with
+        the most one-to-one matches is refined on all candidates [32]. The
+        budget (6000 / 1000 / 32 rather than 3000 / 4000 / 8) comes from
+        benchmarks/bench_geometry_synth.py: it halves the spread of a fit
+        over random seeds at the same cost (docs/association.md)
     refine_iterations : rounds of inlier matching and least-squares refit [3]
     max_frames : frames used for fitting (evenly subsampled beyond) [1500]
     min_matches : fewer one-to-one inliers than this = no geometry [12]
@@ -98,10 +102,10 @@ class GeometryConfig:
     """
 
     inlier_threshold: float = 0.25
-    hypotheses: int = 3000
+    hypotheses: int = 6000
     guided_fraction: float = 0.5
-    prescore_candidates: int = 4000
-    finalists: int = 8
+    prescore_candidates: int = 1000
+    finalists: int = 32
     refine_iterations: int = 3
     max_frames: int = 1500
     min_matches: int = 12

@@ -1,0 +1,255 @@
+"""How often does the learned geometry get a camera pair right, and how much does luck decide?
+
+The development set for geometry's fitting budget and trust rules
+(docs/association.md): synthetic scenes generated here with seeds used
+nowhere else (7301 and up by default; the pipeline benchmark holds out 8201
+and up), 3 cameras, 6 people, 80 frames, 640x360. Tracks are the ground
+truth with identities local to each camera, fragmented about every 40 rows.
+For every camera pair the ground-plane homography is fitted from those
+tracks alone; the labels are used only here, to score it:
+
+- overlap: true same-instant foot pairs (one person seen by both cameras,
+  neither box cut by the border);
+- explained: the share of them the homography maps within a quarter of a
+  box height. A pair is *right* when it explains at least half;
+- weight: the weight association gives the pair (0 = geometry switched off).
+
+Each configuration runs with several RANSAC seeds (``--geo-seeds``): the
+spread over seeds is how much luck decides. Reported per row: geometry-only
+association (AIDF1, MHAA, pooled over the scenes; mean and range over seeds),
+the pairs with an overlap of at least 50 that the fit gets wrong (per seed),
+their mean share explained, the wrong pairs association trusts (weight > 0)
+and the right ones it switches off. Peer, same process: ``--peer`` settings
+(default: the RANSAC budget before this benchmark, 3000 hypotheses, 4000
+pre-scoring candidates, 8 finalists).
+
+Run: ``python benchmarks/bench_geometry_synth.py [--scenes 15] [--difficulties medium,hard]
+[--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcmot.association.config import AssociateConfig
+from mcmot.association.data import make_obs
+from mcmot.association.geometry import GeometryConfig, PairGeometry, candidates, pair_errors
+from mcmot.association.simulate import tracks_from_gt
+from mcmot.config import apply_settings
+from mcmot.metrics.crossview import combine_crossview, crossview_counts
+from mcmot.motio import read_mot, write_mot
+from mcmot.stages.associate import run_associate
+from mcmot.synth import SynthConfig, generate_scene
+
+#: A fit explaining at least this share of the true foot pairs is right.
+RIGHT = 0.5
+#: Within this many box heights a true foot pair counts as explained.
+EXPLAINED_WITHIN = 0.25
+#: The ground truth is split into tracklets about this often (rows).
+FRAGMENT_EVERY = 40
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """One camera pair under one configuration, scored with the labels."""
+
+    scene: str
+    pair: str
+    overlap: int
+    explained: float
+    weight: float
+
+    @property
+    def right(self) -> bool:
+        return self.overlap > 0 and self.explained >= RIGHT
+
+
+def make_scenes(work: Path, args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Generate (or reuse) the scenes and write their fragmented tracks."""
+    out = []
+    for difficulty in args.difficulties.split(","):
+        for k in range(args.scenes):
+            seed = args.seed + k
+            name = f"{difficulty}-{seed}"
+            root = work / f"{name}-c{args.cameras}p{args.people}f{args.frames}"
+            if not (root / "gt").is_dir():
+                cfg = SynthConfig(
+                    cameras=args.cameras, people=args.people, frames=args.frames,
+                    width=640, height=360, seed=seed, difficulty=difficulty,
+                )  # fmt: skip
+                generate_scene(root, cfg)
+            rng = np.random.default_rng(seed)
+            for j, gt_path in enumerate(sorted((root / "gt").glob("*.txt"))):
+                t = tracks_from_gt(
+                    read_mot(gt_path), rng, fragment_every=FRAGMENT_EVERY,
+                    first_id=100 * (j + 1) + 1,
+                )  # fmt: skip
+                write_mot(root / "tracks" / gt_path.name, t.sorted())
+            out.append((name, root))
+    return out
+
+
+def score_pairs(
+    name: str, root: Path, geometry: dict[tuple[str, str], PairGeometry]
+) -> list[PairScore]:
+    """Label-using score of each fitted pair: overlap and share explained."""
+    gts = {p.stem: read_mot(p) for p in sorted((root / "gt").glob("*.txt"))}
+    size = (640.0, 360.0)
+    obs = {c: make_obs(c, g, size, border_margin=3.0) for c, g in gts.items()}
+    out = []
+    for (a, b), g in geometry.items():
+        c = candidates(obs[a], obs[b])
+        true = c.ta == c.tb
+        err = pair_errors(g.H, c.pa[true], c.pb[true], c.ha[true], c.hb[true])
+        out.append(
+            PairScore(
+                scene=name,
+                pair=f"{a}-{b}",
+                overlap=int(true.sum()),
+                explained=float((err < EXPLAINED_WITHIN).mean()) if true.any() else 0.0,
+                weight=g.quality.weight,
+            )
+        )
+    return out
+
+
+def run_config(
+    scenes: list[tuple[str, Path]], geo: GeometryConfig, frames: int
+) -> tuple[list[PairScore], dict[str, float], float]:
+    """Associate every scene (geometry only); (pair scores, pooled metrics, seconds)."""
+    pairs, counts, seconds = [], [], 0.0
+    for name, root in scenes:
+        t0 = time.perf_counter()
+        res = run_associate(root, AssociateConfig(cues="geometry", geometry=geo), overwrite=True)
+        seconds += time.perf_counter() - t0
+        pairs += score_pairs(name, root, res.geometry)
+        gts = [read_mot(p) for p in sorted((root / "gt").glob("*.txt"))]
+        preds = [read_mot(root / "global" / p.name) for p in sorted((root / "gt").glob("*.txt"))]
+        counts.append(crossview_counts(list(zip(gts, preds, strict=True)), 1, frames))
+    return pairs, combine_crossview(counts), seconds
+
+
+#: Pairs with at least this many true foot pairs should be found.
+CLEAR_OVERLAP = 50
+#: The RANSAC budget before this benchmark (the default peer).
+OLD_BUDGET = ("hypotheses=3000", "prescore_candidates=4000", "finalists=8")
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One configuration with one RANSAC seed over all scenes of a difficulty."""
+
+    pairs: list[PairScore]
+    metrics: dict[str, float]
+    seconds: float
+
+    def clear(self) -> list[PairScore]:
+        return [p for p in self.pairs if p.overlap >= CLEAR_OVERLAP]
+
+
+def _spread(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
+
+
+def summary(runs: list[SeedRun]) -> str:
+    """One line over the seeds of a configuration: means, and ranges where they matter."""
+    aidf1 = [r.metrics["AIDF1"] for r in runs]
+    mhaa = [r.metrics["MHAA"] for r in runs]
+    n_clear = len(runs[0].clear())
+    failed = [sum(not p.right for p in r.clear()) for r in runs]
+    expl = [np.mean([p.explained for p in r.clear()]) if r.clear() else 0.0 for r in runs]
+    trusted_wrong = [sum(p.weight > 0 and not p.right for p in r.pairs) for r in runs]
+    off_right = [sum(p.weight == 0 and p.right for p in r.pairs) for r in runs]
+    secs = np.mean([r.seconds for r in runs])
+    return (
+        f"AIDF1 {_spread(aidf1)} MHAA {_spread(mhaa)} | {secs:5.1f} s | of {n_clear} pairs "
+        f"with overlap >= {CLEAR_OVERLAP}: wrong {np.mean(failed):4.1f} "
+        f"[{min(failed)}-{max(failed)}], explained {np.mean(expl):.3f} | trusted wrong "
+        f"{np.mean(trusted_wrong):4.1f}, right switched off {np.mean(off_right):4.1f}"
+    )
+
+
+def per_pair_table(rows: dict[str, SeedRun]) -> str:
+    """Every pair under the first seed of each configuration."""
+    names = list(rows)
+    head = f"{'scene':14} {'pair':10} {'overlap':>7} "
+    head += " ".join(f"{'expl/w ' + n:>18}" for n in names)
+    lines = [head]
+    for ps in zip(*(r.pairs for r in rows.values()), strict=True):
+        p = ps[0]
+        lines.append(
+            f"{p.scene:14} {p.pair:10} {p.overlap:7d} "
+            + " ".join(f"{q.explained:13.2f}/{q.weight:4.2f}" for q in ps)
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=None, help="scene cache (default: temporary)")
+    ap.add_argument("--difficulties", default="medium,hard")
+    ap.add_argument("--scenes", type=int, default=15, help="scenes per difficulty")
+    ap.add_argument("--seed", type=int, default=7301, help="seed of the first scene")
+    ap.add_argument("--cameras", type=int, default=3)
+    ap.add_argument("--people", type=int, default=6)
+    ap.add_argument("--frames", type=int, default=80)
+    ap.add_argument("--geo-seeds", type=int, default=4, help="RANSAC seeds per configuration")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a GeometryConfig field of the tested row (repeatable; default: the defaults)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--peer", action="append", default=None, metavar="KEY=VALUE",
+        help="a GeometryConfig field of the peer row (repeatable; default: the old budget)",
+    )  # fmt: skip
+    ap.add_argument("--pairs", action="store_true", help="also print every pair (first seed)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    peer = args.peer if args.peer is not None else list(OLD_BUDGET)
+    configs = {
+        "peer": apply_settings(GeometryConfig(), peer),
+        "tested": apply_settings(GeometryConfig(), args.set),
+    }
+    print(f"machine: {machine()}")
+    print(
+        f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
+        f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
+        f"640x360; tracks = gt with local ids, fragmented ~{FRAGMENT_EVERY} rows; "
+        f"RANSAC seeds 0-{args.geo_seeds - 1}"
+    )
+    print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
+    print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        scenes = make_scenes(args.work or Path(tmp), args)
+        for difficulty in args.difficulties.split(","):
+            subset = [s for s in scenes if s[0].startswith(difficulty + "-")]
+            first = {}
+            for label, geo in configs.items():
+                runs = [
+                    SeedRun(*run_config(subset, dataclasses.replace(geo, seed=k), args.frames))
+                    for k in range(args.geo_seeds)
+                ]
+                first[label] = runs[0]
+                print(f"{difficulty:7} {label:6} {summary(runs)}")
+            if args.pairs:
+                print(per_pair_table(first) + "\n")
+
+
+if __name__ == "__main__":
+    main()
