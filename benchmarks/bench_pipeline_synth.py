@@ -105,6 +105,11 @@ class BenchConfig:
         association without tracklet splitting could reach on them
     repeats : held-out scenes per difficulty (other seeds, see :func:`held_out_seed`);
         each row pools its metrics over them (one scene is a noisy estimate)
+    shared_geometry : fit each scene's geometry once, from the motion-only
+        tracker's tracks of its boxes (:func:`shared_geometry`), and give it
+        to every encoder's association, so that the encoders are compared on
+        one geometry and not on the luck of separate RANSAC fits; False = each
+        encoder's association fits its own, as a user's run does
     test_seed : seed of the first held-out scene
     train_frames : frames of the training scene (same cameras and size)
     train_people : people at a time in the training scene (None = ``people``)
@@ -130,6 +135,7 @@ class BenchConfig:
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     repeats: int = 1
     oracle: bool = False
+    shared_geometry: bool = True
     test_seed: int = TEST_SEED
     train_frames: int = 200
     train_people: int | None = None
@@ -436,20 +442,41 @@ def oracle_global(scene: Scene) -> int:
     return len(identities)
 
 
-def evaluate_cues(scenes: list[Scene], cfg: BenchConfig, cues: tuple[str, ...]) -> list[Scored]:
+def shared_geometry(base: Scene, cfg: BenchConfig) -> Path:
+    """Fit ``base``'s geometry once (label-free, feature-free) and return its file.
+
+    The motion-only tracker runs on ``base``'s boxes and geometry-only
+    association fits every camera pair on those tracks
+    (``base/geometry.json``).
+    """
+    run_track(base, cfg.tracker, features="none", overwrite=True)
+    run_associate(base, dataclasses.replace(cfg.associate, cues="geometry"), overwrite=True)
+    return base.root / "geometry.json"
+
+
+def evaluate_cues(
+    scenes: list[Scene],
+    cfg: BenchConfig,
+    cues: tuple[str, ...],
+    geometry: list[Path] | None = None,
+) -> list[Scored]:
     """Associate every scene with each cue and evaluate them together.
 
+    ``geometry``: one geometry file per scene to reuse (None = each fits its own).
     Returns one :class:`Scored` per cue.
     """
     out = []
+    files: list[Path | None] = list(geometry) if geometry else [None] * len(scenes)
     for cue in cues:
         dt, ids, notes = 0.0, 0, []
-        for scene in scenes:
+        for scene, gfile in zip(scenes, files, strict=True):
             t0 = time.perf_counter()
             if cue == ORACLE:
                 ids += oracle_global(scene)
                 continue
-            acfg = dataclasses.replace(cfg.associate, cues=cue)
+            acfg = dataclasses.replace(
+                cfg.associate, cues=cue, geometry_path=None if gfile is None else str(gfile)
+            )
             res = run_associate(scene, acfg, overwrite=True)
             dt += time.perf_counter() - t0
             ids += res.identities
@@ -560,6 +587,7 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
                     lambda b=base, x=boxes: detect(b, cfg.detect, x),
                 )
                 bases.append(base)
+            geometry = [shared_geometry(b, cfg) for b in bases] if cfg.shared_geometry else None
             for enc in cfg.features:
                 say(f"{diff}/{boxes}: {enc}")
                 model_fp = pre_info.get("fp", "") if enc in ("calibfree", "untrained") else ""
@@ -571,7 +599,7 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
                 ]
                 cues = ("geometry",) if _encoder(enc, run_dir) is None else cfg.cues
                 cues += (ORACLE,) if cfg.oracle else ()
-                for s in evaluate_cues(ready, cfg, cues):
+                for s in evaluate_cues(ready, cfg, cues, geometry):
                     rows.append(
                         Row(
                             boxes,
@@ -703,6 +731,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override a TrackerConfig field (repeatable), e.g. --track-set motion_weight=0.5",
     )
+    ap.add_argument("--geometry-seed", type=int, default=0, help="RANSAC seed of the geometry fits")
+    ap.add_argument(
+        "--own-geometry",
+        action="store_true",
+        help="each encoder's association fits its own geometry (default: one per scene)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return ap.parse_args(argv)
 
@@ -720,6 +754,7 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         difficulties=tuple(a.difficulties.split(",")),
         repeats=a.repeats,
         oracle=a.oracle,
+        shared_geometry=not a.own_geometry,
         boxes=tuple(a.boxes.split(",")),
         features=tuple(a.features.split(",")),
         pretrain=dataclasses.replace(
@@ -727,7 +762,11 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         ),
         detect=dataclasses.replace(base.detect, device=a.device),
         feature=dataclasses.replace(base.feature, device=a.device),
-        associate=dataclasses.replace(base.associate, appearance_weight=a.appearance_weight),
+        associate=dataclasses.replace(
+            base.associate,
+            appearance_weight=a.appearance_weight,
+            geometry=dataclasses.replace(base.associate.geometry, seed=a.geometry_seed),
+        ),
         tracker=apply_settings(base.tracker, a.track_set),
     )
 
@@ -755,7 +794,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"pretrain: {json.dumps(res.pretrain)}")
     print(
         f"detector: imgsz {cfg.detect.imgsz}, conf {cfg.detect.conf}; tracker features "
-        f"{cfg.track_features}; association mode {cfg.associate.mode}\n"
+        f"{cfg.track_features}; association mode {cfg.associate.mode}; geometry "
+        f"{'one per scene (motion-only tracks)' if cfg.shared_geometry else 'per encoder'}\n"
     )
     print(format_table(res))
     paired = format_paired(res)

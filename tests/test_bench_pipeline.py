@@ -119,6 +119,23 @@ def test_config_from_args(bench):
     b = bench.parse_args(["--work", "w", "--appearance-weight", "0.5", "--repeats", "3"])
     assert bench.config_from_args(b).associate.appearance_weight == 0.5
     assert bench.config_from_args(b).repeats == 3
+    assert cfg.shared_geometry
+    assert cfg.associate.geometry.seed == 0
+    c = bench.config_from_args(bench.parse_args(["--work", "w", "--own-geometry",
+                                                 "--geometry-seed", "3"]))  # fmt: skip
+    assert not c.shared_geometry and c.associate.geometry.seed == 3
+
+
+def test_encoders_share_one_geometry_per_scene(tiny_run):
+    """Every encoder's association reuses the scene's one fit (none of them fits its own)."""
+    bench, cfg, work, _ = tiny_run
+    for name in ("easy", "easy-2"):
+        base = work / "test" / name / "gt"
+        assert (base / "geometry.json").is_file()
+        assert (base / "tracks").is_dir()
+        for enc in cfg.features:
+            assert (work / "runs" / name / "gt" / enc / "global").is_dir()
+            assert not (work / "runs" / name / "gt" / enc / "geometry.json").exists()
 
 
 def test_held_out_seed_is_fixed_per_difficulty(bench):
