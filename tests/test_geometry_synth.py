@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from mcmot.association.data import make_obs
-from mcmot.association.geometry import GeometryConfig, fit_pair, transfer
+from mcmot.association.geometry import (
+    GeometryConfig,
+    candidates,
+    fit_pair,
+    pair_errors,
+    ransac_homography,
+    transfer,
+)
+from mcmot.association.simulate import tracks_from_gt
 from mcmot.motio import read_mot
 from mcmot.synth import SynthConfig, generate_scene
 
@@ -97,3 +105,31 @@ def test_transfer_overlay_draws_feet_of_one_camera_in_another(tmp_path):
         by = row.boxes[row.ids == i][0]
         near += np.hypot(p[0] - (by[0] + by[2] / 2), p[1] - (by[1] + by[3])) < 0.3 * by[3]
     assert near >= len(both) - 1
+
+
+@pytest.mark.parametrize("seed", [7302, 7310])
+def test_fit_does_not_depend_on_the_random_seed(tmp_path, seed):
+    """Camera pair (1, 3) of two medium development scenes
+    (benchmarks/bench_geometry_synth.py) where one of five RANSAC seeds of the old
+    budget (3000 hypotheses, 4000 pre-scoring candidates, 8 finalists) landed in a
+    wrong basin (explaining 0.28 and 0.08 of the true foot pairs): with the default
+    budget every seed finds the right one."""
+    cfg = SynthConfig(
+        cameras=3, people=6, frames=80, width=640, height=360, seed=seed, difficulty="medium"
+    )
+    scene = generate_scene(tmp_path / "s", cfg)
+    rng = np.random.default_rng(seed)
+    obs, truth = {}, {}
+    for k, cam in enumerate(("cam1", "cam2", "cam3")):
+        gt = read_mot(scene.root / "gt" / f"{cam}.txt")
+        tracks = tracks_from_gt(gt, rng, fragment_every=40, first_id=100 * (k + 1) + 1)
+        obs[cam] = make_obs(cam, tracks.sorted(), (640, 360), border_margin=3.0)
+        truth[cam] = make_obs(cam, gt, (640, 360), border_margin=3.0)
+    c = candidates(obs["cam1"], obs["cam3"])
+    t = candidates(truth["cam1"], truth["cam3"])
+    same = t.ta == t.tb
+    assert same.sum() >= 100
+    for s in range(5):
+        H, _ = ransac_homography(c, GeometryConfig(), np.random.default_rng(s))
+        err = pair_errors(H, t.pa[same], t.pb[same], t.ha[same], t.hb[same])
+        assert (err < 0.25).mean() > 0.5, (seed, s)
