@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -425,6 +426,11 @@ def test_cli_runs_and_reports(tmp_path):
         (["--cues", "colour"], "Invalid value"),
         (["--geometry", "missing.json", "--cues", "geometry"], "geometry file not found"),
         (["--appearance-weight", "2"], "Invalid value"),
+        (["--geometry-set", "hypothesis=10"], "unknown GeometryConfig field(s): hypothesis"),
+        (["--geometry-set", "hypotheses=0"], "hypotheses must be a positive integer"),
+        (["--geometry-set", "inlier_threshold=wide"], "inlier_threshold must be a positive"),
+        (["--geometry-set", "seed"], "a setting is KEY=VALUE"),
+        (["--geometry-set", "sync_shifts=5,10"], "sync_shifts must be a non-empty tuple"),
     ],
 )
 def test_cli_bad_input(tmp_path, args, needle):
@@ -433,6 +439,20 @@ def test_cli_bad_input(tmp_path, args, needle):
     assert res.exit_code != 0
     assert needle in res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_geometry_set_reaches_the_fit(tmp_path):
+    """--geometry-set changes the fit: another RANSAC seed, the same right answer."""
+    gts, tracks = toy_tracks(15, frames=120)
+    root = write_scene(tmp_path, dict(zip(["c1", "c2", "c3"], tracks, strict=True)))
+    args = ["associate", str(root), "--cues", "geometry", "--overwrite"]
+    res = CliRunner().invoke(app, [*args, "--geometry-set", "seed=7", "--geometry-set",
+                                   "hypotheses=500"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    prov = json.loads((root / "provenance" / "associate.json").read_text())
+    geo = prov["params"]["geometry"]
+    assert geo["seed"] == 7 and geo["hypotheses"] == 500
+    assert crossview(root, gts, ["c1", "c2", "c3"])["AIDF1"] > 0.95
 
 
 def test_cli_no_tracks_one_line(tmp_path):

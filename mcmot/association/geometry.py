@@ -120,6 +120,49 @@ class GeometryConfig:
     seed: int = 0
 
 
+#: GeometryConfig fields that must be positive integers.
+_POSITIVE_INTS = (
+    "hypotheses", "prescore_candidates", "finalists", "refine_iterations", "max_frames",
+    "min_matches", "window",
+)  # fmt: skip
+#: GeometryConfig fields that must be positive numbers.
+_POSITIVE_FLOATS = ("inlier_threshold", "full_trust_gap", "moving_ratio")
+
+
+def check_geometry_config(cfg: GeometryConfig) -> None:
+    """Raise :class:`McmotError` (one line) for a value fitting cannot use."""
+    for name in _POSITIVE_INTS:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise McmotError(f"geometry {name} must be a positive integer, got {v!r}")
+    for name in _POSITIVE_FLOATS:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise McmotError(f"geometry {name} must be a positive number, got {v!r}")
+    g = cfg.guided_fraction
+    if isinstance(g, bool) or not isinstance(g, int | float) or not 0.0 <= g <= 1.0:
+        raise McmotError(f"geometry guided_fraction must be in [0, 1], got {g!r}")
+    for name in ("seed", "min_excess", "min_gap", "sync_min_motion", "border_margin"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise McmotError(f"geometry {name} must be a number, got {v!r}")
+    shifts = cfg.sync_shifts
+    if (
+        not isinstance(shifts, tuple)
+        or not shifts
+        or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shifts)
+    ):
+        raise McmotError(
+            f"geometry sync_shifts must be a non-empty tuple of positive frame shifts "
+            f"(not settable from the command line), got {shifts!r}"
+        )
+    if cfg.min_gap > cfg.full_trust_gap:
+        raise McmotError(
+            f"geometry min_gap ({cfg.min_gap}) must not exceed full_trust_gap "
+            f"({cfg.full_trust_gap})"
+        )
+
+
 @dataclass(frozen=True)
 class PairQuality:
     """How well one homography explains a camera pair (or one window of it).

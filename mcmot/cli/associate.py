@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from mcmot.association.config import AssociateConfig
 from mcmot.cli.common import OverwriteOpt, SceneArg, out, progress_bar, warn
-from mcmot.config import override
+from mcmot.config import apply_settings, override
 from mcmot.stages.associate import AssociateResult, run_associate
 
 
@@ -56,6 +57,15 @@ def associate_cmd(
             help="With --cues both: fix appearance's fusion weight (default: calibrated).",
         ),
     ] = None,
+    geometry_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--geometry-set",
+            metavar="KEY=VALUE",
+            help="Override a geometry-fitting setting (repeatable), e.g. seed=1 or "
+            "hypotheses=10000; fields in docs/association.md.",
+        ),
+    ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Give every track row an identity shared across cameras (writes global/)."""
@@ -68,6 +78,8 @@ def associate_cmd(
         geometry_path=str(geometry) if geometry is not None else None,
         appearance_weight=appearance_weight,
     )
+    if geometry_set:
+        cfg = replace(cfg, geometry=apply_settings(cfg.geometry, geometry_set))
     with progress_bar() as progress:
         result = run_associate(scene, cfg, overwrite=overwrite, progress=progress)
     for note in result.notes:

@@ -23,7 +23,13 @@ from mcmot.association.affinity import (
 )
 from mcmot.association.config import CUES, MODES, AssociateConfig
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
-from mcmot.association.geometry import PairGeometry, fit_scene, load_geometry, save_geometry
+from mcmot.association.geometry import (
+    PairGeometry,
+    check_geometry_config,
+    fit_scene,
+    load_geometry,
+    save_geometry,
+)
 from mcmot.association.offline import Assignment, associate_offline
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
@@ -80,6 +86,7 @@ def _check_cfg(cfg: AssociateConfig) -> None:
     w = cfg.appearance_weight
     if w is not None and not 0.0 <= w <= 1.0:
         raise McmotError(f"--appearance-weight must be in [0, 1], got {w}")
+    check_geometry_config(cfg.geometry)
 
 
 def _load_tracks(scene: Scene) -> dict[str, MotTable]:
