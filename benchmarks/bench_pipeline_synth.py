@@ -701,6 +701,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--work", type=Path, required=True, help="cache folder (scenes, checkpoints)")
     ap.add_argument("--pretrain-minutes", type=float, default=5.0)
     ap.add_argument("--pretrain-boxes", choices=("det", "gt"), default="det")
+    ap.add_argument(
+        "--pretrain-seed", type=int, default=0, help="seed of CalibFree's pretraining run"
+    )
     ap.add_argument("--frames", type=int, default=200, help="frames of each held-out scene")
     ap.add_argument("--train-frames", type=int, default=200)
     ap.add_argument("--cameras", type=int, default=4)
@@ -758,7 +761,11 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
         boxes=tuple(a.boxes.split(",")),
         features=tuple(a.features.split(",")),
         pretrain=dataclasses.replace(
-            base.pretrain, minutes=a.pretrain_minutes, boxes=a.pretrain_boxes, device=a.device
+            base.pretrain,
+            minutes=a.pretrain_minutes,
+            boxes=a.pretrain_boxes,
+            device=a.device,
+            seed=a.pretrain_seed,
         ),
         detect=dataclasses.replace(base.detect, device=a.device),
         feature=dataclasses.replace(base.feature, device=a.device),

@@ -124,6 +124,13 @@ def test_config_from_args(bench):
     c = bench.config_from_args(bench.parse_args(["--work", "w", "--own-geometry",
                                                  "--geometry-seed", "3"]))  # fmt: skip
     assert not c.shared_geometry and c.associate.geometry.seed == 3
+    assert cfg.pretrain.seed == 0
+    assert (
+        bench.config_from_args(
+            bench.parse_args(["--work", "w", "--pretrain-seed", "1"])
+        ).pretrain.seed
+        == 1
+    )
 
 
 def test_encoders_share_one_geometry_per_scene(tiny_run):
