@@ -76,8 +76,9 @@ class GeometryConfig:
     finalists : best pre-scored hypotheses that are refined; the one with
         the most one-to-one matches is refined on all candidates [32]. The
         budget (6000 / 1000 / 32 rather than 3000 / 4000 / 8) comes from
-        benchmarks/bench_geometry_synth.py: it halves the spread of a fit
-        over random seeds at the same cost (docs/association.md)
+        benchmarks/bench_geometry_synth.py: fewer pairs land in a wrong
+        basin for some random seed (6 of 78 development pairs rather than
+        11) at about the same cost (docs/association.md)
     refine_iterations : rounds of inlier matching and least-squares refit [3]
     max_frames : frames used for fitting (evenly subsampled beyond) [1500]
     min_matches : fewer one-to-one inliers than this = no geometry [12]
