@@ -60,6 +60,27 @@ def test_apply_overrides():
         apply_overrides(RunConfig(), {"colour": 1})
 
 
+def test_apply_overrides_reaches_nested_configs():
+    """associate.geometry is a config of its own: a JSON object sets its fields."""
+    geometry = {"seed": 3, "sync_shifts": [5]}
+    cfg = apply_overrides(RunConfig(), {"associate": {"cues": "geometry", "geometry": geometry}})
+    assert cfg.associate.cues == "geometry" and cfg.associate.geometry.seed == 3
+    assert cfg.associate.geometry.sync_shifts == (5,)
+    assert cfg.associate.geometry.hypotheses == RunConfig().associate.geometry.hypotheses
+    with pytest.raises(McmotError, match="unknown GeometryConfig"):
+        apply_overrides(RunConfig(), {"associate": {"geometry": {"sed": 3}}})
+    with pytest.raises(McmotError, match="'associate.geometry' must be an object"):
+        apply_overrides(RunConfig(), {"associate": {"geometry": 5}})
+
+
+def test_bad_associate_settings_fail_before_any_stage(tmp_path):
+    sc = _scene(tmp_path / "s")
+    cfg = apply_overrides(_cfg(), {"associate": {"geometry": {"hypotheses": 0}}})
+    with pytest.raises(McmotError, match="hypotheses must be a positive integer"):
+        run_pipeline(sc, cfg)
+    assert not (sc.root / "det").exists()
+
+
 def test_run_skips_current_stages_and_redoes_stale_ones(tmp_path):
     sc = _scene(tmp_path / "s")
     cfg = _cfg(boxes="gt")

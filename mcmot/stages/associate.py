@@ -78,7 +78,8 @@ class AssociateResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _check_cfg(cfg: AssociateConfig) -> None:
+def check_associate_config(cfg: AssociateConfig) -> None:
+    """Raise :class:`McmotError` (one line) for settings association cannot use."""
     if cfg.cues not in CUES:
         raise McmotError(f"--cues must be one of {', '.join(CUES)}, got {cfg.cues!r}")
     if cfg.mode not in MODES:
@@ -247,7 +248,7 @@ def run_associate(
     writes ``global/<cam>.txt`` and, when geometry is fitted, ``geometry.json``.
     """
     sc = scene if isinstance(scene, Scene) else Scene(scene)
-    _check_cfg(cfg)
+    check_associate_config(cfg)
     tracks = _load_tracks(sc)
     cams = list(tracks)
     outputs = [sc.path("global", c) for c in cams]

@@ -27,7 +27,7 @@ from mcmot.config import override, to_dict
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
-from mcmot.stages.associate import run_associate
+from mcmot.stages.associate import check_associate_config, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
@@ -78,20 +78,28 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
-        if key in _SECTIONS:
-            if not isinstance(value, dict):
-                raise McmotError(f"config section {key!r} must be an object of fields")
-            sub = getattr(cfg, key)
-            tuples = {
-                f.name for f in dataclasses.fields(sub) if isinstance(getattr(sub, f.name), tuple)
-            }
-            value = {
-                k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in value.items()
-            }
-            changes[key] = override(sub, **value)
-        else:
-            changes[key] = value
+        changes[key] = _section(getattr(cfg, key), value, key) if key in _SECTIONS else value
     return override(cfg, **changes)
+
+
+def _section(sub: Any, value: Any, name: str) -> Any:
+    """``sub`` (a stage's config) with the fields of the JSON object ``value``.
+
+    JSON lists become tuples where the field is a tuple, and an object for a
+    field that is itself a config (``associate.geometry``) is applied to it.
+    """
+    if not isinstance(value, dict):
+        raise McmotError(f"config section {name!r} must be an object of fields")
+    fields = {f.name for f in dataclasses.fields(sub)}
+    out = {}
+    for k, v in value.items():
+        current = getattr(sub, k) if k in fields else None
+        if dataclasses.is_dataclass(current):
+            v = _section(current, v, f"{name}.{k}")
+        elif isinstance(current, tuple) and isinstance(v, list):
+            v = tuple(v)
+        out[k] = v
+    return override(sub, **out)
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,7 @@ def run_pipeline(
     say = log or (lambda message: None)
     if cfg.boxes not in ("det", "gt"):
         raise McmotError(f"boxes must be 'det' or 'gt', got {cfg.boxes!r}")
+    check_associate_config(cfg.associate)  # before minutes of detection and pretraining
     scene.require_cameras()
     has_gt = bool(scene.stage_files("gt"))
     if cfg.boxes == "gt" and not has_gt:
