@@ -56,6 +56,8 @@ RIGHT = 0.5
 EXPLAINED_WITHIN = 0.25
 #: The ground truth is split into tracklets about this often (rows).
 FRAGMENT_EVERY = 40
+#: Image size of every generated camera (width, height).
+SIZE = (640, 360)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def make_scenes(work: Path, args: argparse.Namespace) -> list[tuple[str, Path]]:
             if not (root / "gt").is_dir():
                 cfg = SynthConfig(
                     cameras=args.cameras, people=args.people, frames=args.frames,
-                    width=640, height=360, seed=seed, difficulty=difficulty,
+                    width=SIZE[0], height=SIZE[1], seed=seed, difficulty=difficulty,
                 )  # fmt: skip
                 generate_scene(root, cfg)
             rng = np.random.default_rng(seed)
@@ -103,8 +105,8 @@ def score_pairs(
 ) -> list[PairScore]:
     """Label-using score of each fitted pair: overlap and share explained."""
     gts = {p.stem: read_mot(p) for p in sorted((root / "gt").glob("*.txt"))}
-    size = (640.0, 360.0)
-    obs = {c: make_obs(c, g, size, border_margin=3.0) for c, g in gts.items()}
+    margin = GeometryConfig().border_margin
+    obs = {c: make_obs(c, g, SIZE, border_margin=margin) for c, g in gts.items()}
     out = []
     for (a, b), g in geometry.items():
         c = candidates(obs[a], obs[b])
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
         f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
-        f"640x360; tracks = gt with local ids, fragmented ~{FRAGMENT_EVERY} rows; "
+        f"{SIZE[0]}x{SIZE[1]}; tracks = gt with local ids, fragmented ~{FRAGMENT_EVERY} rows; "
         f"RANSAC seeds 0-{args.geo_seeds - 1}"
     )
     print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")

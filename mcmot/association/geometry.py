@@ -235,9 +235,9 @@ def transfer(H: FloatArray, pts: FloatArray) -> FloatArray:
     x, y = pts[:, 0], pts[:, 1]
     w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
     ok = w > 1e-12
-    inv = np.where(ok, 1.0 / np.where(ok, w, 1.0), np.inf)
-    u = (H[0, 0] * x + H[0, 1] * y + H[0, 2]) * inv
-    v = (H[1, 0] * x + H[1, 1] * y + H[1, 2]) * inv
+    safe = np.where(ok, w, 1.0)
+    u = np.where(ok, (H[0, 0] * x + H[0, 1] * y + H[0, 2]) / safe, np.inf)
+    v = np.where(ok, (H[1, 0] * x + H[1, 1] * y + H[1, 2]) / safe, np.inf)
     return np.stack([u, v], axis=1)
 
 
