@@ -11,11 +11,18 @@ file and the 1-based line number):
 - a non-integer frame or id, NaN or infinite values;
 - a negative width or height;
 - a frame below 1 (after the optional 0-based shift);
-- in identity files (ground truth, tracks), the same ``(frame, id)`` twice.
+- in prediction files (tracks, global ids), the same ``(frame, id)`` twice
+  (the MOTChallenge devkit refuses such results too).
+
+Ground truth is read with :func:`read_truth`, which keeps rows that repeat a
+``(frame, id)`` (real benchmarks have them, and their official evaluation
+scores the file as it is) and returns them as :class:`Repeat` records for one
+warning per file (:func:`describe_repeats`).
 
 Repairs (documented, not errors): blank lines and ``#`` comment lines are
-skipped; rows whose frames are out of order are stably sorted by frame.
-Written files are always sorted by (frame, id) and written atomically.
+skipped; rows whose frames are out of order are stably sorted by frame, so
+rows of one frame keep the file's order. Written files are always sorted by
+(frame, id) and written atomically.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ from numpy.typing import NDArray
 
 from mcmot.atomic import atomic_open
 from mcmot.errors import McmotError
+
+#: Scene folders whose files are predictions: one box per (frame, id), as the
+#: MOTChallenge devkit requires of results (``det/`` has no ids, ``gt/`` may repeat).
+PREDICTION_STAGES = ("tracks", "global")
 
 _SPLIT = re.compile(r"[,\s]+")
 _DEFAULT_TAIL = (1.0, -1.0, -1.0, -1.0)
@@ -156,24 +167,41 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def parse_mot(
-    text: str,
-    path: Path | str = "<text>",
-    *,
-    unique_ids: bool = True,
-    zero_based: bool = False,
-) -> MotTable:
-    """Parse MOT text (see the module docstring for the rules).
+@dataclass(frozen=True)
+class Repeat:
+    """One ``(frame, id)`` that stands on several rows of a file.
 
-    Parameters
+    Attributes
     ----------
-    text : the file's contents
-    path : the name used in error messages
-    unique_ids : reject a repeated ``(frame, id)`` with ``id >= 0``
-        (ground truth and tracks); detection files pass False
-    zero_based : the file numbers frames from 0; shift them to 1-based
+    frame : the 1-based frame
+    id : the identity
+    lines : the 1-based line numbers of its rows, increasing
     """
-    path = Path(path)
+
+    frame: int
+    id: int
+    lines: tuple[int, ...]
+
+    def describe(self) -> str:
+        """``id 4 appears twice in frame 1436 (lines 10, 11)``."""
+        n = len(self.lines)
+        times = "twice" if n == 2 else f"{n} times"
+        shown = ", ".join(map(str, self.lines))
+        return f"id {self.id} appears {times} in frame {self.frame} (lines {shown})"
+
+
+def describe_repeats(name: str, repeats: list[Repeat], *, limit: int = 3) -> str:
+    """One line naming the repeated ``(frame, id)`` of file ``name`` and their lines.
+
+    At most ``limit`` repeats are spelled out; the rest are counted.
+    """
+    shown = "; ".join(r.describe() for r in repeats[:limit])
+    more = len(repeats) - limit
+    return f"{name}: {shown}" + (f"; and {more} more repeated (frame, id)" if more > 0 else "")
+
+
+def _parse(text: str, path: Path, zero_based: bool) -> tuple[MotTable, NDArray[np.int64]]:
+    """The checked table, stably sorted by frame, and the line number of each row."""
     rows: list[list[float]] = []
     linenos: list[int] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -183,9 +211,9 @@ def parse_mot(
         rows.append(_parse_line(stripped, path, lineno))
         linenos.append(lineno)
     if not rows:
-        return MotTable.empty()
+        return MotTable.empty(), np.zeros(0, np.int64)
     data = np.asarray(rows, dtype=np.float64)
-    lines = np.asarray(linenos)
+    lines = np.asarray(linenos, np.int64)
 
     bad = ~np.isfinite(data).all(axis=1)
     if bad.any():
@@ -211,31 +239,86 @@ def parse_mot(
         scores=data[:, 6].copy(),
         extra=data[:, 7:10].copy(),
     )
-    order = np.argsort(table.frames, kind="stable")
     if np.any(np.diff(table.frames) < 0):
+        order = np.argsort(table.frames, kind="stable")
         table = table.select(order)
         lines = lines[order]
+    return table, lines
 
-    if unique_ids and len(table):
-        keyed = table.ids >= 0
-        key = np.stack([table.frames[keyed], table.ids[keyed]], axis=1)
-        if len(key):
-            _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
-            if (counts > 1).any():
-                dup = key[first[counts > 1][0]]
-                where = lines[keyed][(key == dup).all(axis=1)]
-                raise McmotError(
-                    f"{path}:{where[1]}: id {dup[1]} appears twice in frame {dup[0]} "
-                    f"(also on line {where[0]})"
-                )
+
+def _repeats(table: MotTable, lines: NDArray[np.int64]) -> list[Repeat]:
+    """Every ``(frame, id)`` with ``id >= 0`` on more than one row, in order of first line."""
+    keyed = np.flatnonzero(table.ids >= 0)
+    if not len(keyed):
+        return []
+    key = np.stack([table.frames[keyed], table.ids[keyed]], axis=1)
+    uniq, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    repeated = counts[inverse] > 1
+    if not repeated.any():
+        return []
+    groups: dict[int, list[int]] = {}
+    for group, line in zip(
+        inverse[repeated].tolist(), lines[keyed][repeated].tolist(), strict=True
+    ):
+        groups.setdefault(group, []).append(line)
+    found = [
+        Repeat(int(uniq[g, 0]), int(uniq[g, 1]), tuple(sorted(ls))) for g, ls in groups.items()
+    ]
+    return sorted(found, key=lambda r: r.lines[0])
+
+
+def parse_mot(
+    text: str,
+    path: Path | str = "<text>",
+    *,
+    unique_ids: bool = True,
+    zero_based: bool = False,
+) -> MotTable:
+    """Parse MOT text (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    text : the file's contents
+    path : the name used in error messages
+    unique_ids : reject a repeated ``(frame, id)`` with ``id >= 0`` (prediction
+        files); detection files pass False, ground truth goes through
+        :func:`parse_truth`
+    zero_based : the file numbers frames from 0; shift them to 1-based
+    """
+    path = Path(path)
+    table, lines = _parse(text, path, zero_based)
+    if unique_ids:
+        repeats = _repeats(table, lines)
+        if repeats:
+            r = repeats[0]
+            raise McmotError(
+                f"{path}:{r.lines[1]}: {r.describe()}; a prediction file needs one box per id "
+                "and frame"
+            )
     return table
 
 
-def read_mot(path: Path | str, *, unique_ids: bool = True, zero_based: bool = False) -> MotTable:
-    """Read and validate a MOT file. See :func:`parse_mot` for the options."""
+def parse_truth(
+    text: str, path: Path | str = "<text>", *, zero_based: bool = False
+) -> tuple[MotTable, list[Repeat]]:
+    """Parse ground-truth MOT text, keeping rows that repeat a ``(frame, id)``.
+
+    Every other rule of :func:`parse_mot` applies. Rows keep the file's order
+    within a frame, which the metrics' duplicate rules depend on.
+
+    Returns
+    -------
+    the table and the repeated ``(frame, id)`` (empty when there is none)
+    """
     path = Path(path)
+    table, lines = _parse(text, path, zero_based)
+    return table, _repeats(table, lines)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text()
+        return path.read_text()
     except FileNotFoundError:
         raise McmotError(f"file not found: {path}") from None
     except IsADirectoryError:
@@ -244,7 +327,18 @@ def read_mot(path: Path | str, *, unique_ids: bool = True, zero_based: bool = Fa
         raise McmotError(f"{path}: not a text file") from None
     except OSError as exc:
         raise McmotError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_mot(text, path, unique_ids=unique_ids, zero_based=zero_based)
+
+
+def read_mot(path: Path | str, *, unique_ids: bool = True, zero_based: bool = False) -> MotTable:
+    """Read and validate a MOT file. See :func:`parse_mot` for the options."""
+    path = Path(path)
+    return parse_mot(_read_text(path), path, unique_ids=unique_ids, zero_based=zero_based)
+
+
+def read_truth(path: Path | str, *, zero_based: bool = False) -> tuple[MotTable, list[Repeat]]:
+    """Read and validate a ground-truth file. See :func:`parse_truth`."""
+    path = Path(path)
+    return parse_truth(_read_text(path), path, zero_based=zero_based)
 
 
 def format_mot(table: MotTable, *, precision: int = 2) -> str:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from mcmot.atomic import atomic_path
 from mcmot.errors import McmotError
 from mcmot.frames import FrameSource, open_source
-from mcmot.motio import MotTable, read_mot
+from mcmot.motio import PREDICTION_STAGES, MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
 
@@ -149,7 +149,8 @@ def _open_views(scene: Scene, cfg: RenderConfig) -> list[_CameraView]:
         raise McmotError(f"no {cfg.what}/ files in {scene.root}: run that stage first")
     for cam in scene.require_cameras():
         path = files.get(cam.name)
-        boxes = read_mot(path, unique_ids=cfg.what != "det") if path else MotTable.empty()
+        strict = cfg.what in PREDICTION_STAGES
+        boxes = read_mot(path, unique_ids=strict) if path else MotTable.empty()
         src = open_source(cam.source) if cam.source is not None else None
         views.append(_CameraView(cam.name, src, boxes, cfg.tile_width))
     return views

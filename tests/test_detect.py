@@ -293,6 +293,17 @@ def test_from_gt_zero_based_and_camera_selection(tmp_path):
     _one_line_error(_cli("detect", tmp_path, "--from-gt", "--cameras", "c9"), "c9")
 
 
+def test_from_gt_turns_each_repeated_truth_row_into_a_detection_with_a_warning(tmp_path):
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "c1.txt").write_text("1,4,1,2,3,4\n1,4,1,2,3,4\n2,4,5,6,7,8\n")
+    r = _cli("detect", tmp_path, "--from-gt")
+    assert r.exit_code == 0, r.output
+    assert len(read_mot(tmp_path / "det" / "c1.txt", unique_ids=False)) == 3
+    warnings = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warnings) == 1
+    assert "gt/c1.txt: id 4 appears twice in frame 1 (lines 1, 2)" in warnings[0]
+
+
 def test_from_gt_replaces_stale_keypoints(tmp_path):
     (tmp_path / "gt").mkdir()
     (tmp_path / "gt" / "c1.txt").write_text("1,1,1,2,3,4\n")

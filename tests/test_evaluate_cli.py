@@ -150,6 +150,72 @@ def test_small_scene_values_and_outputs(tmp_path):
     assert "gt/c1.txt" in prov["inputs"]
 
 
+BOX_C = "400,20,30,60"
+
+
+def test_repeated_truth_rows_are_kept_and_scored_as_the_reference_code_does(tmp_path):
+    """Ground truth that repeats a (frame, id), scored by hand.
+
+    gt/c1.txt gives id 2 two boxes in frame 1 (lines 2-3, B then C) and in
+    frame 3 (lines 5-6, C then B). Both rows stay: they are read with one
+    warning naming the lines, and every box counts.
+
+    Across views (the official code, crossview-metrics.md): a true id repeated
+    within a view counts at its first box in file order, and a label at its
+    first box. Frame 1: c1 labels 1->7, 2->8 (B), 2->9 (C); c2 labels 1->7,
+    2->9. lab_common {7, 9}; id 1 agrees (7, 7), id 2 counts c1's first box,
+    labelled 8 (not common): right 1, MME 2 - 1 = 1, MISSED 2 (2 - 2) = 0,
+    BBX 3 + 2 = 5, P = R = 1/2. Frame 2: id 1 agrees, P = R = 1, BBX 2.
+    Frame 3: c1's first box of id 2 (C) is unmatched (label 0), its second (B)
+    is labelled 9; c2 labels 2->9. lab_common {9}, right 0, MME 1, MISSED 0,
+    BBX 3, P = R = 0. So AIDP = AIDR = (1/2 + 1 + 0) / 3 = 1/2, FP 0, and
+    MHAA = 1 - (2 * 2 + 0 + 0) / 10 = 0.6.
+
+    Over time (TrackEval's CLEAR, Identity, HOTA): c1 has 6 boxes, 5 matched
+    (C in frame 3 is missed), no switch (after frame 1 id 2 keeps 9, the
+    prediction of its last matched box). Identity and HOTA count id 2 once
+    per frame: c1 IDTP = 4 (1-7 in 2 frames, 2-9 in 2) of 4 presences and 5
+    predictions; c2 is perfect (4 of 4). Pooled: MOTA = 1 - 1/10, IDF1 =
+    2*8 / (2*8 + 1 + 0) = 16/17, DetA = 9/10, AssA = (2 + 1/2 + 2 + 4) / 9,
+    HOTA = sqrt(DetA AssA).
+    """
+    gt = {
+        "c1": f"1,1,{BOX_A}\n1,2,{BOX_B}\n1,2,{BOX_C}\n2,1,{BOX_A}\n3,2,{BOX_C}\n3,2,{BOX_B}\n",
+        "c2": f"1,1,{BOX_A}\n1,2,{BOX_B}\n2,1,{BOX_A}\n3,2,{BOX_B}\n",
+    }
+    pred = {
+        "c1": f"1,7,{BOX_A}\n1,8,{BOX_B}\n1,9,{BOX_C}\n2,7,{BOX_A}\n3,9,{BOX_B}\n",
+        "c2": f"1,7,{BOX_A}\n1,9,{BOX_B}\n2,7,{BOX_A}\n3,9,{BOX_B}\n",
+    }
+    scene = make_scene(tmp_path / "dup", gt, pred)
+    res = invoke(scene, "--json")
+    assert res.exit_code == 0, res.output
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning")]
+    assert warnings == [
+        "warning: dup: gt/c1.txt: id 2 appears twice in frame 1 (lines 2, 3); id 2 appears "
+        "twice in frame 3 (lines 5, 6); scored as the benchmark's official code does"
+    ]
+    s = json.loads(res.stdout)["scenes"]["dup"]
+    assert s["AIDP"] == pytest.approx(0.5) and s["AIDR"] == pytest.approx(0.5)
+    assert s["AIDF1"] == pytest.approx(0.5) and s["MHAA"] == pytest.approx(0.6)
+    report = json.loads((scene / "eval.json").read_text())
+    cross = report["crossview"]
+    assert (cross["missed"], cross["fp"], cross["mme"], cross["bbx"]) == (0, 0, 2, 10)
+    assert (s["FP"], s["FN"], s["IDSW"]) == (0, 1, 0)
+    assert s["MOTA"] == pytest.approx(0.9) and s["IDF1"] == pytest.approx(16 / 17)
+    assert s["DetA"] == pytest.approx(0.9) and s["AssA"] == pytest.approx(8.5 / 9)
+    assert s["HOTA"] == pytest.approx((0.9 * 8.5 / 9) ** 0.5)
+    c1 = report["cameras"]["c1"]
+    assert (c1["IDTP"], c1["IDFN"], c1["IDFP"], c1["MT"]) == (4, 0, 1, 2)
+    assert any("appears twice" in w for w in report["warnings"])
+
+
+def test_repeated_ids_in_a_prediction_file_are_an_error(tmp_path):
+    scene = two_cameras(tmp_path / "s")
+    (scene / "global" / "c1.txt").write_text(f"1,3,{BOX_A},1\n1,3,{BOX_B},1\n")
+    assert_one_line_error(invoke(scene), "global/c1.txt:2: id 3 appears twice in frame 1")
+
+
 def test_single_camera_scene_has_null_crossview(tmp_path):
     scene = make_scene(tmp_path / "one", {"c": f"1,1,{BOX_A}\n"}, {"c": f"1,2,{BOX_A}\n"})
     res = invoke(scene, "--json")

@@ -62,6 +62,27 @@ def test_last_match_is_kept_over_a_better_overlap():
     assert c.rates()["MOTP"] == pytest.approx(0.6)
 
 
+def test_repeated_truth_boxes_each_count_but_the_identity_is_present_once_per_frame():
+    # id 1 has two boxes in frame 2 (A, B); predictions 10 on A, 20 on B (TrackEval's counts)
+    gt = [(1, 1, A), (2, 1, A), (2, 1, B), (3, 1, B)]
+    pr = [(1, 10, A), (2, 10, A), (2, 20, B), (3, 20, B)]
+    c = counts(gt, pr)
+    # every box is matched; the box taken by 20 in frame 2 switches from 10
+    assert (c.num_gt, c.tp, c.fp, c.fn, c.idsw) == (4, 4, 0, 0, 1)
+    # identity: id 1 is present in 3 frames and overlaps 10 in 2 of them, 20 in 2
+    assert (c.idtp, c.idfn, c.idfp) == (2, 1, 2)
+    assert c.rates()["IDF1"] == pytest.approx(4 / 7)
+    assert (c.mt, c.pt, c.ml) == (1, 0, 0)
+
+
+def test_repeated_truth_boxes_switch_against_the_previous_frame_and_keep_the_last_match():
+    # frame 1: id 1 on A and B, matched to 10 and 20 -> no switch (nothing before);
+    # id 1 then keeps 20, its last box's match, so frame 2's pair 1-20 is no switch.
+    # (motmetrics counts a switch between the two boxes, or fails with a KeyError.)
+    c = counts([(1, 1, A), (1, 1, B), (2, 1, B)], [(1, 10, A), (1, 20, B), (2, 20, B)])
+    assert (c.tp, c.idsw, c.idtp, c.idfn, c.idfp) == (3, 0, 2, 0, 1)
+
+
 def test_iou_threshold_is_inclusive_at_one_half():
     half = (0.0, 0.0, 10.0, 5.0)  # IoU exactly 0.5
     below = (0.0, 0.0, 10.0, 4.9)

@@ -69,6 +69,15 @@ def test_misses_and_false_positives():
     assert r["AssA"] == pytest.approx(1 / 3)
 
 
+def test_repeated_truth_box_counts_in_detection_but_once_per_frame_in_association():
+    # id 1 twice at A in frame 1 (TrackEval's counts): TP 2, FN 1 -> DetA 2/3;
+    # the identity has 2 frames, both matched to 10 -> AssA 1
+    r = hota([(1, 1, A), (1, 1, A), (2, 1, A)], [(1, 10, A), (2, 10, A)])
+    assert r["DetA"] == pytest.approx(2 / 3)
+    assert r["AssA"] == pytest.approx(1.0)
+    assert r["HOTA"] == pytest.approx((2 / 3) ** 0.5)
+
+
 def test_empty_is_none_and_no_predictions_is_zero():
     assert HotaCounts.zero().rates()["HOTA"] is None
     r = hota([(1, 1, A)], [])

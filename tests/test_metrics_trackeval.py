@@ -97,6 +97,26 @@ def test_same_as_trackeval_on_random_sequences():
             _compare([build_sequence(_table(gt), _table(pr))])
 
 
+def test_same_as_trackeval_with_repeated_truth_boxes():
+    # Ground truth that gives an identity several boxes in one frame, as
+    # TrackEval's metric classes score it when given the file as it is.
+    rng = np.random.default_rng(1)
+
+    def rows(repeat: float):
+        out = []
+        for f in range(1, int(rng.integers(2, 12))):
+            for i in range(1, 6):
+                for _ in range(1 + int(rng.random() < repeat)):
+                    if rng.random() < 0.6:
+                        out.append((f, i, [*rng.uniform(0, 60, 2), *rng.uniform(5, 40, 2)]))
+        return out
+
+    for _ in range(200):
+        gt, pr = rows(0.4), rows(0.0)
+        if gt and pr:
+            _compare([build_sequence(_table(gt), _table(pr))])
+
+
 def test_known_difference_after_a_gap():
     # Object 1 matched to 7, absent in frame 2, back in frame 3 where 8 fits better:
     # motmetrics (and mcmot) keep 7, TrackEval only carries matches over one timestep.

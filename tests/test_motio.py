@@ -6,7 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcmot.errors import McmotError
-from mcmot.motio import MotTable, format_mot, parse_mot, read_mot, write_mot
+from mcmot.motio import (
+    MotTable,
+    Repeat,
+    describe_repeats,
+    format_mot,
+    parse_mot,
+    parse_truth,
+    read_mot,
+    write_mot,
+)
 
 
 def test_parse_columns_and_defaults():
@@ -42,12 +51,26 @@ def test_errors_name_line(text, needle):
     assert "f.txt:2" in str(exc.value)
 
 
-def test_duplicate_frame_id():
-    with pytest.raises(McmotError, match="id 7 appears twice in frame 1"):
-        parse_mot("1,7,0,0,1,1\n1,7,5,5,1,1\n", "gt.txt")
+def test_repeated_frame_id_is_an_error_in_predictions():
+    with pytest.raises(McmotError, match="tracks.txt:2: id 7 appears twice in frame 1"):
+        parse_mot("1,7,0,0,1,1\n1,7,5,5,1,1\n", "tracks.txt")
     # detections may repeat id -1; detection files may opt out entirely
     assert len(parse_mot("1,-1,0,0,1,1\n1,-1,5,5,1,1\n")) == 2
     assert len(parse_mot("1,7,0,0,1,1\n1,7,5,5,1,1\n", unique_ids=False)) == 2
+
+
+def test_repeated_frame_id_in_truth_is_kept_in_file_order_and_reported():
+    text = "2,4,9,9,1,1\n1,4,0,0,1,1\n1,5,0,0,1,1\n1,4,5,5,1,1\n2,4,8,8,1,1\n1,4,7,7,1,1\n"
+    table, repeats = parse_truth(text, "gt/c1.txt")
+    assert table.frames.tolist() == [1, 1, 1, 1, 2, 2]
+    assert table.boxes[:, 0].tolist() == [0, 0, 5, 7, 9, 8]  # within a frame: file order
+    assert repeats == [Repeat(2, 4, (1, 5)), Repeat(1, 4, (2, 4, 6))]
+    assert describe_repeats("gt/c1.txt", repeats) == (
+        "gt/c1.txt: id 4 appears twice in frame 2 (lines 1, 5); "
+        "id 4 appears 3 times in frame 1 (lines 2, 4, 6)"
+    )
+    assert describe_repeats("g", repeats, limit=1).endswith("; and 1 more repeated (frame, id)")
+    assert parse_truth("1,4,0,0,1,1\n2,4,0,0,1,1\n")[1] == []
 
 
 def test_zero_based():

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from mcmot.cli.common import SceneArg, out
 from mcmot.frames import open_source
-from mcmot.motio import read_mot
+from mcmot.motio import PREDICTION_STAGES, read_mot
 from mcmot.scene import Scene
 
 
@@ -31,7 +31,8 @@ def info_cmd(scene: SceneArg) -> None:
         cells = []
         for st in stages:
             p = sc.path(st, cam.name)
-            cells.append(str(len(read_mot(p, unique_ids=st != "det"))) if p.is_file() else "-")
+            strict = st in PREDICTION_STAGES
+            cells.append(str(len(read_mot(p, unique_ids=strict))) if p.is_file() else "-")
         feat = "yes" if sc.path("features", cam.name).is_file() else "-"
         src_name = str(cam.source.relative_to(sc.root)) if cam.source else "(no pixels)"
         table.add_row(cam.name, src_name, frames, size, *cells, feat)

@@ -21,6 +21,15 @@ with IoU >= 0.5 (IDTP); IDFN = GT - IDTP, IDFP = predictions - IDTP.
 
 All counts add over cameras and sequences, which is how the devkit pools
 sequences; rates are computed from the sums.
+
+Ground truth that gives one true identity several boxes in one frame is
+scored as TrackEval's CLEAR and Identity classes score it (motmetrics
+crashes or counts such a box twice in IDTP): every box counts in GT, TP, FN,
+FP and MOTP; an identity switch is judged against the prediction the
+identity had before the frame, and after the frame the identity keeps the
+prediction of its last matched box in file order; MT/ML and the identity
+metrics count frames, so the identity is present (and overlaps a
+prediction) at most once per frame. See ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -79,7 +88,7 @@ class ClearIdCounts:
         return {
             "IDP": _div(self.idtp, self.idtp + self.idfp),
             "IDR": _div(self.idtp, self.idtp + self.idfn),
-            "IDF1": _div(2 * self.idtp, self.num_gt + self.num_pred),
+            "IDF1": _div(2 * self.idtp, 2 * self.idtp + self.idfp + self.idfn),
             "MOTA": _div(self.num_gt - self.fn - self.fp - self.idsw, self.num_gt),
             "MOTP": _div(self.iou_sum, self.tp),
             "FP": self.fp,
@@ -124,11 +133,17 @@ def _carry_forward(
 
 
 def _frame_matches(
-    gt: NDArray[np.intp], pr: NDArray[np.intp], iou: NDArray[np.float64], last: NDArray[np.intp]
+    gt: NDArray[np.intp],
+    pr: NDArray[np.intp],
+    iou: NDArray[np.float64],
+    last: NDArray[np.intp],
+    repeats: bool = False,
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], int]:
     """CLEAR matches of one frame: (rows, cols, number of identity switches).
 
-    Updates ``last`` (object index -> last matched prediction index, -1 none).
+    Updates ``last`` (object index -> last matched prediction index, -1 none);
+    with ``repeats`` (an object may have several rows), its last matched row
+    in row order sets it.
     """
     dist = 1.0 - iou
     allowed = dist <= IOU_THRESHOLD
@@ -152,17 +167,28 @@ def _frame_matches(
             cols.append(int(j))
     rows_a = np.asarray(rows, np.intp)
     cols_a = np.asarray(cols, np.intp)
-    last[gt[rows_a]] = pr[cols_a]
+    if repeats:
+        for i in np.sort(rows_a).tolist():
+            last[gt[i]] = pr[cols_a[rows_a == i][0]]
+    else:
+        last[gt[rows_a]] = pr[cols_a]
     return rows_a, cols_a, switches
 
 
 def _identity(seq: Sequence) -> int:
-    """IDTP: the best one-to-one assignment of true to predicted identities."""
+    """IDTP: the best one-to-one assignment of true to predicted identities.
+
+    A (true, predicted) pair scores the frames in which they overlap, once
+    per frame however many boxes the true identity has there.
+    """
     ok = 1.0 - seq.pair_iou <= IOU_THRESHOLD
     if not ok.any():
         return 0
     n_g, n_p = len(seq.gt_ids), len(seq.pr_ids)
     key = seq.pair_gt[ok] * n_p + seq.pair_pr[ok]
+    if seq.repeats:
+        per_frame = np.unique(seq.pair_frame[ok].astype(np.int64) * (n_g * n_p) + key)
+        key = per_frame % (n_g * n_p)
     overlap = np.bincount(key, minlength=n_g * n_p).reshape(n_g, n_p)
     r, c = linear_sum_assignment(overlap, maximize=True)
     return int(overlap[r, c].sum())
@@ -181,16 +207,17 @@ def clear_id_counts(seq: Sequence) -> ClearIdCounts:
     """
     n_ids = len(seq.gt_ids)
     last = np.full(n_ids, -1, np.intp)
-    present = np.zeros(n_ids, np.int64)
+    present = seq.gt_present
     matched = np.zeros(n_ids, np.int64)
+    repeats = seq.repeats
     tp = idsw = 0
     iou_sum = 0.0
     for gt, pr, iou in zip(seq.gt, seq.pr, seq.iou, strict=True):
-        np.add.at(present, gt, 1)
         if not (len(gt) and len(pr)):
             continue
-        rows, cols, switches = _frame_matches(gt, pr, iou, last)
-        np.add.at(matched, gt[rows], 1)
+        rows, cols, switches = _frame_matches(gt, pr, iou, last, repeats)
+        # An identity counts as matched in a frame once, whatever its number of boxes.
+        np.add.at(matched, np.unique(gt[rows]) if repeats else gt[rows], 1)
         tp += len(rows)
         idsw += switches
         iou_sum += float(iou[rows, cols].sum())
@@ -211,5 +238,5 @@ def clear_id_counts(seq: Sequence) -> ClearIdCounts:
         num_ids=n_ids,
         idtp=idtp,
         idfp=num_pred - idtp,
-        idfn=num_gt - idtp,
+        idfn=int(present.sum()) - idtp,
     )

@@ -22,6 +22,13 @@ For one sequence:
 5. ``HOTA(alpha) = sqrt(DetA * AssA)``; HOTA, DetA and AssA are the means
    over the 19 alphas.
 
+Ground truth that gives one true identity several boxes in one frame is
+scored as TrackEval's code scores it: every box counts in TP, FN and FP, but
+the identity's box count (``n_g``, and the TPA / FNA denominators) counts it
+once per frame, and ``M`` takes, per frame and predicted id, the "IoU of
+IoUs" of its last box in file order (TrackEval adds these with NumPy's
+buffered ``+=``, where the last repeated index wins).
+
 Sequences (and cameras) are pooled as TrackEval does: TP, FN, FP add up and
 AssA is the TP-weighted mean, which :class:`HotaCounts` keeps additive.
 """
@@ -89,7 +96,7 @@ class HotaCounts:
 def _alignment(seq: Sequence) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray]:
     """Global alignment score (G, P) and the box counts per id (G, 1), (1, P)."""
     n_g, n_p = len(seq.gt_ids), len(seq.pr_ids)
-    gt_count = np.bincount(np.concatenate([*seq.gt, []]).astype(np.intp), minlength=n_g)
+    gt_count = seq.gt_present
     pr_count = np.bincount(np.concatenate([*seq.pr, []]).astype(np.intp), minlength=n_p)
     gt_count = gt_count.astype(float)[:, None]
     pr_count = pr_count.astype(float)[None, :]
@@ -102,6 +109,9 @@ def _alignment(seq: Sequence) -> tuple[NDArray[np.float64], NDArray[np.float64],
     ok = denom > 0 + _EPS
     sim[ok] = iou[ok] / denom[ok]
     key = seq.pair_gt * n_p + seq.pair_pr
+    if seq.repeats:
+        keep = seq.gt_last[g_row]
+        key, sim = key[keep], sim[keep]
     potential = np.bincount(key, weights=sim, minlength=n_g * n_p).reshape(n_g, n_p)
     with np.errstate(divide="ignore", invalid="ignore"):
         align = potential / (gt_count + pr_count - potential)

@@ -104,6 +104,10 @@ class Sequence:
     pair_gt, pair_pr : (K,) intp, identity indices of every same-frame pair
     pair_iou : (K,) float64, their IoU (the blocks of ``iou``, flattened)
     pair_gt_row, pair_pr_row : (K,) intp, the box (row) of each side of each pair
+    pair_frame : (K,) intp, the frame (index into ``frames``) of each pair
+    gt_present : (G,) int64, the number of frames in which each true identity has a box
+    gt_last : (N,) bool, per truth row: the last row of its (frame, identity) in
+        file order; all True unless the ground truth repeats a (frame, id)
     """
 
     frames: NDArray[np.int64]
@@ -117,6 +121,14 @@ class Sequence:
     pair_iou: NDArray[np.float64]
     pair_gt_row: NDArray[np.intp]
     pair_pr_row: NDArray[np.intp]
+    pair_frame: NDArray[np.intp]
+    gt_present: NDArray[np.int64]
+    gt_last: NDArray[np.bool_]
+
+    @property
+    def repeats(self) -> bool:
+        """Whether a true identity has several boxes in one frame (see docs/metrics.md)."""
+        return not bool(self.gt_last.all())
 
     @property
     def num_gt(self) -> int:
@@ -134,6 +146,17 @@ def by_frame(table: MotTable) -> MotTable:
     if np.all(np.diff(table.frames) >= 0):
         return table
     return table.select(np.argsort(table.frames, kind="stable"))
+
+
+def _last_of_group(frames: NDArray[np.int64], ids: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """True at the last row (in row order) of each (frame, id) group."""
+    n = len(frames)
+    order = np.lexsort((np.arange(n), ids, frames))
+    f, i = frames[order], ids[order]
+    last_sorted = np.r_[(f[1:] != f[:-1]) | (i[1:] != i[:-1]), True] if n else np.zeros(0, bool)
+    out = np.zeros(n, bool)
+    out[order[last_sorted]] = True
+    return out
 
 
 def build_sequence(
@@ -166,6 +189,8 @@ def build_sequence(
         flat[s:e].reshape(len(g), len(p))
         for s, e, g, p in zip(fp.start[:-1], fp.start[1:], gts, prs, strict=True)
     ]
+    gt_last = _last_of_group(gt.frames, gt_inv)
+    gt_present = np.bincount(gt_inv[gt_last], minlength=len(gt_ids)).astype(np.int64)
     return Sequence(
         frames=frames,
         gt=gts,
@@ -178,4 +203,7 @@ def build_sequence(
         pair_iou=flat,
         pair_gt_row=fp.a,
         pair_pr_row=fp.b,
+        pair_frame=np.repeat(np.arange(len(frames), dtype=np.intp), np.diff(fp.start)),
+        gt_present=gt_present,
+        gt_last=gt_last,
     )

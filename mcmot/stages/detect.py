@@ -15,7 +15,9 @@ in any camera leaves ``det/`` exactly as it was. Cameras with different frame
 counts are processed over their common range ``1..min(frames)`` (a warning).
 
 ``from_gt`` writes ``det/`` from ``gt/`` instead (identities dropped, score 1):
-the ground-truth-box protocol, which needs no pixels and no model.
+the ground-truth-box protocol, which needs no pixels and no model. It reads
+what ``evaluate`` reads: ground-truth rows that repeat a (frame, id) each
+become a detection, with one warning per file.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from mcmot.detectors import (
 )
 from mcmot.errors import McmotError
 from mcmot.frames import FrameSource, open_source
-from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.motio import MotTable, describe_repeats, read_truth, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 
@@ -189,7 +191,7 @@ def run_detect(
     if cfg.from_gt:
         names = _gt_camera_names(scene, cfg)
         _check_outputs(scene, names, overwrite)
-        results = [_camera_from_gt(scene, name, cfg) for name in names]
+        results = [_camera_from_gt(scene, name, cfg, _warn) for name in names]
         weights, device = None, None
     else:
         cams = _pixel_cameras(scene, cfg)
@@ -235,8 +237,12 @@ def _gt_camera_names(scene: Scene, cfg: DetectConfig) -> list[str]:
     return list(available)
 
 
-def _camera_from_gt(scene: Scene, name: str, cfg: DetectConfig) -> _CameraOutput:
-    gt = read_mot(scene.path("gt", name), zero_based=cfg.zero_based)
+def _camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _CameraOutput:
+    path = scene.path("gt", name)
+    gt, repeats = read_truth(path, zero_based=cfg.zero_based)
+    if repeats:
+        shown = describe_repeats(str(path.relative_to(scene.root)), repeats)
+        warn(f"{shown}; each box becomes a detection")
     table = MotTable.from_arrays(gt.frames, np.full(len(gt), -1), gt.boxes)
     frames = int(gt.frames.max()) if len(gt) else 0
     return _CameraOutput(name, table, None, frames, 0.0)

@@ -26,7 +26,7 @@ from mcmot.metrics.clear_id import ClearIdCounts, clear_id_counts
 from mcmot.metrics.crossview import CrossViewCounts, combine_crossview, crossview_counts
 from mcmot.metrics.hota import HotaCounts, hota_counts
 from mcmot.metrics.sequence import build_sequence
-from mcmot.motio import MotTable, read_mot
+from mcmot.motio import MotTable, describe_repeats, read_mot, read_truth
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
 
@@ -158,7 +158,9 @@ def load_scene(scene: Scene, cfg: EvaluateConfig) -> SceneInputs:
     ``gt/`` file empty, no ground truth in the frame range, a malformed file.
     Warnings (returned, not raised): a prediction file without ground truth
     (camera skipped), ground truth without predictions (counts as predicting
-    nothing), an empty file, rows outside the frame range (ignored).
+    nothing), an empty file, rows outside the frame range (ignored), ground
+    truth that repeats a (frame, id) (kept and scored as the reference code
+    scores it, see docs/metrics.md).
     """
     if cfg.pred not in PRED_STAGES:
         raise McmotError(f"--pred must be one of {', '.join(PRED_STAGES)}, got {cfg.pred!r}")
@@ -170,7 +172,12 @@ def load_scene(scene: Scene, cfg: EvaluateConfig) -> SceneInputs:
     )
     pred_files = _stage_files(scene, cfg.pred, hint)
     cameras, warnings = _match_cameras(gt_files, pred_files, cfg.pred)
-    gt = {c: read_mot(gt_files[c], zero_based=cfg.zero_based) for c in cameras}
+    gt: dict[str, MotTable] = {}
+    for cam in cameras:
+        gt[cam], repeats = read_truth(gt_files[cam], zero_based=cfg.zero_based)
+        if repeats:
+            name = describe_repeats(f"gt/{cam}.txt", repeats)
+            warnings.append(f"{name}; scored as the benchmark's official code does")
     pred = {
         c: read_mot(pred_files[c], zero_based=cfg.zero_based)
         if c in pred_files
