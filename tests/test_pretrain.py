@@ -147,6 +147,19 @@ def test_resume_equals_uninterrupted(scene, tmp_path, options):
     assert log_a == log_b
 
 
+def test_resume_skips_a_torn_log_line_with_one_warning(scene, tmp_path):
+    run = tmp_path / "run"
+    run_pretrain([scene], run, _cfg(), stop_at_step=2)
+    log = run / "log.jsonl"
+    with open(log, "a") as fh:
+        fh.write('{"step": 3, "epoch": 1.0, "lo')  # a write cut short by a crash
+    messages: list[str] = []
+    res = run_pretrain([scene], run, _cfg(), resume=True, log=messages.append)
+    assert res.finished and res.step == 6
+    assert messages == [f"warning: {log}: skipped unparseable line 3"]
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == list(range(1, 7))
+
+
 def test_ctrl_c_leaves_a_usable_checkpoint(scene, tmp_path):
     def interrupt(event):
         if event.task == "pretrain" and event.done == 3:

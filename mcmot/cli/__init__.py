@@ -25,9 +25,12 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except McmotError as exc:
+            from rich.markup import escape
+
             from mcmot.cli.common import err
 
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            # escape: a path or value in the message may hold [brackets]
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             from mcmot.cli.common import err

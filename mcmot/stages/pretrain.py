@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from mcmot.atomic import atomic_path, write_json, write_text
+from mcmot.atomic import append_text, atomic_path, make_dir, write_json, write_text
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.models.calibfree import (
@@ -519,13 +519,36 @@ def _sigint(flag: _StopFlag) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines of steps after ``step`` (not in the checkpoint being resumed)."""
+def _log_step(line: str) -> int | None:
+    """The step of one ``log.jsonl`` line, or None when the line is not a step record."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    step = rec.get("step") if isinstance(rec, dict) else None
+    return step if isinstance(step, int) else None
+
+
+def _truncate_log(path: Path, step: int, say: Callable[[str], None]) -> None:
+    """Drop log lines of steps after ``step`` (not in the checkpoint being resumed).
+
+    Lines that are not step records (a line torn by a crash or a full disk)
+    are dropped too, with one warning naming the file and the lines.
+    """
     if not path.is_file():
         return
-    kept = [
-        ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step
-    ]
+    kept, torn = [], []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        at = _log_step(line)
+        if at is None:
+            torn.append(lineno)
+        elif at <= step:
+            kept.append(line)
+    if torn:
+        lines = ", ".join(map(str, torn))
+        say(f"warning: {path}: skipped unparseable line{'s' if len(torn) > 1 else ''} {lines}")
     write_text(path, "".join(ln + "\n" for ln in kept))
 
 
@@ -655,7 +678,7 @@ def run_pretrain(
     if device.type == "cuda":
         device = torch.device("cuda", dd.local_rank)
         torch.cuda.set_device(device)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(run_dir)
 
     teacher, note = (None, None)
     if cfg.teacher_dim > 0 or loaded is None:
@@ -705,7 +728,7 @@ def run_pretrain(
         run.sched = Schedule(**loaded["schedule"])
         run.step = int(loaded["step"])
         if dd.main:
-            _truncate_log(run_dir / "log.jsonl", run.step)
+            _truncate_log(run_dir / "log.jsonl", run.step, say)
     else:
         if cfg.minutes is not None:
             spent = time.perf_counter() - t_start
@@ -776,5 +799,4 @@ def _loop(
 
 def _append_log(path: Path, step: int, epoch: float, values: dict[str, float]) -> None:
     rec = {"step": step, "epoch": round(epoch, 4), "time": time.time(), **values}
-    with open(path, "a") as fh:
-        fh.write(json.dumps(rec) + "\n")
+    append_text(path, json.dumps(rec) + "\n")

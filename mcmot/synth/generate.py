@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mcmot.atomic import make_dir, write_error
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable, write_mot
@@ -127,14 +128,14 @@ class _Writer:
         self.cfg = cfg
         if cfg.fmt == "mp4":
             self.path = root / "videos" / f"{cam}.mp4"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dir(self.path.parent)
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
             self.video = cv2.VideoWriter(str(self.path), fourcc, cfg.fps, (cfg.width, cfg.height))
             if not self.video.isOpened():
                 raise McmotError("OpenCV cannot write mp4 video here; use --format jpg")
         else:
             self.path = root / "frames" / cam
-            self.path.mkdir(parents=True, exist_ok=True)
+            make_dir(self.path)
             self.video = None
         self.params = [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
 
@@ -177,9 +178,12 @@ def generate_scene(
     if mosaic_frame is not None and not 1 <= mosaic_frame <= cfg.frames:
         raise McmotError(f"--mosaic must be a frame from 1 to {cfg.frames}, got {mosaic_frame}")
     _check_out(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent)
     sw = build_world(cfg)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
+    except OSError as exc:
+        raise write_error(out, exc) from exc
     try:
         _render_all(sw, tmp, progress)
         _write_cameras_json(sw, tmp / CAMERAS_JSON)
@@ -191,6 +195,9 @@ def generate_scene(
         outputs = sorted(p for p in tmp.rglob("*") if p.is_file())
         scene.record("synth", to_dict(cfg), inputs=[], outputs=outputs)
         _swap_into_place(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(out, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
