@@ -144,6 +144,14 @@ def test_cli_info_and_errors(tmp_path):
     assert "Traceback" not in res.output
 
 
+def test_cli_info_reads_ground_truth_that_repeats_a_frame_id(tmp_path):
+    _write_video(tmp_path / "videos" / "c1.mp4")
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "gt" / "c1.txt").write_text("1,1,0,0,4,4\n1,1,0,0,4,4\n")
+    res = CliRunner().invoke(app, ["info", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+
+
 def test_is_current_tracks_params_inputs_and_outputs(tmp_path):
     sc = Scene(tmp_path)
     inp = tmp_path / "gt" / "c1.txt"
