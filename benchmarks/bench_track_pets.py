@@ -227,7 +227,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init=2",
+        help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init_seconds=0.2",
     )
     args = parser.parse_args()
     if len(args.features_npz) != len(args.features_det):

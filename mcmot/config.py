@@ -42,20 +42,27 @@ def _check_names(cfg: Any, changes: dict[str, Any]) -> None:
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
-    """``'n_init=2'`` -> ``('n_init', 2)``: numbers become int or float,
-    true/false bool, none None; anything else stays a string."""
+    """``'seed=2'`` -> ``('seed', 2)``: numbers become int or float,
+    true/false bool, none None, comma-separated values a tuple
+    (``'windows=1,2.5'`` -> ``('windows', (1, 2.5))``); anything else stays a string."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise McmotError(f"a setting is KEY=VALUE, got {text!r}")
+    if "," in value:
+        return key, tuple(_value(v.strip()) for v in value.split(",") if v.strip())
+    return key, _value(value)
+
+
+def _value(value: str) -> Any:
     words = {"true": True, "false": False, "none": None}
     if value.lower() in words:
-        return key, words[value.lower()]
+        return words[value.lower()]
     for cast in (int, float):
         try:
-            return key, cast(value)
+            return cast(value)
         except ValueError:
             pass
-    return key, value
+    return value
 
 
 def apply_settings(cfg: T, texts: list[str]) -> T:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from mcmot.errors import McmotError
 from mcmot.scene import IMAGE_EXTS
+from mcmot.timebase import MAX_FPS
 
 Image = NDArray[np.uint8]
 
@@ -34,6 +35,11 @@ class FrameSource:
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         raise NotImplementedError
+
+    @property
+    def fps(self) -> float | None:
+        """Frames per second stored in the source, or None (frame folders)."""
+        return None
 
     def read(self, frame: int) -> Image:
         """The image of 1-based ``frame``."""
@@ -66,6 +72,8 @@ class VideoSource(FrameSource):
         if not self._cap.isOpened():
             raise McmotError(f"cannot open video {self.path}: unreadable or unsupported codec")
         self._count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        rate = float(self._cap.get(cv2.CAP_PROP_FPS))
+        self._fps = rate if np.isfinite(rate) and 0 < rate <= MAX_FPS else None
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         ok, first = self._cap.read()
@@ -95,6 +103,10 @@ class VideoSource(FrameSource):
     @property
     def size(self) -> tuple[int, int]:
         return self._size
+
+    @property
+    def fps(self) -> float | None:
+        return self._fps
 
     def read(self, frame: int) -> Image:
         if not 1 <= frame <= self._count:

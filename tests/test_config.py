@@ -21,8 +21,8 @@ def test_parse_setting_types():
 
 
 def test_apply_settings_sets_none_and_checks_names():
-    cfg = apply_settings(TrackerConfig(), ["cosine_gate_quantile=none", "n_init=2"])
-    assert cfg.cosine_gate_quantile is None and cfg.n_init == 2
+    cfg = apply_settings(TrackerConfig(), ["cosine_gate_quantile=none", "n_init_seconds=0.2"])
+    assert cfg.cosine_gate_quantile is None and cfg.n_init_seconds == 0.2
     assert apply_settings(TrackerConfig(), []) == TrackerConfig()
     with pytest.raises(McmotError, match="unknown TrackerConfig field"):
         apply_settings(TrackerConfig(), ["n_inti=2"])

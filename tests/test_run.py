@@ -97,7 +97,7 @@ def test_run_skips_current_stages_and_redoes_stale_ones(tmp_path):
     assert set(_status(again).values()) == {"current"}
 
     # a changed tracker parameter redoes track and everything after it
-    changed = apply_overrides(cfg, {"tracker": {"max_age": 5}})
+    changed = apply_overrides(cfg, {"tracker": {"max_age_seconds": 0.5}})
     st = _status(run_pipeline(sc, changed))
     assert [st[s] for s in STAGES] == ["current"] * 3 + ["ran"] * 3
 

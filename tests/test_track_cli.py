@@ -74,7 +74,7 @@ def test_run_track_writes_confirmed_rows_with_detection_boxes(scene: Path) -> No
             assert len(np.unique(tracks.boxes[tracks.ids == tid, 1])) == 1
     rec = json.loads((scene / "provenance" / "track.json").read_text())
     assert rec["params"]["features"] == "f_s"
-    assert rec["params"]["max_age"] == 30
+    assert rec["params"]["max_age_seconds"] == 3.0
     assert "det/cam1.txt" in rec["inputs"] and "features/cam1.npz" in rec["inputs"]
     assert "tracks/cam2.txt" in rec["outputs"]
 
@@ -89,7 +89,9 @@ def test_run_track_motion_only_needs_no_features(tmp_path: Path) -> None:
 
 
 def test_cli_track_and_no_overwrite(scene: Path) -> None:
-    result = runner.invoke(app, ["track", str(scene), "--cameras", "cam2", "--n-init", "1"])
+    result = runner.invoke(
+        app, ["track", str(scene), "--cameras", "cam2", "--n-init-seconds", "0.1"]
+    )
     assert result.exit_code == 0, result.output
     assert "cam2" in result.stdout and "detections" in result.stdout
     tracks = read_mot(scene / "tracks" / "cam2.txt")
@@ -148,8 +150,8 @@ def test_corrupt_features_file(scene: Path) -> None:
 
 
 def test_cli_bad_options(scene: Path) -> None:
-    text = _one_line_error(runner.invoke(app, ["track", str(scene), "--n-init", "0"]))
-    assert "n_init" in text
+    text = _one_line_error(runner.invoke(app, ["track", str(scene), "--n-init-seconds", "0"]))
+    assert "n_init_seconds" in text
     text = _one_line_error(runner.invoke(app, ["track", str(scene), "--cameras", "nope"]))
     assert "unknown camera" in text
     bad = runner.invoke(app, ["track", str(scene), "--features", "xyz"])

@@ -101,7 +101,7 @@ def ids(rows: list) -> list[int]:
 
 
 def test_confirmed_after_n_init_hits_and_boxes_are_the_detections() -> None:
-    tr = Tracker(TrackerConfig(n_init=3))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.3))
     assert tr.update(dets(box(100))) == []
     assert tr.update(dets(box(103))) == []
     out = tr.update(dets(box(106.5)))
@@ -144,7 +144,7 @@ def test_short_occlusion_keeps_the_id(motion_cost: str) -> None:
 
 
 def test_deleted_track_id_is_never_reused() -> None:
-    tr = Tracker(TrackerConfig(max_age=3))
+    tr = Tracker(TrackerConfig(max_age_seconds=0.3))
     for k in range(4):
         tr.update(dets(box(100 + k)))
     assert [t.track_id for t in tr.tracks] == [1]
@@ -159,13 +159,13 @@ def test_deleted_track_id_is_never_reused() -> None:
 
 
 def test_two_trackers_have_independent_ids() -> None:
-    a, b = Tracker(TrackerConfig(n_init=1)), Tracker(TrackerConfig(n_init=1))
+    a, b = Tracker(TrackerConfig(n_init_seconds=0.1)), Tracker(TrackerConfig(n_init_seconds=0.1))
     assert ids(a.update(dets(box(10), box(200)))) == [1, 2]
     assert ids(b.update(dets(box(10)))) == [1]
 
 
 def test_low_confidence_detections_are_ignored_and_indices_kept() -> None:
-    tr = Tracker(TrackerConfig(n_init=1, min_confidence=0.5))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.1, min_confidence=0.5))
     d = Detections(np.array([box(10), box(300)]), np.array([0.2, 0.9]))
     out = tr.update(d)
     assert len(out) == 1 and out[0][2] == 1
@@ -231,9 +231,9 @@ def test_motion_weight_lets_motion_tell_look_alikes_apart() -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"n_init": 0},
+        {"n_init_seconds": 0},
         {"motion_weight": -0.1},
-        {"max_age": -1},
+        {"max_age_seconds": -1},
         {"nn_budget": 0},
         {"max_iou_distance": 1.5},
         {"motion_cost": "nope"},

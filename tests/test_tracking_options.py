@@ -34,11 +34,11 @@ def _confirmed(cfg: TrackerConfig) -> Tracker:
 
 
 def test_low_score_detection_continues_a_track_only_with_the_stage_on() -> None:
-    off = _confirmed(TrackerConfig(n_init=1))
+    off = _confirmed(TrackerConfig(n_init_seconds=0.1))
     assert off.update(frame((box(100), 0.2))) == []  # 0.2 < min_confidence 0.3: ignored
     assert off.tracks[0].time_since_update == 1
 
-    on = _confirmed(TrackerConfig(n_init=1, low_confidence=0.1))
+    on = _confirmed(TrackerConfig(n_init_seconds=0.1, low_confidence=0.1))
     d = frame((box(500), 0.9), (box(101), 0.2))
     out = on.update(d)
     # track 1 keeps going on the low-score box (row 1); the far high-score box starts track 2
@@ -48,7 +48,7 @@ def test_low_score_detection_continues_a_track_only_with_the_stage_on() -> None:
 
 
 def test_low_score_detection_never_starts_a_track_and_below_floor_is_dropped() -> None:
-    tr = Tracker(TrackerConfig(n_init=1, low_confidence=0.1))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.1, low_confidence=0.1))
     assert tr.update(frame((box(100), 0.2), (box(300), 0.05))) == []
     assert tr.tracks == []
 
@@ -57,12 +57,14 @@ def test_low_score_stage_needs_iou_above_one_minus_its_threshold() -> None:
     # same size, shifted by 12 px of 30: IoU = 18*80 / (2*30*80 - 18*80) = 18/42 = 0.43,
     # 1 - IoU = 0.571: accepted at low_max_iou_distance 0.6, rejected at BYTE's 0.5
     for threshold, expected in [(0.6, [1]), (0.5, [])]:
-        tr = _confirmed(TrackerConfig(n_init=1, low_confidence=0.1, low_max_iou_distance=threshold))
+        tr = _confirmed(
+            TrackerConfig(n_init_seconds=0.1, low_confidence=0.1, low_max_iou_distance=threshold)
+        )
         assert [r[0] for r in tr.update(frame((box(112), 0.2)))] == expected
 
 
 def test_low_score_stage_skips_tracks_missed_before() -> None:
-    tr = _confirmed(TrackerConfig(n_init=1, low_confidence=0.1))
+    tr = _confirmed(TrackerConfig(n_init_seconds=0.1, low_confidence=0.1))
     tr.update(Detections.empty())  # missed once: time_since_update 1 -> 2 at next predict
     assert tr.update(frame((box(100), 0.2))) == []
     assert tr.tracks[0].time_since_update == 2
@@ -70,7 +72,7 @@ def test_low_score_stage_skips_tracks_missed_before() -> None:
 
 def test_low_score_features_stay_out_of_the_gallery() -> None:
     e1, e2 = np.eye(2)
-    tr = Tracker(TrackerConfig(n_init=1, low_confidence=0.1))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.1, low_confidence=0.1))
     tr.update(frame((box(100), 0.9), feats=e1[None]))
     out = tr.update(frame((box(100), 0.2), feats=e2[None]))
     assert [r[0] for r in out] == [1]
@@ -78,7 +80,7 @@ def test_low_score_features_stay_out_of_the_gallery() -> None:
 
 
 def test_high_score_detection_wins_over_low_score_one() -> None:
-    tr = _confirmed(TrackerConfig(n_init=1, low_confidence=0.1))
+    tr = _confirmed(TrackerConfig(n_init_seconds=0.1, low_confidence=0.1))
     out = tr.update(frame((box(100), 0.2), (box(102), 0.9)))
     assert [(r[0], r[2]) for r in out] == [(1, 1)]  # the high-score row, the low one unused
     assert len(tr.tracks) == 1
@@ -96,7 +98,7 @@ def test_bad_low_score_config_is_one_line_error(changes: dict) -> None:
 
 
 def test_tentative_rows_are_recovered_on_confirmation() -> None:
-    tr = Tracker(TrackerConfig(n_init=3, emit_tentative=True))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.3, emit_tentative=True))
     assert tr.update(frame((box(300), 0.9), (box(100), 0.9))) == []
     assert tr.pop_recovered() == []
     assert tr.update(frame((box(103), 0.9), (box(300), 0.9))) == []
@@ -115,7 +117,7 @@ def test_tentative_rows_are_recovered_on_confirmation() -> None:
 
 
 def test_tentative_rows_of_a_track_that_dies_are_never_emitted() -> None:
-    tr = Tracker(TrackerConfig(n_init=3, emit_tentative=True))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.3, emit_tentative=True))
     tr.update(frame((box(100), 0.9)))
     tr.update(frame((box(102), 0.9)))
     tr.update(Detections.empty())  # deleted while tentative
@@ -125,7 +127,7 @@ def test_tentative_rows_of_a_track_that_dies_are_never_emitted() -> None:
 
 
 def test_recovery_off_by_config_keeps_nothing() -> None:
-    tr = Tracker(TrackerConfig(n_init=2, emit_tentative=False))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.2, emit_tentative=False))
     tr.update(frame((box(100), 0.9)))
     assert tr.tracks[0].pending == []
     assert [r[0] for r in tr.update(frame((box(101), 0.9)))] == [1]
@@ -140,10 +142,10 @@ def test_track_camera_writes_recovered_rows_in_frame_order() -> None:
         np.array([box(100), box(102), box(104), box(106)], np.float64),
         np.full(4, 0.9),
     )
-    cfg = TrackerConfig(n_init=3)
+    cfg = TrackerConfig(n_init_seconds=0.3)
     plain = track_camera(det, None, 5, cfg)
     assert plain.frames.tolist() == [3, 4]
-    full = track_camera(det, None, 5, TrackerConfig(n_init=3, emit_tentative=True))
+    full = track_camera(det, None, 5, TrackerConfig(n_init_seconds=0.3, emit_tentative=True))
     assert full.frames.tolist() == [1, 2, 3, 4]
     assert full.ids.tolist() == [1, 1, 1, 1]
     np.testing.assert_array_equal(full.boxes, det.boxes)
@@ -168,7 +170,7 @@ def test_hybrid_cost_is_iou_for_recent_tracks_and_mahalanobis_after_a_gap() -> N
 
 
 def test_hybrid_cost_rows_hand_values() -> None:
-    tr = Tracker(TrackerConfig(n_init=1, motion_cost="hybrid"))
+    tr = Tracker(TrackerConfig(n_init_seconds=0.1, motion_cost="hybrid"))
     tr.update(frame((box(100), 0.9), (box(400), 0.9)))
     tr.update(frame((box(100), 0.9)))  # track 2 missed once
     means, covs = tr._predict()  # standing still; time since update: track 1 -> 1, track 2 -> 2

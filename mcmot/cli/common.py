@@ -42,6 +42,14 @@ ZeroBasedOpt = Annotated[
         "--zero-based", help="Input frame numbers (file names, MOT rows) start at 0, not 1."
     ),
 ]
+FpsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fps",
+        help="Frames per second; turns the durations in seconds into frames [default: the "
+        "rate stored in the videos, or 10 for a scene without videos].",
+    ),
+]
 CamerasOpt = Annotated[
     str | None,
     typer.Option("--cameras", help="Comma-separated camera names (default: all).", metavar="A,B"),

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mcmot.cli.common import (
     CamerasOpt,
+    FpsOpt,
     OverwriteOpt,
     SceneArg,
     ZeroBasedOpt,
@@ -51,13 +52,21 @@ def track_cmd(
             "(view-agnostic), or none (motion and IoU only).",
         ),
     ] = FeatureChoice.f_s,
-    max_age: Annotated[
-        int | None,
-        typer.Option("--max-age", help=f"Frames a lost track survives [default: {_D.max_age}]."),
+    fps: FpsOpt = None,
+    max_age_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age-seconds",
+            help=f"Seconds a lost track survives [default: {_D.max_age_seconds}].",
+        ),
     ] = None,
-    n_init: Annotated[
-        int | None,
-        typer.Option("--n-init", help=f"Hits that confirm a new track [default: {_D.n_init}]."),
+    n_init_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--n-init-seconds",
+            help="Seconds of consecutive hits that confirm a new track (rounded up to frames, "
+            f"at least one) [default: {_D.n_init_seconds}].",
+        ),
     ] = None,
     max_cosine_distance: Annotated[
         float | None,
@@ -151,8 +160,9 @@ def track_cmd(
         cosine_gate_quantile = None
     cfg = override(
         base,
-        max_age=max_age,
-        n_init=n_init,
+        fps=fps,
+        max_age_seconds=max_age_seconds,
+        n_init_seconds=n_init_seconds,
         max_cosine_distance=max_cosine_distance,
         cosine_gate_quantile=cosine_gate_quantile,
         max_iou_distance=max_iou_distance,
@@ -173,6 +183,8 @@ def track_cmd(
             overwrite=overwrite,
             progress=progress,
         )
+    for note in summaries[0].notes if summaries else []:
+        info(note)
     if features is FeatureChoice.none:
         info("tracked on motion and IoU alone (--features none): no appearance features")
     out.print(_table(sc, summaries))

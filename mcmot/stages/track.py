@@ -25,6 +25,7 @@ from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
+from mcmot.timebase import DEFAULT_FPS, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import calibrated_cosine_gate
 
@@ -48,6 +49,8 @@ class TrackSummary:
     tracks : distinct identities written
     rows : track rows written
     seconds : wall time of the tracker loop
+    fps : the frame rate the tracker's durations were converted at
+    notes : one-line remarks for the user (e.g. an assumed frame rate)
     """
 
     camera: str
@@ -56,6 +59,8 @@ class TrackSummary:
     tracks: int
     rows: int
     seconds: float
+    fps: float = DEFAULT_FPS
+    notes: tuple[str, ...] = ()
 
 
 def run_track(
@@ -85,6 +90,9 @@ def run_track(
     One :class:`TrackSummary` per camera.
     """
     cfg = cfg or TrackerConfig()
+    fps, fps_note = scene_fps(scene, cfg.fps)
+    cfg = dataclasses.replace(cfg, fps=fps)
+    notes = (fps_note,) if fps_note else ()
     if features not in FEATURE_CHOICES:
         raise McmotError(
             f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {features!r}"
@@ -110,7 +118,14 @@ def run_track(
         write_mot(out, table)
         summaries.append(
             TrackSummary(
-                cam.name, n_frames, len(det), len(np.unique(table.ids)), len(table), seconds
+                cam.name,
+                n_frames,
+                len(det),
+                len(np.unique(table.ids)),
+                len(table),
+                seconds,
+                fps,
+                notes,
             )
         )
     params = {**to_dict(cfg), "features": features, "zero_based": zero_based}

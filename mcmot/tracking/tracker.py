@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from mcmot.boxes import tlwh_to_xyah, xyah_to_tlwh
 from mcmot.errors import McmotError
+from mcmot.timebase import DEFAULT_FPS, check_fps, frames_at_least_one, frames_rounded
 from mcmot.tracking.kalman import KalmanConfig, KalmanFilter
 from mcmot.tracking.matching import (
     GATED,
@@ -62,9 +63,15 @@ class TrackerConfig:
     max_cosine_distance : appearance gate: largest accepted cosine distance (0.2)
     nn_budget : features kept per track gallery, most recent first (100)
     max_iou_distance : largest accepted ``1 - IoU`` in the IoU stage (0.7)
-    max_age : frames a confirmed track survives without detections (30);
-        also the depth of the matching cascade
-    n_init : consecutive hits that confirm a new track (3)
+    fps : frames per second of the video; None = the rate stored in the
+        scene's video, else 10 (``mcmot.timebase``); it turns the durations
+        below into frames
+    max_age_seconds : seconds a confirmed track survives without detections
+        (3.0: DeepSORT's 30 frames at 10 frames/s); in frames (rounded, at
+        least 1) also the depth of the matching cascade
+    n_init_seconds : how long a new track must be hit in consecutive frames
+        to be confirmed (0.3: DeepSORT's 3 frames at 10 frames/s; rounded up
+        to frames, at least 1, so at 2 frames/s one hit confirms)
     min_confidence : detections scoring below this are ignored (0.3, as the
         reference code runs MOT16; scores on another scale need another value)
     min_height : detections shorter than this many pixels are ignored (0)
@@ -110,8 +117,9 @@ class TrackerConfig:
     max_cosine_distance: float = 0.2
     nn_budget: int | None = 100
     max_iou_distance: float = 0.7
-    max_age: int = 30
-    n_init: int = 3
+    fps: float | None = None
+    max_age_seconds: float = 3.0
+    n_init_seconds: float = 0.3
     min_confidence: float = 0.3
     min_height: float = 0.0
     motion_max_distance: float = 1.0
@@ -124,12 +132,13 @@ class TrackerConfig:
     motion_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        check_fps(self.fps)
         checks = [
             (0 <= self.max_cosine_distance <= 2, "max_cosine_distance must be in [0, 2]"),
             (self.nn_budget is None or self.nn_budget >= 1, "nn_budget must be at least 1"),
             (0 <= self.max_iou_distance <= 1, "max_iou_distance must be in [0, 1]"),
-            (self.max_age >= 0, "max_age must be 0 or more"),
-            (self.n_init >= 1, "n_init must be at least 1"),
+            (0 <= self.max_age_seconds <= 1e6, "max_age_seconds must be in [0, 1e6]"),
+            (0 < self.n_init_seconds <= 1e6, "n_init_seconds must be in (0, 1e6]"),
             (self.min_height >= 0, "min_height must be 0 or more"),
             (self.motion_max_distance > 0, "motion_max_distance must be positive"),
             (self.motion_cost in MOTION_COSTS, f"motion_cost must be one of {MOTION_COSTS}"),
@@ -192,6 +201,10 @@ class Tracker:
 
     def __init__(self, cfg: TrackerConfig | None = None) -> None:
         self.cfg = cfg or TrackerConfig()
+        fps = self.cfg.fps or DEFAULT_FPS
+        #: frames of ``n_init_seconds`` and ``max_age_seconds`` at the config's rate
+        self.n_init = frames_at_least_one(self.cfg.n_init_seconds, fps)
+        self.max_age = frames_rounded(self.cfg.max_age_seconds, fps)
         self.kf = KalmanFilter(self.cfg.kalman)
         self.tracks: list[Track] = []
         self.frame_count = 0
@@ -344,7 +357,7 @@ class Tracker:
         high = np.arange(n_high)
         cost, max_dist = self._cascade_cost(means, covs, xyah, feats)
         matches_a, left_a, free = matching_cascade(
-            cost, tsu, max_dist, self.cfg.max_age, rows=confirmed, cols=high
+            cost, tsu, max_dist, self.max_age, rows=confirmed, cols=high
         )
         unconfirmed = [i for i, t in enumerate(self.tracks) if not t.is_confirmed]
         iou_rows = unconfirmed + [i for i in left_a if tsu[i] == 1]
@@ -379,8 +392,8 @@ class Tracker:
             self._next_id,
             mean,
             cov,
-            self.cfg.n_init,
-            self.cfg.max_age,
+            self.n_init,
+            self.max_age,
             feature=feature,
             budget=self.cfg.nn_budget,
         )
