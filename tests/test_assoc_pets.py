@@ -39,7 +39,9 @@ def test_pets_geometry_only(shared_data, tmp_path, fragment_every):
     gts = pets_scene(shared_data, tmp_path, fragment_every)
     r = run_associate(tmp_path, AssociateConfig(cues="geometry"))
     assert r.cues == "geometry"
-    assert all(g.quality.weight > 0 for g in r.geometry.values())
+    for g in r.geometry.values():  # every pair trusted over most of its frames
+        trusted = [e - s + 1 for s, e, _, q in g.segments() if q.weight > 0]
+        assert g.quality.weight > 0 or (g.windows and sum(trusted) >= 0.75 * 795), g.why()
     preds = [read_mot(tmp_path / "global" / f"{v}.txt") for v in VIEWS]
     views = list(zip(gts, preds, strict=True))
     m = combine_crossview([crossview_counts(views, 1, 795)])

@@ -56,10 +56,6 @@ from mcmot.progress import ProgressCallback, ProgressEvent
 
 FloatArray = NDArray[np.float64]
 
-#: A window holds a fraction of the pair's frames and usually few people, so
-#: its refit draws this many times fewer RANSAC hypotheses.
-WINDOW_HYPOTHESES_DIVISOR = 3
-
 
 @dataclass(frozen=True)
 class GeometryConfig:
@@ -82,22 +78,42 @@ class GeometryConfig:
     refine_iterations : rounds of inlier matching and least-squares refit [3]
     max_frames : frames used for fitting (evenly subsampled beyond) [1500]
     min_matches : fewer one-to-one inliers than this = no geometry [12]
-    sync_shifts : frame shifts used for the synchronization gap [5, 10, 15, 20]
+    sync_shifts : time shifts (seconds) used for the synchronization gap; empty
+        = chosen by motion [()]: the ``sync_shift_count`` shifts at which the
+        most feet of the pair have moved at least ``sync_min_motion`` (so the
+        test works whether people cross the frame in a second or take a
+        minute, at 2 or 30 frames/s)
+    sync_shift_count : shifts chosen by motion [4]
     sync_min_motion : only feet whose person moves at least this many box
-        heights by the shifted instant count in the gap [0.5]
+        heights by the shifted instant count in the gap [0.5]; a pair with
+        fewer than ``min_matches`` such feet cannot be tested and is left to
+        appearance
     min_excess : support at the true instant minus at shifted ones below this
-        switches the pair off [0.15]: a homography fitted to chance
+        switches the pair off [0.08]: a homography fitted to chance
         coincidences of unrelated views explains few moving feet (excess
-        0.00-0.09 measured), the true PETS09 pairs 0.29-0.67
+        0.00-0.09 measured), the true PETS09 pairs 0.29-0.67; persistence
+        catches the chance fits between 0.08 and 0.15, which used to switch
+        off right pairs of small overlap
     full_trust_gap : a gap at or above this gives weight 1 [0.7]
+    min_persistence, full_persistence : the weight is also 0 below a
+        persistence of ``min_persistence`` and rises to full at
+        ``full_persistence`` [0.5, 0.6]. Persistence is the share of the
+        frames in which two tracklets the homography pairs are both seen
+        that it pairs them in: a true correspondence lasts as long as both
+        cameras see the person, a chance coincidence does not (development
+        scenes, hard: most wrong fits 0.39-0.56, right ones 0.50-1.0). Not
+        applied to the windows of moving cameras: within a few seconds a
+        chance coincidence of a slow group lasts too
     min_gap : a gap below this switches the pair (or window) off [0.5]; the
         true pairs of PETS09 reach 0.96-0.99, a homography fitted to chance
         coincidences of unrelated toy views 0.04-0.77 (it was chosen to
         explain the true instant), hence also ``min_excess``
-    window : frames per window for the moving-camera check and refits [150]
-    moving_ratio : a window where the whole-recording homography explains
-        less than this share of the support of the window's own homography
-        marks the pair as moving [0.5]
+    windows : window lengths (seconds) tried for moving cameras [2, 5, 15];
+        each window's homography is fitted on half its frames and scored on
+        the other half, and the length whose windows explain the held-out
+        frames best is kept (label-free; lengths giving more than
+        ``max_windows`` windows or fewer than 2 are skipped)
+    max_windows : most windows per pair [24]
     border_margin : pixels from the border within which a box is cut off [3.0]
     seed : random seed of the sampling [0]
     """
@@ -110,13 +126,16 @@ class GeometryConfig:
     refine_iterations: int = 3
     max_frames: int = 1500
     min_matches: int = 12
-    sync_shifts: tuple[int, ...] = (5, 10, 15, 20)
+    sync_shifts: tuple[float, ...] = ()
+    sync_shift_count: int = 4
     sync_min_motion: float = 0.5
-    min_excess: float = 0.15
+    min_excess: float = 0.08
     full_trust_gap: float = 0.7
+    min_persistence: float = 0.5
+    full_persistence: float = 0.6
     min_gap: float = 0.5
-    window: int = 150
-    moving_ratio: float = 0.5
+    windows: tuple[float, ...] = (2.0, 5.0, 15.0)
+    max_windows: int = 24
     border_margin: float = 3.0
     seed: int = 0
 
@@ -124,10 +143,10 @@ class GeometryConfig:
 #: GeometryConfig fields that must be positive integers.
 _POSITIVE_INTS = (
     "hypotheses", "prescore_candidates", "finalists", "refine_iterations", "max_frames",
-    "min_matches", "window",
+    "min_matches", "sync_shift_count", "max_windows",
 )  # fmt: skip
 #: GeometryConfig fields that must be positive numbers.
-_POSITIVE_FLOATS = ("inlier_threshold", "full_trust_gap", "moving_ratio")
+_POSITIVE_FLOATS = ("inlier_threshold", "full_trust_gap")
 
 
 def check_geometry_config(cfg: GeometryConfig) -> None:
@@ -147,21 +166,35 @@ def check_geometry_config(cfg: GeometryConfig) -> None:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise McmotError(f"geometry {name} must be a number, got {v!r}")
-    shifts = cfg.sync_shifts
-    if (
-        not isinstance(shifts, tuple)
-        or not shifts
-        or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shifts)
-    ):
+    for name, empty_ok in (("sync_shifts", True), ("windows", False)):
+        v = getattr(cfg, name)
+        if (
+            not isinstance(v, tuple)
+            or (not v and not empty_ok)
+            or not all(_positive_number(x) for x in v)
+        ):
+            raise McmotError(
+                f"geometry {name} must be a tuple of positive durations in seconds "
+                f"(e.g. {name}=1,2.5), got {v!r}"
+            )
+    for name in ("min_persistence", "full_persistence"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise McmotError(f"geometry {name} must be in [0, 1], got {v!r}")
+    if cfg.min_persistence > cfg.full_persistence:
         raise McmotError(
-            f"geometry sync_shifts must be a non-empty tuple of positive frame shifts "
-            f"(not settable from the command line), got {shifts!r}"
+            f"geometry min_persistence ({cfg.min_persistence}) must not exceed "
+            f"full_persistence ({cfg.full_persistence})"
         )
     if cfg.min_gap > cfg.full_trust_gap:
         raise McmotError(
             f"geometry min_gap ({cfg.min_gap}) must not exceed full_trust_gap "
             f"({cfg.full_trust_gap})"
         )
+
+
+def _positive_number(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, int | float) and bool(np.isfinite(x)) and x > 0
 
 
 @dataclass(frozen=True)
@@ -182,7 +215,13 @@ class PairQuality:
         exact partner, 0 = none has one within the threshold)
     support_shifted : the same with one view shifted, averaged over the shifts
     sync_gap : 1 - support_shifted / support_sync
+    persistence : of the frames in which two tracklets the homography pairs
+        are both seen, the share it pairs them in
+    moving_feet : feet that moved enough by the shifted instants to test
+        synchronization (summed over the shifts)
+    shifts : the frame shifts the test used
     weight : the pair's weight for association in [0, 1]
+    reason : why the pair is trusted, down-weighted or switched off
     """
 
     frames: int = 0
@@ -194,7 +233,11 @@ class PairQuality:
     support_sync: float = 0.0
     support_shifted: float = 0.0
     sync_gap: float = 0.0
+    persistence: float = 0.0
+    moving_feet: int = 0
+    shifts: tuple[int, ...] = ()
     weight: float = 0.0
+    reason: str = "off: no homography found"
 
 
 @dataclass(frozen=True)
@@ -222,6 +265,14 @@ class PairGeometry:
     moving: bool = False
     windows: tuple[WindowFit, ...] = field(default_factory=tuple)
 
+    def why(self) -> str:
+        """One line: why association trusts the pair, or does not."""
+        if not self.windows:
+            return self.quality.reason
+        trusted = sum(w.quality.weight > 0 for w in self.windows)
+        size = self.windows[0].end - self.windows[0].start + 1
+        return f"moving: {trusted}/{len(self.windows)} windows of {size} frames trusted"
+
     def segments(self) -> list[tuple[int, int, FloatArray, PairQuality]]:
         """(start, end, H, quality) pieces covering the pair's frames."""
         if not self.windows:
@@ -231,10 +282,12 @@ class PairGeometry:
 
 # ---------------------------------------------------------------- homography algebra
 def transfer(H: FloatArray, pts: FloatArray) -> FloatArray:
-    """Apply (3, 3) ``H`` to (N, 2) points; points sent behind the camera become inf."""
-    x, y = pts[:, 0], pts[:, 1]
+    """Apply (3, 3) ``H`` to (N, 2) points; points sent behind the camera become inf
+    (and so do points that were inf already, as a chain of transfers makes them)."""
+    finite = np.isfinite(pts).all(axis=1)
+    x, y = np.where(finite, pts[:, 0], 0.0), np.where(finite, pts[:, 1], 0.0)
     w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
-    ok = w > 1e-12
+    ok = (w > 1e-12) & finite
     safe = np.where(ok, w, 1.0)
     u = np.where(ok, (H[0, 0] * x + H[0, 1] * y + H[0, 2]) / safe, np.inf)
     v = np.where(ok, (H[1, 0] * x + H[1, 1] * y + H[1, 2]) / safe, np.inf)
@@ -502,7 +555,7 @@ def one_to_one(
     return np.flatnonzero(best_a & best_b & (err < gate))
 
 
-def _refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
+def refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
     """Alternate one-to-one inlier matching and least-squares refits."""
     keep = np.zeros(0, np.int64)
     for _ in range(cfg.refine_iterations):
@@ -559,12 +612,12 @@ def ransac_homography(
     )
     best: tuple[float, FloatArray | None] = (-1.0, None)
     for k in np.argsort(-scores)[: cfg.finalists]:
-        H, keep = _refine(pre, Hs[k], cfg)
+        H, keep = refine(pre, Hs[k], cfg)
         if len(keep) > best[0]:
             best = (float(len(keep)), H)
     if best[1] is None:
         return None, np.zeros(0, np.int64)
-    return _refine(c, best[1], cfg)
+    return refine(c, best[1], cfg)
 
 
 # ---------------------------------------------------------------- quality
@@ -597,22 +650,74 @@ def moving_rows(o: CameraObs, shift: int, min_motion: float) -> NDArray[np.bool_
     return found & (moved >= min_motion)
 
 
-def sync_supports(
-    a: CameraObs, b: CameraObs, H: FloatArray, cfg: GeometryConfig
-) -> tuple[float, float]:
-    """Matching support at the true instant and at shifted instants.
+def shift_ladder(span: int) -> list[int]:
+    """Frame shifts 1, 2, 3, 5, 8, 11, ... (about x1.5 a step) up to half of ``span``."""
+    top = max(1, span // 2)
+    return sorted({int(round(1.5**k)) for k in range(64) if round(1.5**k) <= top})
 
-    For each shift, only the feet of a whose person moves by then are used
-    (:func:`moving_rows`), at the true instant and at the shifted one alike;
-    the supports are averaged over shifts, weighted by those feet's number.
-    Falls back to all feet when nobody moves.
+
+def _testable(a: CameraObs, b: CameraObs, rows: NDArray[np.bool_], shift: int) -> NDArray:
+    """(N,) rows of a (within ``rows``) usable at the true and the shifted instant:
+    b has feet at both, and the person moved enough by then."""
+    fb = np.unique(b.frames[~b.truncated])
+    return rows & ~a.truncated & np.isin(a.frames, fb) & np.isin(a.frames + shift, fb)
+
+
+def choose_shifts(
+    a: CameraObs, b: CameraObs, cfg: GeometryConfig, fps: float, rows: NDArray | None = None
+) -> tuple[int, ...]:
+    """The frame shifts of the synchronization test.
+
+    ``cfg.sync_shifts`` (seconds) when given; otherwise, among
+    :func:`shift_ladder`, the ``sync_shift_count`` shifts at which the most
+    feet of a (``rows``, default all) have moved at least ``sync_min_motion``
+    box heights and can be compared with b at both instants (ties: the
+    smaller shift). Motion, not the frame rate, decides: people who cross the
+    view in a second and people who stroll are both tested at the instants
+    where they have moved.
     """
+    if cfg.sync_shifts:
+        return tuple(sorted({max(1, int(round(t * fps))) for t in cfg.sync_shifts}))
+    if len(a) == 0 or len(b) == 0:
+        return ()
+    rows = np.ones(len(a), bool) if rows is None else rows
+    lo = max(int(a.frames.min()), int(b.frames.min()))
+    hi = min(int(a.frames.max()), int(b.frames.max()))
+    counts = []
+    for s in shift_ladder(hi - lo):
+        n = 0
+        for shift in (s, -s):
+            keep = moving_rows(a, shift, cfg.sync_min_motion)
+            n += int(_testable(a, b, rows & keep, shift).sum())
+        counts.append((-n, s))
+    best = sorted(counts)[: cfg.sync_shift_count]
+    return tuple(sorted(s for n, s in best if n < 0))
+
+
+def sync_supports(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray,
+    cfg: GeometryConfig,
+    shifts: tuple[int, ...],
+    rows: NDArray[np.bool_] | None = None,
+) -> tuple[float, float, int]:
+    """Matching support at the true instant and at shifted instants, and the
+    number of feet that carried the test.
+
+    For each shift (both signs), only the feet of a (within ``rows``) whose
+    person has moved by then (:func:`moving_rows`) are used, at the true
+    instant and at the shifted one alike; the supports are averaged over
+    shifts, weighted by those feet's number. b's shifted feet may lie outside
+    ``rows``' frames (a window is tested against the whole recording).
+    """
+    rows = np.ones(len(a), bool) if rows is None else rows
     c0 = candidates(a, b, 0)
     num0 = nums = 0.0
     weight = 0
-    for s in cfg.sync_shifts:
+    for s in shifts:
         for shift in (s, -s):
-            keep = moving_rows(a, shift, cfg.sync_min_motion)
+            keep = moving_rows(a, shift, cfg.sync_min_motion) & rows
             if not keep.any():
                 continue
             cz = c0.subset(keep[c0.ia])
@@ -620,14 +725,18 @@ def sync_supports(
             cs = cs.subset(keep[cs.ia])
             if len(cz) == 0 or len(cs) == 0:
                 continue
-            n = len(_group_starts(cz.ia))
+            # only feet that have partners at both instants
+            both = np.intersect1d(cz.ia, cs.ia)
+            cz, cs = cz.subset(np.isin(cz.ia, both)), cs.subset(np.isin(cs.ia, both))
+            n = len(both)
+            if n == 0:
+                continue
             num0 += n * matching_support(cz, H, cfg.inlier_threshold)
             nums += n * matching_support(cs, H, cfg.inlier_threshold)
             weight += n
     if weight == 0:
-        s0 = matching_support(c0, H, cfg.inlier_threshold)
-        return s0, s0
-    return num0 / weight, nums / weight
+        return 0.0, 0.0, 0
+    return num0 / weight, nums / weight, weight
 
 
 def sync_gap(s0: float, shifted: float) -> float:
@@ -636,12 +745,49 @@ def sync_gap(s0: float, shifted: float) -> float:
     return float(max(0.0, 1.0 - shifted / s0)) if s0 > 0 else 0.0
 
 
-def _gap_weight(gap: float, cfg: GeometryConfig) -> float:
-    """0 below ``min_gap``, rising linearly to 1 at ``full_trust_gap``."""
-    if gap < cfg.min_gap:
+def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
+    """Of the frames in which two tracklets paired by the matches ``keep`` are
+    both seen (candidates ``c``), the share in which they are paired."""
+    if len(keep) == 0:
         return 0.0
-    span = max(cfg.full_trust_gap - cfg.min_gap, 1e-9)
-    return float(np.clip((gap - cfg.min_gap) / span, 0.0, 1.0))
+    span = int(max(c.tb.max(), 0)) + 1
+    key = c.ta.astype(np.int64) * span + c.tb
+    linked = np.unique(key[keep])
+    both = np.isin(key, linked).sum()
+    return float(len(keep) / both) if both else 0.0
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 below ``lo``, rising linearly to 1 at ``hi``."""
+    if x < lo:
+        return 0.0
+    return float(np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+
+
+def trust(
+    matches: int, s0: float, ss: float, moving_feet: int, pers: float | None, cfg: GeometryConfig
+) -> tuple[float, str]:
+    """The weight of a fit and the reason for it: enough matches, a
+    synchronization test that moving people passed, and persistent pairs
+    (``pers`` None: not judged, as for a window of a moving pair)."""
+    gap = sync_gap(s0, ss)
+    if matches < cfg.min_matches:
+        return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
+    if moving_feet < cfg.min_matches:
+        return 0.0, f"off: too few moving feet to test ({moving_feet}); left to appearance"
+    if s0 - ss < cfg.min_excess:
+        return 0.0, f"off: little beyond chance (excess {s0 - ss:.2f})"
+    w = _ramp(gap, cfg.min_gap, cfg.full_trust_gap)
+    if w == 0.0:
+        return 0.0, f"off: shifted instants fit as well (gap {gap:.2f})"
+    text = f"gap {gap:.2f}, excess {s0 - ss:.2f}"
+    wp = 1.0
+    if pers is not None:
+        wp = _ramp(pers, cfg.min_persistence, cfg.full_persistence)
+        if wp == 0.0:
+            return 0.0, f"off: pairs do not last (persistence {pers:.2f})"
+        text += f", persistence {pers:.2f}"
+    return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
 
 
 def measure_quality(
@@ -649,24 +795,33 @@ def measure_quality(
     b: CameraObs,
     H: FloatArray | None,
     cfg: GeometryConfig,
+    fps: float = 10.0,
+    frames: tuple[int, int] | None = None,
 ) -> PairQuality:
-    """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b``."""
+    """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b`` (within
+    ``frames``, inclusive, when given; shifted instants may lie outside)."""
+    rows = np.ones(len(a), bool)
+    if frames is not None:
+        rows = (a.frames >= frames[0]) & (a.frames <= frames[1])
     c = candidates(a, b)
-    frames = len(np.unique(c.frames))
+    c = c.subset(rows[c.ia])
+    nframes = len(np.unique(c.frames))
     if H is None or len(c) == 0:
-        return PairQuality(frames=frames, candidates=len(c))
+        return PairQuality(frames=nframes, candidates=len(c))
     err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
     keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
     possible = _possible_matches(c)
     med = float(np.median(err[keep])) if len(keep) else float("nan")
     # a Rayleigh-distributed error has median 1.1774 sigma; gate at 3 sigma
     gate = float(min(cfg.inlier_threshold, 3.0 * med / 1.1774)) if len(keep) else 0.0
-    s0, ss = sync_supports(a, b, H, cfg)
-    gap = sync_gap(s0, ss)
-    enough = len(keep) >= cfg.min_matches and s0 - ss >= cfg.min_excess
-    weight = _gap_weight(gap, cfg) if enough else 0.0
+    shifts = choose_shifts(a, b, cfg, fps, rows)
+    s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
+    pers = persistence(c, keep)
+    # a window is too short for a chance coincidence to end: only a whole
+    # recording's pairs are judged by persistence
+    weight, reason = trust(len(keep), s0, ss, n_moving, pers if frames is None else None, cfg)
     return PairQuality(
-        frames=frames,
+        frames=nframes,
         candidates=len(c),
         matches=len(keep),
         inlier_rate=len(keep) / possible if possible else 0.0,
@@ -674,18 +829,25 @@ def measure_quality(
         gate=gate,
         support_sync=s0,
         support_shifted=ss,
-        sync_gap=float(gap),
+        sync_gap=sync_gap(s0, ss),
+        persistence=pers,
+        moving_feet=n_moving,
+        shifts=shifts,
         weight=weight,
+        reason=reason,
     )
 
 
 def _possible_matches(c: Candidates) -> int:
     """Sum over frames of min(#feet of a, #feet of b) among the candidates."""
-    total = 0
-    for f in np.unique(c.frames):
-        m = c.frames == f
-        total += min(len(np.unique(c.ia[m])), len(np.unique(c.ib[m])))
-    return total
+    if len(c) == 0:
+        return 0
+    fa = np.unique(np.stack([c.frames, c.ia], axis=1), axis=0)[:, 0]
+    fb = np.unique(np.stack([c.frames, c.ib], axis=1), axis=0)[:, 0]
+    frames = np.unique(c.frames)
+    na = np.searchsorted(fa, frames, "right") - np.searchsorted(fa, frames, "left")
+    nb = np.searchsorted(fb, frames, "right") - np.searchsorted(fb, frames, "left")
+    return int(np.minimum(na, nb).sum())
 
 
 # ---------------------------------------------------------------- fitting
@@ -702,16 +864,19 @@ def fit_homography(
 
 
 def fit_pair(
-    a: CameraObs, b: CameraObs, cfg: GeometryConfig, *, static: bool = False
+    a: CameraObs, b: CameraObs, cfg: GeometryConfig, *, static: bool = False, fps: float = 10.0
 ) -> PairGeometry:
-    """Fit and assess the geometry of cameras (a, b); see the module docstring."""
+    """Fit and assess the geometry of cameras (a, b); see the module docstring.
+
+    ``fps`` (frames per second) turns the durations of ``cfg`` into frames.
+    """
     rng = np.random.default_rng(cfg.seed)
     H = fit_homography(a, b, cfg, rng)
-    q = measure_quality(a, b, H, cfg)
+    q = measure_quality(a, b, H, cfg, fps)
     Hout = H if H is not None else np.eye(3)
-    if static or H is None:
+    if static:
         return PairGeometry(a.name, b.name, Hout, q)
-    windows = _window_fits(a, b, H, q, cfg, rng)
+    windows = _window_fits(a, b, H, cfg, fps, rng)
     if windows is None:
         return PairGeometry(a.name, b.name, Hout, q)
     return PairGeometry(a.name, b.name, Hout, q, moving=True, windows=tuple(windows))
@@ -725,35 +890,114 @@ def _window_bounds(a: CameraObs, b: CameraObs, size: int) -> list[tuple[int, int
     return [(s, min(s + size - 1, hi)) for s in range(lo, hi + 1, size)]
 
 
+def _halves(c: Candidates, start: int, size: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Candidates of the first and third quarter of a window, and of the second and
+    fourth (fit on one, score on the other: neighbouring frames are nearly the
+    same instant, so a held-out frame must lie a block away)."""
+    quarter = ((c.frames - start) * 4) // max(size, 1)
+    fit = quarter % 2 == 0
+    return fit, ~fit
+
+
+def _held_out_supports(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    bounds: list[tuple[int, int]],
+    cfg: GeometryConfig,
+    fps: float,
+    rng: np.random.Generator,
+) -> list[tuple[float, float, int, FloatArray | None]]:
+    """Per window: (support of the window's own homography, support of ``H``,
+    feet scored, the window's homography), both supports measured on the
+    quarters of the window that the fit did not see (:func:`_halves`).
+
+    The window's homography is chosen among its own RANSAC fit, the
+    whole-recording ``H`` and the previous window's (each refined on the
+    window): the one that explains the most moving feet beyond chance
+    (support at the true instant minus at shifted ones). A window holds few
+    instants and, in a group, a fit that pairs each person with a neighbour
+    can match as many feet as the right one; it cannot explain the shifted
+    instants' absence of partners as well.
+    """
+    out = []
+    H_prev: FloatArray | None = None
+    for s, e in bounds:
+        c = candidates(a.window(s, e), b.window(s, e))
+        fit_part, test_part = _halves(c, s, e - s + 1)
+        cf, ct = c.subset(fit_part), c.subset(test_part)
+        seeds = [h for h in (H_prev, H) if h is not None]
+        if len(_group_starts(cf.ia)) >= 4:
+            seeds.append(ransac_homography(cf, cfg, rng)[0])  # the full budget: few instants
+        rows = (a.frames >= s) & (a.frames <= e)
+        shifts = choose_shifts(a, b, cfg, fps, rows)
+        best: tuple[float, FloatArray | None] = (-np.inf, None)
+        for h in seeds:
+            if h is None:
+                continue
+            h = _refine_from(cf, h, cfg)
+            if h is None:
+                continue
+            s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows)
+            if s0 - ss > best[0]:
+                best = (s0 - ss, h)
+        Hw = best[1]
+        own = matching_support(ct, Hw, cfg.inlier_threshold) if Hw is not None else 0.0
+        glob = matching_support(ct, H, cfg.inlier_threshold) if H is not None else 0.0
+        if Hw is not None:
+            Hw, _ = refine(c, Hw, cfg)  # the kept window fit uses all its frames
+            H_prev = Hw
+        out.append((own, glob, len(_group_starts(ct.ia)), Hw))
+    return out
+
+
+def _refine_from(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> FloatArray | None:
+    """``H`` refined on ``c``, also from twice the threshold (a neighbouring
+    window's fit may have drifted past it); the refit with more one-to-one
+    matches, or None when neither has four."""
+    Hr, keep = refine(c, H, cfg)
+    Hl, _ = refine(c, H, replace(cfg, inlier_threshold=2.0 * cfg.inlier_threshold))
+    Hl, keep_l = refine(c, Hl, cfg)
+    if len(keep_l) > len(keep):
+        Hr, keep = Hl, keep_l
+    return Hr if len(keep) >= 4 else None
+
+
 def _window_fits(
     a: CameraObs,
     b: CameraObs,
-    H: FloatArray,
-    q: PairQuality,
+    H: FloatArray | None,
     cfg: GeometryConfig,
+    fps: float,
     rng: np.random.Generator,
 ) -> list[WindowFit] | None:
-    """Per-window refits when, in some window, the whole-recording homography
-    explains far fewer feet than that window's own homography does."""
-    bounds = _window_bounds(a, b, cfg.window)
-    if len(bounds) < 2 or q.weight <= 0:
-        return None
-    fits, moving = [], False
-    wcfg = replace(cfg, hypotheses=max(cfg.hypotheses // WINDOW_HYPOTHESES_DIVISOR, 200))
-    for s, e in bounds:
-        wa, wb = a.window(s, e), b.window(s, e)
-        c = candidates(wa, wb)
-        Hw = fit_homography(wa, wb, wcfg, rng)
-        if Hw is not None and len(_group_starts(c.ia)) >= cfg.min_matches:
-            own = matching_support(c, Hw, cfg.inlier_threshold)
-            glob = matching_support(c, H, cfg.inlier_threshold)
-            moving |= glob < cfg.moving_ratio * own
-        fits.append((s, e, wa, wb, Hw))
-    if not moving:
+    """Per-window homographies when the cameras move (None: they do not).
+
+    For every window length of ``cfg.windows``: each window's homography is
+    fitted on half of its frames and scored on the other half, against the
+    whole-recording homography on the same frames. The pair moves when the
+    windows explain more of the held-out feet (by at least ``min_matches``
+    feet' worth of support); the length whose windows explain the held-out
+    frames best is kept.
+    """
+    best: tuple[float, list] | None = None
+    for seconds in cfg.windows:
+        size = max(2, int(round(seconds * fps)))
+        bounds = _window_bounds(a, b, size)
+        if not 2 <= len(bounds) <= cfg.max_windows:
+            continue
+        scored = _held_out_supports(a, b, H, bounds, cfg, fps, rng)
+        own = sum(o * n for o, _, n, _ in scored)
+        glob = sum(g * n for _, g, n, _ in scored)
+        if own - glob >= cfg.min_matches and (best is None or own > best[0]):
+            best = (own, [(s, e, Hw) for (s, e), (*_, Hw) in zip(bounds, scored, strict=True)])
+    if best is None:
         return None
     return [
-        WindowFit(s, e, Hw if Hw is not None else np.eye(3), measure_quality(wa, wb, Hw, cfg))
-        for s, e, wa, wb, Hw in fits
+        WindowFit(
+            s, e, Hw if Hw is not None else np.eye(3), measure_quality(a, b, Hw, cfg, fps, (s, e))
+        )
+        for s, e, Hw in best[1]
     ]
 
 
@@ -762,13 +1006,14 @@ def fit_scene(
     cfg: GeometryConfig,
     *,
     static: bool = False,
+    fps: float = 10.0,
     progress: ProgressCallback | None = None,
 ) -> dict[tuple[str, str], PairGeometry]:
     """Fit every camera pair (a before b in ``obs`` order)."""
     pairs = [(i, j) for i in range(len(obs)) for j in range(i + 1, len(obs))]
     out: dict[tuple[str, str], PairGeometry] = {}
     for n, (i, j) in enumerate(pairs):
-        out[(obs[i].name, obs[j].name)] = fit_pair(obs[i], obs[j], cfg, static=static)
+        out[(obs[i].name, obs[j].name)] = fit_pair(obs[i], obs[j], cfg, static=static, fps=fps)
         if progress is not None:
             progress(ProgressEvent("geometry", n + 1, len(pairs)))
     return out
@@ -812,9 +1057,10 @@ def save_geometry(path: Path, pairs: dict[tuple[str, str], PairGeometry]) -> Non
 
 def _quality_from(d: dict[str, Any]) -> PairQuality:
     fields = PairQuality.__dataclass_fields__
-    return PairQuality(
-        **{k: (float("nan") if v is None else v) for k, v in d.items() if k in fields}
-    )
+    vals = {k: (float("nan") if v is None else v) for k, v in d.items() if k in fields}
+    if "shifts" in vals:
+        vals["shifts"] = tuple(int(x) for x in vals["shifts"])
+    return PairQuality(**vals)
 
 
 def _matrix(value: Any, path: Path) -> FloatArray:

@@ -15,7 +15,7 @@ from mcmot.association.clustering import (
     number_identities,
     tracklet_index,
 )
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs
 
 #: Rounds of identity-switch splitting and regrouping (each splits a tracklet once).
@@ -137,31 +137,34 @@ def split_switches(
 
 
 def _cluster(
-    obs: list[CameraObs], matches: list[PairMatches], cfg: AssociateConfig
+    obs: list[CameraObs], matches: list[PairMatches], cfg: AssociateConfig, times: FrameTimes
 ) -> tuple[list[NDArray[np.int64]], list[tuple[int, int]], NDArray, NDArray[np.float64], NDArray]:
     tix, keys = tracklet_index(obs)
     n = len(keys)
     matched, common = aggregate_votes(matches, tix, n)
     conflict = cannot_link(obs, tix, n)
     labels = average_linkage(
-        matched, common, conflict, threshold=cfg.link_threshold, prior=cfg.evidence_prior
+        matched, common, conflict, threshold=cfg.link_threshold, prior=times.evidence_prior
     )
     return tix, keys, labels, common, conflict
 
 
-def associate_offline(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
-    """Group the tracklets of all cameras into identities (see clustering.py)."""
+def associate_offline(
+    obs: list[CameraObs], cues: Cues, cfg: AssociateConfig, times: FrameTimes
+) -> Assignment:
+    """Group the tracklets of all cameras into identities (see clustering.py);
+    ``times`` holds ``cfg``'s durations in frames."""
     tix, keys = tracklet_index(obs)
     if len(keys) == 0:
         return Assignment([np.zeros(0, np.int64) for _ in obs], 0, 0)
     matches = pair_matches(obs, cues)
-    tix, keys, labels, common, conflict = _cluster(obs, matches, cfg)
+    tix, keys, labels, common, conflict = _cluster(obs, matches, cfg, times)
     for _ in range(SPLIT_ROUNDS if cfg.split_switches else 0):
-        split = split_switches(obs, matches, tix, labels, cfg.split_min_votes)
+        split = split_switches(obs, matches, tix, labels, times.split_min_votes)
         if split is None:
             break
         obs = split
-        tix, keys, labels, common, conflict = _cluster(obs, matches, cfg)
+        tix, keys, labels, common, conflict = _cluster(obs, matches, cfg, times)
     n = len(keys)
     threshold = None
     if cfg.reentry and cues.appearance is not None:

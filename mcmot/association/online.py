@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.association.affinity import Cues, frame_matches, pair_scores
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs
 from mcmot.association.offline import Assignment
 
@@ -90,7 +90,9 @@ def _feature(o: CameraObs, r: int) -> NDArray[np.float64] | None:
     return o.feats[r].astype(np.float64)
 
 
-def _decide(key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: AssociateConfig) -> int:
+def _decide(
+    key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: AssociateConfig, times: FrameTimes
+) -> int:
     """The identity of a pending tracklet whose window is over."""
     by_gid: Counter = Counter()
     for partner, n in p.votes.items():
@@ -101,7 +103,7 @@ def _decide(key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: Associat
         g for k, g in st.gid.items() if k[0] == key[0] and k != key and st.last_seen[k] >= p.first
     }
     for g, n in by_gid.most_common():
-        if g not in busy and n / (p.frames + cfg.evidence_prior) > cfg.link_threshold:
+        if g not in busy and n / (p.frames + times.evidence_prior) > cfg.link_threshold:
             return g
     if cues.appearance is not None and p.feat is not None and st.gallery:
         gids = [g for g in st.gallery if g not in busy]
@@ -118,9 +120,9 @@ def _decide(key: Key, p: _Pending, f: int, st: _State, cues: Cues, cfg: Associat
     return g
 
 
-def _retire(f: int, st: _State, cfg: AssociateConfig) -> None:
+def _retire(f: int, st: _State, cfg: AssociateConfig, times: FrameTimes) -> None:
     """Move identities with no live tracklet to the gallery; forget old tracklets."""
-    horizon = f - cfg.online_window
+    horizon = f - times.online_window
     stale = [k for k, last in st.last_seen.items() if last < horizon and k in st.gid]
     for k in stale:
         g = st.gid.pop(k)
@@ -135,8 +137,11 @@ def _retire(f: int, st: _State, cfg: AssociateConfig) -> None:
                 st.gallery.popitem(last=False)
 
 
-def associate_online(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
-    """Assign global identities frame by frame (see the module docstring)."""
+def associate_online(
+    obs: list[CameraObs], cues: Cues, cfg: AssociateConfig, times: FrameTimes
+) -> Assignment:
+    """Assign global identities frame by frame (see the module docstring);
+    ``times`` holds ``cfg``'s durations in frames."""
     ids = [np.zeros(len(o), np.int64) for o in obs]
     frames = np.unique(np.concatenate([o.frames for o in obs])) if obs else []
     st = _State()
@@ -167,9 +172,9 @@ def associate_online(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> 
             for k, other in ((ka, kb), (kb, ka)):
                 if k in st.pending:
                     st.pending[k].votes[other] += 1
-        _settle(f, st, cues, cfg, held, ids, final=False)
-        _retire(f, st, cfg)
-    _settle(int(frames[-1]) + 1 if len(frames) else 0, st, cues, cfg, held, ids, final=True)
+        _settle(f, st, cues, cfg, times, held, ids, final=False)
+        _retire(f, st, cfg, times)
+    _settle(int(frames[-1]) + 1 if len(frames) else 0, st, cues, cfg, times, held, ids, final=True)
     return Assignment(ids, n_tracklets, st.next_gid - 1)
 
 
@@ -185,6 +190,7 @@ def _settle(
     st: _State,
     cues: Cues,
     cfg: AssociateConfig,
+    times: FrameTimes,
     held: dict[Key, list[tuple[int, int]]],
     ids: list[NDArray[np.int64]],
     *,
@@ -194,12 +200,12 @@ def _settle(
     ready = [
         k
         for k, p in st.pending.items()
-        if final or p.frames >= cfg.online_window or st.last_seen[k] < f
+        if final or p.frames >= times.online_window or st.last_seen[k] < f
     ]
     ready.sort(key=lambda k: -st.pending[k].frames)
     for k in ready:
         p = st.pending.pop(k)
-        g = _decide(k, p, f, st, cues, cfg)
+        g = _decide(k, p, f, st, cues, cfg, times)
         st.gid[k] = g
         if p.feat is not None:
             s, n = st.feats.get(g, (np.zeros_like(p.feat), 0))

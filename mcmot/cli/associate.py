@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from mcmot.association.config import AssociateConfig
-from mcmot.cli.common import OverwriteOpt, SceneArg, out, progress_bar, warn
+from mcmot.cli.common import FpsOpt, OverwriteOpt, SceneArg, out, progress_bar, warn
 from mcmot.config import apply_settings, override
 from mcmot.stages.associate import AssociateResult, run_associate
 
@@ -62,15 +62,17 @@ def associate_cmd(
         typer.Option(
             "--geometry-set",
             metavar="KEY=VALUE",
-            help="Override a geometry-fitting setting (repeatable), e.g. seed=1 or "
-            "hypotheses=10000; fields in docs/association.md.",
+            help="Override a geometry-fitting setting (repeatable), e.g. seed=1, "
+            "hypotheses=10000 or windows=1,3 (a tuple); fields in docs/association.md.",
         ),
     ] = None,
+    fps: FpsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Give every track row an identity shared across cameras (writes global/)."""
     cfg = override(
         AssociateConfig(),
+        fps=fps,
         features=features,
         cues=cues.value,
         mode=mode.value,
@@ -98,13 +100,15 @@ def _report(r: AssociateResult) -> None:
     out.print(f"{r.tracklets} tracklets -> {r.identities} identities")
     if r.geometry:
         gt = Table(title="geometry (per camera pair)")
-        for col in ("pair", "matches", "inlier rate", "median err", "sync gap", "weight", "moving"):
+        for col in ("pair", "matches", "inliers", "err", "gap", "weight"):
             gt.add_column(col, justify="right")
+        gt.add_column("why", justify="left")
         for (a, b), g in r.geometry.items():
             q = g.quality
+            w = sum(s[3].weight for s in g.segments()) / len(g.segments())
             gt.add_row(
                 f"{a}-{b}", str(q.matches), f"{q.inlier_rate:.2f}", f"{q.median_error:.3f}",
-                f"{q.sync_gap:.2f}", f"{q.weight:.2f}", "yes" if g.moving else "no",
+                f"{q.sync_gap:.2f}", f"{w:.2f}", g.why(),
             )  # fmt: skip
         out.print(gt)
     if r.appearance is not None:

@@ -21,7 +21,7 @@ from mcmot.association.affinity import (
     smooth_features,
     tracklet_similarities,
 )
-from mcmot.association.config import CUES, MODES, AssociateConfig
+from mcmot.association.config import CUES, MODES, AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
 from mcmot.association.geometry import (
     PairGeometry,
@@ -30,6 +30,7 @@ from mcmot.association.geometry import (
     load_geometry,
     save_geometry,
 )
+from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
@@ -37,6 +38,7 @@ from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
+from mcmot.timebase import check_fps, scene_fps
 
 GEOMETRY_FILE = "geometry.json"
 
@@ -87,6 +89,11 @@ def check_associate_config(cfg: AssociateConfig) -> None:
     w = cfg.appearance_weight
     if w is not None and not 0.0 <= w <= 1.0:
         raise McmotError(f"--appearance-weight must be in [0, 1], got {w}")
+    check_fps(cfg.fps)
+    for name in ("evidence_prior", "split_min_seconds", "online_window", "online_warmup"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
+            raise McmotError(f"associate {name} must be a duration in seconds >= 0, got {v!r}")
     check_geometry_config(cfg.geometry)
 
 
@@ -182,7 +189,10 @@ def build_obs(
 
 
 def _geometry(
-    obs: list[CameraObs], cfg: AssociateConfig, progress: ProgressCallback | None
+    obs: list[CameraObs],
+    cfg: AssociateConfig,
+    times: FrameTimes,
+    progress: ProgressCallback | None,
 ) -> dict[tuple[str, str], PairGeometry]:
     if cfg.geometry_path:
         loaded = load_geometry(Path(cfg.geometry_path))
@@ -199,9 +209,12 @@ def _geometry(
         # online: fit once on the first frames only (a bounded buffer)
         starts = [int(o.frames[0]) for o in obs if len(o)]
         first = min(starts) if starts else 1
-        obs = [o.window(first, first + cfg.online_warmup - 1) for o in obs]
-        return fit_scene(obs, cfg.geometry, static=True, progress=progress)
-    return fit_scene(obs, cfg.geometry, static=cfg.static_cameras, progress=progress)
+        obs = [o.window(first, first + times.online_warmup - 1) for o in obs]
+        return fit_scene(obs, cfg.geometry, static=True, fps=times.fps, progress=progress)
+    pairs = fit_scene(
+        obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
+    )
+    return check_loops(obs, pairs, cfg.geometry)
 
 
 def _reverse(g: PairGeometry) -> PairGeometry:
@@ -216,23 +229,26 @@ def _calibrate_on_geometry(
     model: AppearanceModel,
     geometry: dict[tuple[str, str], PairGeometry],
     cfg: AssociateConfig,
+    times: FrameTimes,
 ) -> AppearanceModel:
     """Offline, both cues: the appearance weight from appearance's agreement with
     geometry-only association (see ``affinity.geometry_agreement``); the
     mixture's own check stays when geometry decides too little to compare."""
-    alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg)
+    alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg, times)
     agreement = geometry_agreement(obs, alone.ids)
     if agreement is None:
         return model
     return agreement_weight(model, agreement[0], cfg.appearance_full_separation)
 
 
-def _assign(obs: list[CameraObs], cues: Cues, cfg: AssociateConfig) -> Assignment:
+def _assign(
+    obs: list[CameraObs], cues: Cues, cfg: AssociateConfig, times: FrameTimes
+) -> Assignment:
     if cfg.mode == "online":
         from mcmot.association.online import associate_online
 
-        return associate_online(obs, cues, cfg)
-    return associate_offline(obs, cues, cfg)
+        return associate_online(obs, cues, cfg, times)
+    return associate_offline(obs, cues, cfg, times)
 
 
 def run_associate(
@@ -257,13 +273,17 @@ def run_associate(
         use_app = use_geo = False
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
+    fps, fps_note = scene_fps(sc, cfg.fps)
+    if fps_note:
+        notes.append(fps_note)
+    times = FrameTimes.of(cfg, fps)
     t0 = time.perf_counter()
     obs = build_obs(sc, tracks, cfg, use_app)
     seconds = {"load": time.perf_counter() - t0}
     geometry: dict[tuple[str, str], PairGeometry] = {}
     if use_geo:
         t0 = time.perf_counter()
-        geometry = _geometry(obs, cfg, progress)
+        geometry = _geometry(obs, cfg, times, progress)
         seconds["geometry"] = time.perf_counter() - t0
     model = None
     if use_app:
@@ -278,7 +298,7 @@ def run_associate(
         if use_geo and cfg.appearance_weight is not None:
             model = replace(model, weight=cfg.appearance_weight)
         elif use_geo and cfg.mode == "offline" and len(cams) > 1:
-            model = _calibrate_on_geometry(obs, model, geometry, cfg)
+            model = _calibrate_on_geometry(obs, model, geometry, cfg, times)
     t0 = time.perf_counter()
     if len(cams) == 1:
         assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
@@ -294,7 +314,9 @@ def run_associate(
                     f"appearance looks unreliable here (weight {model.weight:.2f}): "
                     "consider --cues both"
                 )
-        assignment = _assign(obs, Cues(geometry if use_geo else None, used, cfg.gate_scale), cfg)
+        assignment = _assign(
+            obs, Cues(geometry if use_geo else None, used, cfg.gate_scale), cfg, times
+        )
     seconds["associate"] = time.perf_counter() - t0
     _write(sc, tracks, obs, assignment, outputs)
     if fit_geo:

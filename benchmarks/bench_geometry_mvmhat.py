@@ -1,0 +1,184 @@
+"""Geometry-only cross-view association on real 30 frames/s ground truth (MvMHAT).
+
+Input: ``../shared/data/mvmhat-sample/gt/`` (sequences 1, 2, 6 of the MvMHAT
+benchmark, cropped to the frames the benchmark evaluates: 800-1200,
+800-1200, 1000-1500; 4, 4 and 3 hand-held views). The boxes-only chain a
+user runs: ``detect --from-gt`` (identities dropped, rows shuffled within
+each frame so their order says nothing), ``track --features none --fps 30``
+(identities local to each view), ``associate --cues geometry --fps 30``,
+``evaluate`` (AIDF1, MHAA against the benchmark's own global identities).
+
+Peer, same run and same tracks: a plain per-pair RANSAC homography
+(OpenCV ``findHomography``, threshold a quarter of the median box height)
+fitted on all same-instant foot pairs of each 50-frame window, every window
+trusted, fed to the same association through ``associate --geometry``.
+
+These three sequences are the only real 30 frames/s multi-view data here:
+the moving-camera windows and the motion-chosen synchronization shifts were
+developed on them, so they are development data, not held-out data.
+
+Run: ``python benchmarks/bench_geometry_mvmhat.py [--data ../shared/data] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mcmot.association.config import AssociateConfig
+from mcmot.association.data import CameraObs
+from mcmot.association.geometry import (
+    PairGeometry,
+    PairQuality,
+    WindowFit,
+    candidates,
+    orient,
+    save_geometry,
+)
+from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.scene import Scene
+from mcmot.stages.associate import build_obs, run_associate
+from mcmot.stages.detect import DetectConfig, run_detect
+from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
+from mcmot.stages.track import run_track
+from mcmot.tracking import TrackerConfig
+
+#: sequence -> number of views
+SEQUENCES = {1: 4, 2: 4, 6: 3}
+FPS = 30.0
+#: The peer's window (frames) and RANSAC threshold (share of the median box height).
+PEER_WINDOW = 50
+PEER_THRESHOLD = 0.25
+
+
+def machine() -> str:
+    return f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs"
+
+
+def make_scene(data: Path, seq: int, root: Path, rng: np.random.Generator) -> Scene:
+    """A boxes-only scene: gt/ copied, det/ from it, tracks/ from det/."""
+    if root.exists():
+        shutil.rmtree(root)
+    for v in range(1, SEQUENCES[seq] + 1):
+        (root / "gt").mkdir(parents=True, exist_ok=True)
+        shutil.copy(data / "mvmhat-sample" / "gt" / f"{seq}_{v}.txt", root / "gt" / f"c{v}.txt")
+    sc = Scene(root)
+    run_detect(sc, DetectConfig(from_gt=True))
+    for path in sorted((root / "det").glob("*.txt")):
+        det = read_mot(path)
+        # shuffle rows within each frame: the tracker must not see the gt's id order
+        order = np.lexsort((rng.random(len(det)), det.frames))
+        write_mot(path, _take(det, order))
+    run_track(sc, TrackerConfig(fps=FPS), features="none")
+    return sc
+
+
+def _take(t: MotTable, order: np.ndarray) -> MotTable:
+    return MotTable.from_arrays(t.frames[order], t.ids[order], t.boxes[order], t.scores[order])
+
+
+def peer_pair(a: CameraObs, b: CameraObs) -> PairGeometry:
+    """Per-window plain RANSAC homographies a -> b, every window fully trusted."""
+    common = np.intersect1d(a.frames, b.frames)
+    windows = []
+    for s in range(int(common[0]), int(common[-1]) + 1, PEER_WINDOW):
+        e = s + PEER_WINDOW - 1
+        c = candidates(a.window(s, e), b.window(s, e))
+        H = None
+        if len(c) >= 4:
+            tau = PEER_THRESHOLD * float(np.median(c.hb))
+            H, _ = cv2.findHomography(c.pa, c.pb, cv2.RANSAC, tau, maxIters=2000)
+        ok = H is not None and np.all(np.isfinite(H))
+        q = PairQuality(gate=PEER_THRESHOLD, weight=1.0 if ok else 0.0)
+        windows.append(WindowFit(s, e, orient(H, c.pa) if ok else np.eye(3), q))
+    return PairGeometry(a.name, b.name, np.eye(3), PairQuality(), True, tuple(windows))
+
+
+def score(scenes: list[Scene]) -> dict[str, dict[str, float]]:
+    res = run_evaluate(scenes, EvaluateConfig(), write=False)
+    out = {n: res.scene_summary(n) for n in res.scenes}
+    out["combined"] = res.combined()
+    return {k: {m: float(v[m]) for m in ("AIDF1", "MHAA", "AIDP", "AIDR")} for k, v in out.items()}
+
+
+def run(data: Path, work: Path) -> dict[str, dict[str, dict[str, float]]]:
+    rng = np.random.default_rng(0)
+    scenes = {seq: make_scene(data, seq, work / f"seq{seq}", rng) for seq in SEQUENCES}
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    seconds: dict[str, float] = {}
+    for name in ("mcmot", "plain RANSAC, 50-frame windows"):
+        t0 = time.perf_counter()
+        for seq, sc in scenes.items():
+            cfg = AssociateConfig(cues="geometry", fps=FPS)
+            if name != "mcmot":
+                obs = build_obs(
+                    sc, {c: read_mot(sc.path("tracks", c)) for c in _cams(sc)}, cfg, False
+                )
+                pairs = {
+                    (obs[i].name, obs[j].name): peer_pair(obs[i], obs[j])
+                    for i in range(len(obs))
+                    for j in range(i + 1, len(obs))
+                }
+                path = work / f"peer{seq}.json"
+                save_geometry(path, pairs)
+                cfg = AssociateConfig(cues="geometry", fps=FPS, geometry_path=str(path))
+            run_associate(sc, cfg, overwrite=True)
+        seconds[name] = time.perf_counter() - t0
+        results[name] = score(list(scenes.values()))
+        results[name]["seconds"] = {"all": seconds[name]}
+    return results
+
+
+def _cams(sc: Scene) -> list[str]:
+    return [p.stem for p in sorted(sc.stage_dir("tracks").glob("*.txt"))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    ap.add_argument("--data", type=Path, default=default)
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    if not (args.data / "mvmhat-sample" / "gt").is_dir():
+        raise SystemExit(f"error: no mvmhat-sample/gt under {args.data} (--data)")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(args.data, Path(tmp))
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    boxes = sum(
+        len(read_mot(args.data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))
+        for s, n in SEQUENCES.items()
+        for v in range(1, n + 1)
+    )
+    print(f"machine: {machine()}")
+    print(f"input: MvMHAT sequences 1, 2, 6 (11 views, {boxes} gt boxes, 30 frames/s)\n")
+    print(f"{'geometry':32} {'seq':>8} {'AIDF1':>6} {'MHAA':>6} {'AIDP':>6} {'AIDR':>6}")
+    for name, per in results.items():
+        rows = [k for k in per if k not in ("combined", "seconds")]
+        for k in rows:
+            m = per[k]
+            print(
+                f"{name:32} {k:>8} {m['AIDF1']:6.3f} {m['MHAA']:6.3f} {m['AIDP']:6.3f} "
+                f"{m['AIDR']:6.3f}"
+            )
+        mean_f1 = np.mean([per[k]["AIDF1"] for k in rows])
+        mean_mhaa = np.mean([per[k]["MHAA"] for k in rows])
+        c = per["combined"]
+        print(
+            f"{name:32} {'mean':>8} {mean_f1:6.3f} {mean_mhaa:6.3f}   | benchmark-style "
+            f"AIDF1 {c['AIDF1']:.3f} MHAA {c['MHAA']:.3f} | {per['seconds']['all']:.1f} s\n"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Consistency of camera-pair homographies around loops of three cameras.
+
+With three cameras a, b, c on one floor, mapping a's feet to b directly must
+agree with mapping them through c (``H_cb @ H_ac``). A pair fitted to a
+chance coincidence disagrees with every route through a third camera, while
+a right pair agrees with at least one route made of right pairs. This needs
+no labels and nothing of the pair's own fit, so it catches wrong fits that
+pass their own synchronization test (a slow group seen for a few seconds).
+
+Rule (:func:`check_loops`): a trusted segment (a pair's whole recording, or
+one window of a moving pair) with at least two routes through third cameras
+is switched off when no route agrees with it and at least one disagrees. A
+route agrees when the median distance between the two mappings of a's feet
+is within the inlier threshold (a's feet sent to b through c and back
+directly land within that many of a's box heights), and disagrees beyond
+twice it. With three cameras there is a single route, which cannot tell
+which of its pairs is wrong: nothing is switched off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.data import CameraObs
+from mcmot.association.geometry import (
+    FloatArray,
+    GeometryConfig,
+    PairGeometry,
+    PairQuality,
+    WindowFit,
+    transfer,
+)
+
+Pairs = dict[tuple[str, str], PairGeometry]
+
+
+def _mapping(pairs: Pairs, a: str, b: str, frame: int) -> FloatArray | None:
+    """The trusted homography a -> b at ``frame``, or None."""
+    g = pairs.get((a, b))
+    inverse = g is None
+    if inverse:
+        g = pairs.get((b, a))
+    if g is None:
+        return None
+    for s, e, H, q in g.segments():
+        if s <= frame <= e:
+            if q.weight <= 0:
+                return None
+            return np.linalg.inv(H) if inverse else H
+    return None
+
+
+def _route_error(
+    pairs: Pairs, a: CameraObs, b: str, c: str, rows: NDArray[np.int64], H: FloatArray
+) -> float | None:
+    """Median distance between a's feet and their image sent to b through c and
+    back with ``H``'s inverse, in a's box heights (0 when the routes agree)."""
+    Hi = np.linalg.inv(H)
+    errs = []
+    for f in np.unique(a.frames[rows]):
+        H_ac, H_cb = _mapping(pairs, a.name, c, int(f)), _mapping(pairs, c, b, int(f))
+        if H_ac is None or H_cb is None:
+            continue
+        r = rows[a.frames[rows] == f]
+        back = transfer(Hi, transfer(H_cb, transfer(H_ac, a.feet[r])))
+        errs.append(np.linalg.norm(back - a.feet[r], axis=1) / a.heights[r])
+    if not errs:
+        return None
+    e = np.concatenate(errs)
+    e = e[np.isfinite(e)]
+    return float(np.median(e)) if len(e) else None
+
+
+def check_loops(obs: list[CameraObs], pairs: Pairs, cfg: GeometryConfig) -> Pairs:
+    """``pairs`` with the trusted segments that every loop contradicts switched off."""
+    names = [o.name for o in obs]
+    by_name = {o.name: o for o in obs}
+    out: Pairs = {}
+    for (a, b), g in pairs.items():
+        thirds = [c for c in names if c not in (a, b)]
+        if len(thirds) < 2:
+            out[(a, b)] = g
+            continue
+        oa = by_name[a]
+        usable = np.flatnonzero(~oa.truncated)
+        segs = []
+        for s, e, H, q in g.segments():
+            rows = usable[(oa.frames[usable] >= s) & (oa.frames[usable] <= e)]
+            verdict = q
+            if q.weight > 0 and len(rows):
+                errors = [_route_error(pairs, oa, b, c, rows, H) for c in thirds]
+                errors = [x for x in errors if x is not None]
+                agree = any(x <= cfg.inlier_threshold for x in errors)
+                disagree = any(x > 2 * cfg.inlier_threshold for x in errors)
+                if len(errors) >= 2 and disagree and not agree:
+                    verdict = replace(
+                        q,
+                        weight=0.0,
+                        reason=f"off: contradicted by every route through a third camera "
+                        f"(median {min(errors):.2f} box heights apart)",
+                    )
+            segs.append((s, e, H, verdict))
+        out[(a, b)] = _with_segments(g, segs)
+    return out
+
+
+def _with_segments(g: PairGeometry, segs: list[tuple[int, int, FloatArray, PairQuality]]):
+    if not g.windows:
+        return replace(g, quality=segs[0][3])
+    return replace(g, windows=tuple(WindowFit(s, e, H, q) for s, e, H, q in segs))
