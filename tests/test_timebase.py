@@ -87,6 +87,10 @@ def test_cli_track_and_associate_take_fps(tmp_path):
     assert res.exit_code == 0, res.output
     bad = runner.invoke(app, ["associate", str(tmp_path), "--fps", "-2", "--overwrite"])
     assert bad.exit_code == 1 and "fps must be" in bad.output
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    bad = runner.invoke(app, ["run", str(tmp_path), "--fps", "0"])
+    assert bad.exit_code == 1 and "fps must be" in bad.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing ran
 
 
 def _subsample(tables: list[MotTable], step: int) -> list[MotTable]:

@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcmot.cli.common import OverwriteOpt, SceneArg, err, info, out, progress_bar, warn
+from mcmot.cli.common import (
+    FpsOpt,
+    OverwriteOpt,
+    SceneArg,
+    err,
+    info,
+    out,
+    progress_bar,
+    warn,
+)
 from mcmot.config import load_overrides
 from mcmot.errors import McmotError
 from mcmot.scene import Scene
@@ -103,6 +112,7 @@ def run_cmd(
     track_features: Annotated[
         TrackFeatures, typer.Option("--track-features", help="Features the tracker uses.")
     ] = TrackFeatures.f_s,
+    fps: FpsOpt = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -130,7 +140,8 @@ def run_cmd(
         track_features=track_features.value,
         detect=dataclasses.replace(_R.detect, imgsz=imgsz or _R.detect.imgsz),
         pretrain=dataclasses.replace(_R.pretrain, minutes=pretrain_minutes),
-        associate=dataclasses.replace(_R.associate, cues=cues.value),
+        tracker=dataclasses.replace(_R.tracker, fps=fps),
+        associate=dataclasses.replace(_R.associate, cues=cues.value, fps=fps),
     )
     if config is not None:
         cfg = apply_overrides(cfg, load_overrides(config))
