@@ -134,3 +134,31 @@ def test_geometry_file_roundtrip(tmp_path):
         load_geometry(tmp_path / "bad.json")
     with pytest.raises(McmotError, match="not found"):
         load_geometry(tmp_path / "missing.json")
+
+
+def test_too_few_instants_leave_the_pair_to_appearance_and_say_so():
+    rng = np.random.default_rng(8)
+    oa, ob = _obs(toy_scene(CAMS, people=8, frames=4, rng=rng))
+    q = fit_pair(oa, ob, CFG, static=True).quality
+    assert q.weight == 0.0 and q.reason.startswith("off:")
+    assert "appearance" in q.reason or "too few matches" in q.reason
+
+
+def test_sync_shifts_follow_motion_not_frame_count():
+    # the same walk filmed at 10 and at 30 frames/s: the test picks about three
+    # times the frame shift at 30, where people have moved as far
+    walk = toy_scene(CAMS, people=8, frames=900, speed=0.02, rng=np.random.default_rng(9))
+    slow = [MotTable.from_arrays(t.frames, t.ids, t.boxes) for t in walk]
+    fast_a, fast_b = _obs(slow)
+    sub = [t.frames % 3 == 1 for t in slow]
+    oa, ob = _obs(
+        [
+            MotTable.from_arrays((t.frames[m] + 2) // 3, t.ids[m], t.boxes[m])
+            for t, m in zip(slow, sub, strict=True)
+        ]
+    )
+    s30 = fit_pair(fast_a, fast_b, CFG, static=True, fps=30.0).quality
+    s10 = fit_pair(oa, ob, CFG, static=True, fps=10.0).quality
+    assert s30.weight > 0.9 and s10.weight > 0.9
+    ratio = np.median(s30.shifts) / np.median(s10.shifts)
+    assert 2.0 <= ratio <= 4.5
