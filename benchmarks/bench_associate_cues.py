@@ -6,7 +6,7 @@ fragmented every ~60 rows. Appearance features are computed from the pixels
 without any learning (a colour histogram of the upper and lower half of each
 box, Hellinger-normalised), so appearance is imperfect where the scene makes
 it so (look-alike clothes, colour response, occlusion). Scored with
-``mcmot.metrics.crossview``. Issue 9 asks ``both`` >= the better single cue.
+``mcmot.metrics.crossview``. The target: ``both`` >= the better single cue.
 
 Run: ``python benchmarks/bench_associate_cues.py [--frames 200] [--seed 7001]``
 """

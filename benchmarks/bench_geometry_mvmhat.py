@@ -45,7 +45,7 @@ from mcmot.association.geometry import (
     fit_homography,
     save_geometry,
 )
-from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import build_obs, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
@@ -78,13 +78,9 @@ def make_scene(data: Path, seq: int, root: Path, rng: np.random.Generator) -> Sc
         det = read_mot(path)
         # shuffle rows within each frame: the tracker must not see the gt's id order
         order = np.lexsort((rng.random(len(det)), det.frames))
-        write_mot(path, _take(det, order))
+        write_mot(path, det.select(order))
     run_track(sc, TrackerConfig(fps=FPS), features="none")
     return sc
-
-
-def _take(t: MotTable, order: np.ndarray) -> MotTable:
-    return MotTable.from_arrays(t.frames[order], t.ids[order], t.boxes[order], t.scores[order])
 
 
 def peer_pair(a: CameraObs, b: CameraObs) -> PairGeometry:

@@ -47,7 +47,7 @@ def chain(root: Path, gts: dict[str, MotTable], fps: float, seed: int) -> dict[s
     for path in sc.stage_files("det").values():
         d = read_mot(path)
         o = np.lexsort((rng.random(len(d)), d.frames))
-        write_mot(path, MotTable.from_arrays(d.frames[o], d.ids[o], d.boxes[o], d.scores[o]))
+        write_mot(path, d.select(o))
     run_track(sc, TrackerConfig(fps=fps), features="none")
     kept = sum(len(read_mot(p)) for p in sc.stage_files("tracks").values())
     run_associate(sc, AssociateConfig(fps=fps))

@@ -1,7 +1,7 @@
 """The whole pipeline on held-out synthetic scenes: what each feature and each cue contributes.
 
 ``synth -> detect -> pretrain -> extract-features -> track -> associate ->
-evaluate`` (issue 7), with the stages' library functions and frozen configs:
+evaluate``, with the stages' library functions and frozen configs:
 
 1. A **training scene** (its own seed) is generated, detected and used to
    pretrain CalibFree for ``--pretrain-minutes``. The same config with the

@@ -1,4 +1,4 @@
-"""The boxes-only chain of issue 9: detect --from-gt, track --features none,
+"""The boxes-only chain: detect --from-gt, track --features none,
 associate --cues geometry, evaluate, on a synthetic scene whose pixels are removed."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mcmot.association.config import AssociateConfig
-from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
@@ -39,7 +39,7 @@ def _scene(shared_data: Path, seq: int, root: Path) -> Scene:
     for path in sc.stage_files("det").values():
         d = read_mot(path)
         o = np.lexsort((rng.random(len(d)), d.frames))
-        write_mot(path, MotTable.from_arrays(d.frames[o], d.ids[o], d.boxes[o], d.scores[o]))
+        write_mot(path, d.select(o))
     run_track(sc, TrackerConfig(fps=30.0), features="none")
     run_associate(sc, AssociateConfig(cues="geometry", fps=30.0))
     return sc

@@ -1,4 +1,4 @@
-"""Real data: the five views of PETS09-S2L1, geometry alone (issue 9's must-show).
+"""Real data: the five views of PETS09-S2L1, geometry alone (AIDF1 and MHAA at least 0.95).
 
 The input is tracks per view built from the ground truth with identities local
 to each view (renumbered at random, from 100 k + 1 in view k, k = 1..5), so nothing of

@@ -657,8 +657,8 @@ def shift_ladder(span: int) -> list[int]:
 
 
 def _testable(a: CameraObs, b: CameraObs, rows: NDArray[np.bool_], shift: int) -> NDArray:
-    """(N,) rows of a (within ``rows``) usable at the true and the shifted instant:
-    b has feet at both, and the person moved enough by then."""
+    """(N,) rows of a (within ``rows``, not cut by the border) that can be
+    compared at the true and the shifted instant: b has usable feet at both."""
     fb = np.unique(b.frames[~b.truncated])
     return rows & ~a.truncated & np.isin(a.frames, fb) & np.isin(a.frames + shift, fb)
 
