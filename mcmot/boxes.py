@@ -97,3 +97,27 @@ def clip_tlwh(tlwh: ArrayLike, width: int, height: int) -> FloatArray:
     xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
     xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
     return xyxy_to_tlwh(xyxy)
+
+
+def box_order(frames: ArrayLike, tlwh: ArrayLike) -> NDArray[np.int64]:
+    """Row order by frame, then by box (left, top, width, height).
+
+    An order that is a function of the boxes alone: whatever order the rows
+    came in (a detector's confidence order, a ground-truth file sorted by
+    identity), the same set of boxes gets the same order, and the order says
+    nothing about who is in a box beyond where the box is.
+
+    Parameters
+    ----------
+    frames : (N,) frame of each row
+    tlwh : (N, 4) boxes
+
+    Returns
+    -------
+    (N,) int64 indices; rows with identical frame and box keep their given order.
+    """
+    b = _as2d(tlwh)
+    f = np.asarray(frames).reshape(-1)
+    if len(f) != len(b):
+        raise ValueError(f"{len(f)} frames for {len(b)} boxes")
+    return np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], f)).astype(np.int64)

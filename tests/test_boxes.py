@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcmot.boxes import (
+    box_order,
     clip_tlwh,
     iou_matrix,
     tlwh_to_xyah,
@@ -51,3 +52,13 @@ def test_iou_symmetric_and_bounded(a, b):
 def test_clip():
     out = clip_tlwh([[-5, -5, 20, 20], [90, 90, 20, 20]], 100, 100)
     np.testing.assert_allclose(out, [[0, 0, 15, 15], [90, 90, 10, 10]])
+
+
+def test_box_order_is_a_function_of_the_boxes_alone():
+    frames = np.array([2, 1, 1, 1])
+    tlwh = np.array([[0, 0, 5, 5], [30, 0, 5, 5], [10, 9, 5, 5], [10, 2, 5, 5]], float)
+    order = box_order(frames, tlwh)
+    assert order.tolist() == [3, 2, 1, 0]
+    perm = np.random.default_rng(0).permutation(4)
+    again = box_order(frames[perm], tlwh[perm])
+    assert (perm[again] == order).all()

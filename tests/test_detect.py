@@ -282,6 +282,19 @@ def test_from_gt_needs_no_pixels_and_drops_ids(tmp_path):
     assert set(rec["inputs"]) == {"gt/c1.txt", "gt/c2.txt"}
 
 
+def test_from_gt_rows_follow_the_boxes_not_the_identities(tmp_path):
+    (tmp_path / "gt").mkdir()
+    # identities 1, 2, 3 from right to left: the truth's id order is the reverse of box order
+    rows = ["1,1,300,5,10,20,1", "1,2,200,5,10,20,1", "1,3,100,5,10,20,1"]
+    (tmp_path / "gt" / "c1.txt").write_text("\n".join(rows) + "\n")
+    (tmp_path / "gt" / "c2.txt").write_text("\n".join(reversed(rows)) + "\n")
+    assert _cli("detect", tmp_path, "--from-gt").exit_code == 0
+    det = (tmp_path / "det" / "c1.txt").read_text().split()
+    lefts = [float(line.split(",")[2]) for line in det]
+    assert lefts == [100.0, 200.0, 300.0]
+    assert (tmp_path / "det" / "c1.txt").read_text() == (tmp_path / "det" / "c2.txt").read_text()
+
+
 def test_from_gt_zero_based_and_camera_selection(tmp_path):
     (tmp_path / "gt").mkdir()
     (tmp_path / "gt" / "c1.txt").write_text("0,1,1,2,3,4\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from typer.testing import CliRunner
 from mcmot.cli import app
 from mcmot.errors import McmotError
 from mcmot.models.teacher import teacher_available
-from mcmot.motio import read_mot
+from mcmot.motio import read_mot, write_mot
 from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.pretrain import PretrainConfig, load_checkpoint, run_pretrain, save_checkpoint
 
@@ -52,7 +54,7 @@ def test_features_align_with_detections(trained, tmp_path):
 
 
 def test_features_match_the_encoder_by_hand(trained):
-    """Frame 1 of cam1 has 3 detections; with N = 2 they are encoded as groups [0, 1] and [2]."""
+    """Frame 1 of cam1 has 3 detections; with N = 2: groups of 2 and 1, in box order."""
     import cv2
 
     from mcmot.models.calibfree import normalize_crops
@@ -64,7 +66,9 @@ def test_features_match_the_encoder_by_hand(trained):
     )
     det = read_mot(scene / "det" / "cam1.txt", unique_ids=False)
     img = cv2.imread(str(scene / "frames" / "cam1" / "000001.png"))
-    crops = np.stack([crop_resize(img, det.boxes[i], 32, 16) for i in range(3)])
+    assert (det.frames[:3] == 1).all() and det.frames[3] != 1
+    order = np.lexsort((det.boxes[:3, 1], det.boxes[:3, 0]))  # left to right
+    crops = np.stack([crop_resize(img, det.boxes[i], 32, 16) for i in order])
     model = res.model.eval()
     x = normalize_crops(torch.from_numpy(crops))
     first = model.embed(x[None, :2], torch.ones(1, 2, dtype=torch.bool), "mean")[0]
@@ -72,7 +76,31 @@ def test_features_match_the_encoder_by_hand(trained):
     pooled = torch.cat([first, third])
     fa = torch.nn.functional.normalize(pooled[:, :16], dim=1).numpy()
     with np.load(scene / "features" / "cam1.npz") as z:
-        assert np.allclose(z["f_a"][:3], fa, atol=1e-5)
+        assert np.allclose(z["f_a"][order], fa, atol=1e-5)
+
+
+def test_features_do_not_depend_on_the_row_order_of_det(trained, tmp_path):
+    """Permuting det/ rows within each frame permutes the feature rows and changes nothing else."""
+    scene, res = trained
+    cfg = FeaturesConfig(model=str(res.checkpoint))
+    run_extract_features(scene, cfg, overwrite=True)
+    before = {c: dict(np.load(scene / "features" / f"{c}.npz")) for c in ("cam1", "cam2")}
+    copy = tmp_path / "shuffled"
+    shutil.copytree(scene, copy, ignore=shutil.ignore_patterns("features", "provenance"))
+    rng = np.random.default_rng(7)
+    perms = {}
+    for cam in ("cam1", "cam2"):
+        det = read_mot(scene / "det" / f"{cam}.txt", unique_ids=False)
+        perm = np.lexsort((rng.random(len(det)), det.frames))  # shuffled within frames
+        assert (perm != np.arange(len(det))).any()
+        write_mot(copy / "det" / f"{cam}.txt", det.select(perm))
+        perms[cam] = perm
+    run_extract_features(copy, cfg)
+    for cam, perm in perms.items():
+        with np.load(copy / "features" / f"{cam}.npz") as z:
+            for key in ("f_a", "f_s"):
+                assert np.allclose(z[key], before[cam][key][perm], atol=1e-5), (cam, key)
+            assert np.array_equal(z["boxes"], before[cam]["boxes"][perm])
 
 
 def test_existing_features_need_overwrite(trained):

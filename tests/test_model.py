@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import timm
@@ -68,6 +70,19 @@ def test_positional_embeddings_distinct_per_detection_and_patch():
     d_det, d_row, d_col = split_dims(32)
     assert (d_det, d_row + d_col) == (8, 24)
     assert np.allclose(sincos_1d(4, np.array([0.0])), [[0, 0, 1, 1]])
+
+
+def test_the_detection_slot_lives_in_the_view_specific_half():
+    """Only channels of the f_s half differ between two slots; "f_a" keeps the first layout."""
+    model = CalibFree(TINY)
+    table = model.encoder.positions(3)  # (3, M, E)
+    varies = (table[1] - table[0]).abs().amax(0) > 0  # (E,)
+    half = TINY.embed_dim // 2
+    assert varies[half:].any() and not varies[:half].any()
+    old = CalibFree(dataclasses.replace(TINY, slot_half="f_a")).encoder.positions(3)
+    assert torch.equal(old, torch.from_numpy(detection_sincos(32, TINY.grid, 3)))
+    with pytest.raises(ValueError, match="slot_half"):
+        CalibFree(dataclasses.replace(TINY, slot_half="both"))
 
 
 def test_pool_and_split():

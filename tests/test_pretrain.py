@@ -109,6 +109,27 @@ def test_crops_padding_and_collate(scene):
     assert b.crops[~b.valid].max() == 0
 
 
+def test_training_batches_give_each_view_its_own_random_detection_order(scene):
+    """Slots set positional embeddings: the det files' order must not reach them."""
+    sc = build_scene_crops(Scene(scene), CropSpec("gt", 32, 16, 4))
+    teacher = [np.arange(len(sc.crops), dtype=np.float16)[:, None, None].repeat(2, 2)]
+    items = [(0, t) for t in range(6)]
+    plain = collate([sc], items, teacher, normalize_teacher=False)
+    mixed = collate([sc], items, teacher, normalize_teacher=False, shuffle=np.random.default_rng(0))
+    assert np.array_equal(plain.valid, mixed.valid)  # valid slots stay first
+    crop_of = mixed.teacher[..., 0, 0].astype(int)  # each slot's crop index rides with it
+    for b, (_, t) in enumerate(items):
+        for v in range(2):
+            ok = sc.slots[t, v] >= 0
+            assert sorted(crop_of[b, v][ok]) == sorted(sc.slots[t, v][ok])
+            for k, c in enumerate(crop_of[b, v][ok]):
+                assert np.array_equal(mixed.crops[b, v, k], sc.crops[c])
+    moved = crop_of[..., :3] != sc.slots[:, :, :3]
+    assert moved.any()
+    same_in_both_views = (crop_of[:, 0, :3].argsort(1) == crop_of[:, 1, :3].argsort(1)).all(1)
+    assert not same_in_both_views.all()  # views are shuffled independently
+
+
 def test_missing_detections_say_how_to_get_them(tmp_path):
     root = make_tiny_scene(tmp_path / "s", frames=2, persons=1)
     (root / "det" / "cam2.txt").unlink()

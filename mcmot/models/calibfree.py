@@ -88,6 +88,12 @@ class CalibFreeConfig:
         reconstruction decoder gets NOT the detection's own f_s hat but only
         its cross-view feature, so those detections must be reconstructed from
         what the other views say about them (0 = the paper: always both)
+    slot_half : which half of the encoder's channels carries the detection-slot
+        sinusoid of the positional embedding: "f_s" (view-specific; a slot is
+        a position within one view's sequence and means nothing in another
+        view) or "f_a" (the first checkpoints' layout, where the slot reaches
+        the view-agnostic half through the residual stream); see
+        docs/method.md for the measurement behind the choice
     """
 
     img_height: int = 128
@@ -112,6 +118,7 @@ class CalibFreeConfig:
     cross_match: str = "attention"
     mask_per_view: bool = False
     recon_own_drop: float = 0.0
+    slot_half: str = "f_s"
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -150,6 +157,8 @@ class CalibFreeConfig:
             raise ValueError(
                 f"cross_match must be attention, cosine or cosine_z, got {self.cross_match!r}"
             )
+        if self.slot_half not in ("f_a", "f_s"):
+            raise ValueError(f"slot_half must be f_a or f_s, got {self.slot_half!r}")
         if self.cross_pool not in ("mean", "max"):
             raise ValueError(f"cross_pool must be mean or max, got {self.cross_pool!r}")
 
@@ -369,7 +378,8 @@ class SingleViewEncoder(nn.Module):
             img_size=(cfg.img_height, cfg.img_width), patch_size=cfg.patch_size, embed_dim=e
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, e))
-        table = torch.from_numpy(detection_sincos(e, cfg.grid, cfg.max_dets))
+        self.slot_channel = e // 2 if cfg.slot_half == "f_s" else 0
+        table = torch.from_numpy(detection_sincos(e, cfg.grid, cfg.max_dets, self.slot_channel))
         self.register_buffer("det_pos", table, persistent=False)  # (N, M, E)
         self.pos_embed = nn.Parameter(
             torch.cat([torch.zeros(1, 1, e), table[:1]], dim=1), requires_grad=False
@@ -383,7 +393,7 @@ class SingleViewEncoder(nn.Module):
             return self.det_pos[:num_dets]
         m, e = self.det_pos.shape[1:]
         gh = self.patch_embed.grid_size
-        table = detection_sincos(e, (int(gh[0]), int(gh[1])), num_dets)
+        table = detection_sincos(e, (int(gh[0]), int(gh[1])), num_dets, self.slot_channel)
         return torch.from_numpy(table).to(self.det_pos.device)
 
     def forward(

@@ -7,7 +7,10 @@ plain 2-D embedding would give those tokens identical positions. The paper
 asks for embeddings that are "distinct across all detection patches within a
 view"; :func:`detection_sincos` makes them so by giving a quarter of the
 channels to a 1-D sinusoid of the detection index and the rest to the usual
-2-D (row, column) sinusoid of MAE.
+2-D (row, column) sinusoid of MAE. The encoder puts the detection-index block
+in the view-specific half of its channels (``det_channel``): an index is a
+position within one view's sequence, so it must not reach the view-agnostic
+half directly, and training shuffles it per view anyway.
 
 Detection 0's embedding does not depend on how many detections follow it, so
 the encoder's ``pos_embed`` parameter (kept for timm compatibility) is exactly
@@ -62,7 +65,9 @@ def grid_sincos(dim: int, grid: tuple[int, int]) -> NDArray[np.float32]:
     return detection_sincos(dim, grid, 1)[0]
 
 
-def detection_sincos(dim: int, grid: tuple[int, int], num_dets: int) -> NDArray[np.float32]:
+def detection_sincos(
+    dim: int, grid: tuple[int, int], num_dets: int, det_channel: int = 0
+) -> NDArray[np.float32]:
     """Positional embeddings distinct for every patch of every detection.
 
     Parameters
@@ -70,12 +75,13 @@ def detection_sincos(dim: int, grid: tuple[int, int], num_dets: int) -> NDArray[
     dim : embedding channels (even, >= 8)
     grid : (gh, gw) patches per detection
     num_dets : detections in the sequence
+    det_channel : first channel of the detection-index block
 
     Returns
     -------
-    (num_dets, gh * gw, dim) float32. Channels ``[0, d_det)`` encode the
-    detection index, the rest the patch's row and column (see
-    :func:`split_dims`).
+    (num_dets, gh * gw, dim) float32. Channels ``[det_channel, det_channel +
+    d_det)`` encode the detection index, the others (cyclically after them)
+    the patch's row and column (see :func:`split_dims`).
     """
     d_det, d_row, d_col = split_dims(dim)
     gh, gw = grid
@@ -91,4 +97,4 @@ def detection_sincos(dim: int, grid: tuple[int, int], num_dets: int) -> NDArray[
         ],
         axis=2,
     )
-    return out.astype(np.float32)
+    return np.roll(out, det_channel, axis=2).astype(np.float32)

@@ -17,7 +17,9 @@ counts are processed over their common range ``1..min(frames)`` (a warning).
 ``from_gt`` writes ``det/`` from ``gt/`` instead (identities dropped, score 1):
 the ground-truth-box protocol, which needs no pixels and no model. It reads
 what ``evaluate`` reads: ground-truth rows that repeat a (frame, id) each
-become a detection, with one warning per file.
+become a detection, with one warning per file. Rows are written in box order
+(:func:`mcmot.boxes.box_order`), never in the truth's identity order, so a
+detection's row says nothing about who it is.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from mcmot.atomic import write_npz
-from mcmot.boxes import iou_matrix
+from mcmot.boxes import box_order, iou_matrix
 from mcmot.config import to_dict
 from mcmot.detectors import (
     DEFAULT_CONF,
@@ -243,7 +245,8 @@ def _camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _
     if repeats:
         shown = describe_repeats(str(path.relative_to(scene.root)), repeats)
         warn(f"{shown}; each box becomes a detection")
-    table = MotTable.from_arrays(gt.frames, np.full(len(gt), -1), gt.boxes)
+    order = box_order(gt.frames, gt.boxes)  # the truth's id order would leak identity
+    table = MotTable.from_arrays(gt.frames[order], np.full(len(gt), -1), gt.boxes[order])
     frames = int(gt.frames.max()) if len(gt) else 0
     return _CameraOutput(name, table, None, frames, 0.0)
 

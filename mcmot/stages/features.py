@@ -5,7 +5,9 @@ one view go through the single-view encoder together, without masking; the
 per-patch features are pooled per detection (max by default), split into the
 view-agnostic half ``f_a`` and the view-specific half ``f_s``, and each is
 L2-normalised. A frame with more than N detections is encoded in groups of
-at most N (the positional table the model was trained with).
+at most N (the positional table the model was trained with). Detections take
+their positional slots in box order, so a detection's features do not depend
+on where its row sits in ``det/``.
 
 Writes ``features/<cam>.npz`` whose row i belongs to row i of
 ``read_mot(det/<cam>.txt, unique_ids=False)`` (see docs/layout.md).
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from mcmot.atomic import write_npz
+from mcmot.boxes import box_order
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
@@ -118,10 +121,18 @@ class _Encoder:
 
 
 def _groups(table: MotTable, max_dets: int) -> list[tuple[int, NDArray[np.int64]]]:
-    """(frame, row indices) groups: one frame's rows, at most ``max_dets`` per group."""
+    """(frame, row indices) groups: one frame's rows in box order, at most ``max_dets`` per group.
+
+    The encoder gives each detection of a group its own positional slot, so
+    the slots follow :func:`mcmot.boxes.box_order`, not the file's row order:
+    the same boxes get the same features whatever order ``det/`` lists them in.
+    """
+    order = box_order(table.frames, table.boxes)
+    frames = table.frames[order]
+    cuts = np.flatnonzero(np.diff(frames)) + 1
     out: list[tuple[int, NDArray[np.int64]]] = []
-    for f, sl in table.frame_slices().items():
-        rows = np.arange(sl.start, sl.stop)
+    for rows in np.split(order, cuts) if len(order) else []:
+        f = int(table.frames[rows[0]])
         out.extend((f, rows[i : i + max_dets]) for i in range(0, len(rows), max_dets))
     return out
 

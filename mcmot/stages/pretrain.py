@@ -276,6 +276,10 @@ def lr_at(step: int, sched: Schedule, cfg: PretrainConfig) -> float:
     return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+#: Tags the random stream of the per-view detection order (see ``collate``'s ``shuffle``).
+SLOT_STREAM = 1
+
+
 def epoch_order(num: int, seed: int, epoch: int, dd: Dist, per_rank: int) -> np.ndarray:
     """This process's timestep order for ``epoch``: (per_rank,) indices into all timesteps."""
     perm = np.random.default_rng([seed, epoch]).permutation(num)[dd.rank :: dd.world]
@@ -315,6 +319,7 @@ ABSENT_MEANS_OFF: dict[str, Any] = {
     "cross_match": "attention",
     "mask_per_view": False,
     "recon_own_drop": 0.0,
+    "slot_half": "f_a",
 }
 
 
@@ -399,7 +404,13 @@ def _autocast(run: _Run) -> contextlib.AbstractContextManager:
 
 def _losses(run: _Run, step: int) -> dict[str, torch.Tensor]:
     """Forward one step's batch through the (DDP-wrapped) model."""
-    batch = collate(run.scenes, _batch_items(run, step), run.teachers, run.cfg.teacher_norm)
+    batch = collate(
+        run.scenes,
+        _batch_items(run, step),
+        run.teachers,
+        run.cfg.teacher_norm,
+        shuffle=np.random.default_rng([run.cfg.seed, step, run.dd.rank, SLOT_STREAM]),
+    )
     imgs, valid, teacher = _tensors(run, batch)
     mcfg = run.model.cfg
     b, v = imgs.shape[:2]

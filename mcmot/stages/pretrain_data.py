@@ -290,12 +290,19 @@ def collate(
     items: list[tuple[int, int]],
     teachers: list[NDArray[np.float16]] | None,
     normalize_teacher: bool = True,
+    shuffle: np.random.Generator | None = None,
 ) -> Batch:
     """Gather the timesteps ``items = [(scene index, timestep index), ...]`` into a batch.
 
     With ``normalize_teacher`` each teacher patch feature is standardised
     over its channels (as MaskFeat/data2vec normalise their targets), so the
     SmoothL1 scale does not depend on the teacher.
+
+    With ``shuffle`` every view of every timestep gets its own random order of
+    its detections (valid slots stay first). Each detection's slot sets its
+    positional embedding, so without it a slot would mean whatever the det
+    files' row order means (identity, when they come sorted from ground
+    truth), the same in every view: a cross-view shortcut. Training shuffles.
     """
     v = max(scenes[s].slots.shape[1] for s, _ in items)
     n = scenes[items[0][0]].slots.shape[2]
@@ -308,6 +315,8 @@ def collate(
         teach = np.zeros((len(items), v, n, m, dt), np.float32)
     for b, (s, t) in enumerate(items):
         idx = scenes[s].slots[t]
+        if shuffle is not None:
+            idx = shuffle_slots(idx, shuffle)
         ok = idx >= 0
         vs = idx.shape[0]
         valid[b, :vs] = ok
@@ -319,3 +328,22 @@ def collate(
         sd = teach.std(axis=-1, keepdims=True)
         teach = np.where(valid[..., None, None], (teach - mu) / (sd + 1e-6), 0.0).astype(np.float32)
     return Batch(crops, valid, teach)
+
+
+def shuffle_slots(slots: NDArray[np.int32], rng: np.random.Generator) -> NDArray[np.int32]:
+    """Each view's valid slots in a random order of their own.
+
+    Parameters
+    ----------
+    slots : (V, N) crop indices, -1 = padded, valid slots first
+    rng : the random stream
+
+    Returns
+    -------
+    (V, N) the same indices, each row's valid prefix permuted independently.
+    """
+    out = slots.copy()
+    for v, row in enumerate(slots):
+        k = int((row >= 0).sum())
+        out[v, :k] = row[:k][rng.permutation(k)]
+    return out
