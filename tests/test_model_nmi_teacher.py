@@ -104,6 +104,86 @@ def test_timm_checkpoint_teacher_maps_to_student_grid(tmp_path):
     assert feats.shape == (3, 8, 192) and np.isfinite(feats).all()
 
 
+def _saved_test_vit(path, wrap=lambda state: state):
+    """Save a randomly initialised timm ``test_vit`` (160x160 input, 64-d) as ``wrap(state)``.
+
+    Returns the model, whose features a teacher loaded from ``path`` must reproduce.
+    """
+    import timm
+
+    torch.manual_seed(0)
+    vit = timm.create_model("test_vit", pretrained=False, num_classes=0).eval()
+    torch.save(wrap(vit.state_dict()), path)
+    return vit
+
+
+def _features_of(vit, teacher, crops):
+    """(features of ``vit`` itself, features of ``teacher``) of ``crops`` on a 4x2 grid."""
+    from mcmot.models.teacher import Teacher
+
+    def run(x):
+        with torch.no_grad():
+            return vit.forward_features(torch.from_numpy(x)).numpy()
+
+    reference = Teacher("reference", 64, 160, 10, 1, run)
+    return reference.patch_features(crops, (4, 2)), teacher.patch_features(crops, (4, 2))
+
+
+CROPS = np.random.default_rng(0).integers(0, 255, (2, 32, 16, 3), dtype=np.uint8)
+
+
+def test_timm_teacher_checkpoint_loads_exactly_its_weights(tmp_path):
+    vit = _saved_test_vit(tmp_path / "vit.pt")
+    teacher, note = load_teacher(str(tmp_path / "vit.pt"), "test_vit")
+    assert note is None and teacher is not None
+    assert (teacher.dim, teacher.size, teacher.grid, teacher.prefix) == (64, 160, 10, 1)
+    want, got = _features_of(vit, teacher, CROPS)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda s: {"module." + k: v for k, v in s.items()},
+        lambda s: {"state_dict": {"model." + k: v for k, v in s.items()}, "epoch": 3},
+        lambda s: {"model": s | {"head.weight": torch.zeros(10, 64), "head.bias": torch.zeros(10)}},
+    ],
+    ids=["module-prefix", "nested-model-prefix", "classifier-head"],
+)
+def test_timm_teacher_checkpoint_wrapped_by_training_code_loads_the_same_weights(tmp_path, wrap):
+    vit = _saved_test_vit(tmp_path / "vit.pt", wrap)
+    teacher, _ = load_teacher(str(tmp_path / "vit.pt"), "test_vit")
+    want, got = _features_of(vit, teacher, CROPS)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("wrap", "says"),
+    [
+        (lambda s: {"backbone." + k: v for k, v in s.items()}, "missing .* unexpected"),
+        (lambda s: {("module." + k if "blocks" in k else k): v for k, v in s.items()}, "missing"),
+        (lambda s: {k: v for k, v in s.items() if k != "pos_embed"}, "missing 1 keys .pos_embed"),
+        (lambda s: s | {"pos_embed": torch.zeros(1, 5, 64)}, "wrong shape: pos_embed"),
+        (lambda s: s | {"cls_token": torch.full((1, 1, 64), float("nan"))}, "NaN"),
+        (lambda s: [1, 2, 3], "not a dict of weights"),
+    ],
+    ids=["foreign-prefix", "partial-prefix", "missing-key", "wrong-shape", "nan", "not-a-dict"],
+)
+def test_timm_teacher_checkpoint_that_does_not_fit_is_a_one_line_error(tmp_path, wrap, says):
+    _saved_test_vit(tmp_path / "vit.pt", wrap)
+    with pytest.raises(McmotError, match=says) as exc:
+        load_teacher(str(tmp_path / "vit.pt"), "test_vit")
+    assert str(tmp_path / "vit.pt") in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_timm_teacher_file_that_is_no_checkpoint_is_a_one_line_error(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("not a checkpoint\n")
+    with pytest.raises(McmotError, match="cannot read teacher checkpoint") as exc:
+        load_teacher(str(path), "test_vit")
+    assert "\n" not in str(exc.value)
+
+
 def _timm_small(ckpt):
     """A timm teacher at 64x64 input (the registry default is 224)."""
     import timm

