@@ -66,8 +66,13 @@ def table(scores: list[float]) -> MotTable:
 
 def test_calibrate_config_replaces_the_gate_only_when_asked() -> None:
     det = table([1.0] * len(FRAMES))
-    fixed = TrackerConfig(cosine_gate_quantile=None)
+    fixed = TrackerConfig(cosine_gate_quantile=None, appearance_weight=1.0)
     assert calibrate_config(fixed, det, FEATS.astype(np.float32)) is fixed
+    # a fixed gate keeps its value; the weight is still measured (here: too few pairs, off)
+    gate_only = calibrate_config(
+        TrackerConfig(cosine_gate_quantile=None), det, FEATS.astype(np.float32)
+    )
+    assert gate_only.max_cosine_distance == 0.2 and gate_only.appearance_weight == 0.0
     default = calibrate_config(TrackerConfig(), det, FEATS.astype(np.float32))
     assert default.max_cosine_distance == pytest.approx(calibrated_cosine_gate(FRAMES, FEATS, 0.05))
     asked = TrackerConfig(cosine_gate_quantile=0.25)

@@ -136,6 +136,17 @@ def track_cmd(
             f"ranking the gated pairs [default: {_D.motion_weight}, appearance alone].",
         ),
     ] = None,
+    appearance_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--appearance-weight",
+            min=0.0,
+            max=1.0,
+            help="The appearance cue's share of the cascade cost, 0 (motion only) to 1 "
+            "(DeepSORT's appearance cascade) [default: per camera from how well its features "
+            "separate same-frame pairs from sure consecutive-frame links].",
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -172,6 +183,7 @@ def track_cmd(
         emit_tentative=emit_tentative or None,
         motion_cost=None if motion_cost is None else motion_cost.value,
         motion_weight=motion_weight,
+        appearance_weight=appearance_weight,
     )
     with progress_bar() as progress:
         summaries = run_track(
@@ -188,6 +200,9 @@ def track_cmd(
     if features is FeatureChoice.none:
         info("tracked on motion and IoU alone (--features none): no appearance features")
     out.print(_table(sc, summaries))
+    for s in summaries:
+        if s.appearance:
+            info(f"{s.camera}: {s.appearance}")
 
 
 def _prepare_inputs(

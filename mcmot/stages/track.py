@@ -2,10 +2,13 @@
 
 Reads ``det/<cam>.txt`` and, unless ``features="none"``, the ``f_s`` or
 ``f_a`` array of ``features/<cam>.npz`` (rows aligned with the detections;
-checked), runs one :class:`~mcmot.tracking.Tracker` per camera over every
-frame, and writes ``tracks/<cam>.txt``: one MOT row per confirmed track and
-frame in which a detection was associated to it, with that detection's box
-and score and an identity local to the camera (from 1).
+checked), calibrates the appearance cue of each camera on its own features
+(gate and weight, no labels: ``mcmot.tracking.calibrate``), runs one
+:class:`~mcmot.tracking.Tracker` per camera over the frames that hold
+detections (empty stretches are skipped in one step), and writes
+``tracks/<cam>.txt``: one MOT row per confirmed track and frame in which a
+detection was associated to it, with that detection's box and score and an
+identity local to the camera (from 1).
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
-from mcmot.timebase import DEFAULT_FPS, scene_fps
+from mcmot.timebase import DEFAULT_FPS, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
-from mcmot.tracking.calibrate import calibrated_cosine_gate
+from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -51,6 +54,8 @@ class TrackSummary:
     seconds : wall time of the tracker loop
     fps : the frame rate the tracker's durations were converted at
     notes : one-line remarks for the user (e.g. an assumed frame rate)
+    appearance : what the calibration decided for the appearance cue (gate,
+        weight or "appearance off: ..." with the numbers); "" without features
     """
 
     camera: str
@@ -61,6 +66,7 @@ class TrackSummary:
     seconds: float
     fps: float = DEFAULT_FPS
     notes: tuple[str, ...] = ()
+    appearance: str = ""
 
 
 def run_track(
@@ -103,14 +109,14 @@ def run_track(
     inputs = _input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
-    loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
-    # calibrate every camera's gate before writing anything (it can fail)
-    cam_cfgs = [
-        dataclasses.replace(calibrate_config(cfg, det, feats), cosine_gate_quantile=None)
-        for det, feats in loaded
-    ]
+    loaded = [canonical_rows(*_load_camera(scene, c, features, zero_based)) for c in cams]
+    # calibrate every camera's appearance cue before writing anything (it can fail)
+    calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
+    cam_cfgs = [dataclasses.replace(k, cosine_gate_quantile=None) for k, _ in calibrated]
     summaries = []
-    for cam, (det, feats), out, cam_cfg in zip(cams, loaded, outputs, cam_cfgs, strict=True):
+    for cam, (det, feats), out, cam_cfg, (_, calib) in zip(
+        cams, loaded, outputs, cam_cfgs, calibrated, strict=True
+    ):
         n_frames = _frame_count(cam, det)
         t0 = time.perf_counter()
         table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
@@ -126,12 +132,19 @@ def run_track(
                 seconds,
                 fps,
                 notes,
+                "" if calib is None else calib.describe(),
             )
         )
     params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
-    if cfg.cosine_gate_quantile is not None and features != "none":
-        params["calibrated_max_cosine_distance"] = {
-            c.name: k.max_cosine_distance for c, k in zip(cams, cam_cfgs, strict=True)
+    if features != "none":
+        if cfg.cosine_gate_quantile is not None:
+            params["calibrated_max_cosine_distance"] = {
+                c.name: k.max_cosine_distance for c, k in zip(cams, cam_cfgs, strict=True)
+            }
+        params["appearance"] = {
+            c.name: {**_finite(dataclasses.asdict(calib)), "decision": calib.describe()}
+            for c, (_, calib) in zip(cams, calibrated, strict=True)
+            if calib is not None
         }
     scene.record("track", params, inputs, outputs)
     return summaries
@@ -147,26 +160,35 @@ def track_camera(
 ) -> MotTable:
     """Run one tracker over frames ``1 .. n_frames`` of one camera.
 
+    The rows are put in a canonical order within each frame first
+    (:func:`canonical_rows`), so the tracks do not depend on the row order of
+    the det file. Frames without detections age the tracks, but a stretch of
+    them costs at most ``max_age + 1`` tracker steps (:meth:`Tracker.skip`):
+    the work grows with the rows, not with the frame numbers.
+
     Parameters
     ----------
     det : detections sorted by frame (N rows)
     feats : (N, D) features aligned with ``det``, or None (motion and IoU only)
-    n_frames : last frame to process (frames without detections still age tracks)
-    cfg : tracker parameters
+    n_frames : last frame to process
+    cfg : tracker parameters (the appearance cue is calibrated here when
+        ``cfg`` asks for it: :func:`calibrate_config`)
     name : the task name of progress events
 
     Returns
     -------
     The track rows (frame, id, detection box, detection score).
     """
+    det, feats = canonical_rows(det, feats)
     tracker = Tracker(calibrate_config(cfg, det, feats))
     slices = det.frame_slices()
-    empty = slice(0, 0)
     frames: list[int] = []
     ids: list[int] = []
     rows: list[int] = []
-    for frame in range(1, n_frames + 1):
-        sl = slices.get(frame, empty)
+    reported = 0
+    for frame in sorted(f for f in slices if 1 <= f <= n_frames):
+        tracker.skip(frame - 1 - tracker.frame_count)
+        sl = slices[frame]
         dets = Detections(det.boxes[sl], det.scores[sl], None if feats is None else feats[sl])
         for track_id, _, index in tracker.update(dets):
             frames.append(frame)
@@ -176,8 +198,11 @@ def track_camera(
             frames.append(past)
             ids.append(track_id)
             rows.append(slices[past].start + index)
-        if progress is not None and (frame % PROGRESS_EVERY == 0 or frame == n_frames):
+        if progress is not None and frame - reported >= PROGRESS_EVERY:
+            reported = frame
             progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
+    if progress is not None:
+        progress(ProgressEvent(name, n_frames, n_frames, {"tracks": len(tracker.tracks)}))
     idx = np.asarray(rows, np.int64)
     order = np.lexsort((ids, frames))  # recovered tentative rows come late: frame order
     idx = idx[order]
@@ -189,25 +214,73 @@ def track_camera(
     )
 
 
+def canonical_rows(
+    det: MotTable, feats: NDArray[np.float32] | None
+) -> tuple[MotTable, NDArray[np.float32] | None]:
+    """``det`` (and ``feats``) sorted by frame, then box, score and feature values.
+
+    Any two orders of the same rows within their frames give the same result,
+    so the tracker and its calibration do not depend on the det file's row order.
+    """
+    keys: list[NDArray] = []
+    if feats is not None and len(feats):
+        keys += list(np.asarray(feats).T[::-1])
+    keys += [det.scores, *det.boxes.T[::-1], det.frames]
+    order = np.lexsort(keys) if len(det) else np.zeros(0, np.int64)
+    return det.select(order), None if feats is None else feats[order]
+
+
+def calibrate_camera(
+    cfg: TrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
+) -> tuple[TrackerConfig, AppearanceCalibration | None]:
+    """``cfg`` with the appearance gate and weight calibrated on one camera's features.
+
+    Over the detections the tracker admits (``min_confidence``, ``min_height``),
+    in :func:`canonical_rows` order: the gate becomes the
+    ``cfg.cosine_gate_quantile`` quantile of the same-frame cosine distances
+    (``max_cosine_distance`` as given when the quantile is None or no frame
+    holds two detections) and, when ``cfg.appearance_weight`` is None, the
+    weight follows the separation between same-frame pairs and sure
+    consecutive-frame links (``mcmot.tracking.calibrate.calibrate_appearance``;
+    0 = appearance off). Without features, ``cfg`` and None.
+    """
+    if feats is None:
+        return cfg, None
+    det, feats = canonical_rows(det, feats)
+    ok = (
+        (det.scores >= cfg.min_confidence)
+        & (det.boxes[:, 3] >= cfg.min_height)
+        & (det.boxes[:, 2] > 0)
+        & (det.boxes[:, 3] > 0)
+    )
+    calib = calibrate_appearance(
+        det.frames[ok],
+        det.boxes[ok],
+        feats[ok],
+        max_lag=frames_rounded(cfg.max_age_seconds, cfg.fps or DEFAULT_FPS),
+        quantile=cfg.cosine_gate_quantile,
+        fixed_gate=cfg.max_cosine_distance,
+        weight=cfg.appearance_weight,
+    )
+    return override(cfg, max_cosine_distance=calib.gate, appearance_weight=calib.weight), calib
+
+
 def calibrate_config(
     cfg: TrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
 ) -> TrackerConfig:
-    """``cfg`` with ``max_cosine_distance`` calibrated on ``feats`` when asked.
+    """``cfg`` with the appearance cue calibrated on ``feats`` (:func:`calibrate_camera`);
+    ``cfg`` itself when there is nothing to calibrate (no features, or a fixed
+    gate and weight)."""
+    if feats is None or (cfg.cosine_gate_quantile is None and cfg.appearance_weight is not None):
+        return cfg
+    return calibrate_camera(cfg, det, feats)[0]
 
-    With ``cfg.cosine_gate_quantile`` set and features given, the gate becomes
-    that quantile of the cosine distances between detections of the same frame
-    (``mcmot.tracking.calibrate``), over the detections the tracker admits
-    (``min_confidence``, ``min_height``); otherwise, and when no frame holds two
-    such detections (nothing to calibrate from), ``cfg`` is returned unchanged.
-    """
-    if cfg.cosine_gate_quantile is None or feats is None:
-        return cfg
-    ok = (det.scores >= cfg.min_confidence) & (det.boxes[:, 3] >= cfg.min_height)
-    _, per_frame = np.unique(det.frames[ok], return_counts=True)
-    if not (per_frame >= 2).any():
-        return cfg
-    gate = calibrated_cosine_gate(det.frames[ok], feats[ok], cfg.cosine_gate_quantile)
-    return override(cfg, max_cosine_distance=min(gate, 2.0))
+
+def _finite(values: dict[str, object]) -> dict[str, object]:
+    """``values`` with NaN floats as None (valid JSON)."""
+    return {
+        k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in values.items()
+    }
 
 
 def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:

@@ -112,6 +112,18 @@ class TrackerConfig:
     emit_tentative : hand out, once a track is confirmed, the rows of its
         ``n_init - 1`` tentative frames (``Tracker.pop_recovered``); an offline
         output option: the online ``update`` result is unchanged
+    appearance_weight : with features, the appearance cue's share w in [0, 1] of
+        the cascade cost, or None [default]: ``mcmot.stages.track.run_track``
+        sets it per camera from the label-free separation of that video's
+        features (``mcmot.tracking.calibrate.calibrate_appearance``); the online
+        ``Tracker`` reads None as 1. The cascade ranks the pairs inside the
+        Mahalanobis gate by ``(1 - w) * m + w * d / max_cosine_distance`` (``m``
+        the motion-only cascade's cost divided by its threshold, ``d`` the
+        cosine distance) and accepts up to 1: w = 1 is DeepSORT's cascade with
+        its cosine gate, w = 0 the motion-only cascade (features unused), in
+        between a pair may be saved by one cue when the other is weak. With
+        ``motion_weight`` > 0 the cascade is DeepSORT's eq. 5 instead and w only
+        switches appearance off (0) or on
     """
 
     max_cosine_distance: float = 0.2
@@ -130,6 +142,7 @@ class TrackerConfig:
     low_max_iou_distance: float = 0.5
     emit_tentative: bool = False
     motion_weight: float = 0.0
+    appearance_weight: float | None = None
 
     def __post_init__(self) -> None:
         check_fps(self.fps)
@@ -152,6 +165,10 @@ class TrackerConfig:
             ),
             (0 <= self.low_max_iou_distance <= 1, "low_max_iou_distance must be in [0, 1]"),
             (0 <= self.motion_weight <= 1, "motion_weight must be in [0, 1]"),
+            (
+                self.appearance_weight is None or 0 <= self.appearance_weight <= 1,
+                "appearance_weight must be in [0, 1]",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -224,7 +241,8 @@ class Tracker:
         high, low = self._admissible(detections)
         keep = np.concatenate([high, low])
         boxes = np.asarray(detections.tlwh, np.float64).reshape(-1, 4)[keep]
-        feats = None if detections.features is None else np.asarray(detections.features)[keep]
+        use_feats = detections.features is not None and self.appearance_weight > 0
+        feats = np.asarray(detections.features)[keep] if use_feats else None
         xyah = tlwh_to_xyah(boxes)
         means, covs = self._predict()
         matches, missed, new = self._associate(means, covs, boxes, xyah, feats, len(high))
@@ -242,6 +260,24 @@ class Tracker:
             self._emit(track, boxes[di], int(keep[di]), out, True)
         self.tracks = [t for t in self.tracks if not t.is_deleted]
         return sorted(out, key=lambda row: row[0])
+
+    @property
+    def appearance_weight(self) -> float:
+        """The appearance cue's share of the cascade cost (``cfg.appearance_weight``, None = 1)."""
+        w = self.cfg.appearance_weight
+        return 1.0 if w is None else w
+
+    def skip(self, frames: int) -> None:
+        """Advance over ``frames`` frames without detections.
+
+        The same as ``frames`` calls of ``update(Detections.empty())``, at the cost
+        of at most ``max_age + 1`` of them: a track unmatched for that long is
+        deleted, and with no track alive the frame count just jumps.
+        """
+        end = self.frame_count + max(frames, 0)
+        while self.tracks and self.frame_count < end:
+            self.update(Detections.empty())
+        self.frame_count = end
 
     def pop_recovered(self) -> list[RecoveredBox]:
         """The tentative-frame rows of tracks confirmed since the last call (then forgotten).
@@ -311,9 +347,15 @@ class Tracker:
         inside = (sq_maha <= GATING_THRESHOLD) & confirmed[:, None]  # what the cascade reads
         cost = gate(cosine_cost([t.gallery for t in self.tracks], feats, needed=inside), sq_maha)
         lam, max_cos = self.cfg.motion_weight, self.cfg.max_cosine_distance
-        if lam == 0.0:
+        w = self.appearance_weight
+        if lam == 0.0 and w == 1.0:
             return cost, max_cos
         motion, max_motion = self._motion_cost(means, xyah, sq_maha)
+        if lam == 0.0:
+            # the calibrated share: each cue scaled by its own threshold, accepted up to 1
+            fused = (1.0 - w) * motion / max_motion + w * cost / max(max_cos, 1e-9)
+            fused[(cost >= GATED) | (motion >= GATED)] = GATED
+            return fused, 1.0
         mixed = lam * np.minimum(motion / max_motion, 1.0) + (1.0 - lam) * cost
         # admissible as without the mix: inside both gates; the mix only reorders them
         mixed[(cost > max_cos) | (cost >= GATED)] = GATED
