@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from mcmot.atomic import os_reason
 from mcmot.errors import McmotError
+from mcmot.motio import MAX_FRAME
 from mcmot.scene import IMAGE_EXTS
 from mcmot.timebase import MAX_FPS
 
@@ -68,6 +70,11 @@ class VideoSource(FrameSource):
         self.path = Path(path)
         if not self.path.is_file():
             raise McmotError(f"video not found: {self.path}")
+        try:  # OpenCV says no more than "cannot open" for a file it may not read
+            with self.path.open("rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            raise McmotError(f"cannot read video {self.path}: {os_reason(exc)}") from None
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
             raise McmotError(f"cannot open video {self.path}: unreadable or unsupported codec")
@@ -155,6 +162,10 @@ class FolderSource(FrameSource):
         if min(files) < 1:
             raise McmotError(
                 f"{self.path}: frame numbers start at 0; use the 0-based frames option"
+            )
+        if max(files) > MAX_FRAME:
+            raise McmotError(
+                f"{files[max(files)]}: frame {max(files)} is beyond the limit of {MAX_FRAME} frames"
             )
         self._files = files
         self._count = max(files)

@@ -10,7 +10,11 @@ file and the 1-based line number):
 - a line with fewer than 6 or more than 10 columns, or a non-number;
 - a non-integer frame or id, NaN or infinite values;
 - a negative width or height;
-- a frame below 1 (after the optional 0-based shift);
+- a frame below 1 (after the optional 0-based shift) or above
+  :data:`MAX_FRAME`;
+- an id beyond :data:`MAX_ID` in size (ids are read as float64, exact only
+  up to it);
+- a box coordinate, width or height beyond :data:`MAX_PIXELS` in size;
 - in prediction files (tracks, global ids), the same ``(frame, id)`` twice
   (the MOTChallenge devkit refuses such results too).
 
@@ -19,10 +23,11 @@ Ground truth is read with :func:`read_truth`, which keeps rows that repeat a
 scores the file as it is) and returns them as :class:`Repeat` records for one
 warning per file (:func:`describe_repeats`).
 
-Repairs (documented, not errors): blank lines and ``#`` comment lines are
-skipped; rows whose frames are out of order are stably sorted by frame, so
-rows of one frame keep the file's order. Written files are always sorted by
-(frame, id) and written atomically.
+Repairs (documented, not errors): a UTF-8 byte order mark at the start is
+dropped; blank lines and ``#`` comment lines are skipped; rows whose frames
+are out of order are stably sorted by frame, so rows of one frame keep the
+file's order. Written files are always sorted by (frame, id) and written
+atomically.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ from mcmot.errors import McmotError
 #: Scene folders whose files are predictions: one box per (frame, id), as the
 #: MOTChallenge devkit requires of results (``det/`` has no ids, ``gt/`` may repeat).
 PREDICTION_STAGES = ("tracks", "global")
+
+#: The largest frame number a file may hold: ten million frames is about four
+#: days at 30 frames/s. Stages that step through frames stay bounded by it.
+MAX_FRAME = 10**7
+#: The largest identity (in size): every integer up to it is exact in float64.
+MAX_ID = 2**53
+#: The largest box coordinate, width or height (in size), in pixels.
+MAX_PIXELS = 10**5
 
 _SPLIT = re.compile(r"[,\s]+")
 _DEFAULT_TAIL = (1.0, -1.0, -1.0, -1.0)
@@ -204,7 +217,7 @@ def _parse(text: str, path: Path, zero_based: bool) -> tuple[MotTable, NDArray[n
     """The checked table, stably sorted by frame, and the line number of each row."""
     rows: list[list[float]] = []
     linenos: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -225,6 +238,7 @@ def _parse(text: str, path: Path, zero_based: bool) -> tuple[MotTable, NDArray[n
     bad = (data[:, 4] < 0) | (data[:, 5] < 0)
     if bad.any():
         raise McmotError(f"{path}:{lines[bad.argmax()]}: negative box width or height")
+    _check_bounds(data, lines, path, zero_based)
 
     frames = data[:, 0].astype(np.int64) + (1 if zero_based else 0)
     bad = frames < 1
@@ -244,6 +258,28 @@ def _parse(text: str, path: Path, zero_based: bool) -> tuple[MotTable, NDArray[n
         table = table.select(order)
         lines = lines[order]
     return table, lines
+
+
+def _check_bounds(
+    data: NDArray[np.float64], lines: NDArray[np.int64], path: Path, zero_based: bool
+) -> None:
+    """Refuse frames, ids and box values beyond the documented limits (before any cast)."""
+    shift = 1 if zero_based else 0
+    counted = " counted from 0" if zero_based else ""
+    checks = (
+        ("frame", slice(0, 1), MAX_FRAME - shift, f"{MAX_FRAME - shift} frames{counted}"),
+        ("id", slice(1, 2), MAX_ID, f"{MAX_ID}"),
+        ("box value", slice(2, 6), MAX_PIXELS, f"{MAX_PIXELS} pixels"),
+    )
+    for name, cols, limit, said in checks:
+        size = np.abs(data[:, cols])
+        bad = (size > limit).any(axis=1)
+        if bad.any():
+            row = int(bad.argmax())
+            value = data[row, cols][int(size[row].argmax())]
+            raise McmotError(
+                f"{path}:{lines[row]}: {name} {value:.10g} is beyond the limit of {said}"
+            )
 
 
 def _repeats(table: MotTable, lines: NDArray[np.int64]) -> list[Repeat]:
@@ -318,7 +354,7 @@ def parse_truth(
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text()
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise McmotError(f"file not found: {path}") from None
     except IsADirectoryError:

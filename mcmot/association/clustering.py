@@ -61,7 +61,7 @@ def cannot_link(obs: list[CameraObs], tix: list[NDArray[np.int64]], n: int) -> N
             continue
         uniq = np.unique(t)
         local = np.searchsorted(uniq, t)
-        fr = o.frames - o.frames.min()
+        fr = np.unique(o.frames, return_inverse=True)[1].reshape(-1)  # frames with rows only
         pres = np.zeros((len(uniq), int(fr.max()) + 1), np.float32)
         pres[local, fr] = 1.0
         share = (pres @ pres.T) > 0
