@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,3 +92,45 @@ def load_overrides(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise McmotError(f"config file {path} must hold a JSON object")
     return data
+
+
+_PLAIN = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _plain_types(hint: Any) -> tuple[type, ...] | None:
+    """The plain types a field annotation allows (None among them), or None if not plain."""
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if all(a in _PLAIN or a is type(None) for a in args):
+        return tuple(args)
+    return None
+
+
+def _fits(value: Any, allowed: tuple[type, ...]) -> bool:
+    if value is None:
+        return type(None) in allowed
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and (int in allowed or float in allowed):
+        return True
+    return any(a in (float, str) and isinstance(value, a) for a in allowed)
+
+
+def check_types(cfg: Any) -> None:
+    """A one-line error unless every plain field of the dataclass ``cfg`` has its type.
+
+    Plain fields are annotated ``bool``, ``int``, ``float``, ``str`` or a union
+    of these with None; an int is a valid float, a bool is no number, and a
+    float must be finite. Other fields (tuples, nested configs) are left to
+    the stage.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    for field in dataclasses.fields(cfg):
+        allowed = _plain_types(hints[field.name])
+        if allowed is None:
+            continue
+        value = getattr(cfg, field.name)
+        if not _fits(value, allowed):
+            want = " or ".join("none" if a is type(None) else _PLAIN[a] for a in allowed)
+            raise McmotError(f"{field.name} must be {want}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise McmotError(f"{field.name} must be a finite number, got {value}")

@@ -30,6 +30,9 @@ DEFAULT_CHECKPOINT = "yolo11n-pose.pt"
 NUM_KEYPOINTS = 17
 #: Defaults measured on PETS09-S2L1 (see docs/detect.md and ``DetectConfig``).
 DEFAULT_IMGSZ = 1440
+#: Largest inference size in pixels (a 4K frame's long side; the memory of a
+#: forward pass grows with its square).
+MAX_IMGSZ = 4096
 DEFAULT_CONF = 0.25
 #: ultralytics' own NMS IoU default.
 DEFAULT_IOU = 0.7
@@ -203,8 +206,17 @@ class PersonDetector:
         }
 
     def warmup(self, size: tuple[int, int]) -> None:
-        """Run one blank (width, height) image, so model setup is not timed with real frames."""
-        self.detect([np.zeros((size[1], size[0], 3), np.uint8)])
+        """Run one blank (width, height) image, so model setup is not timed with real frames.
+
+        A model that loads but cannot run (a folder or file that is no
+        ultralytics model) is a one-line :class:`McmotError` here, before any
+        real frame.
+        """
+        try:
+            self.detect([np.zeros((size[1], size[0], 3), np.uint8)])
+        except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds for a bad model
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise McmotError(f"cannot run weights {self.weights}: {first}") from None
 
     def detect(self, images: list[NDArray[np.uint8]]) -> list[FrameDetections]:
         """Detect persons in a batch of BGR images (one predict call).

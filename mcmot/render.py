@@ -26,6 +26,16 @@ from mcmot.scene import Scene
 
 Image = NDArray[np.uint8]
 GOLDEN = 0.618033988749895
+#: Widest camera tile, in pixels.
+MAX_TILE_WIDTH = 4096
+#: Largest mosaic, in pixels (about 200 MB per frame): tiles x tile size.
+MAX_MOSAIC_PIXELS = 8192 * 8192
+#: Largest side of the blank canvas of a camera without pixels; boxes beyond
+#: it are clipped at its edge.
+MAX_CANVAS_SIDE = 8192
+#: What ``--out`` may end in: a video, or a still with ``--frame``.
+VIDEO_SUFFIXES = (".mp4",)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass(frozen=True)
@@ -35,8 +45,9 @@ class RenderConfig:
     Attributes
     ----------
     what : which boxes to draw: ``det``, ``tracks``, ``global``, ``gt`` or ``none``
-    tile_width : width in pixels of each camera's tile (height keeps the aspect)
-    columns : tiles per row; 0 picks a near-square grid
+    tile_width : width in pixels of each camera's tile (height keeps the aspect),
+        32 to :data:`MAX_TILE_WIDTH`
+    columns : tiles per row (at most the number of cameras); 0 picks a near-square grid
     thickness : box line width in pixels
     fps : frames per second of the written video; 0 uses the first video's rate or 10
     """
@@ -46,6 +57,17 @@ class RenderConfig:
     columns: int = 0
     thickness: int = 2
     fps: float = 0.0
+
+    def validate(self) -> None:
+        """Raise :class:`McmotError` (one line) for an option out of range."""
+        if self.what not in ("det", "tracks", "global", "gt", "none"):
+            raise McmotError(f"--what must be det, tracks, global, gt or none, got {self.what!r}")
+        if not 32 <= self.tile_width <= MAX_TILE_WIDTH:
+            raise McmotError(
+                f"--tile-width must be 32 to {MAX_TILE_WIDTH} pixels, got {self.tile_width}"
+            )
+        if self.columns < 0:
+            raise McmotError(f"--columns must be 0 or more, got {self.columns}")
 
 
 def id_colour(identity: int) -> tuple[int, int, int]:
@@ -82,8 +104,11 @@ def draw_boxes(img: Image, table: MotTable, scale: float = 1.0, thickness: int =
 
 
 def grid_shape(n: int, columns: int = 0) -> tuple[int, int]:
-    """(rows, columns) of a grid for ``n`` tiles; near-square when ``columns`` is 0."""
-    cols = columns if columns > 0 else math.ceil(math.sqrt(n))
+    """(rows, columns) of a grid for ``n`` tiles; near-square when ``columns`` is 0.
+
+    More columns than tiles make one row of ``n``.
+    """
+    cols = min(columns, n) if columns > 0 else math.ceil(math.sqrt(n))
     return math.ceil(n / cols), cols
 
 
@@ -110,9 +135,10 @@ class _CameraView:
         self.slices = boxes.frame_slices()
         if source is not None:
             self.size = source.size
-        else:  # no pixels: a canvas that holds every box
+        else:  # no pixels: a canvas that holds every box, up to MAX_CANVAS_SIDE
             ext = boxes.boxes[:, :2] + boxes.boxes[:, 2:] if len(boxes) else np.ones((1, 2))
-            self.size = (int(ext[:, 0].max()) + 10, int(ext[:, 1].max()) + 10)
+            side = np.clip(ext.max(axis=0) + 10, 10, MAX_CANVAS_SIDE).astype(int)
+            self.size = (int(side[0]), int(side[1]))
         self.scale = width / self.size[0]
         self.tile_size = (width, max(1, round(self.size[1] * self.scale)))
 
@@ -140,9 +166,34 @@ class _CameraView:
         return img
 
 
+def check_out(out: Path, still: bool) -> None:
+    """A one-line error unless ``out`` names a file of the kind written (video or still)."""
+    if out.is_dir():
+        raise McmotError(f"--out {out} is a folder; give a file name")
+    suffixes = IMAGE_SUFFIXES if still else VIDEO_SUFFIXES
+    if out.suffix.lower() not in suffixes:
+        what = "a still image (--frame K)" if still else "a video (a still needs --frame K)"
+        raise McmotError(
+            f"--out {out}: {what} is written as {' or '.join(suffixes)}, got "
+            f"{out.suffix or 'no extension'!r}"
+        )
+
+
+def _check_mosaic(views: list[_CameraView], cfg: RenderConfig) -> int:
+    """The tile height; a one-line error when the mosaic would be too large."""
+    tile_h = max(v.tile_size[1] for v in views)
+    rows, cols = grid_shape(len(views), cfg.columns)
+    width, height = cols * cfg.tile_width, rows * tile_h
+    if width * height > MAX_MOSAIC_PIXELS:
+        raise McmotError(
+            f"the mosaic would be {width}x{height} pixels, more than {MAX_MOSAIC_PIXELS}; "
+            "use a smaller --tile-width or other --columns"
+        )
+    return tile_h
+
+
 def _open_views(scene: Scene, cfg: RenderConfig) -> list[_CameraView]:
-    if cfg.what not in ("det", "tracks", "global", "gt", "none"):
-        raise McmotError(f"--what must be det, tracks, global, gt or none, got {cfg.what!r}")
+    cfg.validate()
     views = []
     files = {} if cfg.what == "none" else scene.stage_files(cfg.what)
     if not files and cfg.what != "none":
@@ -170,7 +221,7 @@ def render_frame(scene: Scene, frame: int, cfg: RenderConfig = RenderConfig()) -
         n = _frame_count(views)
         if not 1 <= frame <= max(n, 1):
             raise McmotError(f"frame {frame} outside the scene's frames 1..{n}")
-        tile_h = max(v.tile_size[1] for v in views)
+        tile_h = _check_mosaic(views, cfg)
         return mosaic([v.tile(frame, cfg.thickness, tile_h) for v in views], cfg.columns)
     finally:
         for v in views:
@@ -200,7 +251,7 @@ def render_video(
         start, end = frames[0] or 1, min(frames[1] or n, n)
         if end < start:
             raise McmotError(f"no frames to render in {start}..{end}")
-        tile_h = max(v.tile_size[1] for v in views)
+        tile_h = _check_mosaic(views, cfg)
         fps = cfg.fps or _source_fps(views) or 10.0
         first = mosaic([v.tile(start, cfg.thickness, tile_h) for v in views], cfg.columns)
         out = Path(out)

@@ -19,6 +19,7 @@ from mcmot.cli.common import (
     warn,
 )
 from mcmot.config import override
+from mcmot.detectors import MAX_IMGSZ
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, DetectResult, run_detect
 
@@ -37,7 +38,11 @@ def detect_cmd(
         ),
     ] = None,
     imgsz: Annotated[
-        int | None, typer.Option("--imgsz", help=f"Inference size in pixels (default: {_D.imgsz}).")
+        int | None,
+        typer.Option(
+            "--imgsz",
+            help=f"Inference size in pixels, 32 to {MAX_IMGSZ} (default: {_D.imgsz}).",
+        ),
     ] = None,
     conf: Annotated[
         float | None,

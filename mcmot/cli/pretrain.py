@@ -13,10 +13,10 @@ import typer
 from rich.table import Table
 
 from mcmot.cli.common import OverwriteOpt, ScenesArg, err, info, out, progress_bar, warn
-from mcmot.config import load_overrides, override
+from mcmot.config import check_types, load_overrides, override
 from mcmot.errors import McmotError
 from mcmot.scene import Scene
-from mcmot.stages.pretrain import PRESETS, run_pretrain
+from mcmot.stages.pretrain import PRESETS, PretrainConfig, run_pretrain
 from mcmot.stages.run import ensure_detections
 
 
@@ -44,6 +44,52 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     return out_
 
 
+#: Longest --minutes budget (a year).
+MAX_MINUTES = 60 * 24 * 365
+#: Largest peak learning rate.
+MAX_LR = 1.0
+#: Largest seed (torch and numpy take 0 to 2**63 - 1).
+MAX_SEED = 2**63 - 1
+
+
+def check_pretrain_config(cfg: PretrainConfig) -> None:
+    """A one-line error for a setting of the wrong type or out of range.
+
+    Run before any scene or run folder is touched. The stage itself checks
+    only the batch size, the epochs and the architecture, so the optimisation
+    and data settings are checked here, once, for every way they arrive
+    (preset, ``--config``, ``--set`` and the options).
+    """
+    check_types(cfg)
+    ranges = [
+        (
+            "minutes",
+            cfg.minutes is None or 0 < cfg.minutes <= MAX_MINUTES,
+            f"above 0, at most {MAX_MINUTES}",
+        ),
+        ("lr", 0 < cfg.lr <= MAX_LR, f"above 0, at most {MAX_LR:g}"),
+        ("min_lr", 0 <= cfg.min_lr <= cfg.lr, "0 to lr"),
+        ("epochs", cfg.epochs >= 1, "at least 1"),
+        ("batch_size", cfg.batch_size >= 1, "at least 1"),
+        ("seed", 0 <= cfg.seed <= MAX_SEED, f"0 to {MAX_SEED}"),
+        ("warmup_epochs", cfg.warmup_epochs >= 0, "0 or more"),
+        ("weight_decay", cfg.weight_decay >= 0, "0 or more"),
+        ("beta1", 0 <= cfg.beta1 < 1, "0 to 1 (below 1)"),
+        ("beta2", 0 <= cfg.beta2 < 1, "0 to 1 (below 1)"),
+        ("clip_grad", cfg.clip_grad >= 0, "0 or more"),
+        ("w_distill", cfg.w_distill >= 0, "0 or more"),
+        ("w_recon", cfg.w_recon >= 0, "0 or more"),
+        ("w_nmi", cfg.w_nmi >= 0, "0 or more"),
+        ("min_score", 0 <= cfg.min_score <= 1, "0 to 1"),
+        ("min_box_px", cfg.min_box_px >= 0, "0 or more"),
+        ("save_every", cfg.save_every >= 0, "0 or more"),
+        ("plan_steps", cfg.plan_steps >= 1, "at least 1"),
+    ]
+    for name, ok, bounds in ranges:
+        if not ok:
+            raise McmotError(f"{name} must be {bounds}, got {getattr(cfg, name)}")
+
+
 def pretrain_cmd(
     scenes: ScenesArg,
     out_dir: Annotated[
@@ -61,7 +107,11 @@ def pretrain_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over all timesteps.")] = None,
     minutes: Annotated[
-        float | None, typer.Option(help="Wall-clock budget; the schedule is planned for it.")
+        float | None,
+        typer.Option(
+            help=f"Wall-clock budget, above 0 and at most {MAX_MINUTES}; the schedule is "
+            "planned for it."
+        ),
     ] = None,
     teacher: Annotated[
         str | None, typer.Option(help="auto | none | PATH (ONNX or timm checkpoint).")
@@ -73,8 +123,10 @@ def pretrain_cmd(
         Boxes | None, typer.Option(help="Train on detections (det) or ground truth (gt).")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Timesteps per step.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    lr: Annotated[
+        float | None, typer.Option(help=f"Peak learning rate, above 0 and at most {MAX_LR:g}.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (0 or more).")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
     set_: Annotated[
         list[str] | None,
@@ -104,6 +156,7 @@ def pretrain_cmd(
         seed=seed,
         device=device,
     )
+    check_pretrain_config(cfg)
     main = int(os.environ.get("RANK", "0")) == 0
     if cfg.boxes == "det" and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         with progress_bar() as bar:

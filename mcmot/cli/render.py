@@ -10,7 +10,15 @@ import typer
 from mcmot.cli.common import SceneArg, info, parse_frames, progress_bar
 from mcmot.config import override
 from mcmot.errors import McmotError
-from mcmot.render import RenderConfig, render_frame, render_video, write_image
+from mcmot.render import (
+    MAX_MOSAIC_PIXELS,
+    MAX_TILE_WIDTH,
+    RenderConfig,
+    check_out,
+    render_frame,
+    render_video,
+    write_image,
+)
 from mcmot.scene import Scene
 
 
@@ -21,7 +29,9 @@ def render_cmd(
     ] = RenderConfig.what,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Output file (.mp4 video, or .png/.jpg with --frame)."),
+        typer.Option(
+            "--out", help="Output file: an .mp4 video, or a .png/.jpg still with --frame."
+        ),
     ] = None,
     frame: Annotated[
         int | None, typer.Option("--frame", help="Render only this 1-based frame as a still.")
@@ -30,10 +40,16 @@ def render_cmd(
         str | None, typer.Option("--frames", help="Frame range START:END of the video.")
     ] = None,
     tile_width: Annotated[
-        int, typer.Option("--tile-width", min=32, help="Width of each camera's tile.")
+        int,
+        typer.Option(
+            "--tile-width",
+            help=f"Width of each camera's tile in pixels, 32 to {MAX_TILE_WIDTH}; the whole "
+            f"mosaic may have at most {MAX_MOSAIC_PIXELS} pixels.",
+        ),
     ] = RenderConfig.tile_width,
     columns: Annotated[
-        int, typer.Option("--columns", min=0, help="Tiles per row (0: near-square).")
+        int,
+        typer.Option("--columns", help="Tiles per row (0: near-square; at most the cameras)."),
     ] = RenderConfig.columns,
     transfer: Annotated[
         str | None,
@@ -54,8 +70,10 @@ def render_cmd(
         _render_transfer(sc, transfer, frame, what, out, overwrite)
         return
     cfg = override(RenderConfig(), what=what, tile_width=tile_width, columns=columns)
+    cfg.validate()
     if out is None:
         out = sc.root / (f"{what}_{frame:06d}.png" if frame is not None else f"{what}.mp4")
+    check_out(out, still=frame is not None)
     if out.exists() and not overwrite:
         raise McmotError(f"{out} exists; pass --overwrite to replace it")
     if frame is not None:
@@ -78,6 +96,7 @@ def _render_transfer(
     if frame is None:
         raise McmotError("--transfer needs --frame K")
     out = out or sc.root / f"transfer_{cams[0]}_{cams[1]}_{frame:06d}.png"
+    check_out(out, still=True)
     if out.exists() and not overwrite:
         raise McmotError(f"{out} exists; pass --overwrite to replace it")
     write_image(out, transfer_overlay(sc, cams[0], cams[1], frame, stage=what))

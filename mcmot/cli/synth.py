@@ -13,6 +13,7 @@ from rich.table import Table
 from mcmot.cli.common import OverwriteOpt, out, progress_bar
 from mcmot.config import override
 from mcmot.synth import SynthConfig, generate_scene, parse_size
+from mcmot.synth.config import MAX_FRAMES
 from mcmot.synth.stats import scene_stats
 
 
@@ -35,10 +36,12 @@ def synth_cmd(
     people: Annotated[
         int, typer.Option(help="People in the world at a time.")
     ] = SynthConfig.people,
-    frames: Annotated[int, typer.Option(help="Frames per camera.")] = SynthConfig.frames,
+    frames: Annotated[
+        int, typer.Option(help=f"Frames per camera (1 to {MAX_FRAMES}).")
+    ] = SynthConfig.frames,
     fps: Annotated[float, typer.Option(help="Frames per second.")] = SynthConfig.fps,
     size: Annotated[str, typer.Option(help="Image size WIDTHxHEIGHT.")] = "640x360",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = SynthConfig.seed,
+    seed: Annotated[int, typer.Option(help="Random seed (0 or more).")] = SynthConfig.seed,
     difficulty: Annotated[
         DifficultyOpt, typer.Option(help="Crowd density, look-alikes, occlusion, camera spread.")
     ] = DifficultyOpt.medium,

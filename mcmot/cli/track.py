@@ -20,7 +20,8 @@ from mcmot.cli.common import (
     progress_bar,
     split_names,
 )
-from mcmot.config import override
+from mcmot.config import check_types, override
+from mcmot.errors import McmotError
 from mcmot.scene import Scene
 from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.run import ensure_detections
@@ -99,7 +100,7 @@ def track_cmd(
         float | None,
         typer.Option(
             "--min-confidence",
-            help=f"Ignore detections scoring below this [default: {_D.min_confidence}].",
+            help=f"Ignore detections scoring below this, 0 to 1 [default: {_D.min_confidence}].",
         ),
     ] = None,
     low_confidence: Annotated[
@@ -164,7 +165,6 @@ def track_cmd(
     extract-features too; without features the tracker uses motion and IoU.
     """
     sc = Scene(scene)
-    features = _prepare_inputs(sc, features, model, split_names(cameras))
     base = TrackerConfig()
     if cosine_gate_quantile == 0 or (cosine_gate_quantile is None and max_cosine_distance):
         base = dataclasses.replace(base, cosine_gate_quantile=None)  # a fixed gate
@@ -185,6 +185,8 @@ def track_cmd(
         motion_weight=motion_weight,
         appearance_weight=appearance_weight,
     )
+    check_tracker_options(cfg)
+    features = _prepare_inputs(sc, features, model, split_names(cameras))
     with progress_bar() as progress:
         summaries = run_track(
             sc,
@@ -203,6 +205,20 @@ def track_cmd(
     for s in summaries:
         if s.appearance:
             info(f"{s.camera}: {s.appearance}")
+
+
+def check_tracker_options(cfg: TrackerConfig) -> None:
+    """A one-line error for a tracker setting of the wrong type, not finite or out of range.
+
+    The tracker checks most ranges itself; the detection scores it admits are
+    checked here, before any stage runs: a threshold above 1 (or NaN) would
+    admit no detection and write empty tracks.
+    """
+    check_types(cfg)
+    if not 0 <= cfg.min_confidence <= 1:
+        raise McmotError(f"--min-confidence must be 0 to 1, got {cfg.min_confidence}")
+    if cfg.low_confidence is not None and not 0 <= cfg.low_confidence <= 1:
+        raise McmotError(f"--low-confidence must be 0 to 1, got {cfg.low_confidence}")
 
 
 def _prepare_inputs(

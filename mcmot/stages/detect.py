@@ -206,8 +206,10 @@ def run_detect(
 
 
 def _check_config(cfg: DetectConfig) -> None:
-    if cfg.imgsz < 32:
-        raise McmotError(f"imgsz must be at least 32 pixels, got {cfg.imgsz}")
+    from mcmot.detectors import MAX_IMGSZ
+
+    if not 32 <= cfg.imgsz <= MAX_IMGSZ:
+        raise McmotError(f"imgsz must be 32 to {MAX_IMGSZ} pixels, got {cfg.imgsz}")
     if not 0.0 <= cfg.conf <= 1.0:
         raise McmotError(f"conf must be in [0, 1], got {cfg.conf}")
     if not 0.0 < cfg.iou <= 1.0:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from mcmot.errors import McmotError
+from mcmot.timebase import MAX_FPS
 
 #: Output formats: one mp4 video per camera, or one folder of jpg frames per camera.
 FORMATS = ("mp4", "jpg")
@@ -23,6 +24,11 @@ MAX_PEOPLE = 200
 MIN_SIDE, MAX_SIDE = 32, 4096
 #: Most cameras (names cam1..camN; each costs one render per frame).
 MAX_CAMERAS = 32
+#: Most frames per camera (about an hour at 30 frames/s); the simulated world
+#: is held in memory, frames x people.
+MAX_FRAMES = 100_000
+#: Seeds are 0 to this (a numpy seed is a non-negative integer).
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,9 @@ class SynthConfig:
         checks = [
             (1 <= self.cameras <= MAX_CAMERAS, f"--cameras must be 1 to {MAX_CAMERAS}"),
             (0 <= self.people <= MAX_PEOPLE, f"--people must be 0 to {MAX_PEOPLE}"),
-            (self.frames >= 1, "--frames must be at least 1"),
-            (self.fps > 0, "--fps must be positive"),
+            (1 <= self.frames <= MAX_FRAMES, f"--frames must be 1 to {MAX_FRAMES}"),
+            (0 < self.fps <= MAX_FPS, f"--fps must be positive, at most {MAX_FPS:g}"),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be 0 to {MAX_SEED}"),
             (
                 MIN_SIDE <= self.width <= MAX_SIDE and MIN_SIDE <= self.height <= MAX_SIDE,
                 f"--size sides must be {MIN_SIDE} to {MAX_SIDE} pixels",
@@ -179,6 +186,7 @@ class SynthConfig:
             "--people": self.people,
             "--frames": self.frames,
             "--fps": self.fps,
+            "--seed": self.seed,
             "--size": f"{self.width}x{self.height}",
             "--difficulty": self.difficulty,
             "--format": self.fmt,
