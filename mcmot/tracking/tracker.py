@@ -10,7 +10,10 @@ with a deep association metric", ICIP 2017):
    (chi-square 0.95 quantile, 4 dof) ruled out, pairs above
    ``max_cosine_distance`` rejected. Without features (motion only) the
    cost is ``1 - IoU`` with the predicted box (or, with ``motion_cost =
-   "mahalanobis"``, the squared Mahalanobis distance divided by the gate);
+   "mahalanobis"``, the squared Mahalanobis distance divided by the gate).
+   With an appearance weight below 1 (``appearance_weight``, calibrated per
+   camera by ``mcmot.stages.track``) the cost is the motion cost shifted by
+   at most that weight by appearance;
 3. IoU matching (``1 - IoU <= max_iou_distance``) of the tentative tracks
    and the confirmed tracks missed for exactly one frame against the
    detections left;
@@ -112,16 +115,18 @@ class TrackerConfig:
     emit_tentative : hand out, once a track is confirmed, the rows of its
         ``n_init - 1`` tentative frames (``Tracker.pop_recovered``); an offline
         output option: the online ``update`` result is unchanged
-    appearance_weight : with features, the appearance cue's share w in [0, 1] of
-        the cascade cost, or None [default]: ``mcmot.stages.track.run_track``
-        sets it per camera from the label-free separation of that video's
-        features (``mcmot.tracking.calibrate.calibrate_appearance``); the online
-        ``Tracker`` reads None as 1. The cascade ranks the pairs inside the
-        Mahalanobis gate by ``(1 - w) * m + w * d / max_cosine_distance`` (``m``
-        the motion-only cascade's cost divided by its threshold, ``d`` the
-        cosine distance) and accepts up to 1: w = 1 is DeepSORT's cascade with
-        its cosine gate, w = 0 the motion-only cascade (features unused), in
-        between a pair may be saved by one cue when the other is weak. With
+    appearance_weight : with features, the appearance cue's weight w in [0, 1], or
+        None [default]: ``mcmot.stages.track.run_track`` sets it per camera from
+        the label-free separation of that video's features
+        (``mcmot.tracking.calibrate.calibrate_appearance``); the online
+        ``Tracker`` reads None as 1. For 0 <= w < 1 the cascade's cost is the
+        motion-only cost divided by its threshold, ``m``, shifted by appearance:
+        ``m + w * (min(d / max_cosine_distance, 2) - 1)`` with ``d`` the cosine
+        distance, accepted up to 1: an identical look lowers the cost by w, a
+        distance at the gate leaves it, twice the gate or more raises it by w.
+        So w = 0 is the motion-only cascade (features unused) and appearance can
+        never move a pair by more than w thresholds. w = 1 is DeepSORT's
+        appearance cascade (cosine cost, cosine gate, motion only gates). With
         ``motion_weight`` > 0 the cascade is DeepSORT's eq. 5 instead and w only
         switches appearance off (0) or on
     """
@@ -352,8 +357,10 @@ class Tracker:
             return cost, max_cos
         motion, max_motion = self._motion_cost(means, xyah, sq_maha)
         if lam == 0.0:
-            # the calibrated share: each cue scaled by its own threshold, accepted up to 1
-            fused = (1.0 - w) * motion / max_motion + w * cost / max(max_cos, 1e-9)
+            # appearance moves the motion cost by at most w threshold units either way:
+            # -w for an identical look, 0 at the gate, +w from twice the gate
+            shift = w * (np.minimum(cost / max(max_cos, 1e-9), 2.0) - 1.0)
+            fused = motion / max_motion + shift
             fused[(cost >= GATED) | (motion >= GATED)] = GATED
             return fused, 1.0
         mixed = lam * np.minimum(motion / max_motion, 1.0) + (1.0 - lam) * cost
