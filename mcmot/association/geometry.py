@@ -908,9 +908,13 @@ def _held_out_supports(
     fps: float,
     rng: np.random.Generator,
 ) -> list[tuple[float, float, int, FloatArray | None]]:
-    """Per window: (support of the window's own homography, support of ``H``,
-    feet scored, the window's homography), both supports measured on the
-    quarters of the window that the fit did not see (:func:`_halves`).
+    """Per window: (excess support of the window's own homography, excess
+    support of ``H``, feet scored, the window's homography), both measured on
+    the quarters of the window that the fit did not see (:func:`_halves`).
+    Excess support is the support at the true instant minus that at shifted
+    instants (:func:`sync_supports`): in a crowd a chance fit matches feet
+    too, but no better at the true instant than at a shifted one, so a
+    window of chance fits cannot outscore the whole-recording fit.
 
     The window's homography is chosen among its own RANSAC fit, the
     whole-recording ``H`` and the previous window's (each refined on the
@@ -942,13 +946,29 @@ def _held_out_supports(
             if s0 - ss > best[0]:
                 best = (s0 - ss, h)
         Hw = best[1]
-        own = matching_support(ct, Hw, cfg.inlier_threshold) if Hw is not None else 0.0
-        glob = matching_support(ct, H, cfg.inlier_threshold) if H is not None else 0.0
+        held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
+        own = _excess(a, b, Hw, cfg, shifts, held)
+        glob = _excess(a, b, H, cfg, shifts, held)
         if Hw is not None:
             Hw, _ = refine(c, Hw, cfg)  # the kept window fit uses all its frames
             H_prev = Hw
         out.append((own, glob, len(_group_starts(ct.ia)), Hw))
     return out
+
+
+def _excess(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    cfg: GeometryConfig,
+    shifts: tuple[int, ...],
+    rows: NDArray[np.bool_],
+) -> float:
+    """Support of ``H`` on ``rows`` beyond what it gets at shifted instants (0 without H)."""
+    if H is None:
+        return 0.0
+    s0, ss, _ = sync_supports(a, b, H, cfg, shifts, rows)
+    return s0 - ss
 
 
 def _refine_from(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> FloatArray | None:
@@ -976,9 +996,13 @@ def _window_fits(
     For every window length of ``cfg.windows``: each window's homography is
     fitted on half of its frames and scored on the other half, against the
     whole-recording homography on the same frames. The pair moves when the
-    windows explain more of the held-out feet (by at least ``min_matches``
-    feet' worth of support); the length whose windows explain the held-out
-    frames best is kept.
+    windows explain more of the held-out feet beyond chance, each homography
+    beyond the first paying for itself with ``min_matches`` feet' worth of
+    excess support (with W windows: by at least ``(W - 1) * min_matches``),
+    and the windows together clear ``min_excess`` per foot, as any fit must;
+    the length whose windows explain the held-out frames best is kept. In a
+    crowd, short windows of static cameras find chance fits that explain a
+    few held-out feet each; a moving pair's windows explain many.
     """
     best: tuple[float, list] | None = None
     for seconds in cfg.windows:
@@ -989,7 +1013,9 @@ def _window_fits(
         scored = _held_out_supports(a, b, H, bounds, cfg, fps, rng)
         own = sum(o * n for o, _, n, _ in scored)
         glob = sum(g * n for _, g, n, _ in scored)
-        if own - glob >= cfg.min_matches and (best is None or own > best[0]):
+        feet = max(sum(n for *_, n, _ in scored), 1)
+        pays = own - glob >= cfg.min_matches * (len(bounds) - 1)
+        if pays and own / feet >= cfg.min_excess and (best is None or own > best[0]):
             best = (own, [(s, e, Hw) for (s, e), (*_, Hw) in zip(bounds, scored, strict=True)])
     if best is None:
         return None
