@@ -143,9 +143,10 @@ def track_cmd(
             "--appearance-weight",
             min=0.0,
             max=1.0,
-            help="The appearance cue's share of the cascade cost, 0 (motion only) to 1 "
-            "(DeepSORT's appearance cascade) [default: per camera from how well its features "
-            "separate same-frame pairs from sure consecutive-frame links].",
+            help="The appearance cue's weight: 0 = motion only; below 1, appearance moves "
+            "the motion cost by at most this many thresholds; 1 = DeepSORT's appearance "
+            "cascade [default: per camera, from how well its own features separate "
+            "same-frame pairs from sure consecutive-frame links].",
         ),
     ] = None,
     model: Annotated[
