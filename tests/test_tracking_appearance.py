@@ -290,3 +290,26 @@ def test_cli_far_apart_frames_track_in_well_under_five_seconds(tmp_path: Path) -
     assert time.perf_counter() - t0 < 5.0
     assert result.exit_code == 0, result.output
     assert read_mot(root / "tracks" / "cam1.txt").frames.tolist() == [1, 1, 2, 2, last, last]
+
+
+def test_cli_reports_the_decision_and_weight_zero_is_motion_only(tmp_path: Path) -> None:
+    root = write_scene(tmp_path / "scene")
+    result = runner.invoke(app, ["track", str(root)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("cam1: appearance"))
+    assert "AUC" in line and "gate" in line
+    prov = json.loads((root / "provenance" / "track.json").read_text())
+    assert prov["params"]["appearance"]["cam1"]["decision"] == line.removeprefix("cam1: ")
+
+    runs, said = {}, {}
+    for args in (["--appearance-weight", "0"], ["--features", "none"]):
+        result = runner.invoke(app, ["track", str(root), "--overwrite", *args])
+        assert result.exit_code == 0, result.output
+        runs[args[0]] = read_mot(root / "tracks" / "cam1.txt")
+        said[args[0]] = result.output
+    assert "cam1: appearance off (given): AUC" in said["--appearance-weight"]
+    assert "cam1: appearance" not in said["--features"]
+    a, b = runs["--appearance-weight"], runs["--features"]
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
