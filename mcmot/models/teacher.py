@@ -119,20 +119,26 @@ class Teacher:
         self._run = run
 
     def _tokens(self, crops: NDArray[np.uint8]) -> Iterator[tuple[torch.Tensor, tuple[int, ...]]]:
-        """(patch tokens (g*g, Dt), content box) of each crop, in order."""
+        """(all tokens (prefix + g*g, Dt), content box) of each crop, in order."""
         for s in range(0, len(crops), TEACHER_BATCH):
             part = [letterbox(c, self.size) for c in crops[s : s + TEACHER_BATCH]]
             toks = torch.from_numpy(self._run(np.stack([p[0] for p in part])))
             for i, (_, box) in enumerate(part):
-                yield toks[i, self.prefix :], box
+                yield toks[i], box
 
     def pooled_features(self, crops: NDArray[np.uint8], how: str) -> NDArray[np.float32]:
-        """(n, Dt) the crops' patch tokens pooled ("max" or "mean") over the crop's region."""
+        """(n, Dt) one feature per crop: its patch tokens over the crop's region
+        pooled ("max" or "mean"), or the class token ("cls")."""
+        if how == "cls" and self.prefix < 1:
+            raise McmotError(f"teacher {self.name} has no class token: use --pooling max or mean")
         out = np.zeros((len(crops), self.dim), np.float32)
         g = self.grid
         for i, (toks, box) in enumerate(self._tokens(crops)):
+            if how == "cls":
+                out[i] = toks[0].numpy()
+                continue
             r0, r1, c0, c1 = region(box, g, self.size)
-            sel = toks.reshape(g, g, -1)[r0:r1, c0:c1].reshape(-1, self.dim)
+            sel = toks[self.prefix :].reshape(g, g, -1)[r0:r1, c0:c1].reshape(-1, self.dim)
             out[i] = (sel.amax(0) if how == "max" else sel.mean(0)).numpy()
         return out
 
@@ -152,7 +158,7 @@ class Teacher:
         """
         out = np.zeros((len(crops), grid[0] * grid[1], self.dim), np.float32)
         for i, (toks, box) in enumerate(self._tokens(crops)):
-            out[i] = tokens_to_grid(toks, self.grid, box, self.size, grid).numpy()
+            out[i] = tokens_to_grid(toks[self.prefix :], self.grid, box, self.size, grid).numpy()
         return out
 
 

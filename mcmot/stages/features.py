@@ -47,7 +47,8 @@ class FeaturesConfig:
     model : a checkpoint path written by ``mcmot pretrain``, or "teacher"
     device : "auto" (CUDA when present), "cpu" or "cuda"
     batch : detection groups (one frame of one view, at most N detections) per forward pass
-    pooling : "max" (paper App. D) or "mean" (paper Sec. 3.3) over a detection's patches
+    pooling : "max" (paper App. D) or "mean" (paper Sec. 3.3) over a detection's patches;
+        with ``model = "teacher"`` also "cls" (its class token)
     teacher : with ``model = "teacher"``: "auto" or a path (see mcmot.models.teacher)
     teacher_arch : timm architecture of a checkpoint teacher
     teacher_size : (height, width) crops sent to the teacher (letterboxed into its input)
@@ -215,8 +216,10 @@ def run_extract_features(
     scene = scene if isinstance(scene, Scene) else Scene(scene)
     if not cfg.model:
         raise McmotError("--model is required: a checkpoint from `mcmot pretrain`, or teacher")
-    if cfg.pooling not in ("max", "mean"):
-        raise McmotError(f"--pooling must be max or mean, got {cfg.pooling!r}")
+    if cfg.pooling not in ("max", "mean", "cls"):
+        raise McmotError(f"--pooling must be max, mean or cls, got {cfg.pooling!r}")
+    if cfg.pooling == "cls" and cfg.model != "teacher":
+        raise McmotError("--pooling cls is the teacher's class token: use it with --model teacher")
     if cfg.batch < 1:
         raise McmotError("--batch must be at least 1")
     cams = [c for c in scene.select_cameras(cameras) if c.source is not None]
