@@ -35,16 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import CameraObs
-from mcmot.association.geometry import (
-    GeometryConfig,
-    PairGeometry,
-    PairQuality,
-    WindowFit,
-    fit_homography,
-    save_geometry,
-)
+from mcmot.association.geometry import PairGeometry, save_geometry
+from mcmot.association.homography import fit_homography
+from mcmot.association.quality import PairQuality
+from mcmot.association.windows import WindowFit
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import build_obs, run_associate

@@ -26,9 +26,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
-from mcmot.association.geometry import GeometryConfig, candidates, fit_pair, orient, pair_errors
+from mcmot.association.geometry import fit_pair
+from mcmot.association.homography import candidates, orient, pair_errors
 from mcmot.association.simulate import tracks_from_gt
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot

@@ -40,9 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
-from mcmot.association.geometry import GeometryConfig, PairGeometry, candidates, pair_errors
+from mcmot.association.geometry import PairGeometry
+from mcmot.association.homography import candidates, pair_errors
 from mcmot.association.simulate import tracks_from_gt
 from mcmot.config import apply_settings
 from mcmot.metrics.crossview import combine_crossview, crossview_counts

@@ -5,17 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
-from mcmot.association.geometry import (
-    GeometryConfig,
-    dlt_batch,
-    fit_pair,
-    load_geometry,
-    pair_errors,
-    sample_ok,
-    save_geometry,
-    transfer,
-)
+from mcmot.association.geometry import fit_pair, load_geometry, save_geometry
+from mcmot.association.homography import dlt_batch, pair_errors, sample_ok, transfer
 from mcmot.association.simulate import toy_scene
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable

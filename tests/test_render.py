@@ -70,7 +70,6 @@ def test_cli_render_still_video_and_errors(tmp_path):
 
 
 def test_cli_render_transfer_overlay(tmp_path):
-    from mcmot.association.geometry import PairGeometry  # noqa: F401  (module exists)
 
     _scene(tmp_path)
     r = CliRunner()

@@ -31,7 +31,8 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from mcmot.association.data import CameraObs, frame_pairs
-from mcmot.association.geometry import Candidates, PairGeometry, candidates, transfer
+from mcmot.association.geometry import PairGeometry
+from mcmot.association.homography import Candidates, candidates, transfer
 
 FloatArray = NDArray[np.float64]
 

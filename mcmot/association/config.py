@@ -3,9 +3,153 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from mcmot.association.geometry import GeometryConfig
+import numpy as np
+
+from mcmot.errors import McmotError
 from mcmot.timebase import frames_at_least_one
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Parameters of geometry fitting (defaults in brackets).
+
+    Attributes
+    ----------
+    inlier_threshold : RANSAC inlier threshold on the transfer error, in box
+        heights of the target view [0.25]; people closer than a quarter of
+        their height share a floor spot only when they touch
+    hypotheses : number of RANSAC hypotheses [6000]
+    guided_fraction : share of hypotheses sampled from tracklet pairs [0.5]
+    prescore_candidates : candidates used to pre-score all hypotheses [1000]
+    finalists : best pre-scored hypotheses that are refined; the one with
+        the most one-to-one matches is refined on all candidates [32]. The
+        budget (6000 / 1000 / 32 rather than 3000 / 4000 / 8) comes from
+        benchmarks/bench_geometry_synth.py: fewer pairs land in a wrong
+        basin for some random seed (6 of 78 development pairs rather than
+        11) at about the same cost (docs/association.md)
+    refine_iterations : rounds of inlier matching and least-squares refit [3]
+    max_frames : frames used for fitting (evenly subsampled beyond) [1500]
+    min_matches : fewer one-to-one inliers than this = no geometry [12]
+    sync_shifts : time shifts (seconds) used for the synchronization gap; empty
+        = chosen by motion [()]: the ``sync_shift_count`` shifts at which the
+        most feet of the pair have moved at least ``sync_min_motion`` (so the
+        test works whether people cross the frame in a second or take a
+        minute, at 2 or 30 frames/s)
+    sync_shift_count : shifts chosen by motion [4]
+    sync_min_motion : only feet whose person moves at least this many box
+        heights by the shifted instant count in the gap [0.5]; a pair with
+        fewer than ``min_matches`` such feet cannot be tested and is left to
+        appearance
+    min_excess : support at the true instant minus at shifted ones below this
+        switches the pair off [0.08]: a homography fitted to chance
+        coincidences of unrelated views explains few moving feet (excess
+        0.00-0.09 measured), the true PETS09 pairs 0.29-0.67; persistence
+        catches the chance fits between 0.08 and 0.15, which used to switch
+        off right pairs of small overlap
+    full_trust_gap : a gap at or above this gives weight 1 [0.7]
+    min_persistence, full_persistence : the weight is also 0 below a
+        persistence of ``min_persistence`` and rises to full at
+        ``full_persistence`` [0.5, 0.6]. Persistence is the share of the
+        frames in which two tracklets the homography pairs are both seen
+        that it pairs them in: a true correspondence lasts as long as both
+        cameras see the person, a chance coincidence does not (development
+        scenes, hard: most wrong fits 0.39-0.56, right ones 0.50-1.0). Not
+        applied to the windows of moving cameras: within a few seconds a
+        chance coincidence of a slow group lasts too
+    min_gap : a gap below this switches the pair (or window) off [0.5]; the
+        true pairs of PETS09 reach 0.96-0.99, a homography fitted to chance
+        coincidences of unrelated toy views 0.04-0.77 (it was chosen to
+        explain the true instant), hence also ``min_excess``
+    windows : window lengths (seconds) tried for moving cameras [2, 5, 15];
+        each window's homography is fitted on half its frames and scored on
+        the other half, and the length whose windows explain the held-out
+        frames best is kept (label-free; lengths giving more than
+        ``max_windows`` windows or fewer than 2 are skipped)
+    max_windows : most windows per pair [24]
+    border_margin : pixels from the border within which a box is cut off [3.0]
+    seed : random seed of the sampling [0]
+    """
+
+    inlier_threshold: float = 0.25
+    hypotheses: int = 6000
+    guided_fraction: float = 0.5
+    prescore_candidates: int = 1000
+    finalists: int = 32
+    refine_iterations: int = 3
+    max_frames: int = 1500
+    min_matches: int = 12
+    sync_shifts: tuple[float, ...] = ()
+    sync_shift_count: int = 4
+    sync_min_motion: float = 0.5
+    min_excess: float = 0.08
+    full_trust_gap: float = 0.7
+    min_persistence: float = 0.5
+    full_persistence: float = 0.6
+    min_gap: float = 0.5
+    windows: tuple[float, ...] = (2.0, 5.0, 15.0)
+    max_windows: int = 24
+    border_margin: float = 3.0
+    seed: int = 0
+
+
+#: GeometryConfig fields that must be positive integers.
+_POSITIVE_INTS = (
+    "hypotheses", "prescore_candidates", "finalists", "refine_iterations", "max_frames",
+    "min_matches", "sync_shift_count", "max_windows",
+)  # fmt: skip
+#: GeometryConfig fields that must be positive numbers.
+_POSITIVE_FLOATS = ("inlier_threshold", "full_trust_gap")
+
+
+def check_geometry_config(cfg: GeometryConfig) -> None:
+    """Raise :class:`McmotError` (one line) for a value fitting cannot use."""
+    for name in _POSITIVE_INTS:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise McmotError(f"geometry {name} must be a positive integer, got {v!r}")
+    for name in _POSITIVE_FLOATS:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise McmotError(f"geometry {name} must be a positive number, got {v!r}")
+    g = cfg.guided_fraction
+    if isinstance(g, bool) or not isinstance(g, int | float) or not 0.0 <= g <= 1.0:
+        raise McmotError(f"geometry guided_fraction must be in [0, 1], got {g!r}")
+    for name in ("seed", "min_excess", "min_gap", "sync_min_motion", "border_margin"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise McmotError(f"geometry {name} must be a number, got {v!r}")
+    for name, empty_ok in (("sync_shifts", True), ("windows", False)):
+        v = getattr(cfg, name)
+        if (
+            not isinstance(v, tuple)
+            or (not v and not empty_ok)
+            or not all(_positive_number(x) for x in v)
+        ):
+            raise McmotError(
+                f"geometry {name} must be a tuple of positive durations in seconds "
+                f"(e.g. {name}=1,2.5), got {v!r}"
+            )
+    for name in ("min_persistence", "full_persistence"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise McmotError(f"geometry {name} must be in [0, 1], got {v!r}")
+    if cfg.min_persistence > cfg.full_persistence:
+        raise McmotError(
+            f"geometry min_persistence ({cfg.min_persistence}) must not exceed "
+            f"full_persistence ({cfg.full_persistence})"
+        )
+    if cfg.min_gap > cfg.full_trust_gap:
+        raise McmotError(
+            f"geometry min_gap ({cfg.min_gap}) must not exceed full_trust_gap "
+            f"({cfg.full_trust_gap})"
+        )
+
+
+def _positive_number(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, int | float) and bool(np.isfinite(x)) and x > 0
+
 
 CUES = ("appearance", "geometry", "both")
 MODES = ("offline", "online")

@@ -24,15 +24,12 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from mcmot.association.config import GeometryConfig
 from mcmot.association.data import CameraObs
-from mcmot.association.geometry import (
-    FloatArray,
-    GeometryConfig,
-    PairGeometry,
-    PairQuality,
-    WindowFit,
-    transfer,
-)
+from mcmot.association.geometry import PairGeometry
+from mcmot.association.homography import FloatArray, transfer
+from mcmot.association.quality import PairQuality
+from mcmot.association.windows import WindowFit
 
 Pairs = dict[tuple[str, str], PairGeometry]
 

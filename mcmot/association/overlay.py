@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.association.geometry import PairGeometry, load_geometry, transfer
+from mcmot.association.geometry import PairGeometry, load_geometry
+from mcmot.association.homography import transfer
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot

@@ -21,15 +21,9 @@ from mcmot.association.affinity import (
     smooth_features,
     tracklet_similarities,
 )
-from mcmot.association.config import CUES, MODES, AssociateConfig, FrameTimes
+from mcmot.association.config import CUES, MODES, AssociateConfig, FrameTimes, check_geometry_config
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
-from mcmot.association.geometry import (
-    PairGeometry,
-    check_geometry_config,
-    fit_scene,
-    load_geometry,
-    save_geometry,
-)
+from mcmot.association.geometry import PairGeometry, fit_scene, load_geometry, save_geometry
 from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
 from mcmot.config import to_dict
@@ -218,7 +212,7 @@ def _geometry(
 
 
 def _reverse(g: PairGeometry) -> PairGeometry:
-    from mcmot.association.geometry import WindowFit
+    from mcmot.association.windows import WindowFit
 
     wins = tuple(WindowFit(w.start, w.end, np.linalg.inv(w.H), w.quality) for w in g.windows)
     return PairGeometry(g.b, g.a, np.linalg.inv(g.H), g.quality, g.moving, wins)

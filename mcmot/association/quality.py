@@ -1,0 +1,286 @@
+"""How far to trust a fitted homography: synchronization, persistence, trust.
+
+A homography that explains the true instant much better than shifted ones
+(Self-MVA's pretext signal), whose linked tracklet pairs last, and that
+explains enough moving feet beyond chance is trusted (:func:`trust`);
+:func:`measure_quality` gathers the evidence of one pair or one window into
+a :class:`PairQuality`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.config import GeometryConfig
+from mcmot.association.data import CameraObs
+from mcmot.association.homography import (
+    Candidates,
+    FloatArray,
+    candidates,
+    matching_support,
+    one_to_one,
+    pair_errors,
+)
+
+
+@dataclass(frozen=True)
+class PairQuality:
+    """How well one homography explains a camera pair (or one window of it).
+
+    Attributes
+    ----------
+    frames : frames in which both cameras have usable feet
+    candidates : same-instant foot pairs
+    matches : one-to-one inlier matches
+    inlier_rate : matches / matches possible (sum over frames of the smaller count)
+    median_error : median transfer error of the matches, in box heights
+    gate : the error below which a pair of feet counts as one person
+        (3 robust standard deviations of the matches' errors, at most the
+        RANSAC threshold)
+    support_sync : matching support at the true instant (1 = every foot has an
+        exact partner, 0 = none has one within the threshold)
+    support_shifted : the same with one view shifted, averaged over the shifts
+    sync_gap : 1 - support_shifted / support_sync
+    persistence : of the frames in which two tracklets the homography pairs
+        are both seen, the share it pairs them in
+    moving_feet : feet that moved enough by the shifted instants to test
+        synchronization (summed over the shifts)
+    shifts : the frame shifts the test used
+    weight : the pair's weight for association in [0, 1]
+    reason : why the pair is trusted, down-weighted or switched off
+    """
+
+    frames: int = 0
+    candidates: int = 0
+    matches: int = 0
+    inlier_rate: float = 0.0
+    median_error: float = float("nan")
+    gate: float = 0.0
+    support_sync: float = 0.0
+    support_shifted: float = 0.0
+    sync_gap: float = 0.0
+    persistence: float = 0.0
+    moving_feet: int = 0
+    shifts: tuple[int, ...] = ()
+    weight: float = 0.0
+    reason: str = "off: no homography found"
+
+
+def moving_rows(o: CameraObs, shift: int, min_motion: float) -> NDArray[np.bool_]:
+    """(N,) rows whose tracklet is seen ``shift`` frames later at least
+    ``min_motion`` box heights away (a standing person carries no
+    synchronization signal: they look the same at every instant)."""
+    if len(o) == 0:
+        return np.zeros(0, bool)
+    span = int(o.frames.max()) + abs(shift) + 2
+    key = o.tids.astype(np.int64) * span + o.frames
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    pos = np.clip(np.searchsorted(sk, key + shift), 0, len(sk) - 1)
+    found = sk[pos] == key + shift
+    other = order[pos]
+    moved = np.linalg.norm(o.feet[other] - o.feet, axis=1) / o.heights
+    return found & (moved >= min_motion)
+
+
+def shift_ladder(span: int) -> list[int]:
+    """Frame shifts 1, 2, 3, 5, 8, 11, ... (about x1.5 a step) up to half of ``span``."""
+    top = max(1, span // 2)
+    return sorted({int(round(1.5**k)) for k in range(64) if round(1.5**k) <= top})
+
+
+def _testable(a: CameraObs, b: CameraObs, rows: NDArray[np.bool_], shift: int) -> NDArray:
+    """(N,) rows of a (within ``rows``, not cut by the border) that can be
+    compared at the true and the shifted instant: b has usable feet at both."""
+    fb = np.unique(b.frames[~b.truncated])
+    return rows & ~a.truncated & np.isin(a.frames, fb) & np.isin(a.frames + shift, fb)
+
+
+def choose_shifts(
+    a: CameraObs, b: CameraObs, cfg: GeometryConfig, fps: float, rows: NDArray | None = None
+) -> tuple[int, ...]:
+    """The frame shifts of the synchronization test.
+
+    ``cfg.sync_shifts`` (seconds) when given; otherwise, among
+    :func:`shift_ladder`, the ``sync_shift_count`` shifts at which the most
+    feet of a (``rows``, default all) have moved at least ``sync_min_motion``
+    box heights and can be compared with b at both instants (ties: the
+    smaller shift). Motion, not the frame rate, decides: people who cross the
+    view in a second and people who stroll are both tested at the instants
+    where they have moved.
+    """
+    if cfg.sync_shifts:
+        return tuple(sorted({max(1, int(round(t * fps))) for t in cfg.sync_shifts}))
+    if len(a) == 0 or len(b) == 0:
+        return ()
+    rows = np.ones(len(a), bool) if rows is None else rows
+    lo = max(int(a.frames.min()), int(b.frames.min()))
+    hi = min(int(a.frames.max()), int(b.frames.max()))
+    counts = []
+    for s in shift_ladder(hi - lo):
+        n = 0
+        for shift in (s, -s):
+            keep = moving_rows(a, shift, cfg.sync_min_motion)
+            n += int(_testable(a, b, rows & keep, shift).sum())
+        counts.append((-n, s))
+    best = sorted(counts)[: cfg.sync_shift_count]
+    return tuple(sorted(s for n, s in best if n < 0))
+
+
+def sync_supports(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray,
+    cfg: GeometryConfig,
+    shifts: tuple[int, ...],
+    rows: NDArray[np.bool_] | None = None,
+) -> tuple[float, float, int]:
+    """Matching support at the true instant and at shifted instants, and the
+    number of feet that carried the test.
+
+    For each shift (both signs), only the feet of a (within ``rows``) whose
+    person has moved by then (:func:`moving_rows`) are used, at the true
+    instant and at the shifted one alike; the supports are averaged over
+    shifts, weighted by those feet's number. b's shifted feet may lie outside
+    ``rows``' frames (a window is tested against the whole recording).
+    """
+    rows = np.ones(len(a), bool) if rows is None else rows
+    c0 = candidates(a, b, 0)
+    num0 = nums = 0.0
+    weight = 0
+    for s in shifts:
+        for shift in (s, -s):
+            keep = moving_rows(a, shift, cfg.sync_min_motion) & rows
+            if not keep.any():
+                continue
+            cz = c0.subset(keep[c0.ia])
+            cs = candidates(a, b, shift)
+            cs = cs.subset(keep[cs.ia])
+            if len(cz) == 0 or len(cs) == 0:
+                continue
+            # only feet that have partners at both instants
+            both = np.intersect1d(cz.ia, cs.ia)
+            cz, cs = cz.subset(np.isin(cz.ia, both)), cs.subset(np.isin(cs.ia, both))
+            n = len(both)
+            if n == 0:
+                continue
+            num0 += n * matching_support(cz, H, cfg.inlier_threshold)
+            nums += n * matching_support(cs, H, cfg.inlier_threshold)
+            weight += n
+    if weight == 0:
+        return 0.0, 0.0, 0
+    return num0 / weight, nums / weight, weight
+
+
+def sync_gap(s0: float, shifted: float) -> float:
+    """``1 - shifted / s0``: 0 when the true instant is explained no better than a
+    shifted one, 1 when shifted instants find no partners at all."""
+    return float(max(0.0, 1.0 - shifted / s0)) if s0 > 0 else 0.0
+
+
+def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
+    """Of the frames in which two tracklets paired by the matches ``keep`` are
+    both seen (candidates ``c``), the share in which they are paired."""
+    if len(keep) == 0:
+        return 0.0
+    span = int(max(c.tb.max(), 0)) + 1
+    key = c.ta.astype(np.int64) * span + c.tb
+    linked = np.unique(key[keep])
+    both = np.isin(key, linked).sum()
+    return float(len(keep) / both) if both else 0.0
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 below ``lo``, rising linearly to 1 at ``hi``."""
+    if x < lo:
+        return 0.0
+    return float(np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+
+
+def trust(
+    matches: int, s0: float, ss: float, moving_feet: int, pers: float | None, cfg: GeometryConfig
+) -> tuple[float, str]:
+    """The weight of a fit and the reason for it: enough matches, a
+    synchronization test that moving people passed, and persistent pairs
+    (``pers`` None: not judged, as for a window of a moving pair)."""
+    gap = sync_gap(s0, ss)
+    if matches < cfg.min_matches:
+        return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
+    if moving_feet < cfg.min_matches:
+        return 0.0, f"off: too few moving feet to test ({moving_feet}); left to appearance"
+    if s0 - ss < cfg.min_excess:
+        return 0.0, f"off: little beyond chance (excess {s0 - ss:.2f})"
+    w = _ramp(gap, cfg.min_gap, cfg.full_trust_gap)
+    if w == 0.0:
+        return 0.0, f"off: shifted instants fit as well (gap {gap:.2f})"
+    text = f"gap {gap:.2f}, excess {s0 - ss:.2f}"
+    wp = 1.0
+    if pers is not None:
+        wp = _ramp(pers, cfg.min_persistence, cfg.full_persistence)
+        if wp == 0.0:
+            return 0.0, f"off: pairs do not last (persistence {pers:.2f})"
+        text += f", persistence {pers:.2f}"
+    return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
+
+
+def measure_quality(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    cfg: GeometryConfig,
+    fps: float = 10.0,
+    frames: tuple[int, int] | None = None,
+) -> PairQuality:
+    """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b`` (within
+    ``frames``, inclusive, when given; shifted instants may lie outside)."""
+    rows = np.ones(len(a), bool)
+    if frames is not None:
+        rows = (a.frames >= frames[0]) & (a.frames <= frames[1])
+    c = candidates(a, b)
+    c = c.subset(rows[c.ia])
+    nframes = len(np.unique(c.frames))
+    if H is None or len(c) == 0:
+        return PairQuality(frames=nframes, candidates=len(c))
+    err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
+    keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
+    possible = _possible_matches(c)
+    med = float(np.median(err[keep])) if len(keep) else float("nan")
+    # a Rayleigh-distributed error has median 1.1774 sigma; gate at 3 sigma
+    gate = float(min(cfg.inlier_threshold, 3.0 * med / 1.1774)) if len(keep) else 0.0
+    shifts = choose_shifts(a, b, cfg, fps, rows)
+    s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
+    pers = persistence(c, keep)
+    # a window is too short for a chance coincidence to end: only a whole
+    # recording's pairs are judged by persistence
+    weight, reason = trust(len(keep), s0, ss, n_moving, pers if frames is None else None, cfg)
+    return PairQuality(
+        frames=nframes,
+        candidates=len(c),
+        matches=len(keep),
+        inlier_rate=len(keep) / possible if possible else 0.0,
+        median_error=med,
+        gate=gate,
+        support_sync=s0,
+        support_shifted=ss,
+        sync_gap=sync_gap(s0, ss),
+        persistence=pers,
+        moving_feet=n_moving,
+        shifts=shifts,
+        weight=weight,
+        reason=reason,
+    )
+
+
+def _possible_matches(c: Candidates) -> int:
+    """Sum over frames of min(#feet of a, #feet of b) among the candidates."""
+    if len(c) == 0:
+        return 0
+    fa = np.unique(np.stack([c.frames, c.ia], axis=1), axis=0)[:, 0]
+    fb = np.unique(np.stack([c.frames, c.ib], axis=1), axis=0)[:, 0]
+    frames = np.unique(c.frames)
+    na = np.searchsorted(fa, frames, "right") - np.searchsorted(fa, frames, "left")
+    nb = np.searchsorted(fb, frames, "right") - np.searchsorted(fb, frames, "left")
+    return int(np.minimum(na, nb).sum())

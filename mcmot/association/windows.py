@@ -1,0 +1,180 @@
+"""Moving cameras: one homography per window of frames, when windows pay for themselves.
+
+See :func:`window_fits`: windows are fitted on two quarters of their frames
+and scored on the other two against the whole-recording homography, by
+excess support beyond shifted instants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mcmot.association.config import GeometryConfig
+from mcmot.association.data import CameraObs
+from mcmot.association.homography import (
+    Candidates,
+    FloatArray,
+    _group_starts,
+    candidates,
+    ransac_homography,
+    refine,
+)
+from mcmot.association.quality import PairQuality, choose_shifts, measure_quality, sync_supports
+
+
+@dataclass(frozen=True)
+class WindowFit:
+    """A homography valid for frames ``start..end`` of a pair."""
+
+    start: int
+    end: int
+    H: FloatArray
+    quality: PairQuality
+
+
+def _window_bounds(a: CameraObs, b: CameraObs, size: int) -> list[tuple[int, int]]:
+    common = np.intersect1d(a.frames, b.frames)
+    if len(common) == 0:
+        return []
+    lo, hi = int(common[0]), int(common[-1])
+    return [(s, min(s + size - 1, hi)) for s in range(lo, hi + 1, size)]
+
+
+def _halves(c: Candidates, start: int, size: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Candidates of the first and third quarter of a window, and of the second and
+    fourth (fit on one, score on the other: neighbouring frames are nearly the
+    same instant, so a held-out frame must lie a block away)."""
+    quarter = ((c.frames - start) * 4) // max(size, 1)
+    fit = quarter % 2 == 0
+    return fit, ~fit
+
+
+def _held_out_supports(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    bounds: list[tuple[int, int]],
+    cfg: GeometryConfig,
+    fps: float,
+    rng: np.random.Generator,
+) -> list[tuple[float, float, int, FloatArray | None]]:
+    """Per window: (excess support of the window's own homography, excess
+    support of ``H``, feet scored, the window's homography), both measured on
+    the quarters of the window that the fit did not see (:func:`_halves`).
+    Excess support is the support at the true instant minus that at shifted
+    instants (:func:`sync_supports`): in a crowd a chance fit matches feet
+    too, but no better at the true instant than at a shifted one, so a
+    window of chance fits cannot outscore the whole-recording fit.
+
+    The window's homography is chosen among its own RANSAC fit, the
+    whole-recording ``H`` and the previous window's (each refined on the
+    window): the one that explains the most moving feet beyond chance
+    (support at the true instant minus at shifted ones). A window holds few
+    instants and, in a group, a fit that pairs each person with a neighbour
+    can match as many feet as the right one; it cannot explain the shifted
+    instants' absence of partners as well.
+    """
+    out = []
+    H_prev: FloatArray | None = None
+    for s, e in bounds:
+        c = candidates(a.window(s, e), b.window(s, e))
+        fit_part, test_part = _halves(c, s, e - s + 1)
+        cf, ct = c.subset(fit_part), c.subset(test_part)
+        seeds = [h for h in (H_prev, H) if h is not None]
+        if len(_group_starts(cf.ia)) >= 4:
+            seeds.append(ransac_homography(cf, cfg, rng)[0])  # the full budget: few instants
+        rows = (a.frames >= s) & (a.frames <= e)
+        shifts = choose_shifts(a, b, cfg, fps, rows)
+        best: tuple[float, FloatArray | None] = (-np.inf, None)
+        for h in seeds:
+            if h is None:
+                continue
+            h = _refine_from(cf, h, cfg)
+            if h is None:
+                continue
+            s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows)
+            if s0 - ss > best[0]:
+                best = (s0 - ss, h)
+        Hw = best[1]
+        held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
+        own = _excess(a, b, Hw, cfg, shifts, held)
+        glob = _excess(a, b, H, cfg, shifts, held)
+        if Hw is not None:
+            Hw, _ = refine(c, Hw, cfg)  # the kept window fit uses all its frames
+            H_prev = Hw
+        out.append((own, glob, len(_group_starts(ct.ia)), Hw))
+    return out
+
+
+def _excess(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    cfg: GeometryConfig,
+    shifts: tuple[int, ...],
+    rows: NDArray[np.bool_],
+) -> float:
+    """Support of ``H`` on ``rows`` beyond what it gets at shifted instants (0 without H)."""
+    if H is None:
+        return 0.0
+    s0, ss, _ = sync_supports(a, b, H, cfg, shifts, rows)
+    return s0 - ss
+
+
+def _refine_from(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> FloatArray | None:
+    """``H`` refined on ``c``, also from twice the threshold (a neighbouring
+    window's fit may have drifted past it); the refit with more one-to-one
+    matches, or None when neither has four."""
+    Hr, keep = refine(c, H, cfg)
+    Hl, _ = refine(c, H, replace(cfg, inlier_threshold=2.0 * cfg.inlier_threshold))
+    Hl, keep_l = refine(c, Hl, cfg)
+    if len(keep_l) > len(keep):
+        Hr, keep = Hl, keep_l
+    return Hr if len(keep) >= 4 else None
+
+
+def window_fits(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray | None,
+    cfg: GeometryConfig,
+    fps: float,
+    rng: np.random.Generator,
+) -> list[WindowFit] | None:
+    """Per-window homographies when the cameras move (None: they do not).
+
+    For every window length of ``cfg.windows``: each window's homography is
+    fitted on half of its frames and scored on the other half, against the
+    whole-recording homography on the same frames. The pair moves when the
+    windows explain more of the held-out feet beyond chance, each homography
+    beyond the first paying for itself with ``min_matches`` feet' worth of
+    excess support (with W windows: by at least ``(W - 1) * min_matches``),
+    and the windows together clear ``min_excess`` per foot, as any fit must;
+    the length whose windows explain the held-out frames best is kept. In a
+    crowd, short windows of static cameras find chance fits that explain a
+    few held-out feet each; a moving pair's windows explain many.
+    """
+    best: tuple[float, list] | None = None
+    for seconds in cfg.windows:
+        size = max(2, int(round(seconds * fps)))
+        bounds = _window_bounds(a, b, size)
+        if not 2 <= len(bounds) <= cfg.max_windows:
+            continue
+        scored = _held_out_supports(a, b, H, bounds, cfg, fps, rng)
+        own = sum(o * n for o, _, n, _ in scored)
+        glob = sum(g * n for _, g, n, _ in scored)
+        feet = max(sum(n for *_, n, _ in scored), 1)
+        pays = own - glob >= cfg.min_matches * (len(bounds) - 1)
+        if pays and own / feet >= cfg.min_excess and (best is None or own > best[0]):
+            best = (own, [(s, e, Hw) for (s, e), (*_, Hw) in zip(bounds, scored, strict=True)])
+    if best is None:
+        return None
+    return [
+        WindowFit(
+            s, e, Hw if Hw is not None else np.eye(3), measure_quality(a, b, Hw, cfg, fps, (s, e))
+        )
+        for s, e, Hw in best[1]
+    ]
