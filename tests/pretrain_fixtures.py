@@ -15,6 +15,19 @@ import numpy as np
 
 from mcmot.motio import MotTable, read_mot, write_mot
 
+#: `mcmot run --config` overrides for a pipeline that runs in seconds: a tiny
+#: model trained one epoch, CPU only, the detector at a small input size.
+TINY_RUN = {
+    "pretrain": {
+        "img_height": 32, "img_width": 16, "patch_size": 8, "embed_dim": 32, "depth": 1,
+        "num_heads": 2, "dec_dim": 16, "dec_depth": 1, "dec_heads": 2, "max_dets": 4,
+        "teacher": "none", "batch_size": 2, "epochs": 1, "device": "cpu",
+    },
+    "features": {"device": "cpu"},
+    "detect": {"device": "cpu", "imgsz": 320},
+}  # fmt: skip
+
+
 PALETTE = [
     ((40, 40, 200), (120, 60, 20)),
     ((40, 200, 40), (30, 30, 30)),

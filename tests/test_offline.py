@@ -8,19 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pretrain_fixtures import TINY_RUN
 
 from mcmot.models.teacher import teacher_available
-
-TINY = {
-    "pretrain": {
-        "img_height": 32, "img_width": 16, "patch_size": 8, "embed_dim": 32, "depth": 1,
-        "num_heads": 2, "dec_dim": 16, "dec_depth": 1, "dec_heads": 2, "max_dets": 4,
-        "teacher": "none", "batch_size": 2, "epochs": 1, "device": "cpu",
-    },
-    "features": {"device": "cpu"},
-    "detect": {"device": "cpu", "imgsz": 320},
-}  # fmt: skip
-
 
 #: Runs in a fresh interpreter, so that what libraries do when first imported
 #: is caught too: blocks and records every connection and name lookup, then
@@ -72,7 +62,7 @@ def _offline(*commands: list[str]) -> list[list[str]]:
 
 def test_the_whole_pipeline_and_every_stage_command_open_no_socket(tmp_path: Path):
     conf = tmp_path / "tiny.json"
-    conf.write_text(json.dumps(TINY))
+    conf.write_text(json.dumps(TINY_RUN))
     demo = str(tmp_path / "demo")
     model = str(tmp_path / "demo" / "model" / "checkpoint.pt")
     tried = _offline(

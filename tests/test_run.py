@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pretrain_fixtures import TINY_RUN
 from typer.testing import CliRunner
 
 from mcmot.cli import app
@@ -21,15 +22,6 @@ from mcmot.stages import run as run_mod
 from mcmot.stages.run import RunConfig, apply_overrides, run_pipeline
 from mcmot.synth import SynthConfig, generate_scene
 
-TINY = {
-    "pretrain": {
-        "img_height": 32, "img_width": 16, "patch_size": 8, "embed_dim": 32, "depth": 1,
-        "num_heads": 2, "dec_dim": 16, "dec_depth": 1, "dec_heads": 2, "max_dets": 4,
-        "teacher": "none", "batch_size": 2, "epochs": 1, "device": "cpu",
-    },
-    "features": {"device": "cpu"},
-    "detect": {"device": "cpu", "imgsz": 320},
-}  # fmt: skip
 STAGES = ["detect", "pretrain", "extract-features", "track", "associate", "evaluate"]
 
 
@@ -44,7 +36,7 @@ def _scene(root: Path) -> Scene:
 
 
 def _cfg(**top) -> RunConfig:
-    return apply_overrides(RunConfig(), {**TINY, **top})
+    return apply_overrides(RunConfig(), {**TINY_RUN, **top})
 
 
 def _status(reports) -> dict[str, str]:
@@ -131,7 +123,7 @@ def test_killed_process_then_rerun_finishes(tmp_path):
     """SIGKILL `mcmot run` once detect has finished; a second run completes the job."""
     sc = _scene(tmp_path / "s")
     conf = tmp_path / "tiny.json"
-    conf.write_text(json.dumps(TINY))
+    conf.write_text(json.dumps(TINY_RUN))
     cmd = [sys.executable, "-m", "mcmot", "run", str(sc.root), "--boxes", "gt"]
     cmd += ["--config", str(conf), "--json", "--pretrain-minutes", "0.1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -161,7 +153,7 @@ def test_killed_process_then_rerun_finishes(tmp_path):
 
 def test_demo_end_to_end_cli(tmp_path):
     conf = tmp_path / "tiny.json"
-    conf.write_text(json.dumps(TINY))
+    conf.write_text(json.dumps(TINY_RUN))
     out = tmp_path / "demo"
     args = ["demo", str(out), "--frames", "6", "--cameras", "2", "--people", "3"]
     args += ["--pretrain-minutes", "0.05", "--config", str(conf)]
@@ -220,7 +212,7 @@ def test_track_on_a_folder_of_videos_runs_detect_first(tmp_path):
 def test_track_with_model_extracts_features_first(tmp_path):
     sc = _scene(tmp_path / "s")
     conf = tmp_path / "tiny.json"
-    conf.write_text(json.dumps(TINY))
+    conf.write_text(json.dumps(TINY_RUN))
     run_pipeline(sc, _cfg(boxes="gt"))  # makes det/ and a tiny model/checkpoint.pt
     for p in sc.stage_dir("features").iterdir():
         p.unlink()
@@ -234,7 +226,7 @@ def test_track_with_model_extracts_features_first(tmp_path):
 def test_pretrain_on_a_folder_of_videos_runs_detect_first(tmp_path):
     sc = _scene(tmp_path / "s")
     sets = []
-    for k, v in TINY["pretrain"].items():
+    for k, v in TINY_RUN["pretrain"].items():
         sets += ["--set", f"{k}={v}"]
     res = CliRunner().invoke(app, ["pretrain", str(sc.root), "--out", str(tmp_path / "r"), *sets])
     assert res.exit_code == 0, res.output
