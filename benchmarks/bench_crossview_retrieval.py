@@ -48,11 +48,13 @@ from numpy.typing import NDArray
 
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
+from mcmot.models.checkpoint import FORMAT, config_from_dict, save_checkpoint
+from mcmot.models.pretrain_config import PRESETS
 from mcmot.models.teacher import letterbox, load_teacher, region, teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import FORMAT, PRESETS, config_from_dict, run_pretrain, save_checkpoint
+from mcmot.stages.pretrain import run_pretrain
 from mcmot.stages.pretrain_data import crop_resize
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene

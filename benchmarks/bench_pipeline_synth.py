@@ -50,23 +50,21 @@ from mcmot.atomic import write_json
 from mcmot.config import apply_settings, to_dict
 from mcmot.errors import McmotError
 from mcmot.metrics.crossview import truth_labels
+from mcmot.models.checkpoint import (
+    FORMAT,
+    build_model,
+    config_from_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import AssociateResult, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import (
-    CHECKPOINT,
-    FORMAT,
-    PRESETS,
-    PretrainConfig,
-    build_model,
-    config_from_dict,
-    load_checkpoint,
-    run_pretrain,
-    save_checkpoint,
-)
+from mcmot.stages.pretrain import CHECKPOINT, run_pretrain
 from mcmot.stages.track import run_track
 from mcmot.synth import DIFFICULTIES, SynthConfig, generate_scene
 from mcmot.tracking import TrackerConfig

@@ -38,7 +38,7 @@ def measure(views: int, dets: int, steps: int, threads: int, peer: bool) -> dict
     import torch
 
     from mcmot.models.calibfree import CalibFree, random_masking
-    from mcmot.stages.pretrain import PRESETS
+    from mcmot.models.pretrain_config import PRESETS
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -94,7 +94,7 @@ def main() -> None:
         v, n, peer = json.loads(args.one)
         print(json.dumps(measure(v, n, args.steps, args.threads, peer)))
         return
-    from mcmot.stages.pretrain import PRESETS
+    from mcmot.models.pretrain_config import PRESETS
 
     c = PRESETS["cpu"]
     print(

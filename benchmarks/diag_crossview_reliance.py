@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from mcmot.models.calibfree import normalize_crops, random_masking
-from mcmot.stages.pretrain import build_model, config_from_dict
+from mcmot.models.checkpoint import build_model, config_from_dict
 from mcmot.stages.pretrain_data import SceneCrops, collate
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mcmot.models.checkpoint import load_checkpoint
+from mcmot.models.pretrain_config import PretrainConfig
 from mcmot.stages.features import FeaturesConfig
-from mcmot.stages.pretrain import PretrainConfig, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 
 from mcmot.cli import app
 from mcmot.errors import McmotError
+from mcmot.models.checkpoint import load_checkpoint, save_checkpoint
+from mcmot.models.pretrain_config import PretrainConfig
 from mcmot.models.teacher import teacher_available
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import PretrainConfig, load_checkpoint, run_pretrain, save_checkpoint
+from mcmot.stages.pretrain import run_pretrain
 
 TINY = PretrainConfig(
     img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2, dec_dim=16,

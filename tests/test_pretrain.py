@@ -16,16 +16,14 @@ import mcmot.stages.pretrain as pretrain_mod
 from mcmot.cli import app
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
+from mcmot.models.checkpoint import ABSENT_MEANS_OFF, config_from_dict, load_checkpoint
+from mcmot.models.pretrain_config import CPU_CROSS_VIEW, PRESETS, PretrainConfig
 from mcmot.models.teacher import Teacher
 from mcmot.scene import Scene
 from mcmot.stages.pretrain import (
-    CPU_CROSS_VIEW,
-    PRESETS,
     Dist,
-    PretrainConfig,
     Schedule,
     epoch_order,
-    load_checkpoint,
     lr_at,
     other_views_seen,
     run_pretrain,
@@ -261,8 +259,6 @@ def test_cli_missing_scene(tmp_path):
 
 
 def test_a_saved_config_without_the_newer_options_loads_with_them_off():
-    from mcmot.stages.pretrain import ABSENT_MEANS_OFF, config_from_dict
-
     old = {k: v for k, v in to_dict(PRESETS["cpu"]).items() if k not in ABSENT_MEANS_OFF}
     cfg = config_from_dict(old)
     assert all(getattr(cfg, k) == v for k, v in ABSENT_MEANS_OFF.items())

@@ -18,7 +18,8 @@ WORKER = textwrap.dedent(
     import os, sys, torch
     sys.path.insert(0, {root!r})
     torch.set_num_threads(1)
-    from mcmot.stages.pretrain import PretrainConfig, run_pretrain
+    from mcmot.models.pretrain_config import PretrainConfig
+    from mcmot.stages.pretrain import run_pretrain
     cfg = PretrainConfig(
         img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2,
         dec_dim=16, dec_depth=1, dec_heads=2, max_dets=4, teacher="none", batch_size=1,

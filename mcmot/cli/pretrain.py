@@ -15,8 +15,9 @@ from rich.table import Table
 from mcmot.cli.common import OverwriteOpt, ScenesArg, err, info, out, progress_bar, warn
 from mcmot.config import check_types, load_overrides, override
 from mcmot.errors import McmotError
+from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.scene import Scene
-from mcmot.stages.pretrain import PRESETS, PretrainConfig, run_pretrain
+from mcmot.stages.pretrain import run_pretrain
 from mcmot.stages.run import ensure_detections
 
 

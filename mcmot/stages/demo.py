@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcmot.errors import McmotError
+from mcmot.models.pretrain_config import PRESETS
 from mcmot.progress import ProgressCallback
 from mcmot.render import RenderConfig, render_video
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig
-from mcmot.stages.pretrain import PRESETS
 from mcmot.stages.run import Log, RunConfig, StageReport, run_pipeline
 from mcmot.synth import SynthConfig, generate_scene
 

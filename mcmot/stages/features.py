@@ -30,11 +30,12 @@ from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
+from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint
+from mcmot.models.device import resolve_device
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
-from mcmot.stages.pretrain import build_model, config_from_dict, load_checkpoint, resolve_device
 from mcmot.stages.pretrain_data import crop_resize
 
 

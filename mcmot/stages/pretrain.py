@@ -9,6 +9,8 @@ Everything random is a function of ``(seed, step)`` (the per-epoch order of
 timesteps, each step's mask), so ``--resume`` continues exactly where a run
 stopped and a CPU run is reproducible. Under ``torchrun`` the run uses
 DistributedDataParallel (nccl on GPUs, gloo on CPUs); rank 0 writes the files.
+The settings are mcmot.models.pretrain_config's, the checkpoint format
+mcmot.models.checkpoint's.
 """
 
 from __future__ import annotations
@@ -30,15 +32,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from mcmot.atomic import append_text, atomic_path, make_dir, write_json, write_text
+from mcmot.atomic import append_text, make_dir, write_json, write_text
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
-from mcmot.models.calibfree import (
-    CalibFree,
-    CalibFreeConfig,
-    normalize_crops,
-    random_masking,
-)
+from mcmot.models.calibfree import CalibFree, normalize_crops, random_masking
+from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint, save_checkpoint
+from mcmot.models.device import resolve_device
+from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.models.teacher import load_teacher
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
@@ -53,122 +53,6 @@ from mcmot.stages.pretrain_data import (
 )
 
 CHECKPOINT = "checkpoint.pt"
-FORMAT = "mcmot-calibfree-v1"
-
-
-@dataclass(frozen=True)
-class PretrainConfig(CalibFreeConfig):
-    """Pretraining settings: the architecture (inherited) plus data and optimisation.
-
-    The defaults are the ``cpu`` preset's sizes with the paper's method;
-    ``PRESETS["cpu"]`` adds :data:`CPU_CROSS_VIEW`, ``PRESETS["paper"]`` is the paper.
-
-    Attributes
-    ----------
-    boxes : "det" (detections) or "gt" (ground-truth boxes, the paper's ablation)
-    min_score : detections scoring below are not used
-    min_box_px : boxes smaller than this (after clipping to the frame) are not used
-    teacher : "auto", "none" or a path (see mcmot.models.teacher)
-    teacher_arch : timm architecture of a checkpoint teacher
-    teacher_norm : standardise each teacher patch feature over its channels
-    epochs : passes over all timesteps (ignored when ``minutes`` is set)
-    minutes : wall-clock budget; the schedule is planned to end within it
-    batch_size : timesteps per step and process
-    lr : peak learning rate (after warm-up)
-    min_lr : learning rate at the end of the cosine decay
-    warmup_epochs : linear warm-up length; with ``minutes``, the same fraction of the run
-    weight_decay : AdamW weight decay (not on biases, norms and tokens)
-    beta1, beta2 : AdamW betas (MAE's 0.9, 0.95)
-    clip_grad : gradient-norm clip; 0 = off
-    w_distill, w_recon, w_nmi : loss weights
-    seed : seed of the weights, the timestep order and the masks
-    device : "auto" (CUDA when present), "cpu" or "cuda"
-    amp : bf16 autocast on CUDA (CPU always runs fp32)
-    save_every : keep a numbered checkpoint every this many epochs; 0 = only the latest
-    plan_steps : steps timed to plan a ``minutes`` schedule
-    """
-
-    boxes: str = "det"
-    min_score: float = 0.0
-    min_box_px: int = 4
-    teacher: str = "auto"
-    teacher_arch: str | None = None
-    teacher_norm: bool = True
-    epochs: int = 20
-    minutes: float | None = None
-    batch_size: int = 4
-    lr: float = 5.0e-4
-    min_lr: float = 1.0e-6
-    warmup_epochs: float = 2.0
-    weight_decay: float = 0.05
-    beta1: float = 0.9
-    beta2: float = 0.95
-    clip_grad: float = 1.0
-    w_distill: float = 1.0
-    w_recon: float = 1.0
-    w_nmi: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    save_every: int = 0
-    plan_steps: int = 3
-
-    def model_config(self) -> CalibFreeConfig:
-        """The architecture part."""
-        names = {f.name for f in dataclasses.fields(CalibFreeConfig)}
-        return CalibFreeConfig(**{k: getattr(self, k) for k in names})
-
-    def crop_spec(self) -> CropSpec:
-        """The data part."""
-        return CropSpec(
-            self.boxes,
-            self.img_height,
-            self.img_width,
-            self.max_dets,
-            self.min_score,
-            self.min_box_px,
-        )
-
-
-#: Named presets: ``cpu`` (a small ViT for 2 CPU cores) and ``paper`` (Appendix D).
-#: What the ``cpu`` preset changes in the paper's method, so that f_a learns to match
-#: people across cameras within a CPU budget (measured in docs/method.md: 20 minutes
-#: on one core gave held-out cross-view top-1 0.70 / 0.71 with these, 0.42 without):
-#: a leak-free cross-view read-out chosen by standardised cosines of max-pooled f_a
-#: (the inference pooling), half the detections reconstructed from the other views
-#: alone, raw-pixel targets, and no NMI term (it pushed identity out of f_a).
-CPU_CROSS_VIEW: dict[str, Any] = {
-    "cross_strict": True,
-    "cross_match": "cosine_z",
-    "cross_pool": "max",
-    "recon_own_drop": 0.5,
-    "norm_pix_loss": False,
-    "w_nmi": 0.0,
-}
-
-PRESETS: dict[str, PretrainConfig] = {
-    "cpu": PretrainConfig(**CPU_CROSS_VIEW),
-    "paper": PretrainConfig(
-        img_height=224,
-        img_width=224,
-        patch_size=16,
-        embed_dim=768,
-        depth=12,
-        num_heads=12,
-        dec_dim=512,
-        dec_depth=8,
-        dec_heads=16,
-        max_dets=10,
-        mask_ratio=0.75,
-        epochs=400,
-        batch_size=5,
-        lr=1.5e-4,
-        min_lr=0.0,
-        warmup_epochs=40,
-        weight_decay=0.05,
-        save_every=50,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -230,17 +114,6 @@ def setup_distributed(device_kind: str) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is an error."""
-    if name not in ("auto", "cpu", "cuda"):
-        raise McmotError(f"--device must be auto, cpu or cuda, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise McmotError("--device cuda: no CUDA device is available")
-    if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
-
-
 def _any_rank(flags: list[bool], dd: Dist) -> list[bool]:
     """Element-wise OR of boolean flags over all processes."""
     if dd.world == 1:
@@ -289,67 +162,6 @@ def epoch_order(num: int, seed: int, epoch: int, dd: Dist, per_rank: int) -> np.
 def step_generator(seed: int, step: int, dd: Dist) -> torch.Generator:
     """The random generator of one step's masks on one process."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + dd.rank)
-
-
-# ----------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically."""
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a mcmot checkpoint (tensors and plain values only), or a one-line error."""
-    if not Path(path).is_file():
-        raise McmotError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
-        raise McmotError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise McmotError(f"{path} is not a mcmot pretrain checkpoint")
-    return state
-
-
-#: Values of the model options added after the first checkpoints: a saved config
-#: without one of them predates it, and was trained and must be rebuilt without it.
-ABSENT_MEANS_OFF: dict[str, Any] = {
-    "cross_other_views": False,
-    "cross_strict": False,
-    "cross_match": "attention",
-    "mask_per_view": False,
-    "recon_own_drop": 0.0,
-    "slot_half": "f_a",
-}
-
-
-def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
-    """A PretrainConfig from a saved dict (unknown keys are an error).
-
-    Options missing from ``data`` (older checkpoints) are off (``ABSENT_MEANS_OFF``);
-    other missing fields take today's defaults.
-    """
-    names = {f.name for f in dataclasses.fields(PretrainConfig)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise McmotError(f"unknown pretrain config field(s): {', '.join(unknown)}")
-    return PretrainConfig(**{**ABSENT_MEANS_OFF, **data})
-
-
-def build_model(cfg: CalibFreeConfig, state: dict[str, torch.Tensor] | None = None) -> CalibFree:
-    """A CalibFree model, optionally loaded; a shape mismatch is a one-line error."""
-    try:
-        model = CalibFree(cfg)
-    except ValueError as exc:
-        raise McmotError(f"bad model configuration: {exc}") from None
-    if state is not None:
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            detail = lines[1] if len(lines) > 1 else lines[0]
-            raise McmotError(f"checkpoint weights do not match its config: {detail}") from None
-    return model
 
 
 # ----------------------------------------------------------------- the run
@@ -485,7 +297,6 @@ def time_steps(run: _Run, count: int) -> float:
 
 def _state(run: _Run, finished: bool) -> dict[str, Any]:
     return {
-        "format": FORMAT,
         "config": to_dict(run.cfg),
         "model": run.model.state_dict(),
         "optimizer": run.opt.state_dict(),
@@ -564,11 +375,18 @@ def _truncate_log(path: Path, step: int, say: Callable[[str], None]) -> None:
 
 
 # ----------------------------------------------------------------- setup
+def crop_spec(cfg: PretrainConfig) -> CropSpec:
+    """The data part of ``cfg``: what the training crops depend on."""
+    return CropSpec(
+        cfg.boxes, cfg.img_height, cfg.img_width, cfg.max_dets, cfg.min_score, cfg.min_box_px
+    )
+
+
 def _load_scenes(
     scenes: list[Scene], cfg: PretrainConfig, run_dir: Path, dd: Dist, progress: ProgressCallback
 ) -> list[SceneCrops]:
     cache = run_dir / "cache"
-    spec = cfg.crop_spec()
+    spec = crop_spec(cfg)
     if dd.main:
         out = [load_scene_crops(s, spec, cache, progress) for s in scenes]
     _barrier(dd)
@@ -588,7 +406,7 @@ def _load_teachers(
 ) -> list[np.ndarray]:
     cache = run_dir / "cache"
     grid = cfg.model_config().grid
-    keys = [f"{cache_key(s, cfg.crop_spec())}-{teacher.name}".replace("/", "_") for s in scenes]
+    keys = [f"{cache_key(s, crop_spec(cfg))}-{teacher.name}".replace("/", "_") for s in scenes]
     keys = [k.replace(" ", "_").replace(":", "_")[:120] for k in keys]
     pairs = list(zip(crops, keys, strict=True))
     if dd.main:
@@ -627,7 +445,11 @@ def _prepare_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict[str, Any]
     if resume:
         if not ckpt.is_file():
             raise McmotError(f"nothing to resume: {ckpt} does not exist")
-        return load_checkpoint(ckpt)
+        state = load_checkpoint(ckpt)
+        missing = [k for k in ("optimizer", "schedule", "step") if k not in state]
+        if missing:
+            raise McmotError(f"cannot resume from {ckpt}: it has no {', '.join(missing)}")
+        return state
     if ckpt.exists() and not overwrite:
         raise McmotError(
             f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to restart"

@@ -25,13 +25,14 @@ from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
 from mcmot.config import override, to_dict
 from mcmot.errors import McmotError
+from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
 from mcmot.stages.associate import check_associate_config, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import CHECKPOINT, PRESETS, PretrainConfig, run_pretrain
+from mcmot.stages.pretrain import CHECKPOINT, run_pretrain
 from mcmot.stages.track import run_track
 from mcmot.tracking import TrackerConfig
 
