@@ -26,8 +26,8 @@ from rich.table import Table
 
 from mcmot.detectors import PersonDetector
 from mcmot.frames import open_source
+from mcmot.metrics.detection import MatchCounts, match_frame
 from mcmot.motio import read_mot
-from mcmot.stages.detect import MatchCounts, match_frame
 
 #: ../shared/data beside the project root, or $MCMOT_SHARED_DATA.
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -18,16 +18,10 @@ from mcmot.cli import app
 from mcmot.detectors import default_weights, keep_freed_memory, resolve_device
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
+from mcmot.metrics.detection import MatchCounts, match_frame
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
-from mcmot.stages.detect import (
-    DetectConfig,
-    MatchCounts,
-    common_frames,
-    kpts_path,
-    match_frame,
-    run_detect,
-)
+from mcmot.stages.detect import DetectConfig, common_frames, kpts_path, run_detect
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Small inference size for drawn people (150-170 px tall in 480x360 frames).

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from mcmot.cli.common import ScenesArg, ZeroBasedOpt, out, parse_frames, progress_bar, warn
+from mcmot.cli.report import cross_view_table, over_time_tables
 from mcmot.config import override
 from mcmot.errors import McmotError
-from mcmot.metrics.report import cross_view_table, over_time_tables
 from mcmot.scene import Scene
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 

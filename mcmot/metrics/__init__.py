@@ -8,9 +8,12 @@
 - :mod:`mcmot.metrics.hota` HOTA, DetA, AssA (TrackEval's algorithm).
 - :mod:`mcmot.metrics.crossview` AIDP, AIDR, AIDF1, MHAA (the MvMHAT
   benchmark's official algorithm).
+- :mod:`mcmot.metrics.detection` detection recall and precision (matches
+  per frame at an IoU threshold).
 - :mod:`mcmot.metrics.mmref` the same CLEAR and identity numbers through
   motmetrics' own accumulators, kept as the cross-check.
-- :mod:`mcmot.metrics.report` rich tables of the results.
+
+The CLI's tables of the results are :mod:`mcmot.cli.report`.
 
 See ``docs/metrics.md`` for the definitions, conventions and reference values.
 """
