@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from mcmot.crops import crop_resize
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
 from mcmot.models.checkpoint import FORMAT, config_from_dict, save_checkpoint
@@ -55,7 +56,6 @@ from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.pretrain import run_pretrain
-from mcmot.stages.pretrain_data import crop_resize
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
 

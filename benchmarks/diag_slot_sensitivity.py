@@ -27,13 +27,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mcmot.crops import crop_resize
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
 from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint
 from mcmot.models.pretrain_config import PRESETS
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
-from mcmot.stages.pretrain_data import crop_resize
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
 

@@ -59,8 +59,8 @@ def test_features_match_the_encoder_by_hand(trained):
     """Frame 1 of cam1 has 3 detections; with N = 2: groups of 2 and 1, in box order."""
     import cv2
 
+    from mcmot.crops import crop_resize
     from mcmot.models.calibfree import normalize_crops
-    from mcmot.stages.pretrain_data import crop_resize
 
     scene, res = trained
     run_extract_features(

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from mcmot.atomic import write_npz
 from mcmot.boxes import box_order
 from mcmot.config import to_dict
+from mcmot.crops import crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
@@ -36,7 +37,6 @@ from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
-from mcmot.stages.pretrain_data import crop_resize
 
 
 @dataclass(frozen=True)

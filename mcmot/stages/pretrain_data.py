@@ -16,19 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.atomic import atomic_path, write_npz
+from mcmot.crops import clip_box, crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
-
-#: Interpolation used to resize crops.
-RESIZE = cv2.INTER_LINEAR
 
 
 @dataclass(frozen=True)
@@ -70,26 +67,6 @@ class SceneCrops:
     crops: NDArray[np.uint8]
     slots: NDArray[np.int32]
     frames: NDArray[np.int64]
-
-
-# ----------------------------------------------------------------- cropping
-def clip_box(box: NDArray, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A tlwh box clipped to an image of ``size = (w, h)``: integer (x0, y0, x1, y1).
-
-    Always at least one pixel wide and high, inside the image.
-    """
-    w, h = size
-    x0 = int(np.clip(np.floor(box[0]), 0, w - 1))
-    y0 = int(np.clip(np.floor(box[1]), 0, h - 1))
-    x1 = int(np.clip(np.ceil(box[0] + box[2]), x0 + 1, w))
-    y1 = int(np.clip(np.ceil(box[1] + box[3]), y0 + 1, h))
-    return x0, y0, x1, y1
-
-
-def crop_resize(image: NDArray[np.uint8], box: NDArray, height: int, width: int) -> NDArray:
-    """Crop a tlwh box from a BGR image and resize it to (height, width, 3) uint8."""
-    x0, y0, x1, y1 = clip_box(box, (image.shape[1], image.shape[0]))
-    return cv2.resize(image[y0:y1, x0:x1], (width, height), interpolation=RESIZE)
 
 
 def keep_rows(table: MotTable, spec: CropSpec, size: tuple[int, int]) -> dict[int, NDArray]:
