@@ -189,11 +189,18 @@ class Scene:
             return
         existing = [p for p in paths if p.exists()]
         if existing:
-            shown = ", ".join(str(p.relative_to(self.root)) for p in existing[:3])
+            shown = ", ".join(str(self._shown(p)) for p in existing[:3])
             more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
             raise McmotError(
                 f"output exists in {self.root}: {shown}{more}; pass --overwrite to replace"
             )
+
+    def _shown(self, path: Path) -> Path:
+        """``path`` relative to the scene folder when inside it, else as given."""
+        try:
+            return path.relative_to(self.root)
+        except ValueError:
+            return path
 
     # ----------------------------------------------------------- provenance
     def provenance_path(self, stage: str) -> Path:

@@ -69,6 +69,17 @@ def test_cli_render_still_video_and_errors(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_an_existing_output_outside_the_scene_needs_overwrite(tmp_path):
+    _scene(tmp_path / "scene")
+    out = tmp_path / "elsewhere.png"
+    out.write_bytes(b"keep")
+    res = CliRunner().invoke(
+        app, ["render", str(tmp_path / "scene"), "--frame", "1", "--out", str(out)]
+    )
+    assert res.exit_code == 1 and "--overwrite" in res.output and str(out) in res.output
+    assert out.read_bytes() == b"keep"
+
+
 def test_cli_render_transfer_overlay(tmp_path):
 
     _scene(tmp_path)

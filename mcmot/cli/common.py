@@ -109,8 +109,12 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
         yield update
 
 
-def parse_frames(text: str | None) -> tuple[int | None, int | None]:
-    """'START:END' -> (start, end), either side optional; None -> (None, None)."""
+def parse_frames(text: str | None, zero_based: bool = False) -> tuple[int | None, int | None]:
+    """'START:END' -> 1-based (start, end), either side optional; None -> (None, None).
+
+    With ``zero_based`` the text counts frames from 0 (the files' numbering)
+    and the result is shifted to 1-based.
+    """
     if text is None:
         return None, None
     parts = text.split(":")
@@ -123,6 +127,12 @@ def parse_frames(text: str | None) -> tuple[int | None, int | None]:
         raise McmotError(f"--frames must be START:END with integers, got {text!r}") from None
     if start is not None and end is not None and end < start:
         raise McmotError(f"--frames end {end} is before start {start}")
-    if start is not None and start < 1:
-        raise McmotError("--frames START must be at least 1 (frames are 1-based)")
-    return start, end
+    first = 0 if zero_based else 1
+    if start is not None and start < first:
+        why = "with --zero-based" if zero_based else "(frames are 1-based)"
+        raise McmotError(f"--frames START must be at least {first} {why}")
+    shift = 1 - first
+    return (
+        None if start is None else start + shift,
+        None if end is None else end + shift,
+    )

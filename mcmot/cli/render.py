@@ -74,8 +74,7 @@ def render_cmd(
     if out is None:
         out = sc.root / (f"{what}_{frame:06d}.png" if frame is not None else f"{what}.mp4")
     check_out(out, still=frame is not None)
-    if out.exists() and not overwrite:
-        raise McmotError(f"{out} exists; pass --overwrite to replace it")
+    sc.check_writable([out], overwrite)
     if frame is not None:
         write_image(out, render_frame(sc, frame, cfg))
         info(f"wrote {out}")
@@ -97,7 +96,6 @@ def _render_transfer(
         raise McmotError("--transfer needs --frame K")
     out = out or sc.root / f"transfer_{cams[0]}_{cams[1]}_{frame:06d}.png"
     check_out(out, still=True)
-    if out.exists() and not overwrite:
-        raise McmotError(f"{out} exists; pass --overwrite to replace it")
+    sc.check_writable([out], overwrite)
     write_image(out, transfer_overlay(sc, cams[0], cams[1], frame, stage=what))
     info(f"wrote {out}")
