@@ -33,7 +33,3 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-def null_progress(event: ProgressEvent) -> None:
-    """A progress callback that ignores every event."""

@@ -58,10 +58,6 @@ class Camera:
     name: str
     source: Path | None
 
-    @property
-    def is_video(self) -> bool:
-        return self.source is not None and self.source.is_file()
-
 
 def _image_folder(path: Path) -> bool:
     return path.is_dir() and any(

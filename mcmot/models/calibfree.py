@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -734,14 +733,3 @@ class CalibFree(nn.Module):
         (S, N, E) pooled features; split with :func:`split_features`.
         """
         return pool_tokens(self.encoder(imgs, valid, None), pooling)
-
-
-def model_config_from_dict(data: dict) -> CalibFreeConfig:
-    """The architecture fields of a (possibly larger) config dict."""
-    names = CalibFreeConfig.__dataclass_fields__
-    return CalibFreeConfig(**{k: data[k] for k in names if k in data})
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Trainable parameters of ``module``."""
-    return int(sum(np.prod(p.shape) for p in module.parameters() if p.requires_grad))
