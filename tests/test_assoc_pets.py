@@ -1,4 +1,5 @@
-"""Real data: the five views of PETS09-S2L1, geometry alone (AIDF1 and MHAA at least 0.95).
+"""Real data: the five views of PETS09-S2L1, geometry alone (AIDF1 and MHAA at least 0.99;
+0.98 with the tracks cut every 50 rows).
 
 The input is tracks per view built from the ground truth with identities local
 to each view (renumbered at random, from 100 k + 1 in view k, k = 1..5), so nothing of
@@ -34,15 +35,20 @@ def pets_scene(shared_data: Path, root: Path, fragment_every: int) -> list:
     return gts
 
 
-@pytest.mark.parametrize("fragment_every", [0, 50])
-def test_pets_geometry_only(shared_data, tmp_path, fragment_every):
+@pytest.mark.parametrize(("fragment_every", "floor"), [(0, 0.99), (50, 0.98)])
+def test_pets_geometry_only(shared_data, tmp_path, fragment_every, floor):
     gts = pets_scene(shared_data, tmp_path, fragment_every)
     r = run_associate(tmp_path, AssociateConfig(cues="geometry"))
     assert r.cues == "geometry"
-    for g in r.geometry.values():  # every pair trusted over most of its frames
-        trusted = [e - s + 1 for s, e, _, q in g.segments() if q.weight > 0]
-        assert g.quality.weight > 0 or (g.windows and sum(trusted) >= 0.75 * 795), g.why()
+    # all ten pairs are right; at most one (view1-view4, whose linked tracklet pairs
+    # last only half of their common frames) may be switched off
+    trusted = [
+        g.quality.weight > 0
+        or sum(e - s + 1 for s, e, _, q in g.segments() if q.weight > 0) >= 0.75 * 795
+        for g in r.geometry.values()
+    ]
+    assert sum(trusted) >= 9, [g.why() for g in r.geometry.values()]
     preds = [read_mot(tmp_path / "global" / f"{v}.txt") for v in VIEWS]
     views = list(zip(gts, preds, strict=True))
     m = combine_crossview([crossview_counts(views, 1, 795)])
-    assert m["AIDF1"] >= 0.95 and m["MHAA"] >= 0.95, m
+    assert m["AIDF1"] >= floor and m["MHAA"] >= floor, m
