@@ -73,6 +73,27 @@ def test_bad_associate_settings_fail_before_any_stage(tmp_path):
     assert not (sc.root / "det").exists()
 
 
+@pytest.mark.parametrize(
+    ("section", "says"),
+    [
+        ({"evaluate": {"start": "abc"}}, "'evaluate': start must be an integer or none"),
+        ({"associate": {"link_threshold": "high"}}, "'associate': link_threshold must be a number"),
+        ({"detect": {"imgsz": "640"}}, "'detect': imgsz must be an integer"),
+        ({"tracker": {"max_age_seconds": "abc"}}, "max_age_seconds must be a number"),
+        ({"associate": {"geometry": {"seed": "x"}}}, "'associate.geometry': seed must be"),
+        ({"pretrain": {"lr": "fast"}}, "'pretrain': lr must be a number"),
+    ],
+)
+def test_run_config_values_of_the_wrong_type_are_refused_before_any_stage(tmp_path, section, says):
+    sc = _scene(tmp_path / "s")
+    conf = tmp_path / "bad.json"
+    conf.write_text(json.dumps(section))
+    res = CliRunner().invoke(app, ["run", str(sc.root), "--config", str(conf)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert says in res.output, res.output
+    assert not (sc.root / "det").exists()
+
+
 def test_run_skips_current_stages_and_redoes_stale_ones(tmp_path):
     sc = _scene(tmp_path / "s")
     cfg = _cfg(boxes="gt")

@@ -23,7 +23,7 @@ from typing import Any
 
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
-from mcmot.config import override, to_dict
+from mcmot.config import check_types, override, to_dict
 from mcmot.errors import McmotError
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.progress import ProgressCallback
@@ -75,12 +75,24 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """``cfg`` with per-stage overrides, e.g. ``{"pretrain": {"depth": 2}, "boxes": "gt"}``.
 
     Top-level keys are :class:`RunConfig` fields; a stage's section holds
-    fields of that stage's config. Unknown names are a one-line error.
+    fields of that stage's config. Unknown names and values of the wrong type
+    (a string for a number, a non-finite number) are one-line errors, raised
+    here, before any stage runs.
     """
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
         changes[key] = _section(getattr(cfg, key), value, key) if key in _SECTIONS else value
-    return override(cfg, **changes)
+    out = override(cfg, **changes)
+    _typed(out, "config")
+    return out
+
+
+def _typed(cfg: Any, name: str) -> None:
+    """:func:`check_types` with the section's name in the message."""
+    try:
+        check_types(cfg)
+    except McmotError as exc:
+        raise McmotError(f"{name}: {exc}") from None
 
 
 def _section(sub: Any, value: Any, name: str) -> Any:
@@ -100,7 +112,9 @@ def _section(sub: Any, value: Any, name: str) -> Any:
         elif isinstance(current, tuple) and isinstance(v, list):
             v = tuple(v)
         out[k] = v
-    return override(sub, **out)
+    new = override(sub, **out)
+    _typed(new, f"config section {name!r}")
+    return new
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.boxes import tlwh_to_xyah, xyah_to_tlwh
+from mcmot.config import check_types
 from mcmot.errors import McmotError
 from mcmot.timebase import DEFAULT_FPS, check_fps, frames_at_least_one, frames_rounded
 from mcmot.tracking.kalman import KalmanConfig, KalmanFilter
@@ -150,6 +151,7 @@ class TrackerConfig:
     appearance_weight: float | None = None
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_fps(self.fps)
         checks = [
             (0 <= self.max_cosine_distance <= 2, "max_cosine_distance must be in [0, 2]"),
