@@ -397,6 +397,20 @@ def test_geometry_file_reused(tmp_path):
     assert set(r.geometry) == {("c1", "c2"), ("c1", "c3"), ("c2", "c3")}
 
 
+def test_geometry_file_of_other_cameras_is_refused_and_missing_pairs_are_named(tmp_path):
+    gts, tracks = toy_tracks(14)
+    root = write_scene(tmp_path / "a", dict(zip(["c1", "c2", "c3"], tracks, strict=True)))
+    run_associate(root, AssociateConfig(cues="geometry"))
+    saved = str(root / "geometry.json")
+    other = write_scene(tmp_path / "b", dict(zip(["x1", "x2", "x3"], tracks, strict=True)))
+    with pytest.raises(McmotError, match="no geometry for any pair of this scene's cameras"):
+        run_associate(other, AssociateConfig(cues="geometry", geometry_path=saved))
+    assert not (other / "global").exists()
+    partly = write_scene(tmp_path / "c", dict(zip(["c1", "c2", "x3"], tracks, strict=True)))
+    r = run_associate(partly, AssociateConfig(cues="geometry", geometry_path=saved))
+    assert any("no geometry for c1-x3, c2-x3" in n for n in r.notes), r.notes
+
+
 def test_library_errors(tmp_path):
     with pytest.raises(McmotError, match="run `mcmot track` first"):
         run_associate(tmp_path, AssociateConfig())

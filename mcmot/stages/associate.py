@@ -211,6 +211,22 @@ def _geometry(
     return check_loops(obs, pairs, cfg.geometry)
 
 
+def _loaded_pairs_cover(
+    path: str, cams: list[str], geometry: dict[tuple[str, str], PairGeometry]
+) -> list[str]:
+    """Notes on camera pairs a ``--geometry`` file lacks; an error when it has none of them."""
+    wanted = [(a, b) for i, a in enumerate(cams) for b in cams[i + 1 :]]
+    missing = [f"{a}-{b}" for a, b in wanted if (a, b) not in geometry]
+    if wanted and len(missing) == len(wanted):
+        raise McmotError(
+            f"{path} has no geometry for any pair of this scene's cameras "
+            f"({', '.join(cams)}): was it made for another scene?"
+        )
+    if missing:
+        return [f"{path} has no geometry for {', '.join(missing)}: no geometric cue there"]
+    return []
+
+
 def _reverse(g: PairGeometry) -> PairGeometry:
     from mcmot.association.windows import WindowFit
 
@@ -279,6 +295,8 @@ def run_associate(
         t0 = time.perf_counter()
         geometry = _geometry(obs, cfg, times, progress)
         seconds["geometry"] = time.perf_counter() - t0
+        if cfg.geometry_path:
+            notes += _loaded_pairs_cover(cfg.geometry_path, [o.name for o in obs], geometry)
     model = None
     if use_app:
         if cfg.mode == "offline":
