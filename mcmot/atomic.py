@@ -69,6 +69,13 @@ def make_dir(path: Path) -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
@@ -94,6 +101,7 @@ def atomic_path(path: Path, suffix: str | None = None) -> Iterator[Path]:
             dir=path.parent,
         )
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs follow the umask
     except OSError as exc:
         raise write_error(path, exc) from exc
     tmp_path = Path(tmp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from mcmot.atomic import make_dir, write_npz, write_text
 from mcmot.cli import app
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable, write_mot
+from mcmot.synth import SynthConfig, generate_scene
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_permissions = pytest.mark.skipif(AS_ROOT, reason="root ignores folder permissions")
@@ -154,3 +156,15 @@ def test_the_error_line_shows_brackets_in_a_path_as_they_are(ready, tmp_path, mo
     res = _run(scene, "evaluate")
     monkeypatch.undo()
     _assert_one_line_write_error(res, scene / "eval.json", "no space left on device")
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_text(tmp_path / "a" / "x.txt", "hello\n")
+        scene = generate_scene(tmp_path / "s", SynthConfig(cameras=1, people=1, frames=2))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a" / "x.txt").stat().st_mode) == 0o640
+    assert stat.S_IMODE(scene.root.stat().st_mode) == 0o750
+    assert stat.S_IMODE(scene.path("gt", "cam1").stat().st_mode) == 0o640

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mcmot.atomic import make_dir, write_error
+from mcmot.atomic import current_umask, make_dir, write_error
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable, write_mot
@@ -182,6 +182,7 @@ def generate_scene(
     sw = build_world(cfg)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the scene follows the umask
     except OSError as exc:
         raise write_error(out, exc) from exc
     try:
