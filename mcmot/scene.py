@@ -21,16 +21,22 @@ stages that need no pixels.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mcmot import __version__
 from mcmot.atomic import write_json
 from mcmot.errors import McmotError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -280,3 +286,67 @@ def _stamp(p: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     return {"size": st.st_size, "mtime": st.st_mtime}
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (on this machine)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def stage_lock(stage: str) -> Callable[[F], F]:
+    """Decorate a stage function whose first argument is its scene: while it runs,
+    the scene holds ``.mcmot-<stage>.lock`` (the process id), so a second run
+    of the same stage on the same scene stops with a one-line error instead of
+    racing the first one to the outputs. A lock left by a process that no
+    longer exists (a crash, kill -9) is taken over."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def locked(scene: Any, *args: Any, **kwargs: Any) -> Any:
+            root = Path(scene.root if isinstance(scene, Scene) else scene)
+            if not root.is_dir():
+                return fn(scene, *args, **kwargs)
+            path = root / f".mcmot-{stage}.lock"
+            _acquire(path, stage)
+            try:
+                return fn(scene, *args, **kwargs)
+            finally:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+        return locked  # type: ignore[return-value]
+
+    return wrap
+
+
+def _acquire(path: Path, stage: str) -> None:
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if _alive(pid) and pid != os.getpid():
+                raise McmotError(
+                    f"another `mcmot {stage}` (process {pid}) is running on {path.parent}; "
+                    f"wait for it, or remove {path} if it is not"
+                ) from None
+            with contextlib.suppress(OSError):
+                path.unlink()  # stale: its process is gone
+            continue
+        except OSError as exc:
+            raise McmotError(f"cannot write {path}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return
+    raise McmotError(f"cannot take the lock {path}: remove it if no `mcmot {stage}` is running")

@@ -31,7 +31,7 @@ from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
-from mcmot.scene import Scene
+from mcmot.scene import Scene, stage_lock
 from mcmot.timebase import check_fps, scene_fps
 
 GEOMETRY_FILE = "geometry.json"
@@ -261,6 +261,7 @@ def _assign(
     return associate_offline(obs, cues, cfg, times)
 
 
+@stage_lock("associate")
 def run_associate(
     scene: Scene | Path | str,
     cfg: AssociateConfig = AssociateConfig(),

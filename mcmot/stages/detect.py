@@ -47,7 +47,7 @@ from mcmot.errors import McmotError
 from mcmot.frames import FrameSource, open_source
 from mcmot.motio import MotTable, describe_repeats, read_truth, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
-from mcmot.scene import Camera, Scene
+from mcmot.scene import Camera, Scene, stage_lock
 
 #: Provenance name of this stage (``provenance/detect.json``).
 STAGE = "detect"
@@ -157,6 +157,7 @@ def detect_inputs(scene: Scene, cfg: DetectConfig) -> list[Path]:
 # ------------------------------------------------------------------ entry point
 
 
+@stage_lock("detect")
 def run_detect(
     scene: Scene,
     cfg: DetectConfig,

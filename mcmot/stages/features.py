@@ -36,7 +36,7 @@ from mcmot.models.device import resolve_device
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
-from mcmot.scene import Camera, Scene
+from mcmot.scene import Camera, Scene, stage_lock
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,7 @@ def _camera(
     return CameraFeatures(cam.name, len(table), fa.shape[1], fs.shape[1], path)
 
 
+@stage_lock("extract-features")
 def run_extract_features(
     scene: Scene | Path | str,
     cfg: FeaturesConfig,

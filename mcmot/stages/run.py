@@ -27,7 +27,7 @@ from mcmot.config import check_types, override, to_dict
 from mcmot.errors import McmotError
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.progress import ProgressCallback
-from mcmot.scene import Scene
+from mcmot.scene import Scene, stage_lock
 from mcmot.stages.associate import check_associate_config, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
@@ -189,6 +189,7 @@ def _fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@stage_lock("run")
 def run_pipeline(
     scene: Scene,
     cfg: RunConfig = RunConfig(),

@@ -27,7 +27,7 @@ from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
-from mcmot.scene import Camera, Scene
+from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.timebase import DEFAULT_FPS, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
@@ -69,6 +69,7 @@ class TrackSummary:
     appearance: str = ""
 
 
+@stage_lock("track")
 def run_track(
     scene: Scene,
     cfg: TrackerConfig | None = None,
