@@ -110,7 +110,7 @@ def run_track(
     inputs = _input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
-    loaded = [canonical_rows(*_load_camera(scene, c, features, zero_based)) for c in cams]
+    loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
     # calibrate every camera's appearance cue before writing anything (it can fail)
     calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
     cam_cfgs = [dataclasses.replace(k, cosine_gate_quantile=None) for k, _ in calibrated]
