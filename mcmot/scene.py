@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from mcmot import __version__
 from mcmot.atomic import write_json
 from mcmot.errors import McmotError
+from mcmot.staging import Staging, recover, staged
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ class Scene:
         for stage in ("gt", "det", "tracks", "global"):
             d = self.root / STAGE_DIRS[stage][0]
             if d.is_dir():
-                names.update(p.stem for p in d.glob("*.txt"))
+                names.update(p.stem for p in d.glob("*.txt") if not p.name.startswith("."))
         return [Camera(n, None) for n in sorted(names, key=_natural_key)]
 
     def camera_names(self) -> list[str]:
@@ -178,7 +179,11 @@ class Scene:
         d = self.root / folder
         if not d.is_dir():
             return {}
-        files = {p.name[: -len(ext)]: p for p in d.iterdir() if p.name.endswith(ext)}
+        files = {
+            p.name[: -len(ext)]: p
+            for p in d.iterdir()
+            if p.name.endswith(ext) and not p.name.startswith(".")  # not a temporary file
+        }
         return {k: files[k] for k in sorted(files, key=_natural_key)}
 
     @property
@@ -191,18 +196,26 @@ class Scene:
             return
         existing = [p for p in paths if p.exists()]
         if existing:
-            shown = ", ".join(str(self._shown(p)) for p in existing[:3])
+            shown = ", ".join(str(self.shown(p)) for p in existing[:3])
             more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
             raise McmotError(
                 f"output exists in {self.root}: {shown}{more}; pass --overwrite to replace"
             )
 
-    def _shown(self, path: Path) -> Path:
+    def shown(self, path: Path) -> Path:
         """``path`` relative to the scene folder when inside it, else as given."""
         try:
             return path.relative_to(self.root)
         except ValueError:
             return path
+
+    def staged(self, stage: str) -> contextlib.AbstractContextManager[Staging]:
+        """Stage ``stage``'s outputs: they land together when the block ends, or not at all.
+
+        See :mod:`mcmot.staging`. ``stage`` is the name the stage locks the
+        scene with, so that its next run finishes what a crash left.
+        """
+        return staged(self.root, stage)
 
     # ----------------------------------------------------------- provenance
     def provenance_path(self, stage: str) -> Path:
@@ -214,13 +227,17 @@ class Scene:
         params: dict[str, Any],
         inputs: list[Path] | None = None,
         outputs: list[Path] | None = None,
+        staging: Staging | None = None,
     ) -> dict[str, Any]:
         """Write what produced a stage's output to ``provenance/<stage>.json``.
 
         The record holds the command line, mcmot's version, the parameters,
         the time, and the size and modification time of each input and
         output, so that a later run can tell whether an output is current.
+        With ``staging``, the outputs are still staged: their stamps are
+        taken there, and the record is staged with them (it lands with them).
         """
+        where = staging.where if staging is not None else Path
         rec = {
             "stage": stage,
             "command": " ".join(sys.argv),
@@ -228,9 +245,10 @@ class Scene:
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "params": params,
             "inputs": {str(self._rel(p)): _stamp(p) for p in inputs or []},
-            "outputs": {str(self._rel(p)): _stamp(p) for p in outputs or []},
+            "outputs": {str(self._rel(p)): _stamp(where(p)) for p in outputs or []},
         }
-        write_json(self.provenance_path(stage), rec)
+        dest = self.provenance_path(stage)
+        write_json(staging.path(dest) if staging is not None else dest, rec)
         return rec
 
     def read_record(self, stage: str) -> dict[str, Any] | None:
@@ -269,6 +287,19 @@ class Scene:
                 if stamp is None or _stamp(p) != stamp:
                     return False
         return bool(rec.get("outputs"))
+
+    def changed_outputs(self, stage: str) -> list[Path]:
+        """Outputs of ``stage``'s last run that were changed since (size or modification time)."""
+        rec = self.read_record(stage)
+        if rec is None:
+            return []
+        out = []
+        for rel, stamp in rec.get("outputs", {}).items():
+            p = Path(rel) if Path(rel).is_absolute() else self.root / rel
+            now = _stamp(p)
+            if now is not None and now != stamp:
+                out.append(p)
+        return out
 
     def _rel(self, p: Path) -> Path:
         try:
@@ -317,6 +348,7 @@ def stage_lock(stage: str) -> Callable[[F], F]:
             path = root / f".mcmot-{stage}.lock"
             _acquire(path, stage)
             try:
+                recover(root, stage)  # what a crashed run of this stage left half-done
                 return fn(scene, *args, **kwargs)
             finally:
                 with contextlib.suppress(OSError):

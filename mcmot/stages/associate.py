@@ -331,17 +331,18 @@ def run_associate(
             obs, Cues(geometry if use_geo else None, used, cfg.gate_scale), cfg, times
         )
     seconds["associate"] = time.perf_counter() - t0
-    _write(sc, tracks, obs, assignment, outputs)
-    if fit_geo:
-        save_geometry(sc.root / GEOMETRY_FILE, geometry)
-        outputs.append(sc.root / GEOMETRY_FILE)
     cues_used = "none" if len(cams) == 1 else _cue_name(use_app, use_geo)
     inputs = [sc.path("tracks", c) for c in cams]
     if use_app:
         inputs += [sc.path("features", c) for c in cams] + [sc.path("det", c) for c in cams]
     if cfg.geometry_path:
         inputs.append(Path(cfg.geometry_path))
-    sc.record("associate", {**to_dict(cfg), "cues_used": cues_used}, inputs, outputs)
+    with sc.staged("associate") as st:  # every camera's identities land together
+        _write(tracks, obs, assignment, [st.path(p) for p in outputs])
+        if fit_geo:
+            save_geometry(st.path(sc.root / GEOMETRY_FILE), geometry)
+            outputs.append(sc.root / GEOMETRY_FILE)
+        sc.record("associate", {**to_dict(cfg), "cues_used": cues_used}, inputs, outputs, st)
     if progress is not None:
         progress(ProgressEvent("associate", 1, 1))
     return AssociateResult(
@@ -365,7 +366,6 @@ def _cue_name(app: bool, geo: bool) -> str:
 
 
 def _write(
-    sc: Scene,
     tracks: dict[str, MotTable],
     obs: list[CameraObs],
     assignment: Assignment,

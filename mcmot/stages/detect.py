@@ -48,6 +48,7 @@ from mcmot.frames import FrameSource, open_source
 from mcmot.motio import MotTable, describe_repeats, read_truth, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
+from mcmot.staging import Staging
 
 #: Provenance name of this stage (``provenance/detect.json``).
 STAGE = "detect"
@@ -199,8 +200,9 @@ def run_detect(
         cams = _pixel_cameras(scene, cfg)
         _check_outputs(scene, [c.name for c in cams], overwrite)
         results, weights, device = _detect_cameras(cams, cfg, progress, _warn)
-    outputs = _write_outputs(scene, results)
-    scene.record(STAGE, to_dict(cfg), detect_inputs(scene, cfg), outputs)
+    with scene.staged(STAGE) as st:  # every camera's boxes land together
+        outputs = _write_outputs(scene, results, st)
+        scene.record(STAGE, to_dict(cfg), detect_inputs(scene, cfg), outputs, st)
     summaries = [CameraSummary(r.camera, r.frames, len(r.table), r.seconds) for r in results]
     return DetectResult(summaries, outputs, warnings, weights, device)
 
@@ -395,8 +397,8 @@ def _table(frames: list[NDArray], boxes: list[NDArray], scores: list[NDArray]) -
 # ------------------------------------------------------------------ writing
 
 
-def _write_outputs(scene: Scene, results: list[_CameraOutput]) -> list[Path]:
-    """Write every camera's files (keypoints first, then the det file).
+def _write_outputs(scene: Scene, results: list[_CameraOutput], st: Staging) -> list[Path]:
+    """Stage every camera's files (keypoints first, then the det file).
 
     A stale keypoints file from an earlier pose run is removed when the new
     run has none, so a kpts file never describes other rows than its det file.
@@ -407,14 +409,14 @@ def _write_outputs(scene: Scene, results: list[_CameraOutput]) -> list[Path]:
         kp = kpts_path(scene, r.camera)
         if r.kpts is not None:
             write_npz(
-                kp,
+                st.path(kp),
                 kpts=r.kpts.astype(np.float32),
                 frames=r.table.frames,
                 boxes=r.table.boxes,
             )
             outputs.append(kp)
         else:
-            kp.unlink(missing_ok=True)
-        write_mot(det, r.table, precision=BOX_DECIMALS)
+            st.remove(kp)
+        write_mot(st.path(det), r.table, precision=BOX_DECIMALS)
         outputs.append(det)
     return outputs

@@ -385,7 +385,8 @@ def run_evaluate(
     warnings = [w for i in inputs for w in i.warnings]
     for name, scene, inp in zip(names, scenes, inputs, strict=True):
         counts[name] = compute_scene(inp, cfg, progress)
-        if write:
-            write_json(scene.eval_path, scene_report(counts[name], cfg, inp.warnings))
-            scene.record("evaluate", to_dict(cfg), inputs=inp.files, outputs=[scene.eval_path])
+        if write:  # eval.json and its record land together
+            with scene.staged("evaluate") as st:
+                write_json(st.path(scene.eval_path), scene_report(counts[name], cfg, inp.warnings))
+                scene.record("evaluate", to_dict(cfg), inp.files, [scene.eval_path], st)
     return EvalResult(counts, warnings)

@@ -37,6 +37,7 @@ from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
+from mcmot.staging import Staging
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,12 @@ def split_normalize(pooled: NDArray, teacher: bool) -> tuple[NDArray, NDArray]:
 
 
 def _camera(
-    scene: Scene, cam: Camera, enc: _Encoder, cfg: FeaturesConfig, progress: ProgressCallback
+    scene: Scene,
+    cam: Camera,
+    enc: _Encoder,
+    cfg: FeaturesConfig,
+    progress: ProgressCallback,
+    staging: Staging,
 ) -> CameraFeatures:
     table = read_mot(scene.path("det", cam.name), unique_ids=False)
     pooled: NDArray | None = None
@@ -182,7 +188,7 @@ def _camera(
     fa, fs = split_normalize(pooled, enc.teacher is not None)
     path = scene.path("features", cam.name)
     write_npz(
-        path,
+        staging.path(path),
         f_a=fa.astype(np.float32),
         f_s=fs.astype(np.float32),
         frames=table.frames.astype(np.int64),
@@ -235,9 +241,10 @@ def run_extract_features(
     enc = _Encoder(cfg, resolve_device(cfg.device))
     scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
     report = progress or (lambda ev: None)
-    results = [_camera(scene, c, enc, cfg, report) for c in cams]
     inputs = [scene.path("det", c.name) for c in cams]
     if cfg.model != "teacher":
         inputs.append(Path(cfg.model))
-    scene.record("features", to_dict(cfg), inputs, [r.path for r in results])
+    with scene.staged("extract-features") as st:
+        results = [_camera(scene, c, enc, cfg, report, st) for c in cams]
+        scene.record("features", to_dict(cfg), inputs, [r.path for r in results], st)
     return results

@@ -114,28 +114,6 @@ def run_track(
     # calibrate every camera's appearance cue before writing anything (it can fail)
     calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
     cam_cfgs = [dataclasses.replace(k, cosine_gate_quantile=None) for k, _ in calibrated]
-    summaries = []
-    for cam, (det, feats), out, cam_cfg, (_, calib) in zip(
-        cams, loaded, outputs, cam_cfgs, calibrated, strict=True
-    ):
-        n_frames = _frame_count(cam, det)
-        t0 = time.perf_counter()
-        table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
-        seconds = time.perf_counter() - t0
-        write_mot(out, table)
-        summaries.append(
-            TrackSummary(
-                cam.name,
-                n_frames,
-                len(det),
-                len(np.unique(table.ids)),
-                len(table),
-                seconds,
-                fps,
-                notes,
-                "" if calib is None else calib.describe(),
-            )
-        )
     params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
     if features != "none":
         if cfg.cosine_gate_quantile is not None:
@@ -147,7 +125,30 @@ def run_track(
             for c, (_, calib) in zip(cams, calibrated, strict=True)
             if calib is not None
         }
-    scene.record("track", params, inputs, outputs)
+    summaries = []
+    with scene.staged("track") as st:  # every camera's tracks land together
+        for cam, (det, feats), out, cam_cfg, (_, calib) in zip(
+            cams, loaded, outputs, cam_cfgs, calibrated, strict=True
+        ):
+            n_frames = _frame_count(cam, det)
+            t0 = time.perf_counter()
+            table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
+            seconds = time.perf_counter() - t0
+            write_mot(st.path(out), table)
+            summaries.append(
+                TrackSummary(
+                    cam.name,
+                    n_frames,
+                    len(det),
+                    len(np.unique(table.ids)),
+                    len(table),
+                    seconds,
+                    fps,
+                    notes,
+                    "" if calib is None else calib.describe(),
+                )
+            )
+        scene.record("track", params, inputs, outputs, st)
     return summaries
 
 
