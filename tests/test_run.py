@@ -114,11 +114,34 @@ def test_run_skips_current_stages_and_redoes_stale_ones(tmp_path):
     st = _status(run_pipeline(sc, changed))
     assert [st[s] for s in STAGES] == ["current"] * 3 + ["ran"] * 3
 
-    # an edited output is stale: associate reruns (and evaluate after it)
+
+def test_run_never_replaces_an_edited_output_without_saying_so(tmp_path):
+    sc = _scene(tmp_path / "s")
+    cfg = _cfg(boxes="gt")
+    run_pipeline(sc, cfg)
     g = sc.path("global", "cam1")
-    g.write_text(g.read_text() + "\n")
-    st = _status(run_pipeline(sc, changed))
+    edited = g.read_text() + "\n"
+    g.write_text(edited)
+    with pytest.raises(McmotError, match=r"global/cam1.txt changed since `mcmot associate`"):
+        run_pipeline(sc, cfg)
+    assert g.read_text() == edited
+    # moved away, the stage is redone (and evaluate after it)
+    g.rename(tmp_path / "mine.txt")
+    st = _status(run_pipeline(sc, cfg))
     assert [st[s] for s in STAGES] == ["current"] * 4 + ["ran"] * 2
+
+
+def test_run_does_not_replace_outputs_that_no_stage_wrote(tmp_path):
+    sc = _scene(tmp_path / "s")
+    cfg = _cfg(boxes="gt", track_features="none")
+    run_pipeline(sc, cfg)
+    mine = "1,7,10,10,20,40,1,-1,-1,-1\n"
+    sc.provenance_path("track").unlink()  # tracks/ is now the user's, not a stage's
+    for cam in sc.camera_names():
+        sc.path("tracks", cam).write_text(mine)
+    with pytest.raises(McmotError, match="pass --overwrite"):
+        run_pipeline(sc, cfg)
+    assert all(sc.path("tracks", c).read_text() == mine for c in sc.camera_names())
 
 
 def test_interrupted_run_resumes_without_redoing_finished_stages(tmp_path, monkeypatch):

@@ -159,6 +159,27 @@ class _Runner:
         prints[stage] = _fingerprint(params)
         write_json(self.scene.provenance_path(RUN_RECORD), {"stages": prints})
 
+    def check_replaceable(self, stage: str, record: str | None) -> None:
+        """Stop before ``stage`` replaces an output that was edited since it wrote it."""
+        if self.overwrite_all or record is None:
+            return
+        changed = self.scene.changed_outputs(record)
+        if changed:
+            shown = self.scene.shown(changed[0])
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            raise McmotError(
+                f"{shown}{more} changed since `mcmot {stage}` wrote it and run would replace it: "
+                f"move it away to let run redo {stage}, or pass --overwrite to redo every stage"
+            )
+
+    def overwrite(self, record: str) -> bool:
+        """Whether ``record``'s stage may replace existing outputs: only those mcmot wrote.
+
+        Without a provenance record, existing files were not written by this
+        stage (a user's own boxes, say): the stage refuses to replace them.
+        """
+        return self.overwrite_all or self.scene.read_record(record) is not None
+
     def stage(
         self,
         stage: str,
@@ -176,6 +197,7 @@ class _Runner:
             self.reports.append(StageReport(stage, "current"))
             self.log(f"{stage}: up to date, skipped")
             return
+        self.check_replaceable(stage, record)
         self.log(f"{stage}: running")
         t0 = time.perf_counter()
         note = work() or ""
@@ -241,7 +263,7 @@ def run_pipeline(
 
 
 def _detect(scene: Scene, cfg: DetectConfig, r: _Runner) -> str:
-    res = run_detect(scene, cfg, overwrite=True, progress=r.progress, warn=r.log)
+    res = run_detect(scene, cfg, overwrite=r.overwrite("detect"), progress=r.progress, warn=r.log)
     return f"{sum(c.detections for c in res.cameras)} boxes"
 
 
@@ -264,19 +286,25 @@ def _pretrain(scene: Scene, run_dir: Path, cfg: RunConfig, r: _Runner) -> str:
 
 
 def _features(scene: Scene, cfg: FeaturesConfig, r: _Runner) -> str:
-    cams = run_extract_features(scene, cfg, overwrite=True, progress=r.progress)
+    cams = run_extract_features(scene, cfg, overwrite=r.overwrite("features"), progress=r.progress)
     return f"{sum(c.rows for c in cams)} rows"
 
 
 def _track(scene: Scene, cfg: RunConfig, r: _Runner) -> str:
     res = run_track(
-        scene, cfg.tracker, features=cfg.track_features, overwrite=True, progress=r.progress
+        scene,
+        cfg.tracker,
+        features=cfg.track_features,
+        overwrite=r.overwrite("track"),
+        progress=r.progress,
     )
     return f"{sum(c.tracks for c in res)} tracks"
 
 
 def _associate(scene: Scene, cfg: RunConfig, r: _Runner) -> str:
-    res = run_associate(scene, cfg.associate, overwrite=True, progress=r.progress)
+    res = run_associate(
+        scene, cfg.associate, overwrite=r.overwrite("associate"), progress=r.progress
+    )
     for note in res.notes:
         r.log(note)
     return f"{res.identities} identities ({res.cues})"
