@@ -157,12 +157,32 @@ def test_existing_scene_needs_overwrite_and_foreign_folder_is_kept(tmp_path, tin
     assert generate_scene(empty, dataclasses.replace(TINY, frames=2)).root == empty
 
 
-def test_overwrite_replaces_a_synth_scene(tmp_path):
-    first = generate_scene(tmp_path / "s", dataclasses.replace(TINY, frames=3))
+def test_overwrite_replaces_only_what_synth_wrote(tmp_path):
+    first = generate_scene(tmp_path / "s", dataclasses.replace(TINY, frames=3, cameras=3))
+    (first.root / "notes.txt").write_text("mine")
     (first.root / "det").mkdir()
-    second = generate_scene(tmp_path / "s", dataclasses.replace(TINY, frames=5), overwrite=True)
-    assert read_mot(second.path("gt", "cam1")).frames.max() <= 5
-    assert not (second.root / "det").exists()
+    (first.root / "det" / "cam1.txt").write_text("1,-1,1,1,5,5,1\n")
+    second = generate_scene(
+        tmp_path / "s", dataclasses.replace(TINY, frames=5, cameras=2), overwrite=True
+    )
+    assert read_mot(second.path("gt", "cam1")).frames.max() == 5
+    assert (second.root / "notes.txt").read_text() == "mine"
+    assert (second.root / "det" / "cam1.txt").read_text() == "1,-1,1,1,5,5,1\n"
+    assert second.camera_names() == ["cam1", "cam2"]  # the old third camera is gone
+    assert not second.path("gt", "cam3").exists()
+    assert second.is_current("synth")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+    assert not any(p.name.startswith(".") for p in second.root.iterdir())
+
+
+def test_overwrite_refuses_to_replace_a_file_synth_did_not_write(tmp_path):
+    first = generate_scene(tmp_path / "s", dataclasses.replace(TINY, frames=3, cameras=2))
+    mine = first.path("gt", "cam3")
+    mine.write_text("1,1,1,1,5,5,1\n")
+    with pytest.raises(McmotError, match="cam3.txt: mcmot synth did not write it"):
+        generate_scene(tmp_path / "s", dataclasses.replace(TINY, cameras=3), overwrite=True)
+    assert mine.read_text() == "1,1,1,1,5,5,1\n"
+    assert first.camera_names() == ["cam1", "cam2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 

@@ -2,7 +2,8 @@
 
 The scene is rendered into a hidden temporary folder beside ``out`` and
 renamed into place at the end, so a partly written scene never looks
-complete. The layout::
+complete; over an earlier synth scene only the files synth wrote are
+replaced. The layout::
 
     OUT/
       videos/<cam>.mp4  or  frames/<cam>/<frame:06d>.jpg
@@ -30,6 +31,7 @@ from mcmot.errors import McmotError
 from mcmot.motio import MotTable, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
+from mcmot.staging import staged
 from mcmot.synth.background import camera_background, ground_texture
 from mcmot.synth.bodies import BodyModel
 from mcmot.synth.cameras import CameraModel, place_cameras
@@ -272,12 +274,36 @@ def _write_cameras_json(sw: SynthWorld, path: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` to ``out``, replacing an old ``out`` if any."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / "scene")
-    os.replace(tmp, out)
-    if old is not None:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(old)
+    """Put the finished scene ``tmp`` at ``out``.
+
+    A missing or empty ``out`` becomes ``tmp`` in one rename. Over an earlier
+    synth scene, only what synth wrote there (the files its provenance
+    record lists) is replaced or removed, all together (see
+    :mod:`mcmot.staging`); every other file stays: the user's own, and the
+    outputs of later stages, which their provenance then shows to be stale.
+    """
+    if not out.is_dir() or not any(out.iterdir()):
+        os.replace(tmp, out)
+        return
+    rec = Scene(out).read_record("synth") or {}
+    old = set(rec.get("outputs", {})) | {f"{PROVENANCE}"}
+    new = {str(p.relative_to(tmp)): p for p in sorted(tmp.rglob("*")) if p.is_file()}
+    foreign = [rel for rel in new if rel not in old and (out / rel).exists()]
+    if foreign:
+        raise McmotError(
+            f"refusing to replace {out / foreign[0]}: mcmot synth did not write it; "
+            "move it away or choose another folder"
+        )
+    gone = sorted(old - set(new))
+    with staged(out, "synth") as st:
+        for rel, src in new.items():
+            os.replace(src, st.path(out / rel))
+        for rel in gone:
+            st.remove(out / rel)
+    for rel in gone:  # folders emptied by the removals (an old camera's frames/)
+        for folder in (out / rel).parents:
+            if folder == out:
+                break
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    shutil.rmtree(tmp, ignore_errors=True)
