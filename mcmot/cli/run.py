@@ -104,7 +104,11 @@ def run_cmd(
     ] = Boxes.det,
     imgsz: Annotated[
         int | None,
-        typer.Option("--imgsz", help=f"Detector input size [default: {_R.detect.imgsz}]."),
+        typer.Option(
+            "--imgsz",
+            help="Detector input size [default: per camera, 1.875x the frame's long side, "
+            "at most 1440].",
+        ),
     ] = None,
     cues: Annotated[
         Cues, typer.Option("--cues", help="Cross-camera cues of associate.")

