@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pretrain_fixtures import TINY_RUN
 
-from mcmot.models.teacher import teacher_available
+from mcmot.models.teacher import ort_offline, teacher_available
 
 #: Runs in a fresh interpreter, so that what libraries do when first imported
 #: is caught too: blocks and records every connection and name lookup, then
@@ -97,3 +98,11 @@ def test_the_teacher_opens_no_socket(tmp_path: Path):
          "--boxes", "gt", "--epochs", "1", "--device", "cpu"],
     )  # fmt: skip
     assert tried == []
+
+
+def test_onnx_runtime_telemetry_is_switched_off_whatever_the_environment_says(monkeypatch):
+    """ONNX Runtime uploads usage events from native code, where the socket block above
+    cannot see; only its environment switch, set before the runtime starts, stops that."""
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "0")
+    ort_offline()
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"

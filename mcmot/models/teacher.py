@@ -24,6 +24,7 @@ student's ``(gh, gw)`` grid.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -161,9 +162,22 @@ class Teacher:
         return out
 
 
+def ort_offline() -> None:
+    """Switch off ONNX Runtime's telemetry; must run before its first session.
+
+    Its POSIX builds upload usage events to a Microsoft host from native code
+    (a DNS lookup and a connection after a few dozen inferences, measured with
+    strace), which no Python-level switch stops: only ``ORT_DISABLE_TELEMETRY=1``
+    set before the runtime starts does. mcmot touches no network at run time,
+    so the switch is forced, whatever the environment said.
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+
 def _ort_teacher(path: Path, name: str) -> Teacher:
     if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
         raise McmotError("an ONNX teacher needs onnxruntime and onnx: pip install 'mcmot[teacher]'")
+    ort_offline()
     import onnx
     import onnxruntime as ort
 
