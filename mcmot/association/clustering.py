@@ -131,14 +131,6 @@ def average_linkage(
     return labels
 
 
-def group_matrix(labels: NDArray[np.int64], values: FloatArray) -> tuple[NDArray, FloatArray]:
-    """Sum a (T, T) matrix over groups: (G,) group labels and (G, G) sums."""
-    groups, g = np.unique(labels, return_inverse=True)
-    out = np.zeros((len(groups), len(groups)))
-    np.add.at(out, (g[:, None], g[None, :]), values)
-    return groups, out
-
-
 def merge_reentries(
     labels: NDArray[np.int64],
     mean_feats: FloatArray,
