@@ -27,7 +27,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from mcmot.detectors import PersonDetector
+from mcmot.detectors import PersonDetector, auto_imgsz
 from mcmot.frames import open_source
 from mcmot.stages.detect import DetectConfig, default_batch, detect_source
 
@@ -41,7 +41,7 @@ def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("videos", nargs="*", type=Path, default=[DEFAULT_VIDEO])
     ap.add_argument("--frames", type=int, default=40, help="frames per camera and run")
-    ap.add_argument("--imgsz", type=int, default=cfg.imgsz)
+    ap.add_argument("--imgsz", type=int, default=cfg.imgsz, help="default: per video, auto_imgsz")
     ap.add_argument("--batch", type=int, default=cfg.batch or default_batch("cpu"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     ap.add_argument("--repeat", type=int, default=2)
@@ -104,7 +104,8 @@ def main() -> None:
         f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} threads {torch.get_num_threads()}, device cpu"
     )
-    title = f"detect speed, YOLO11n-pose imgsz {args.imgsz}, first {args.frames} frames"
+    shown = args.imgsz or "auto (per video)"
+    title = f"detect speed, YOLO11n-pose imgsz {shown}, first {args.frames} frames"
     table = Table(title=title)
     cols = ("camera", "input", "side", "frames/s (wall)", "frames/CPU-s", "boxes")
     for col in cols:
@@ -112,11 +113,12 @@ def main() -> None:
     for video in args.videos:
         with open_source(video) as src:
             size, n = src.size, min(args.frames, src.num_frames)
+        imgsz = args.imgsz or auto_imgsz(size)  # the peer gets the same size as ours
         ours, peer = [], []
         for _ in range(args.repeat):
-            ours.append(_ours(video, n, args.imgsz, args.batch))
-            peer.append(_peer(video, n, args.imgsz))
-        what = f"{size[0]}x{size[1]}, {n} frames"
+            ours.append(_ours(video, n, imgsz, args.batch))
+            peer.append(_peer(video, n, imgsz))
+        what = f"{size[0]}x{size[1]}, {n} frames, imgsz {imgsz}"
         for side, runs in (("ours", ours), ("ultralytics", peer)):
             wall = min(r[0] for r in runs)
             cpu = min(r[1] for r in runs)
