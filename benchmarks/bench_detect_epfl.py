@@ -7,6 +7,8 @@ the default confidence, how many of them the largest size also finds (one to
 one, IoU >= 0.5; the largest size is the reference, there being no ground
 truth), the detections that lie mostly (>= half their area) inside the
 converter's watermark (x 130-355, y 235-285) and frames per second.
+Where ``benchmarks/data/<sequence>/gt/`` holds ground truth (the clip), the
+table adds recall and precision against it (IoU >= 0.5).
 ``--crops DIR`` writes every such watermark detection as an image (with the
 frame around it) to judge by eye whether a person is there.
 
@@ -29,6 +31,7 @@ from rich.table import Table
 from mcmot.detectors import DEFAULT_CONF, PersonDetector
 from mcmot.frames import open_source
 from mcmot.metrics.detection import MatchCounts, match_frame
+from mcmot.motio import read_mot
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED))
@@ -36,8 +39,9 @@ DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED))
 SEQUENCES = {"epfl-terrace1-clip": 10, "epfl-terrace1": 100, "epfl-campus4": 100}
 #: The converter's watermark in epfl-terrace1 and epfl-campus4 (x1, y1, x2, y2).
 WATERMARK = (130.0, 235.0, 355.0, 285.0)
+TRUTH = Path(__file__).resolve().parent / "data"
 COLUMNS = ("sequence", "imgsz", "images", "det/frame", "found by ref", "ref found", "in watermark")
-COLUMNS += ("frames/s",)
+COLUMNS += ("gt recall", "gt precision", "frames/s")
 
 
 def _parse() -> argparse.Namespace:
@@ -48,6 +52,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--imgsz", default="384,704,1440", help="sizes; the last is the reference")
     ap.add_argument("--conf", type=float, default=DEFAULT_CONF)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--truth", type=Path, default=TRUTH, help="<sequence>/gt/<cam>.txt here")
     ap.add_argument("--crops", type=Path, default=None, help="write watermark detections here")
     return ap.parse_args()
 
@@ -107,12 +112,18 @@ def main() -> None:
             det.warmup((360, 288))
             runs[imgsz] = _run(det, images)
         ref = runs[sizes[-1]][0]
+        gt_dir = args.truth / seq / "gt"
+        truth = {c: read_mot(gt_dir / f"{c}.txt") for c in images} if gt_dir.is_dir() else None
         for imgsz in sizes:
             dets, seconds = runs[imgsz]
             counts = MatchCounts(0, 0, 0)
             marked = 0
+            vs_gt = MatchCounts(0, 0, 0)
             for (cam, k), (boxes, _) in dets.items():
                 counts = counts + match_frame(ref[cam, k][0], boxes, 0.5)
+                if truth is not None:
+                    gt = truth[cam]
+                    vs_gt = vs_gt + match_frame(gt.boxes[gt.frames == k], boxes, 0.5)
                 mark = inside_fraction(boxes, WATERMARK) >= 0.5
                 marked += int(mark.sum())
                 if args.crops is not None and imgsz == sizes[0]:
@@ -129,6 +140,8 @@ def main() -> None:
                 f"{counts.precision:.3f}",
                 f"{counts.recall:.3f}",
                 str(marked),
+                f"{vs_gt.recall:.3f}" if truth is not None else "-",
+                f"{vs_gt.precision:.3f}" if truth is not None else "-",
                 f"{n / seconds:.1f}",
             )
         table.add_section()
