@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from mcmot.errors import McmotError
-from mcmot.timebase import frames_at_least_one
+from mcmot.timebase import check_fps, frames_at_least_one
 
 
 @dataclass(frozen=True)
@@ -260,3 +260,20 @@ class FrameTimes:
             online_window=frames_at_least_one(cfg.online_window, fps),
             online_warmup=frames_at_least_one(cfg.online_warmup, fps),
         )
+
+
+def check_associate_config(cfg: AssociateConfig) -> None:
+    """Raise :class:`McmotError` (one line) for settings association cannot use."""
+    if cfg.cues not in CUES:
+        raise McmotError(f"--cues must be one of {', '.join(CUES)}, got {cfg.cues!r}")
+    if cfg.mode not in MODES:
+        raise McmotError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+    w = cfg.appearance_weight
+    if w is not None and not 0.0 <= w <= 1.0:
+        raise McmotError(f"--appearance-weight must be in [0, 1], got {w}")
+    check_fps(cfg.fps)
+    for name in ("evidence_prior", "split_min_seconds", "online_window", "online_warmup"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
+            raise McmotError(f"associate {name} must be a duration in seconds >= 0, got {v!r}")
+    check_geometry_config(cfg.geometry)

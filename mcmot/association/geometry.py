@@ -93,6 +93,11 @@ class PairGeometry:
             return [(-(2**62), 2**62, self.H, self.quality)]
         return [(w.start, w.end, w.H, w.quality) for w in self.windows]
 
+    def reversed(self) -> PairGeometry:
+        """The same geometry seen from camera b: (b, a), every homography inverted."""
+        wins = tuple(WindowFit(w.start, w.end, np.linalg.inv(w.H), w.quality) for w in self.windows)
+        return PairGeometry(self.b, self.a, np.linalg.inv(self.H), self.quality, self.moving, wins)
+
 
 # ---------------------------------------------------------------- fitting
 def fit_pair(

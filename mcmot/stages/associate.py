@@ -1,46 +1,34 @@
-"""The associate stage: ``tracks/<cam>.txt`` -> ``global/<cam>.txt`` (+ ``geometry.json``)."""
+"""The associate stage: ``tracks/<cam>.txt`` -> ``global/<cam>.txt`` (+ ``geometry.json``).
+
+The stage reads the scene's files, hands the observations to
+:mod:`mcmot.association.pipeline` and writes the identities; the
+algorithm lives there.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.association.affinity import (
-    AppearanceModel,
-    Cues,
-    agreement_weight,
-    causal_smooth_features,
-    cross_view_similarities,
-    fit_appearance_model,
-    geometry_agreement,
-    known_negative_similarities,
-    smooth_features,
-    tracklet_similarities,
-)
-from mcmot.association.config import CUES, MODES, AssociateConfig, FrameTimes, check_geometry_config
+from mcmot.association.affinity import AppearanceModel
+from mcmot.association.config import AssociateConfig, FrameTimes, check_associate_config
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
-from mcmot.association.geometry import PairGeometry, fit_scene, load_geometry, save_geometry
-from mcmot.association.loops import check_loops
-from mcmot.association.offline import Assignment, associate_offline
+from mcmot.association.geometry import PairGeometry, load_geometry, save_geometry
+from mcmot.association.offline import Assignment
+from mcmot.association.pipeline import appearance_model, assign_identities, fit_geometry
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene, stage_lock
-from mcmot.timebase import check_fps, scene_fps
+from mcmot.timebase import scene_fps
 
 GEOMETRY_FILE = "geometry.json"
-
-#: Below this appearance weight, an appearance-only run warns.
-LOW_APPEARANCE_WEIGHT = 0.3
-
-#: Cross-view similarities sampled to fit the appearance model.
-APPEARANCE_SAMPLE = 200_000
 
 
 @dataclass(frozen=True)
@@ -72,23 +60,6 @@ class AssociateResult:
     reentry_threshold: float | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def check_associate_config(cfg: AssociateConfig) -> None:
-    """Raise :class:`McmotError` (one line) for settings association cannot use."""
-    if cfg.cues not in CUES:
-        raise McmotError(f"--cues must be one of {', '.join(CUES)}, got {cfg.cues!r}")
-    if cfg.mode not in MODES:
-        raise McmotError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
-    w = cfg.appearance_weight
-    if w is not None and not 0.0 <= w <= 1.0:
-        raise McmotError(f"--appearance-weight must be in [0, 1], got {w}")
-    check_fps(cfg.fps)
-    for name in ("evidence_prior", "split_min_seconds", "online_window", "online_warmup"):
-        v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
-            raise McmotError(f"associate {name} must be a duration in seconds >= 0, got {v!r}")
-    check_geometry_config(cfg.geometry)
 
 
 def _load_tracks(scene: Scene) -> dict[str, MotTable]:
@@ -182,33 +153,17 @@ def build_obs(
     return obs
 
 
-def _geometry(
-    obs: list[CameraObs],
-    cfg: AssociateConfig,
-    times: FrameTimes,
-    progress: ProgressCallback | None,
-) -> dict[tuple[str, str], PairGeometry]:
-    if cfg.geometry_path:
-        loaded = load_geometry(Path(cfg.geometry_path))
-        out = {}
-        names = [o.name for o in obs]
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                if (a, b) in loaded:
-                    out[(a, b)] = loaded[(a, b)]
-                elif (b, a) in loaded:
-                    out[(a, b)] = _reverse(loaded[(b, a)])
-        return out
-    if cfg.mode == "online":
-        # online: fit once on the first frames only (a bounded buffer)
-        starts = [int(o.frames[0]) for o in obs if len(o)]
-        first = min(starts) if starts else 1
-        obs = [o.window(first, first + times.online_warmup - 1) for o in obs]
-        return fit_scene(obs, cfg.geometry, static=True, fps=times.fps, progress=progress)
-    pairs = fit_scene(
-        obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
-    )
-    return check_loops(obs, pairs, cfg.geometry)
+def _loaded_geometry(path: str, names: list[str]) -> dict[tuple[str, str], PairGeometry]:
+    """The pairs of ``names`` in the geometry file ``path``, each in the scene's camera order."""
+    loaded = load_geometry(Path(path))
+    out = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if (a, b) in loaded:
+                out[(a, b)] = loaded[(a, b)]
+            elif (b, a) in loaded:
+                out[(a, b)] = loaded[(b, a)].reversed()
+    return out
 
 
 def _loaded_pairs_cover(
@@ -225,40 +180,6 @@ def _loaded_pairs_cover(
     if missing:
         return [f"{path} has no geometry for {', '.join(missing)}: no geometric cue there"]
     return []
-
-
-def _reverse(g: PairGeometry) -> PairGeometry:
-    from mcmot.association.windows import WindowFit
-
-    wins = tuple(WindowFit(w.start, w.end, np.linalg.inv(w.H), w.quality) for w in g.windows)
-    return PairGeometry(g.b, g.a, np.linalg.inv(g.H), g.quality, g.moving, wins)
-
-
-def _calibrate_on_geometry(
-    obs: list[CameraObs],
-    model: AppearanceModel,
-    geometry: dict[tuple[str, str], PairGeometry],
-    cfg: AssociateConfig,
-    times: FrameTimes,
-) -> AppearanceModel:
-    """Offline, both cues: the appearance weight from appearance's agreement with
-    geometry-only association (see ``affinity.geometry_agreement``); the
-    mixture's own check stays when geometry decides too little to compare."""
-    alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg, times)
-    agreement = geometry_agreement(obs, alone.ids)
-    if agreement is None:
-        return model
-    return agreement_weight(model, agreement[0], cfg.appearance_full_separation)
-
-
-def _assign(
-    obs: list[CameraObs], cues: Cues, cfg: AssociateConfig, times: FrameTimes
-) -> Assignment:
-    if cfg.mode == "online":
-        from mcmot.association.online import associate_online
-
-        return associate_online(obs, cues, cfg, times)
-    return associate_offline(obs, cues, cfg, times)
 
 
 @stage_lock("associate")
@@ -285,52 +206,25 @@ def run_associate(
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
     fps, fps_note = scene_fps(sc, cfg.fps)
-    if fps_note:
-        notes.append(fps_note)
+    notes += [fps_note] if fps_note else []
     times = FrameTimes.of(cfg, fps)
-    t0 = time.perf_counter()
+    clock = _Clock()
     obs = build_obs(sc, tracks, cfg, use_app)
-    seconds = {"load": time.perf_counter() - t0}
+    clock.lap("load")
     geometry: dict[tuple[str, str], PairGeometry] = {}
-    if use_geo:
-        t0 = time.perf_counter()
-        geometry = _geometry(obs, cfg, times, progress)
-        seconds["geometry"] = time.perf_counter() - t0
-        if cfg.geometry_path:
-            notes += _loaded_pairs_cover(cfg.geometry_path, [o.name for o in obs], geometry)
+    if use_geo and cfg.geometry_path:
+        geometry = _loaded_geometry(cfg.geometry_path, cams)
+        notes += _loaded_pairs_cover(cfg.geometry_path, cams, geometry)
+    elif use_geo:
+        geometry = fit_geometry(obs, cfg, times, progress)
+        clock.lap("geometry")
+    geo = geometry if use_geo else None
     model = None
     if use_app:
-        if cfg.mode == "offline":
-            obs = smooth_features(obs)
-            sims = tracklet_similarities(obs)
-        else:
-            obs = causal_smooth_features(obs)
-            sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
-        negatives = known_negative_similarities(obs)
-        model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
-        if use_geo and cfg.appearance_weight is not None:
-            model = replace(model, weight=cfg.appearance_weight)
-        elif use_geo and cfg.mode == "offline" and len(cams) > 1:
-            model = _calibrate_on_geometry(obs, model, geometry, cfg, times)
-    t0 = time.perf_counter()
-    if len(cams) == 1:
-        assignment = Assignment([o.tids.copy() for o in obs], len(np.unique(obs[0].tids)), 0)
-        assignment = Assignment(assignment.ids, assignment.tracklets, assignment.tracklets)
-    else:
-        used = model
-        if model is not None and not use_geo:
-            # alone, appearance decides whatever its weight (which only ranks it
-            # against geometry); the weight stays in the report
-            used = replace(model, weight=1.0)
-            if model.weight < LOW_APPEARANCE_WEIGHT:
-                notes.append(
-                    f"appearance looks unreliable here (weight {model.weight:.2f}): "
-                    "consider --cues both"
-                )
-        assignment = _assign(
-            obs, Cues(geometry if use_geo else None, used, cfg.gate_scale), cfg, times
-        )
-    seconds["associate"] = time.perf_counter() - t0
+        obs, model = appearance_model(obs, cfg, geo, times)
+    clock.lap("appearance")
+    assignment = assign_identities(obs, geo, model, cfg, times, notes)
+    clock.lap("associate")
     cues_used = "none" if len(cams) == 1 else _cue_name(use_app, use_geo)
     inputs = [sc.path("tracks", c) for c in cams]
     if use_app:
@@ -355,8 +249,21 @@ def run_associate(
         appearance=model,
         reentry_threshold=assignment.reentry_threshold,
         notes=notes,
-        seconds=seconds,
+        seconds=clock.seconds,
     )
+
+
+class _Clock:
+    """Wall time of the steps of one call, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._t
+        self._t = now
 
 
 def _cue_name(app: bool, geo: bool) -> str:

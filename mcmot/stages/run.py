@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, check_associate_config
 from mcmot.atomic import write_json
 from mcmot.config import check_types, override, to_dict
 from mcmot.errors import McmotError
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene, stage_lock
-from mcmot.stages.associate import check_associate_config, run_associate
+from mcmot.stages.associate import run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features

@@ -1,0 +1,143 @@
+"""Cross-camera association from loaded observations to global identities.
+
+The associate stage (``mcmot.stages.associate``) reads the scene's files into
+one :class:`~mcmot.association.data.CameraObs` per camera and writes the
+result; everything in between is here:
+
+1. :func:`fit_geometry`: the camera pairs' ground-plane geometry (offline:
+   fitted on the whole recording and checked around camera loops; online:
+   fitted once on the first frames);
+2. :func:`appearance_model`: features smoothed along each tracklet, the
+   same-versus-different similarity model, and its weight beside geometry;
+3. :func:`assign_identities`: offline clustering or online assignment with
+   the cues chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from mcmot.association.affinity import (
+    AppearanceModel,
+    Cues,
+    agreement_weight,
+    causal_smooth_features,
+    cross_view_similarities,
+    fit_appearance_model,
+    geometry_agreement,
+    known_negative_similarities,
+    smooth_features,
+    tracklet_similarities,
+)
+from mcmot.association.config import AssociateConfig, FrameTimes
+from mcmot.association.data import CameraObs
+from mcmot.association.geometry import PairGeometry, fit_scene
+from mcmot.association.loops import check_loops
+from mcmot.association.offline import Assignment, associate_offline
+from mcmot.progress import ProgressCallback
+
+#: Below this appearance weight, an appearance-only run warns.
+LOW_APPEARANCE_WEIGHT = 0.3
+
+#: Cross-view similarities sampled to fit the appearance model (online mode).
+APPEARANCE_SAMPLE = 200_000
+
+Geometry = dict[tuple[str, str], PairGeometry]
+
+
+def fit_geometry(
+    obs: list[CameraObs],
+    cfg: AssociateConfig,
+    times: FrameTimes,
+    progress: ProgressCallback | None = None,
+) -> Geometry:
+    """Each camera pair's geometry, fitted on ``obs`` (see the module docstring)."""
+    if cfg.mode == "online":
+        # online: fit once on the first frames only (a bounded buffer)
+        starts = [int(o.frames[0]) for o in obs if len(o)]
+        first = min(starts) if starts else 1
+        obs = [o.window(first, first + times.online_warmup - 1) for o in obs]
+        return fit_scene(obs, cfg.geometry, static=True, fps=times.fps, progress=progress)
+    pairs = fit_scene(
+        obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
+    )
+    return check_loops(obs, pairs, cfg.geometry)
+
+
+def appearance_model(
+    obs: list[CameraObs],
+    cfg: AssociateConfig,
+    geometry: Geometry | None,
+    times: FrameTimes,
+) -> tuple[list[CameraObs], AppearanceModel]:
+    """``obs`` with smoothed features, and the appearance model with its fusion weight.
+
+    ``geometry`` is None when the geometric cue is not used. With it, the
+    weight is ``cfg.appearance_weight`` when given, else (offline, several
+    cameras) appearance's agreement with geometry-only association.
+    """
+    if cfg.mode == "offline":
+        obs = smooth_features(obs)
+        sims = tracklet_similarities(obs)
+    else:
+        obs = causal_smooth_features(obs)
+        sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
+    negatives = known_negative_similarities(obs)
+    model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
+    if geometry is not None and cfg.appearance_weight is not None:
+        model = replace(model, weight=cfg.appearance_weight)
+    elif geometry is not None and cfg.mode == "offline" and len(obs) > 1:
+        model = _calibrate_on_geometry(obs, model, geometry, cfg, times)
+    return obs, model
+
+
+def assign_identities(
+    obs: list[CameraObs],
+    geometry: Geometry | None,
+    model: AppearanceModel | None,
+    cfg: AssociateConfig,
+    times: FrameTimes,
+    notes: list[str],
+) -> Assignment:
+    """Global identities of every tracklet from the cues given (None = cue not used).
+
+    One camera keeps its track ids. Appearance alone decides whatever its
+    weight (the weight only ranks it against geometry); a low weight then
+    adds a note to ``notes``.
+    """
+    if len(obs) == 1:
+        n = len(np.unique(obs[0].tids))
+        return Assignment([o.tids.copy() for o in obs], n, n)
+    used = model
+    if model is not None and geometry is None:
+        used = replace(model, weight=1.0)
+        if model.weight < LOW_APPEARANCE_WEIGHT:
+            notes.append(
+                f"appearance looks unreliable here (weight {model.weight:.2f}): "
+                "consider --cues both"
+            )
+    cues = Cues(geometry, used, cfg.gate_scale)
+    if cfg.mode == "online":
+        from mcmot.association.online import associate_online
+
+        return associate_online(obs, cues, cfg, times)
+    return associate_offline(obs, cues, cfg, times)
+
+
+def _calibrate_on_geometry(
+    obs: list[CameraObs],
+    model: AppearanceModel,
+    geometry: Geometry,
+    cfg: AssociateConfig,
+    times: FrameTimes,
+) -> AppearanceModel:
+    """Offline, both cues: the appearance weight from appearance's agreement with
+    geometry-only association (see ``affinity.geometry_agreement``); the
+    mixture's own check stays when geometry decides too little to compare."""
+    alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg, times)
+    agreement = geometry_agreement(obs, alone.ids)
+    if agreement is None:
+        return model
+    return agreement_weight(model, agreement[0], cfg.appearance_full_separation)
