@@ -55,6 +55,7 @@ from bench_crossview_retrieval import (  # noqa: E402
     top1,
     untrained_checkpoint,
 )
+from bench_track_calibration import shuffle_order  # noqa: E402
 
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
 
@@ -110,8 +111,7 @@ def drop_frames(det: MotTable, first: int, last: int) -> MotTable:
 
 def shuffle_within_frames(table: MotTable, seed: int) -> tuple[MotTable, NDArray[np.int64]]:
     """``table``'s rows in random order within each frame (frames ascending), and the order."""
-    rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(len(table)), table.frames))
+    order = shuffle_order(table, seed)
     return table.select(order), order
 
 

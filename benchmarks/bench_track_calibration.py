@@ -55,6 +55,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -86,10 +87,15 @@ def synth_scene(work: Path, seed: int) -> Path:
     return root
 
 
+def shuffle_order(det: MotTable, seed: int) -> NDArray[np.int64]:
+    """A random order of ``det``'s rows within each frame, frames ascending (fixed rng)."""
+    rng = np.random.default_rng(seed)
+    return np.lexsort((rng.random(len(det)), det.frames))
+
+
 def shuffled(det: MotTable, seed: int) -> MotTable:
     """``det`` with its rows in a random order within each frame (fixed rng)."""
-    rng = np.random.default_rng(seed)
-    return det.select(np.lexsort((rng.random(len(det)), det.frames)))
+    return det.select(shuffle_order(det, seed))
 
 
 def encoder_scene(

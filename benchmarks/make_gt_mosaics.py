@@ -28,7 +28,6 @@ Frames are 1-based: frame 1 is the first decoded frame of each video.
 from __future__ import annotations
 
 import argparse
-import colorsys
 from pathlib import Path
 
 import cv2
@@ -36,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.motio import MotTable, read_mot, read_truth
+from mcmot.render import id_colour
 
 Image = NDArray[np.uint8]
 
@@ -70,15 +70,6 @@ def read_boxes(folder: Path | None, cameras: list[str]) -> dict[str, MotTable]:
     return out
 
 
-def colour(ident: int) -> tuple[int, int, int]:
-    """A stable, well-separated BGR colour for an identity."""
-    if ident < 0:
-        return (160, 160, 160)
-    h = (ident * 0.61803398875) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(h, 0.9, 1.0)
-    return (int(b * 255), int(g * 255), int(r * 255))
-
-
 def parse_frames(text: str, n_frames: int) -> list[int]:
     """``START:END[:STEP]`` (inclusive) or ``a,b,c`` -> frame numbers within 1..n_frames."""
     if ":" in text:
@@ -108,7 +99,7 @@ def draw_tile(
         cv2.rectangle(tile, p0, p1, (200, 200, 200), 1)
     sel = boxes.frames == frame
     for ident, (x, y, w, h) in zip(boxes.ids[sel], boxes.boxes[sel], strict=True):
-        c = colour(int(ident))
+        c = id_colour(int(ident))
         p0 = (int(x * scale), int(y * scale))
         p1 = (int((x + w) * scale), int((y + h) * scale))
         cv2.rectangle(tile, p0, p1, c, 2)
@@ -168,7 +159,7 @@ def sheet(
     for r, ident in enumerate(ids):
         y0 = head + r * ch
         cv2.putText(
-            out, str(ident), (2, y0 + ch // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour(ident), 2
+            out, str(ident), (2, y0 + ch // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, id_colour(ident), 2
         )
         mine = boxes.select(boxes.ids == ident)
         for j, f in enumerate(sample):

@@ -22,6 +22,7 @@ from mcmot.cli.common import (
     warn,
 )
 from mcmot.config import load_overrides
+from mcmot.detectors import DEFAULT_IMGSZ
 from mcmot.errors import McmotError
 from mcmot.scene import Scene
 from mcmot.stages.run import RunConfig, StageReport, apply_overrides, run_pipeline
@@ -107,7 +108,7 @@ def run_cmd(
         typer.Option(
             "--imgsz",
             help="Detector input size [default: per camera, 1.875x the frame's long side, "
-            "at most 1440].",
+            f"at most {DEFAULT_IMGSZ}].",
         ),
     ] = None,
     cues: Annotated[

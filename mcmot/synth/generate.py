@@ -286,7 +286,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
         return
     rec = Scene(out).read_record("synth") or {}
-    old = set(rec.get("outputs", {})) | {f"{PROVENANCE}"}
+    old = set(rec.get("outputs", {})) | {str(PROVENANCE)}
     new = {str(p.relative_to(tmp)): p for p in sorted(tmp.rglob("*")) if p.is_file()}
     foreign = [rel for rel in new if rel not in old and (out / rel).exists()]
     if foreign:
