@@ -283,8 +283,7 @@ class Scene:
             return False
         for group in ("inputs", "outputs"):
             for rel, stamp in rec.get(group, {}).items():
-                p = Path(rel) if Path(rel).is_absolute() else self.root / rel
-                if stamp is None or _stamp(p) != stamp:
+                if stamp is None or _stamp(self._recorded(rel)) != stamp:
                     return False
         return bool(rec.get("outputs"))
 
@@ -295,11 +294,14 @@ class Scene:
             return []
         out = []
         for rel, stamp in rec.get("outputs", {}).items():
-            p = Path(rel) if Path(rel).is_absolute() else self.root / rel
-            now = _stamp(p)
+            now = _stamp(self._recorded(rel))
             if now is not None and now != stamp:
-                out.append(p)
+                out.append(self._recorded(rel))
         return out
+
+    def _recorded(self, rel: str) -> Path:
+        """The file a provenance record names ``rel`` (relative to the scene, or absolute)."""
+        return Path(rel) if Path(rel).is_absolute() else self.root / rel
 
     def _rel(self, p: Path) -> Path:
         try:
