@@ -1,18 +1,55 @@
-"""``mcmot info``: what a scene folder holds."""
+"""``mcmot info``: what a scene folder holds, and the label-free health of its results."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
+import typer
 from rich.table import Table
 
-from mcmot.cli.common import SceneArg, out
+from mcmot.cli.common import FpsOpt, SceneArg, out, warn
+from mcmot.cli.report import geometry_table, identity_tables
 from mcmot.frames import open_source
 from mcmot.motio import PREDICTION_STAGES, read_mot
 from mcmot.scene import Scene
+from mcmot.stages.health import DEFAULT_BIN_SECONDS, health_to_dict, scene_health
+
+BinOpt = Annotated[
+    float,
+    typer.Option("--bin-seconds", help="Length of one row of the identities-over-time table."),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print the geometry and identity figures as JSON instead."),
+]
 
 
-def info_cmd(scene: SceneArg) -> None:
-    """Show a scene's cameras, their frames, and which stage outputs exist."""
+def info_cmd(
+    scene: SceneArg,
+    bin_seconds: BinOpt = DEFAULT_BIN_SECONDS,
+    fps: FpsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a scene's cameras and stage outputs, and the label-free health of its
+    results: each camera pair's geometry and the identities of global/ over time."""
     sc = Scene(scene)
+    sc.require_cameras()
+    health = scene_health(sc.root, bin_seconds, fps)
+    if as_json:
+        out.print_json(json.dumps(health_to_dict(health), allow_nan=False))
+        return
+    _cameras_table(sc)
+    for note in health.notes:
+        warn(note)
+    if health.geometry is not None:
+        out.print(geometry_table(health.geometry))
+    if health.identities is not None:
+        for table in identity_tables(health.identities, health.fps):
+            out.print(table)
+
+
+def _cameras_table(sc: Scene) -> None:
     cams = sc.require_cameras()
     table = Table(title=f"scene {sc.root}")
     table.add_column("camera")

@@ -1,11 +1,16 @@
-"""Rich tables of evaluation results (the CLI prints them; nothing here prints)."""
+"""Rich tables of results: evaluation, geometry, identities (the CLI prints them;
+nothing here prints)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
 
+from mcmot.association.geometry import PairGeometry
+from mcmot.metrics.health import IdentityHealth
 from mcmot.stages.evaluate import EvalResult, detail
 
 #: Over-time columns: (header, key, kind) with kind "pct" (fraction shown as %) or "int",
@@ -80,3 +85,47 @@ def cross_view_table(result: EvalResult) -> Table:
     for name, s in rows:
         table.add_row(name, *(_cell(s[k]) for k in CROSS_VIEW_COLUMNS))
     return table
+
+
+def _number(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+def geometry_table(pairs: Mapping[tuple[str, str], PairGeometry]) -> Table:
+    """Each camera pair's fit: matches, inlier rate, error, synchronization gap,
+    persistence, the weight association gives it, and why."""
+    table = Table(title="geometry (per camera pair)")
+    for col in ("pair", "matches", "inliers", "err", "gap", "persist", "weight"):
+        table.add_column(col, justify="right")
+    table.add_column("why", justify="left")
+    for (a, b), g in pairs.items():
+        q = g.quality
+        w = sum(s[3].weight for s in g.segments()) / len(g.segments())
+        table.add_row(
+            f"{a}-{b}", str(q.matches), f"{q.inlier_rate:.2f}", _number(q.median_error, 3),
+            f"{q.sync_gap:.2f}", f"{q.persistence:.2f}", f"{w:.2f}", g.why(),
+        )  # fmt: skip
+    return table
+
+
+def identity_tables(h: IdentityHealth, fps: float) -> list[Table]:
+    """The identities of ``global/``: a summary, and their counts over time."""
+    summary = Table(title="identities (global/)")
+    for col in ("identities", "by 1, 2, ... cameras", "multi-camera", "of rows", "per person"):
+        summary.add_column(col, justify="right")
+    summary.add_row(
+        str(h.identities),
+        ", ".join(str(n) for n in h.by_cameras),
+        _cell(h.multi_camera),
+        _cell(h.multi_camera_rows),
+        f"{h.per_person:.2f}",
+    )
+    over_time = Table(title="identities over time")
+    for col in ("seconds", "frames", "in view", "in one camera", "active", "new"):
+        over_time.add_column(col, justify="right")
+    for b in h.bins:
+        over_time.add_row(
+            f"{(b.start - 1) / fps:.0f}-{b.end / fps:.0f}", f"{b.start}-{b.end}",
+            str(b.in_view), str(b.in_one_camera), str(b.active), str(b.new),
+        )  # fmt: skip
+    return [summary, over_time]
