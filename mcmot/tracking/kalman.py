@@ -20,13 +20,13 @@ tracks. The tests check that both paths agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from filterpy.kalman import predict as fp_predict
 from filterpy.kalman import update as fp_update
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
+
+from mcmot.tracking.config import KalmanConfig
 
 FloatArray = NDArray[np.float64]
 
@@ -43,32 +43,6 @@ def chi2_gate(dof: int = NDIM, confidence: float = GATING_CONFIDENCE) -> float:
     measurement; ``chi2_gate(2)`` (about 5.9915) gates on position only.
     """
     return float(chi2.ppf(confidence, dof))
-
-
-@dataclass(frozen=True)
-class KalmanConfig:
-    """Noise parameters of the filter (defaults: the original DeepSORT code).
-
-    Attributes
-    ----------
-    std_weight_position : position noise standard deviation per pixel of box height (1/20)
-    std_weight_velocity : velocity noise standard deviation per pixel of box height (1/160)
-    std_aspect : measurement noise of the aspect ratio (1e-1)
-    std_aspect_process : process noise of the aspect ratio (1e-2)
-    std_aspect_velocity : process noise of the aspect ratio's velocity (1e-5)
-    init_position_factor : initial position std is this times the measurement noise (2)
-    init_velocity_factor : initial velocity std is this times the velocity noise (10)
-    dt : time step in frames (1)
-    """
-
-    std_weight_position: float = 1.0 / 20
-    std_weight_velocity: float = 1.0 / 160
-    std_aspect: float = 1e-1
-    std_aspect_process: float = 1e-2
-    std_aspect_velocity: float = 1e-5
-    init_position_factor: float = 2.0
-    init_velocity_factor: float = 10.0
-    dt: float = 1.0
 
 
 class KalmanFilter:

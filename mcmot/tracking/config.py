@@ -1,0 +1,167 @@
+"""DeepSORT's settings: :class:`TrackerConfig` and the filter's :class:`KalmanConfig`.
+
+Plain frozen dataclasses that import nothing heavy, so the ``mcmot track``
+command can show their defaults without loading the tracker (scipy, filterpy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcmot.config import check_types
+from mcmot.errors import McmotError
+from mcmot.timebase import check_fps
+
+
+@dataclass(frozen=True)
+class KalmanConfig:
+    """Noise parameters of the filter (defaults: the original DeepSORT code).
+
+    Attributes
+    ----------
+    std_weight_position : position noise standard deviation per pixel of box height (1/20)
+    std_weight_velocity : velocity noise standard deviation per pixel of box height (1/160)
+    std_aspect : measurement noise of the aspect ratio (1e-1)
+    std_aspect_process : process noise of the aspect ratio (1e-2)
+    std_aspect_velocity : process noise of the aspect ratio's velocity (1e-5)
+    init_position_factor : initial position std is this times the measurement noise (2)
+    init_velocity_factor : initial velocity std is this times the velocity noise (10)
+    dt : time step in frames (1)
+    """
+
+    std_weight_position: float = 1.0 / 20
+    std_weight_velocity: float = 1.0 / 160
+    std_aspect: float = 1e-1
+    std_aspect_process: float = 1e-2
+    std_aspect_velocity: float = 1e-5
+    init_position_factor: float = 2.0
+    init_velocity_factor: float = 10.0
+    dt: float = 1.0
+
+
+#: Costs of the motion-only matching cascade (see ``TrackerConfig.motion_cost``).
+MOTION_COSTS = ("mahalanobis", "iou", "hybrid")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """DeepSORT parameters; defaults from the paper and its reference code.
+
+    Attributes
+    ----------
+    max_cosine_distance : appearance gate: largest accepted cosine distance (0.2)
+    nn_budget : features kept per track gallery, most recent first (100)
+    max_iou_distance : largest accepted ``1 - IoU`` in the IoU stage (0.7)
+    fps : frames per second of the video; None = the rate stored in the
+        scene's video, else 10 (``mcmot.timebase``); it turns the durations
+        below into frames
+    max_age_seconds : seconds a confirmed track survives without detections
+        (3.0: DeepSORT's 30 frames at 10 frames/s); in frames (rounded, at
+        least 1) also the depth of the matching cascade
+    n_init_seconds : how long a new track must be hit in consecutive frames
+        to be confirmed (0.3: DeepSORT's 3 frames at 10 frames/s; rounded up
+        to frames, at least 1, so at 2 frames/s one hit confirms)
+    min_confidence : detections scoring below this are ignored (0.3, as the
+        reference code runs MOT16; scores on another scale need another value)
+    min_height : detections shorter than this many pixels are ignored (0)
+    motion_max_distance : motion-only cascade (no features), ``motion_cost =
+        "mahalanobis"``: largest accepted squared Mahalanobis distance as a
+        fraction of the gate (1.0 = the gate)
+    motion_cost : the cascade's cost without features: "iou" (``1 - IoU`` with
+        the predicted box, Mahalanobis-gated, accepted up to ``max_iou_distance``;
+        the default: better IDF1, MOTA and HOTA on PETS09-S2L1 with ACF detections,
+        see docs/tracking.md), "mahalanobis" (the paper's motion-only metric,
+        lambda = 1: squared distance / gate) or "hybrid" (IoU for the tracks seen
+        in the previous frame, whose predicted box is reliable; the Mahalanobis
+        cost, whose covariance grows with the gap, for tracks missed longer)
+    kalman : noise parameters of the Kalman filter
+    cosine_gate_quantile : a quantile q in (0, 1) [0.05], or None (use
+        ``max_cosine_distance`` as given): ``mcmot.stages.track.run_track``
+        replaces ``max_cosine_distance`` by the q-quantile of the cosine
+        distances between detections of the same frame of that video (known
+        different people; no labels), see ``mcmot.tracking.calibrate`` and
+        docs/tracking.md. The default because self-supervised features are not
+        re-ID features (most different-person pairs fall under DeepSORT's 0.2)
+        and it beat the fixed gate on both PETS detection sources; the online
+        ``Tracker`` itself always uses ``max_cosine_distance``
+    low_confidence : None (off) or a score below ``min_confidence``: detections
+        scoring in ``[low_confidence, min_confidence)`` get BYTE's second
+        association (IoU with the confirmed tracks left unmatched that were seen in
+        the previous frame, up to ``low_max_iou_distance``); they update the Kalman
+        state but never start a track and never enter a feature gallery
+    low_max_iou_distance : largest ``1 - IoU`` accepted in that stage (0.5, BYTE's
+        second-stage threshold)
+    motion_weight : with features, lambda of DeepSORT's eq. 5 [0.0, the paper's
+        setting]: the cascade ranks the admissible pairs by ``lambda * m + (1 -
+        lambda) * d``, with ``d`` the cosine distance and ``m`` the motion-only
+        cascade's cost (``motion_cost``) divided by its threshold and capped at 1.
+        Which pairs are admissible does not change (inside the Mahalanobis gate
+        and the cosine gate); only who wins among them. With perfect boxes and
+        look-alike people, motion tells neighbours apart better than appearance
+    emit_tentative : hand out, once a track is confirmed, the rows of its
+        ``n_init - 1`` tentative frames (``Tracker.pop_recovered``); an offline
+        output option: the online ``update`` result is unchanged
+    appearance_weight : with features, the appearance cue's weight w in [0, 1], or
+        None [default]: ``mcmot.stages.track.run_track`` sets it per camera from
+        the label-free separation of that video's features
+        (``mcmot.tracking.calibrate.calibrate_appearance``); the online
+        ``Tracker`` reads None as 1. For 0 <= w < 1 the cascade's cost is the
+        motion-only cost divided by its threshold, ``m``, shifted by appearance:
+        ``m + w * (min(d / max_cosine_distance, 2) - 1)`` with ``d`` the cosine
+        distance, accepted up to 1: an identical look lowers the cost by w, a
+        distance at the gate leaves it, twice the gate or more raises it by w.
+        So w = 0 is the motion-only cascade (features unused) and appearance can
+        never move a pair by more than w thresholds. w = 1 is DeepSORT's
+        appearance cascade (cosine cost, cosine gate, motion only gates). With
+        ``motion_weight`` > 0 the cascade is DeepSORT's eq. 5 instead and w only
+        switches appearance off (0) or on
+    """
+
+    max_cosine_distance: float = 0.2
+    nn_budget: int | None = 100
+    max_iou_distance: float = 0.7
+    fps: float | None = None
+    max_age_seconds: float = 3.0
+    n_init_seconds: float = 0.3
+    min_confidence: float = 0.3
+    min_height: float = 0.0
+    motion_max_distance: float = 1.0
+    motion_cost: str = "iou"
+    kalman: KalmanConfig = KalmanConfig()
+    cosine_gate_quantile: float | None = 0.05
+    low_confidence: float | None = None
+    low_max_iou_distance: float = 0.5
+    emit_tentative: bool = False
+    motion_weight: float = 0.0
+    appearance_weight: float | None = None
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        check_fps(self.fps)
+        checks = [
+            (0 <= self.max_cosine_distance <= 2, "max_cosine_distance must be in [0, 2]"),
+            (self.nn_budget is None or self.nn_budget >= 1, "nn_budget must be at least 1"),
+            (0 <= self.max_iou_distance <= 1, "max_iou_distance must be in [0, 1]"),
+            (0 <= self.max_age_seconds <= 1e6, "max_age_seconds must be in [0, 1e6]"),
+            (0 < self.n_init_seconds <= 1e6, "n_init_seconds must be in (0, 1e6]"),
+            (self.min_height >= 0, "min_height must be 0 or more"),
+            (self.motion_max_distance > 0, "motion_max_distance must be positive"),
+            (self.motion_cost in MOTION_COSTS, f"motion_cost must be one of {MOTION_COSTS}"),
+            (
+                self.cosine_gate_quantile is None or 0 < self.cosine_gate_quantile < 1,
+                "cosine_gate_quantile must be in (0, 1)",
+            ),
+            (
+                self.low_confidence is None or self.low_confidence < self.min_confidence,
+                "low_confidence must be below min_confidence",
+            ),
+            (0 <= self.low_max_iou_distance <= 1, "low_max_iou_distance must be in [0, 1]"),
+            (0 <= self.motion_weight <= 1, "motion_weight must be in [0, 1]"),
+            (
+                self.appearance_weight is None or 0 <= self.appearance_weight <= 1,
+                "appearance_weight must be in [0, 1]",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise McmotError(f"tracker config: {message}")
