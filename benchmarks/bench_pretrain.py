@@ -37,8 +37,9 @@ def measure(views: int, dets: int, steps: int, threads: int, peer: bool) -> dict
 
     import torch
 
-    from mcmot.models.calibfree import CalibFree, random_masking
+    from mcmot.models.calibfree import CalibFree
     from mcmot.models.pretrain_config import PRESETS
+    from mcmot.models.tokens import random_masking
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

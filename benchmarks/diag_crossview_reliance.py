@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mcmot.models.calibfree import normalize_crops, random_masking
 from mcmot.models.checkpoint import build_model, config_from_dict
+from mcmot.models.tokens import normalize_crops, random_masking
 from mcmot.stages.pretrain_data import SceneCrops, collate
 
 

@@ -29,9 +29,10 @@ import torch.nn.functional as F
 
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
-from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
+from mcmot.models.calibfree import CalibFree
 from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint
 from mcmot.models.pretrain_config import PRESETS
+from mcmot.models.tokens import normalize_crops, split_features
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
 from mcmot.synth.config import SynthConfig

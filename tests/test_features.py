@@ -60,7 +60,7 @@ def test_features_match_the_encoder_by_hand(trained):
     import cv2
 
     from mcmot.crops import crop_resize
-    from mcmot.models.calibfree import normalize_crops
+    from mcmot.models.tokens import normalize_crops
 
     scene, res = trained
     run_extract_features(

@@ -9,9 +9,10 @@ import pytest
 import timm
 import torch
 
-from mcmot.models.calibfree import (
-    CalibFree,
-    CalibFreeConfig,
+from mcmot.models.calibfree import CalibFree
+from mcmot.models.calibfree_config import CalibFreeConfig
+from mcmot.models.pos_embed import detection_sincos, sincos_1d, split_dims
+from mcmot.models.tokens import (
     patchify,
     pool_tokens,
     random_masking,
@@ -19,7 +20,6 @@ from mcmot.models.calibfree import (
     standardize_rows,
     unpatchify,
 )
-from mcmot.models.pos_embed import detection_sincos, sincos_1d, split_dims
 
 TINY = CalibFreeConfig(
     img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=2, num_heads=2,
@@ -191,7 +191,7 @@ def test_bad_config_is_rejected():
 
 
 def test_other_view_bias_hand_values():
-    from mcmot.models.calibfree import other_view_bias
+    from mcmot.models.tokens import other_view_bias
 
     valid = torch.tensor([[[True, False], [True, True]]])  # 2 views x 2 slots
     allowed = other_view_bias(valid, torch.float32)[0, 0] == 0

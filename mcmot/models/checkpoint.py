@@ -25,7 +25,8 @@ import torch
 from mcmot.atomic import atomic_path
 from mcmot.config import check_types
 from mcmot.errors import McmotError
-from mcmot.models.calibfree import CalibFree, CalibFreeConfig
+from mcmot.models.calibfree import CalibFree
+from mcmot.models.calibfree_config import CalibFreeConfig
 from mcmot.models.pretrain_config import PretrainConfig
 
 FORMAT = "mcmot-calibfree-v1"

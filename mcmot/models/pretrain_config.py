@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from mcmot.models.calibfree import CalibFreeConfig
+from mcmot.models.calibfree_config import CalibFreeConfig
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from mcmot.config import to_dict
 from mcmot.crops import crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
-from mcmot.models.calibfree import CalibFree, normalize_crops, split_features
+from mcmot.models.calibfree import CalibFree
 from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint
 from mcmot.models.device import resolve_device
 from mcmot.models.teacher import Teacher, load_teacher
+from mcmot.models.tokens import normalize_crops, split_features
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock

@@ -35,11 +35,12 @@ import torch.distributed as dist
 from mcmot.atomic import append_text, make_dir, write_json, write_text
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
-from mcmot.models.calibfree import CalibFree, normalize_crops, random_masking
+from mcmot.models.calibfree import CalibFree
 from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint, save_checkpoint
 from mcmot.models.device import resolve_device
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.models.teacher import load_teacher
+from mcmot.models.tokens import normalize_crops, random_masking
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Scene
 from mcmot.stages.pretrain_data import (
