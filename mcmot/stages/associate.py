@@ -136,6 +136,8 @@ def _resolve_cues(
     if want_app and not have_feats:
         notes.append("no features/ for every camera: using the geometry cue only")
         want_app = False
+    if len(cams) == 1:  # nothing to match across
+        want_app = want_geo = False
     return want_app, want_geo, notes
 
 
@@ -201,13 +203,9 @@ def run_associate(
     cams = list(tracks)
     outputs = [sc.path("global", c) for c in cams]
     use_app, use_geo, notes = _resolve_cues(sc, cams, cfg)
-    if len(cams) == 1:
-        use_app = use_geo = False
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
-    fps, fps_note = scene_fps(sc, cfg.fps)
-    notes += [fps_note] if fps_note else []
-    times = FrameTimes.of(cfg, fps)
+    times = _frame_times(sc, cfg, notes)
     clock = _Clock()
     obs = build_obs(sc, tracks, cfg, use_app)
     clock.lap("load")
@@ -226,11 +224,7 @@ def run_associate(
     assignment = assign_identities(obs, geo, model, cfg, times, notes)
     clock.lap("associate")
     cues_used = "none" if len(cams) == 1 else _cue_name(use_app, use_geo)
-    inputs = [sc.path("tracks", c) for c in cams]
-    if use_app:
-        inputs += [sc.path("features", c) for c in cams] + [sc.path("det", c) for c in cams]
-    if cfg.geometry_path:
-        inputs.append(Path(cfg.geometry_path))
+    inputs = _inputs(sc, cams, use_app, cfg)
     with sc.staged("associate") as st:  # every camera's identities land together
         _write(tracks, obs, assignment, [st.path(p) for p in outputs])
         if fit_geo:
@@ -251,6 +245,23 @@ def run_associate(
         notes=notes,
         seconds=clock.seconds,
     )
+
+
+def _frame_times(sc: Scene, cfg: AssociateConfig, notes: list[str]) -> FrameTimes:
+    """The durations of ``cfg`` in frames at the scene's rate (a note when it is assumed)."""
+    fps, fps_note = scene_fps(sc, cfg.fps)
+    notes += [fps_note] if fps_note else []
+    return FrameTimes.of(cfg, fps)
+
+
+def _inputs(sc: Scene, cams: list[str], use_app: bool, cfg: AssociateConfig) -> list[Path]:
+    """The files the stage reads: tracks, with appearance features and det, a geometry file."""
+    inputs = [sc.path("tracks", c) for c in cams]
+    if use_app:
+        inputs += [sc.path("features", c) for c in cams] + [sc.path("det", c) for c in cams]
+    if cfg.geometry_path:
+        inputs.append(Path(cfg.geometry_path))
+    return inputs
 
 
 class _Clock:

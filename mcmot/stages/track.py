@@ -16,13 +16,15 @@ from __future__ import annotations
 import dataclasses
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.config import override, to_dict
+from mcmot.config import check_types, override, to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot, write_mot
@@ -69,6 +71,62 @@ class TrackSummary:
     appearance: str = ""
 
 
+def tracker_config(**given: Any) -> TrackerConfig:
+    """:class:`TrackerConfig` with the fields ``given`` (None keeps a default), checked.
+
+    A ``cosine_gate_quantile`` of 0, or a ``max_cosine_distance`` given without
+    a quantile, fixes the appearance gate (no per-camera calibration). The
+    detection scores the tracker admits are checked here, before any stage
+    runs: a threshold above 1 (or NaN) would admit no detection and write
+    empty tracks; the tracker checks its other ranges itself.
+    """
+    base = TrackerConfig()
+    quantile = given.pop("cosine_gate_quantile", None)
+    if quantile == 0 or (quantile is None and given.get("max_cosine_distance")):
+        base, quantile = dataclasses.replace(base, cosine_gate_quantile=None), None  # a fixed gate
+    cfg = override(base, cosine_gate_quantile=quantile, **given)
+    check_types(cfg)
+    if not 0 <= cfg.min_confidence <= 1:
+        raise McmotError(f"--min-confidence must be 0 to 1, got {cfg.min_confidence}")
+    if cfg.low_confidence is not None and not 0 <= cfg.low_confidence <= 1:
+        raise McmotError(f"--low-confidence must be 0 to 1, got {cfg.low_confidence}")
+    return cfg
+
+
+def prepare_inputs(
+    scene: Scene,
+    features: str,
+    model: str | None,
+    cameras: list[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Run the stages ``track`` needs first; return the features to track on.
+
+    A scene with pixels and no ``det/`` at all is detected first; with no
+    ``features/`` at all, ``extract-features`` runs with ``model``, and without
+    a model the tracker falls back to motion and IoU ("none"). A scene where
+    only some cameras lack them is left to :func:`run_track`'s one-line error.
+    """
+    say = log or (lambda message: None)
+    scene.select_cameras(cameras)  # unknown names fail here, before any work
+    if scene.pixel_cameras() and not scene.stage_files("det"):
+        from mcmot.stages.run import ensure_detections
+
+        ensure_detections(scene, progress=progress, log=log)
+    if features == "none" or scene.stage_files("features") or not scene.stage_files("det"):
+        return features
+    if model is None:
+        say("no features/ yet and no --model: tracking on motion and IoU alone")
+        return "none"
+    say(f"no features/ yet: running `mcmot extract-features --model {model}` first")
+    from mcmot.stages.features import FeaturesConfig, run_extract_features
+
+    run_extract_features(scene, FeaturesConfig(model=model), progress=progress, cameras=cameras)
+    return features
+
+
 @stage_lock("track")
 def run_track(
     scene: Scene,
@@ -113,43 +171,66 @@ def run_track(
     loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
     # calibrate every camera's appearance cue before writing anything (it can fail)
     calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
-    cam_cfgs = [dataclasses.replace(k, cosine_gate_quantile=None) for k, _ in calibrated]
-    params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
-    if features != "none":
-        if cfg.cosine_gate_quantile is not None:
-            params["calibrated_max_cosine_distance"] = {
-                c.name: k.max_cosine_distance for c, k in zip(cams, cam_cfgs, strict=True)
-            }
-        params["appearance"] = {
-            c.name: {**_finite(dataclasses.asdict(calib)), "decision": calib.describe()}
-            for c, (_, calib) in zip(cams, calibrated, strict=True)
-            if calib is not None
-        }
     summaries = []
     with scene.staged("track") as st:  # every camera's tracks land together
-        for cam, (det, feats), out, cam_cfg, (_, calib) in zip(
-            cams, loaded, outputs, cam_cfgs, calibrated, strict=True
-        ):
-            n_frames = _frame_count(cam, det)
-            t0 = time.perf_counter()
-            table = track_camera(det, feats, n_frames, cam_cfg, cam.name, progress)
-            seconds = time.perf_counter() - t0
+        for cam, (det, feats), out, calib in zip(cams, loaded, outputs, calibrated, strict=True):
+            table, summary = _track_one(cam, det, feats, calib, notes, progress)
             write_mot(st.path(out), table)
-            summaries.append(
-                TrackSummary(
-                    cam.name,
-                    n_frames,
-                    len(det),
-                    len(np.unique(table.ids)),
-                    len(table),
-                    seconds,
-                    fps,
-                    notes,
-                    "" if calib is None else calib.describe(),
-                )
-            )
+            summaries.append(summary)
+        params = _params(cfg, features, zero_based, cams, calibrated)
         scene.record("track", params, inputs, outputs, st)
     return summaries
+
+
+def _track_one(
+    cam: Camera,
+    det: MotTable,
+    feats: NDArray[np.float32] | None,
+    calibrated: tuple[TrackerConfig, AppearanceCalibration | None],
+    notes: tuple[str, ...],
+    progress: ProgressCallback | None,
+) -> tuple[MotTable, TrackSummary]:
+    """One camera's track rows and summary, with its calibrated settings."""
+    cfg, calib = calibrated
+    n_frames = _frame_count(cam, det)
+    t0 = time.perf_counter()
+    fixed = dataclasses.replace(cfg, cosine_gate_quantile=None)  # the gate is calibrated
+    table = track_camera(det, feats, n_frames, fixed, cam.name, progress)
+    return table, TrackSummary(
+        camera=cam.name,
+        frames=n_frames,
+        detections=len(det),
+        tracks=len(np.unique(table.ids)),
+        rows=len(table),
+        seconds=time.perf_counter() - t0,
+        fps=cfg.fps or DEFAULT_FPS,
+        notes=notes,
+        appearance="" if calib is None else calib.describe(),
+    )
+
+
+def _params(
+    cfg: TrackerConfig,
+    features: str,
+    zero_based: bool,
+    cams: list[Camera],
+    calibrated: list[tuple[TrackerConfig, AppearanceCalibration | None]],
+) -> dict[str, Any]:
+    """The parameters ``track`` records: the settings and, with features, each camera's
+    calibrated appearance gate and weight."""
+    params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
+    if features == "none":
+        return params
+    if cfg.cosine_gate_quantile is not None:
+        params["calibrated_max_cosine_distance"] = {
+            c.name: k.max_cosine_distance for c, (k, _) in zip(cams, calibrated, strict=True)
+        }
+    params["appearance"] = {
+        c.name: {**_finite(dataclasses.asdict(calib)), "decision": calib.describe()}
+        for c, (_, calib) in zip(cams, calibrated, strict=True)
+        if calib is not None
+    }
+    return params
 
 
 def track_camera(
@@ -205,9 +286,13 @@ def track_camera(
             progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
     if progress is not None:
         progress(ProgressEvent(name, n_frames, n_frames, {"tracks": len(tracker.tracks)}))
-    idx = np.asarray(rows, np.int64)
+    return _track_rows(det, frames, ids, rows)
+
+
+def _track_rows(det: MotTable, frames: list[int], ids: list[int], rows: list[int]) -> MotTable:
+    """The track rows in frame order: each (frame, id) with detection ``rows``' box and score."""
     order = np.lexsort((ids, frames))  # recovered tentative rows come late: frame order
-    idx = idx[order]
+    idx = np.asarray(rows, np.int64)[order]
     return MotTable.from_arrays(
         np.asarray(frames, np.int64)[order],
         np.asarray(ids, np.int64)[order],
