@@ -5,21 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from mcmot.association.config import AssociateConfig
-from mcmot.cli.common import FpsOpt, OverwriteOpt, SceneArg, out, progress_bar, warn
+from mcmot.cli.common import Cues, FpsOpt, OverwriteOpt, SceneArg, out, progress_bar, warn
 from mcmot.config import apply_settings, override
-from mcmot.stages.associate import AssociateResult, run_associate
 
-
-class CueChoice(str, Enum):
-    appearance = "appearance"
-    geometry = "geometry"
-    both = "both"
+if TYPE_CHECKING:
+    from mcmot.stages.associate import AssociateResult
 
 
 class ModeChoice(str, Enum):
@@ -33,9 +29,7 @@ def associate_cmd(
         str | None,
         typer.Option("--features", help="Feature array of features/<cam>.npz (default: f_a)."),
     ] = None,
-    cues: Annotated[
-        CueChoice, typer.Option("--cues", help="Cross-view cues to use.")
-    ] = CueChoice.both,
+    cues: Annotated[Cues, typer.Option("--cues", help="Cross-view cues to use.")] = Cues.both,
     mode: Annotated[
         ModeChoice,
         typer.Option("--mode", help="offline: whole tracklets; online: frame by frame."),
@@ -70,6 +64,8 @@ def associate_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Give every track row an identity shared across cameras (writes global/)."""
+    from mcmot.stages.associate import run_associate
+
     cfg = override(
         AssociateConfig(),
         fps=fps,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -54,12 +56,49 @@ CamerasOpt = Annotated[
     str | None,
     typer.Option("--cameras", help="Comma-separated camera names (default: all).", metavar="A,B"),
 ]
+TeacherArchOpt = Annotated[
+    str | None, typer.Option(help="timm architecture of a checkpoint teacher.")
+]
 
 
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+class Boxes(str, Enum):
+    """The detector's boxes (det/) or the ground truth's (gt/)."""
+
+    det = "det"
+    gt = "gt"
+
+
+class Cues(str, Enum):
+    """Cross-camera cues of associate."""
+
+    appearance = "appearance"
+    geometry = "geometry"
+    both = "both"
+
+
+class TrackFeatures(str, Enum):
+    """Features the tracker uses; none: motion and IoU only."""
+
+    f_s = "f_s"
+    f_a = "f_a"
+    none = "none"
+
+
+def given(ctx: typer.Context, config: type) -> dict[str, Any]:
+    """The options of the running command that name a field of the dataclass ``config``
+    and were given (not left at their default), by name; an enum as its value."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    return {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in ctx.params.items()
+        if name in fields and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
 
 
 def split_names(text: str | None) -> list[str] | None:

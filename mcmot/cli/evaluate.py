@@ -12,7 +12,6 @@ from mcmot.cli.common import ScenesArg, ZeroBasedOpt, out, parse_frames, progres
 from mcmot.cli.report import cross_view_table, over_time_tables
 from mcmot.config import override
 from mcmot.scene import Scene
-from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 
 
 class PredStage(str, Enum):
@@ -43,6 +42,8 @@ def evaluate_cmd(
 
     Writes eval.json into each scene (always refreshed) and prints the results.
     """
+    from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
+
     start, end = parse_frames(frames, zero_based)
     cfg = override(EvaluateConfig(), pred=pred.value, start=start, end=end, zero_based=zero_based)
     loaded = [Scene(s) for s in scenes]

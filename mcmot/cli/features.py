@@ -13,12 +13,12 @@ from mcmot.cli.common import (
     Device,
     OverwriteOpt,
     SceneArg,
+    TeacherArchOpt,
     out,
     progress_bar,
     split_names,
 )
 from mcmot.config import override
-from mcmot.stages.features import FeaturesConfig, run_extract_features
 
 
 class Pooling(str, Enum):
@@ -44,13 +44,13 @@ def features_cmd(
     teacher: Annotated[
         str | None, typer.Option(help="With --model teacher: auto or a path.")
     ] = None,
-    teacher_arch: Annotated[
-        str | None, typer.Option(help="timm architecture of a checkpoint teacher.")
-    ] = None,
+    teacher_arch: TeacherArchOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write features/<cam>.npz (f_a view-agnostic, f_s view-specific) for every detection."""
+    from mcmot.stages.features import FeaturesConfig, run_extract_features
+
     cfg = override(
         FeaturesConfig(),
         model=model,

@@ -7,28 +7,35 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from mcmot.cli.common import OverwriteOpt, ScenesArg, err, info, out, progress_bar, warn
+from mcmot.cli.common import (
+    Boxes,
+    OverwriteOpt,
+    ScenesArg,
+    TeacherArchOpt,
+    err,
+    given,
+    info,
+    out,
+    progress_bar,
+    warn,
+)
 from mcmot.config import check_types, load_overrides, override
 from mcmot.errors import McmotError
-from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.scene import Scene
-from mcmot.stages.pretrain import run_pretrain
-from mcmot.stages.run import ensure_detections
+
+if TYPE_CHECKING:
+    from mcmot.models.pretrain_config import PretrainConfig
+    from mcmot.stages.pretrain import PretrainResult
 
 
 class Preset(str, Enum):
     cpu = "cpu"
     paper = "paper"
-
-
-class Boxes(str, Enum):
-    det = "det"
-    gt = "gt"
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
@@ -91,78 +98,97 @@ def check_pretrain_config(cfg: PretrainConfig) -> None:
             raise McmotError(f"{name} must be {bounds}, got {getattr(cfg, name)}")
 
 
-def pretrain_cmd(
-    scenes: ScenesArg,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Run folder for checkpoints and logs.", show_default=False)
-    ],
-    preset: Annotated[
-        Preset,
-        typer.Option(
-            help="Starting settings: cpu (small ViT, cross-view options on, see docs/method.md) "
-            "or paper (the paper's Appendix D, unchanged)."
-        ),
-    ] = Preset.cpu,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="JSON file of setting overrides.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Passes over all timesteps.")] = None,
-    minutes: Annotated[
-        float | None,
-        typer.Option(
-            help=f"Wall-clock budget, above 0 and at most {MAX_MINUTES}; the schedule is "
-            "planned for it."
-        ),
-    ] = None,
-    teacher: Annotated[
-        str | None, typer.Option(help="auto | none | PATH (ONNX or timm checkpoint).")
-    ] = None,
-    teacher_arch: Annotated[
-        str | None, typer.Option(help="timm architecture of a checkpoint teacher.")
-    ] = None,
-    boxes: Annotated[
-        Boxes | None, typer.Option(help="Train on detections (det) or ground truth (gt).")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Timesteps per step.")] = None,
-    lr: Annotated[
-        float | None, typer.Option(help=f"Peak learning rate, above 0 and at most {MAX_LR:g}.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (0 or more).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Any other setting, FIELD=VALUE (repeatable).", metavar="F=V"),
-    ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
-    overwrite: OverwriteOpt = False,
-) -> None:
-    """Pretrain the CalibFree encoder on scenes (self-supervised; no labels, no calibration)."""
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Run folder for checkpoints and logs.", show_default=False)
+]
+PresetOpt = Annotated[
+    Preset,
+    typer.Option(
+        help="Starting settings: cpu (small ViT, cross-view options on, see docs/method.md) "
+        "or paper (the paper's Appendix D, unchanged)."
+    ),
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="JSON file of setting overrides.")]
+EpochsOpt = Annotated[int | None, typer.Option(help="Passes over all timesteps.")]
+MinutesOpt = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Wall-clock budget, above 0 and at most {MAX_MINUTES}; the schedule is "
+        "planned for it."
+    ),
+]
+TeacherOpt = Annotated[
+    str | None, typer.Option(help="auto | none | PATH (ONNX or timm checkpoint).")
+]
+BoxesOpt = Annotated[
+    Boxes | None, typer.Option(help="Train on detections (det) or ground truth (gt).")
+]
+BatchSizeOpt = Annotated[int | None, typer.Option(help="Timesteps per step.")]
+LrOpt = Annotated[
+    float | None, typer.Option(help=f"Peak learning rate, above 0 and at most {MAX_LR:g}.")
+]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed (0 or more).")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Any other setting, FIELD=VALUE (repeatable).", metavar="F=V"),
+]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")]
+
+
+def pretrain_settings(
+    preset: str, config: Path | None, sets: list[str] | None, options: dict[str, Any]
+) -> PretrainConfig:
+    """The settings of a run, checked: the preset, then the ``--config`` file, the
+    ``--set`` fields, ``--minutes`` or ``--epochs`` and the other ``options``
+    (PretrainConfig fields), each over the ones before."""
+    from mcmot.models.pretrain_config import PRESETS
+
+    options = dict(options)
+    epochs, minutes = options.pop("epochs", None), options.pop("minutes", None)
     if epochs is not None and minutes is not None:
         raise McmotError("give --epochs or --minutes, not both")
-    cfg = PRESETS[preset.value]
+    cfg = PRESETS[preset]
     if config is not None:
         cfg = override(cfg, **load_overrides(config))
-    cfg = override(cfg, **parse_sets(set_))
+    cfg = override(cfg, **parse_sets(sets))
     if minutes is not None:
         cfg = override(cfg, minutes=minutes)
     if epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=epochs, minutes=None)
-    cfg = override(
-        cfg,
-        teacher=teacher,
-        teacher_arch=teacher_arch,
-        boxes=boxes.value if boxes else None,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-    )
+    cfg = override(cfg, **options)
     check_pretrain_config(cfg)
+    return cfg
+
+
+def pretrain_cmd(
+    ctx: typer.Context,
+    scenes: ScenesArg,
+    out_dir: OutOpt,
+    preset: PresetOpt = Preset.cpu,
+    config: ConfigOpt = None,
+    epochs: EpochsOpt = None,
+    minutes: MinutesOpt = None,
+    teacher: TeacherOpt = None,
+    teacher_arch: TeacherArchOpt = None,
+    boxes: BoxesOpt = None,
+    batch_size: BatchSizeOpt = None,
+    lr: LrOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    set_: SetOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Pretrain the CalibFree encoder on scenes (self-supervised; no labels, no calibration)."""
+    from mcmot.models.pretrain_config import PretrainConfig
+    from mcmot.stages.pretrain import run_pretrain
+
+    # every option named as a PretrainConfig field (epochs ... device) sets it
+    cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
     main = int(os.environ.get("RANK", "0")) == 0
     if cfg.boxes == "det" and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        with progress_bar() as bar:
-            for sc in scenes:
-                ensure_detections(Scene(sc), progress=bar, log=info)
+        _detect_first(scenes)
     with progress_bar(enabled=main) as bar:
         res = run_pretrain(
             list(scenes),
@@ -175,6 +201,22 @@ def pretrain_cmd(
         )
     if not main:
         return
+    out.print(_table(out_dir, res))
+    if res.stopped == "interrupted":
+        err.print("[red]interrupted[/red]: checkpoint saved; continue with --resume")
+        raise typer.Exit(130)
+
+
+def _detect_first(scenes: list[Path]) -> None:
+    """Detect in the scenes that have videos and no det/ yet."""
+    from mcmot.stages.run import ensure_detections
+
+    with progress_bar() as bar:
+        for sc in scenes:
+            ensure_detections(Scene(sc), progress=bar, log=info)
+
+
+def _table(out_dir: Path, res: PretrainResult) -> Table:
     table = Table(title=f"pretrain {out_dir}")
     table.add_column("field")
     table.add_column("value", justify="right")
@@ -191,7 +233,4 @@ def pretrain_cmd(
     ]
     for k, v in rows:
         table.add_row(k, v)
-    out.print(table)
-    if res.stopped == "interrupted":
-        err.print("[red]interrupted[/red]: checkpoint saved; continue with --resume")
-        raise typer.Exit(130)
+    return table

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from mcmot.association.geometry import PairGeometry
-from mcmot.metrics.health import IdentityHealth
-from mcmot.stages.evaluate import EvalResult, detail
+if TYPE_CHECKING:
+    from mcmot.association.geometry import PairGeometry
+    from mcmot.metrics.health import IdentityHealth
+    from mcmot.stages.evaluate import EvalResult
 
 #: Over-time columns: (header, key, kind) with kind "pct" (fraction shown as %) or "int",
 #: in two tables so that each fits an 80-column terminal.
@@ -47,6 +48,8 @@ def _cell(value: Any, kind: str = "pct") -> str:
 
 
 def _over_time(result: EvalResult, title: str, columns: tuple[tuple[str, str, str], ...]) -> Table:
+    from mcmot.stages.evaluate import detail
+
     table = Table(title=title)
     table.add_column("scene / camera")
     for header, _, _ in columns:

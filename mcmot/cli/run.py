@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from mcmot.cli.common import (
+    Boxes,
+    Cues,
     FpsOpt,
     OverwriteOpt,
     SceneArg,
+    TrackFeatures,
     err,
     info,
     out,
@@ -25,26 +27,49 @@ from mcmot.config import load_overrides
 from mcmot.detectors import DEFAULT_IMGSZ
 from mcmot.errors import McmotError
 from mcmot.scene import Scene
-from mcmot.stages.run import RunConfig, StageReport, apply_overrides, run_pipeline
 
-_R = RunConfig()
+if TYPE_CHECKING:
+    from mcmot.stages.run import StageReport
 
-
-class Boxes(str, Enum):
-    det = "det"
-    gt = "gt"
-
-
-class Cues(str, Enum):
-    appearance = "appearance"
-    geometry = "geometry"
-    both = "both"
-
-
-class TrackFeatures(str, Enum):
-    f_s = "f_s"
-    f_a = "f_a"
-    none = "none"
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="CalibFree checkpoint (or 'teacher'); default: pretrain one into SCENE/model/.",
+    ),
+]
+PretrainMinutesOpt = Annotated[
+    float, typer.Option("--pretrain-minutes", min=0.01, help="Pretraining budget (no --model).")
+]
+BoxesOpt = Annotated[
+    Boxes, typer.Option("--boxes", help="det: run the detector; gt: use gt/ boxes.")
+]
+ImgszOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--imgsz",
+        help="Detector input size [default: per camera, 1.875x the frame's long side, "
+        f"at most {DEFAULT_IMGSZ}].",
+    ),
+]
+CuesOpt = Annotated[Cues, typer.Option("--cues", help="Cross-camera cues of associate.")]
+TrackFeaturesOpt = Annotated[
+    TrackFeatures, typer.Option("--track-features", help="Features the tracker uses.")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help='JSON of overrides per stage, e.g. {"pretrain": {"depth": 2}} '
+        "(sections: detect, pretrain, features, tracker, associate, evaluate).",
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON summary on stdout (logs on stderr).")
+]
+RedoOpt = Annotated[bool, typer.Option("--overwrite", help="Redo every stage, even current ones.")]
 
 
 def _reports_table(reports: list[StageReport], title: str) -> Table:
@@ -90,63 +115,31 @@ def _json_summary(scene: Scene, reports: list[StageReport]) -> str:
 
 def run_cmd(
     scene: SceneArg,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="CalibFree checkpoint (or 'teacher'); default: pretrain one into SCENE/model/.",
-        ),
-    ] = None,
-    pretrain_minutes: Annotated[
-        float, typer.Option("--pretrain-minutes", min=0.01, help="Pretraining budget (no --model).")
-    ] = 5.0,
-    boxes: Annotated[
-        Boxes, typer.Option("--boxes", help="det: run the detector; gt: use gt/ boxes.")
-    ] = Boxes.det,
-    imgsz: Annotated[
-        int | None,
-        typer.Option(
-            "--imgsz",
-            help="Detector input size [default: per camera, 1.875x the frame's long side, "
-            f"at most {DEFAULT_IMGSZ}].",
-        ),
-    ] = None,
-    cues: Annotated[
-        Cues, typer.Option("--cues", help="Cross-camera cues of associate.")
-    ] = Cues.both,
-    track_features: Annotated[
-        TrackFeatures, typer.Option("--track-features", help="Features the tracker uses.")
-    ] = TrackFeatures.f_s,
+    model: ModelOpt = None,
+    pretrain_minutes: PretrainMinutesOpt = 5.0,
+    boxes: BoxesOpt = Boxes.det,
+    imgsz: ImgszOpt = None,
+    cues: CuesOpt = Cues.both,
+    track_features: TrackFeaturesOpt = TrackFeatures.f_s,
     fps: FpsOpt = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            exists=True,
-            dir_okay=False,
-            help='JSON of overrides per stage, e.g. {"pretrain": {"depth": 2}} '
-            "(sections: detect, pretrain, features, tracker, associate, evaluate).",
-        ),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON summary on stdout (logs on stderr).")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Redo every stage, even current ones.")
-    ] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    overwrite: RedoOpt = False,
 ) -> None:
     """Run every stage that is not current: detect, pretrain, extract-features, track,
     associate, evaluate (when gt/ exists)."""
-    sc = Scene(scene)
+    from mcmot.stages.run import RunConfig, apply_overrides, run_pipeline
+
+    sc, base = Scene(scene), RunConfig()
     cfg = dataclasses.replace(
-        _R,
+        base,
         model=model,
         boxes=boxes.value,
         track_features=track_features.value,
-        detect=dataclasses.replace(_R.detect, imgsz=imgsz or _R.detect.imgsz),
-        pretrain=dataclasses.replace(_R.pretrain, minutes=pretrain_minutes),
-        tracker=dataclasses.replace(_R.tracker, fps=fps),
-        associate=dataclasses.replace(_R.associate, cues=cues.value, fps=fps),
+        detect=dataclasses.replace(base.detect, imgsz=imgsz or base.detect.imgsz),
+        pretrain=dataclasses.replace(base.pretrain, minutes=pretrain_minutes),
+        tracker=dataclasses.replace(base.tracker, fps=fps),
+        associate=dataclasses.replace(base.associate, cues=cues.value, fps=fps),
     )
     if config is not None:
         cfg = apply_overrides(cfg, load_overrides(config))
@@ -181,6 +174,7 @@ def demo_cmd(
     """Render a small synthetic scene, run the whole pipeline on it, print the scores and
     write a video (OUT/demo.mp4)."""
     from mcmot.stages.demo import DemoConfig, run_demo
+    from mcmot.stages.run import apply_overrides
 
     base = DemoConfig()
     cfg = dataclasses.replace(
