@@ -13,12 +13,12 @@ from mcmot.association.affinity import (
     agreement_weight,
     fit_appearance_model,
     geometry_agreement,
-    smooth_features,
 )
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
 from mcmot.association.config import AssociateConfig
 from mcmot.association.data import make_obs
 from mcmot.association.simulate import id_features, toy_scene, tracks_from_gt
+from mcmot.association.smoothing import smooth_features
 from mcmot.cli import app
 from mcmot.config import override
 from mcmot.errors import McmotError
@@ -519,7 +519,7 @@ def test_bottom_cut_boxes_match_feet_below_the_border():
 
 
 def test_causal_smoothing_uses_only_the_past():
-    from mcmot.association.affinity import causal_smooth_features
+    from mcmot.association.smoothing import causal_smooth_features
 
     t = concat([tracklet([1, 2, 3], 1, 0), tracklet([2, 3], 2, 100)])
     o = make_obs("a", t, (640, 480), border_margin=3)

@@ -180,7 +180,7 @@ def geometry_agreement(
     Parameters
     ----------
     obs : per camera, observations with tracklet-smoothed features
-        (:func:`smooth_features`)
+        (:func:`mcmot.association.smoothing.smooth_features`)
     geo_ids : per camera, (N_c,) the identity geometry-only association gave each row
 
     Returns
@@ -448,31 +448,10 @@ def tracklet_votes(
     return aggregate_votes(pair_matches(obs, cues), tix, n_tracklets)
 
 
-# ---------------------------------------------------------------- tracklet-smoothed appearance
-def smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
-    """Copies of ``obs`` whose feature rows are their tracklet's mean feature.
-
-    Offline, a tracklet's mean feature is a far less noisy description of the
-    person than any single detection's; the per-frame matcher then weighs
-    that against the instantaneous geometry. Rows without a feature (zero
-    rows) do not count towards the mean.
-    """
-    out = []
-    for o in obs:
-        if o.feats is None or len(o) == 0:
-            out.append(o)
-            continue
-        uniq, inv = np.unique(o.tids, return_inverse=True)
-        sums = np.zeros((len(uniq), o.feats.shape[1]))
-        np.add.at(sums, inv, o.feats)
-        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-        out.append(replace(o, feats=sums[inv].astype(np.float32)))
-    return out
-
-
+# ---------------------------------------------------------------- tracklet similarity samples
 def tracklet_similarities(obs: list[CameraObs]) -> FloatArray:
     """Similarities of every co-occurring cross-camera tracklet pair (one value per
-    pair), from features already smoothed by :func:`smooth_features`."""
+    pair), from features already smoothed by :func:`mcmot.association.smoothing.smooth_features`."""
     out = []
     for i, j, c in camera_pair_candidates(obs, with_features=True):
         _, first = np.unique(np.stack([c.ta, c.tb], axis=1), axis=0, return_index=True)
@@ -483,7 +462,7 @@ def tracklet_similarities(obs: list[CameraObs]) -> FloatArray:
 def known_negative_similarities(obs: list[CameraObs]) -> FloatArray:
     """Similarities of tracklet pairs of one camera that share a frame (one value
     per pair): different people by construction, no labels needed. Features
-    must be smoothed by :func:`smooth_features`."""
+    must be smoothed by :func:`mcmot.association.smoothing.smooth_features`."""
     out = []
     for o in obs:
         if o.feats is None or len(o) == 0:
@@ -497,28 +476,3 @@ def known_negative_similarities(obs: list[CameraObs]) -> FloatArray:
         _, first = np.unique(pairs, axis=0, return_index=True)
         out.append(np.einsum("ij,ij->i", o.feats[ia[first]], o.feats[ib[first]]))
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def causal_smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
-    """Copies of ``obs`` whose feature rows are the mean of their tracklet's
-    features so far (this frame and earlier ones): the online counterpart of
-    :func:`smooth_features`, computable frame by frame with one running sum per
-    live tracklet."""
-    out = []
-    for o in obs:
-        if o.feats is None or len(o) == 0:
-            out.append(o)
-            continue
-        order = np.lexsort((o.frames, o.tids))
-        f = o.feats[order].astype(np.float64)
-        csum = np.cumsum(f, axis=0)
-        tids = o.tids[order]
-        starts = np.flatnonzero(np.r_[True, tids[1:] != tids[:-1]])
-        group = np.repeat(starts, np.diff(np.r_[starts, len(tids)]))
-        before = np.where((group > 0)[:, None], csum[np.maximum(group - 1, 0)], 0.0)
-        run = csum - before
-        run /= np.maximum(np.linalg.norm(run, axis=1, keepdims=True), 1e-12)
-        smoothed = np.empty_like(run)
-        smoothed[order] = run
-        out.append(replace(o, feats=smoothed.astype(np.float32)))
-    return out

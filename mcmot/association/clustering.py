@@ -177,21 +177,39 @@ def merge_reentries(
         return labels, None
     ok = (gcommon == 0) & ~gconf & (grows[:, None] >= min_rows) & (grows[None, :] >= min_rows)
     np.fill_diagonal(ok, False)
-    parent = np.arange(G)
     cand = np.argwhere(np.triu(ok & (sim >= threshold - SIM_TOLERANCE), 1))
     cand = cand[np.argsort(-sim[cand[:, 0], cand[:, 1]], kind="stable")]
+    return groups[_join_in_order(cand, gconf, gcommon)][g], threshold
+
+
+def _join_in_order(
+    cand: NDArray[np.int64], conflict: NDArray[np.bool_], common: FloatArray
+) -> NDArray[np.int64]:
+    """Join group pairs one by one, in the given order, unless joining would put
+    two groups that conflict or co-occur into one.
+
+    Parameters
+    ----------
+    cand : (K, 2) group pairs, most similar first
+    conflict : (G, G) cannot-link between groups (updated in place as groups join)
+    common : (G, G) co-occurrence votes between groups (updated in place)
+
+    Returns
+    -------
+    (G,) the group each group ends in (the lowest index of its joined set).
+    """
+    parent = np.arange(len(conflict))
     for i, j in cand:
         ri, rj = _root(parent, i), _root(parent, j)
-        if ri == rj or gconf[ri, rj] or gcommon[ri, rj] > 0:
+        if ri == rj or conflict[ri, rj] or common[ri, rj] > 0:
             continue
         lo, hi = min(ri, rj), max(ri, rj)
         parent[hi] = lo
-        gconf[lo] |= gconf[hi]
-        gconf[:, lo] |= gconf[:, hi]
-        gcommon[lo] += gcommon[hi]
-        gcommon[:, lo] += gcommon[:, hi]
-    roots = np.array([_root(parent, k) for k in range(G)])
-    return groups[roots][g], threshold
+        conflict[lo] |= conflict[hi]
+        conflict[:, lo] |= conflict[:, hi]
+        common[lo] += common[hi]
+        common[:, lo] += common[:, hi]
+    return np.array([_root(parent, k) for k in range(len(parent))])
 
 
 def _root(parent: NDArray[np.int64], k: int) -> int:

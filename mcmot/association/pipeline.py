@@ -23,12 +23,10 @@ from mcmot.association.affinity import (
     AppearanceModel,
     Cues,
     agreement_weight,
-    causal_smooth_features,
     cross_view_similarities,
     fit_appearance_model,
     geometry_agreement,
     known_negative_similarities,
-    smooth_features,
     tracklet_similarities,
 )
 from mcmot.association.config import AssociateConfig, FrameTimes
@@ -36,6 +34,7 @@ from mcmot.association.data import CameraObs
 from mcmot.association.geometry import PairGeometry, fit_scene
 from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
+from mcmot.association.smoothing import causal_smooth_features, smooth_features
 from mcmot.progress import ProgressCallback
 
 #: Below this appearance weight, an appearance-only run warns.
