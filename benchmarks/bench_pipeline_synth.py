@@ -64,10 +64,11 @@ from mcmot.stages.associate import AssociateResult, run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import CHECKPOINT, run_pretrain
+from mcmot.stages.pretrain import run_pretrain
 from mcmot.stages.track import run_track
 from mcmot.synth import DIFFICULTIES, SynthConfig, generate_scene
 from mcmot.tracking import TrackerConfig
+from mcmot.training.loop import CHECKPOINT
 
 #: Metrics reported per row, in this order.
 METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")

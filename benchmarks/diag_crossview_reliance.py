@@ -24,7 +24,7 @@ import torch
 
 from mcmot.models.checkpoint import build_model, config_from_dict
 from mcmot.models.tokens import normalize_crops, random_masking
-from mcmot.stages.pretrain_data import SceneCrops, collate
+from mcmot.training.timesteps import SceneCrops, collate
 
 
 def _recon(model, imgs, valid, keep, restore, mask, how: str) -> float:

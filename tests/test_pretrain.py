@@ -20,15 +20,12 @@ from mcmot.models.checkpoint import ABSENT_MEANS_OFF, config_from_dict, load_che
 from mcmot.models.pretrain_config import CPU_CROSS_VIEW, PRESETS, PretrainConfig
 from mcmot.models.teacher import Teacher
 from mcmot.scene import Scene
-from mcmot.stages.pretrain import (
-    Dist,
-    Schedule,
-    epoch_order,
-    lr_at,
-    other_views_seen,
-    run_pretrain,
-)
-from mcmot.stages.pretrain_data import CropSpec, build_scene_crops, collate
+from mcmot.stages.pretrain import run_pretrain
+from mcmot.stages.pretrain_data import CropSpec, build_scene_crops
+from mcmot.training.calibfree import other_views_seen
+from mcmot.training.distributed import Dist
+from mcmot.training.schedule import Schedule, epoch_order, lr_at
+from mcmot.training.timesteps import collate
 
 TINY = dict(
     img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2, dec_dim=16,

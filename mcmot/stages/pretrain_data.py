@@ -5,7 +5,8 @@ every kept detection is cropped and resized to (H, W), and the crops are
 stored in one uint8 array with an index ``slots[t, v, n]`` (-1 = padded
 slot). The arrays are cached on disk (``RUN_DIR/cache``), keyed by everything
 they depend on, so resuming or re-running does not decode again; the
-teacher's patch features of the same crops are cached beside them.
+teacher's patch features of the same crops are cached beside them. Batches of
+these timesteps are mcmot.training.timesteps'.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
+from mcmot.training.timesteps import SceneCrops
 
 
 @dataclass(frozen=True)
@@ -47,26 +49,6 @@ class CropSpec:
     max_dets: int = 10
     min_score: float = 0.0
     min_box_px: int = 4
-
-
-@dataclass(frozen=True)
-class SceneCrops:
-    """The crops of one scene.
-
-    Attributes
-    ----------
-    name : the scene's folder name
-    cameras : camera names, in view order
-    crops : (R, H, W, 3) uint8 BGR crops
-    slots : (T, V, N) int32, crop index of detection n of view v at timestep t, -1 = padded
-    frames : (T,) int64 frame numbers of the timesteps
-    """
-
-    name: str
-    cameras: tuple[str, ...]
-    crops: NDArray[np.uint8]
-    slots: NDArray[np.int32]
-    frames: NDArray[np.int64]
 
 
 def keep_rows(table: MotTable, spec: CropSpec, size: tuple[int, int]) -> dict[int, NDArray]:
@@ -242,85 +224,4 @@ def teacher_features(
     if path is not None:
         with atomic_path(path, suffix=".npy") as tmp:
             np.save(tmp, out)
-    return out
-
-
-# ----------------------------------------------------------------- batches
-@dataclass(frozen=True)
-class Batch:
-    """A batch of timesteps as arrays (B timesteps, V = the most views in the batch).
-
-    Attributes
-    ----------
-    crops : (B, V, N, H, W, 3) uint8, zeros in padded slots
-    valid : (B, V, N) bool
-    teacher : (B, V, N, M, Dt) float32 or None
-    """
-
-    crops: NDArray[np.uint8]
-    valid: NDArray[np.bool_]
-    teacher: NDArray[np.float32] | None
-
-
-def collate(
-    scenes: list[SceneCrops],
-    items: list[tuple[int, int]],
-    teachers: list[NDArray[np.float16]] | None,
-    normalize_teacher: bool = True,
-    shuffle: np.random.Generator | None = None,
-) -> Batch:
-    """Gather the timesteps ``items = [(scene index, timestep index), ...]`` into a batch.
-
-    With ``normalize_teacher`` each teacher patch feature is standardised
-    over its channels (as MaskFeat/data2vec normalise their targets), so the
-    SmoothL1 scale does not depend on the teacher.
-
-    With ``shuffle`` every view of every timestep gets its own random order of
-    its detections (valid slots stay first). Each detection's slot sets its
-    positional embedding, so without it a slot would mean whatever the det
-    files' row order means (identity, when they come sorted from ground
-    truth), the same in every view: a cross-view shortcut. Training shuffles.
-    """
-    v = max(scenes[s].slots.shape[1] for s, _ in items)
-    n = scenes[items[0][0]].slots.shape[2]
-    h, w = scenes[items[0][0]].crops.shape[1:3]
-    crops = np.zeros((len(items), v, n, h, w, 3), np.uint8)
-    valid = np.zeros((len(items), v, n), bool)
-    teach = None
-    if teachers is not None:
-        m, dt = teachers[items[0][0]].shape[1:]
-        teach = np.zeros((len(items), v, n, m, dt), np.float32)
-    for b, (s, t) in enumerate(items):
-        idx = scenes[s].slots[t]
-        if shuffle is not None:
-            idx = shuffle_slots(idx, shuffle)
-        ok = idx >= 0
-        vs = idx.shape[0]
-        valid[b, :vs] = ok
-        crops[b, :vs][ok] = scenes[s].crops[idx[ok]]
-        if teach is not None and teachers is not None:
-            teach[b, :vs][ok] = teachers[s][idx[ok]].astype(np.float32)
-    if teach is not None and normalize_teacher:
-        mu = teach.mean(axis=-1, keepdims=True)
-        sd = teach.std(axis=-1, keepdims=True)
-        teach = np.where(valid[..., None, None], (teach - mu) / (sd + 1e-6), 0.0).astype(np.float32)
-    return Batch(crops, valid, teach)
-
-
-def shuffle_slots(slots: NDArray[np.int32], rng: np.random.Generator) -> NDArray[np.int32]:
-    """Each view's valid slots in a random order of their own.
-
-    Parameters
-    ----------
-    slots : (V, N) crop indices, -1 = padded, valid slots first
-    rng : the random stream
-
-    Returns
-    -------
-    (V, N) the same indices, each row's valid prefix permuted independently.
-    """
-    out = slots.copy()
-    for v, row in enumerate(slots):
-        k = int((row >= 0).sum())
-        out[v, :k] = row[:k][rng.permutation(k)]
     return out

@@ -32,9 +32,10 @@ from mcmot.stages.associate import run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
-from mcmot.stages.pretrain import CHECKPOINT, run_pretrain
+from mcmot.stages.pretrain import run_pretrain
 from mcmot.stages.track import run_track
 from mcmot.tracking import TrackerConfig
+from mcmot.training.loop import CHECKPOINT
 
 Log = Callable[[str], None]
 
