@@ -36,7 +36,7 @@ class MotionCost(str, Enum):
     hybrid = "hybrid"
 
 
-# The options named as TrackerConfig fields set those fields (see track_cmd).
+# Each option named as a TrackerConfig field (fps ... appearance_weight) sets that field.
 FeaturesOpt = Annotated[
     TrackFeatures,
     typer.Option(
@@ -178,7 +178,7 @@ def track_cmd(
     """
     from mcmot.stages.track import prepare_inputs, run_track, tracker_config
 
-    cfg = tracker_config(**given(ctx, TrackerConfig))  # fps, max_age_seconds, ...
+    cfg = tracker_config(**given(ctx, TrackerConfig))  # the options named as its fields
     sc, names = Scene(scene), split_names(cameras)
     with progress_bar() as progress:
         used = prepare_inputs(sc, features.value, model, names, progress=progress, log=info)
