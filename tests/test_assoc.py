@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from mcmot.config import override
 from mcmot.errors import McmotError
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import MotTable, read_mot, write_mot
-from mcmot.stages.associate import run_associate
+from mcmot.stages.associate import AssociateResult, run_associate
 
 APP = AssociateConfig(cues="appearance")
 
@@ -257,23 +259,9 @@ def assert_one_per_camera(root: Path, names: list[str]) -> None:
         assert len(g)
 
 
-def test_geometry_only_on_boxes_without_pixels(tmp_path):
-    gts, tracks = toy_tracks(11, fragment=40)
-    names = ["c1", "c2", "c3"]
-    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
-    r = run_associate(root, AssociateConfig(cues="geometry"))
-    assert r.cues == "geometry" and (root / "geometry.json").is_file()
-    m = crossview(root, gts, names)
-    assert m["AIDF1"] > 0.95 and m["MHAA"] > 0.95
-    assert_one_per_camera(root, names)
-    # both without features falls back to geometry with a note
-    r2 = run_associate(root, AssociateConfig(), overwrite=True)
-    assert r2.cues == "geometry" and r2.notes
-
-
-def noisy_feature_scene(tmp_path: Path, seed: int) -> tuple[Path, list[MotTable], list[str]]:
-    """Three cameras whose features are noisy identity embeddings (appearance alone
-    is imperfect)."""
+def noisy_features(seed: int) -> tuple[list[MotTable], dict[str, MotTable], dict[str, np.ndarray]]:
+    """Three cameras' ground truth, tracks (cut every 40 rows), and features that are
+    noisy identity embeddings (appearance alone is imperfect)."""
     gts, tracks = toy_tracks(seed, fragment=40)
     names = ["c1", "c2", "c3"]
     rng = np.random.default_rng(0)
@@ -287,33 +275,85 @@ def noisy_feature_scene(tmp_path: Path, seed: int) -> tuple[Path, list[MotTable]
         true_ids = np.empty(len(t), np.int64)
         true_ids[order_t] = gs.ids[order_g]
         feats[n] = id_features(true_ids, 32, 0.35, rng)
-    return write_scene(tmp_path, dict(zip(names, tracks, strict=True)), feats), gts, names
+    return gts, dict(zip(names, tracks, strict=True)), feats
 
 
-def test_fused_cues_at_least_as_good_as_each(tmp_path):
-    root, gts, names = noisy_feature_scene(tmp_path, 12)
-    scores = {}
-    for cue in ("appearance", "geometry", "both"):
-        run_associate(root, AssociateConfig(cues=cue), overwrite=True)
-        scores[cue] = crossview(root, gts, names)
-        assert_one_per_camera(root, names)
+@dataclass(frozen=True)
+class Fitted:
+    """A scene associated once with geometry alone, on its boxes only; features were
+    added afterwards. Its ``geometry.json`` lets other runs skip the fit: a saved fit
+    gives the same identities as fitting again (the fit is seeded)."""
+
+    root: Path
+    gts: list[MotTable]
+    names: list[str]
+    result: AssociateResult  # of geometry alone
+    ids: list[list[int]]  # geometry alone's global ids, camera by camera
+    scores: dict[str, float]  # geometry alone's cross-view metrics
+
+    @property
+    def geometry(self) -> str:
+        return str(self.root / "geometry.json")
+
+    def copy(self, dest: Path, features: bool = True) -> Path:
+        """The scene's tracks (and with ``features`` its det and features) in ``dest``."""
+        for sub in ("tracks", "det", "features") if features else ("tracks",):
+            shutil.copytree(self.root / sub, dest / sub)
+        return dest
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Fitted:
+    """Seed 12's noisy-feature scene, its geometry fitted once for the module."""
+    gts, tracks, feats = noisy_features(12)
+    root = write_scene(tmp_path_factory.mktemp("fitted"), tracks)
+    r = run_associate(root, AssociateConfig(cues="geometry"))
+    names = list(tracks)
+    assert_one_per_camera(root, names)
+    ids = [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in names]
+    write_scene(root, tracks, feats)
+    return Fitted(root, gts, names, r, ids, crossview(root, gts, names))
+
+
+def test_geometry_only_on_boxes_without_pixels(tmp_path, fitted):
+    r = fitted.result
+    assert r.cues == "geometry" and (fitted.root / "geometry.json").is_file()
+    assert fitted.scores["AIDF1"] > 0.95 and fitted.scores["MHAA"] > 0.95, fitted.scores
+    # both without features falls back to geometry with a note (on the saved fit: the
+    # fallback is under test here, not a second fit)
+    root = fitted.copy(tmp_path, features=False)
+    r2 = run_associate(root, AssociateConfig(geometry_path=fitted.geometry))
+    assert r2.cues == "geometry" and any("using the geometry cue only" in n for n in r2.notes)
+    assert_one_per_camera(root, fitted.names)
+
+
+def test_fused_cues_at_least_as_good_as_each(tmp_path, fitted):
+    root = fitted.copy(tmp_path)
+    scores = {"geometry": fitted.scores}
+    for cue in ("appearance", "both"):
+        run_associate(
+            root, AssociateConfig(cues=cue, geometry_path=fitted.geometry), overwrite=True
+        )
+        scores[cue] = crossview(root, fitted.gts, fitted.names)
+        assert_one_per_camera(root, fitted.names)
     for k in ("AIDF1", "MHAA"):
         best = max(scores["appearance"][k], scores["geometry"][k])
         assert scores["both"][k] >= best - 0.005, scores
 
 
-def test_fixed_appearance_weight(tmp_path):
-    root, gts, names = noisy_feature_scene(tmp_path, 12)
-    calibrated = run_associate(root, AssociateConfig())
+def test_fixed_appearance_weight(tmp_path, fitted):
+    root = fitted.copy(tmp_path)
+    geo = fitted.geometry
+    calibrated = run_associate(root, AssociateConfig(geometry_path=geo))
     assert calibrated.appearance is not None
-    off_cfg = AssociateConfig(appearance_weight=0.0, reentry=False)
+    off_cfg = AssociateConfig(appearance_weight=0.0, reentry=False, geometry_path=geo)
     off = run_associate(root, off_cfg, overwrite=True)
     assert off.appearance is not None and off.appearance.weight == 0.0
     # weight 0 (and no re-entry, a separate use of appearance): geometry's identities
-    ids_off = [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in names]
-    run_associate(root, AssociateConfig(cues="geometry"), overwrite=True)
-    assert ids_off == [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in names]
-    full = run_associate(root, AssociateConfig(appearance_weight=1.0), overwrite=True)
+    ids_off = [read_mot(root / "global" / f"{n}.txt").ids.tolist() for n in fitted.names]
+    assert ids_off == fitted.ids
+    full_cfg = AssociateConfig(appearance_weight=1.0, geometry_path=geo)
+    full = run_associate(root, full_cfg, overwrite=True)
     assert full.appearance is not None and full.appearance.weight == 1.0
     assert full.appearance.separation == calibrated.appearance.separation
     with pytest.raises(McmotError, match="--appearance-weight must be in"):
@@ -349,15 +389,16 @@ def test_geometry_agreement_hand_made():
     assert agreement_weight(model, 1.5, 3.0).weight == pytest.approx(0.5)
 
 
-def test_offline_both_weight_comes_from_agreement(tmp_path):
-    root, _, _ = noisy_feature_scene(tmp_path, 12)
-    r = run_associate(root, AssociateConfig())
+def test_offline_both_weight_comes_from_agreement(tmp_path, fitted):
+    root = fitted.copy(tmp_path)
+    r = run_associate(root, AssociateConfig(geometry_path=fitted.geometry))
     assert r.appearance is not None and r.appearance.agreement is not None
     assert r.appearance.weight == pytest.approx(min(1.0, max(0.0, r.appearance.agreement / 3.0)))
-    # online keeps the mixture's own check
+    # online (which fits its own geometry on the first frames) keeps the mixture's own check
     online = run_associate(root, AssociateConfig(mode="online"), overwrite=True)
     assert online.appearance is not None and online.appearance.agreement is None
-    res = CliRunner().invoke(app, ["associate", str(root), "--overwrite"])
+    args = ["associate", str(root), "--overwrite", "--geometry", fitted.geometry]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "from agreement with geometry" in res.stdout
 
@@ -384,24 +425,18 @@ def test_one_camera_copies_ids(tmp_path):
     assert r.cues == "none" and not (root / "geometry.json").exists()
 
 
-def test_geometry_file_reused(tmp_path):
-    gts, tracks = toy_tracks(14)
-    names = ["c1", "c2", "c3"]
-    root = write_scene(tmp_path / "a", dict(zip(names, tracks, strict=True)))
-    run_associate(root, AssociateConfig(cues="geometry"))
-    other = write_scene(tmp_path / "b", dict(zip(names, tracks, strict=True)))
-    cfg = AssociateConfig(cues="geometry", geometry_path=str(root / "geometry.json"))
+def test_geometry_file_reused(tmp_path, fitted):
+    other = fitted.copy(tmp_path / "b", features=False)
+    cfg = AssociateConfig(cues="geometry", geometry_path=fitted.geometry)
     r = run_associate(other, cfg)
     assert not (other / "geometry.json").exists()
-    assert crossview(other, gts, names)["AIDF1"] > 0.95
+    assert crossview(other, fitted.gts, fitted.names)["AIDF1"] > 0.95
     assert set(r.geometry) == {("c1", "c2"), ("c1", "c3"), ("c2", "c3")}
 
 
-def test_geometry_file_of_other_cameras_is_refused_and_missing_pairs_are_named(tmp_path):
-    gts, tracks = toy_tracks(14)
-    root = write_scene(tmp_path / "a", dict(zip(["c1", "c2", "c3"], tracks, strict=True)))
-    run_associate(root, AssociateConfig(cues="geometry"))
-    saved = str(root / "geometry.json")
+def test_geometry_file_of_other_cameras_is_refused_and_missing_pairs_are_named(tmp_path, fitted):
+    saved = fitted.geometry
+    tracks = [read_mot(fitted.root / "tracks" / f"{n}.txt") for n in fitted.names]
     other = write_scene(tmp_path / "b", dict(zip(["x1", "x2", "x3"], tracks, strict=True)))
     with pytest.raises(McmotError, match="no geometry for any pair of this scene's cameras"):
         run_associate(other, AssociateConfig(cues="geometry", geometry_path=saved))
@@ -496,7 +531,9 @@ def test_identity_switches_are_split(tmp_path):
     root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
     run_associate(root, AssociateConfig(cues="geometry", split_switches=False))
     whole = crossview(root, gts, names)
-    run_associate(root, AssociateConfig(cues="geometry"), overwrite=True)
+    # splitting is association's work, not the fit's: the same geometry, loaded
+    saved = str(root / "geometry.json")
+    run_associate(root, AssociateConfig(cues="geometry", geometry_path=saved), overwrite=True)
     split = crossview(root, gts, names)
     assert split["AIDF1"] > whole["AIDF1"] + 0.02, (split, whole)
     assert split["AIDF1"] > whole["AIDF1"] + 0.1, (split, whole)
