@@ -22,6 +22,7 @@ from mcmot.metrics.detection import MatchCounts, match_frame
 from mcmot.motio import read_mot
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, common_frames, kpts_path, run_detect
+from mcmot.synth import SynthConfig, generate_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Small inference size for drawn people (150-170 px tall in 480x360 frames).
@@ -171,10 +172,9 @@ def test_detect_drawn_people_writes_aligned_boxes_and_keypoints(tmp_path):
 
 
 def test_detect_on_generated_synthetic_scene(tmp_path):
-    """mcmot.synth's rendered people in mp4 videos (runs once the synth branch is merged)."""
-    synth = pytest.importorskip("mcmot.synth")
-    cfg = synth.SynthConfig(cameras=2, people=5, frames=3, difficulty="easy", seed=3)
-    scene = synth.generate_scene(tmp_path / "s", cfg)
+    """mcmot.synth's rendered people in mp4 videos are found."""
+    cfg = SynthConfig(cameras=2, people=5, frames=3, difficulty="easy", seed=3)
+    scene = generate_scene(tmp_path / "s", cfg)
     res = run_detect(scene, DetectConfig(device="cpu", imgsz=640))
     assert [c.frames for c in res.cameras] == [3, 3]
     for cam in scene.camera_names():
