@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mcmot.association.config import AssociateConfig
 from mcmot.motio import read_mot, write_mot
@@ -45,6 +46,7 @@ def _scene(shared_data: Path, seq: int, root: Path) -> Scene:
     return sc
 
 
+@pytest.mark.slow  # real-data floors, a minute
 def test_mvmhat_geometry_only_beats_the_plain_homography_on_every_sequence(shared_data, tmp_path):
     scenes = [_scene(shared_data, seq, tmp_path / f"s{seq}") for seq in SEQUENCES]
     res = run_evaluate(scenes, EvaluateConfig(), write=False)

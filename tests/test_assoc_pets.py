@@ -35,6 +35,7 @@ def pets_scene(shared_data: Path, root: Path, fragment_every: int) -> list:
     return gts
 
 
+@pytest.mark.slow  # a real-data floor, a minute per case
 @pytest.mark.parametrize(("fragment_every", "floor"), [(0, 0.99), (50, 0.98)])
 def test_pets_geometry_only(shared_data, tmp_path, fragment_every, floor):
     gts = pets_scene(shared_data, tmp_path, fragment_every)

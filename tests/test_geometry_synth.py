@@ -29,6 +29,9 @@ def project(H: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
+# rendering three 4-camera scenes and fitting six pairs each takes half a minute; the
+# seeded fits below check fitted homographies against the true foot pairs cheaply
+@pytest.mark.slow
 @pytest.mark.parametrize("difficulty", ["easy", "medium", "hard"])
 def test_trusted_pairs_match_true_ground_homography(tmp_path, difficulty):
     cfg = SynthConfig(

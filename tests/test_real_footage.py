@@ -61,6 +61,7 @@ def _inside(boxes: np.ndarray) -> np.ndarray:
     return w * h / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
 
 
+@pytest.mark.slow  # real footage through the default detector: ten seconds a sequence
 @pytest.mark.parametrize("sequence", list(SEQUENCES))
 def test_run_defaults_on_real_epfl_footage_find_the_people_seen_and_none_in_the_watermark(
     tmp_path, shared_data, sequence

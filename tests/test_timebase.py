@@ -115,6 +115,7 @@ def _chain(root: Path, gts: list[MotTable], fps: float) -> tuple[float, float]:
     return kept / sum(len(g) for g in gts), float(m["AIDF1"])
 
 
+@pytest.mark.slow  # two 300-frame chains; the durations themselves are checked above
 def test_two_frames_per_second_keeps_the_boxes_and_the_cross_view_identities(tmp_path):
     # people walk 1.25 m/s, filmed at 25 frames/s; every 12th frame is ~2 frames/s
     gts = toy_scene(CAMS3, people=7, frames=300, speed=0.05, rng=np.random.default_rng(0))
