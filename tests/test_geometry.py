@@ -8,7 +8,14 @@ import pytest
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
 from mcmot.association.geometry import fit_pair, load_geometry, save_geometry
-from mcmot.association.homography import dlt_batch, pair_errors, sample_ok, transfer
+from mcmot.association.homography import (
+    Candidates,
+    dlt_batch,
+    pair_errors,
+    sample_ok,
+    transfer,
+)
+from mcmot.association.quality import persistence, trust
 from mcmot.association.simulate import toy_scene
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
@@ -155,3 +162,49 @@ def test_sync_shifts_follow_motion_not_frame_count():
     assert s30.weight > 0.9 and s10.weight > 0.9
     ratio = np.median(s30.shifts) / np.median(s10.shifts)
     assert 2.0 <= ratio <= 4.5
+
+
+def _linked_candidates(pairs: list[tuple[int, int, int, int]]) -> tuple[Candidates, np.ndarray]:
+    """Candidates of tracklet pairs (ta, tb, frames both are seen, frames linked),
+    and the indices of the linked ones (the first ``linked`` frames of each)."""
+    ta, tb, frames, keep = [], [], [], []
+    for a, b, both, linked in pairs:
+        start = len(ta)
+        ta += [a] * both
+        tb += [b] * both
+        frames += list(range(1, both + 1))
+        keep += list(range(start, start + linked))
+    n = len(ta)
+    z, z2 = np.zeros(n, np.int64), np.zeros((n, 2))
+    c = Candidates(
+        z, z, z2, z2, np.ones(n), np.ones(n), np.array(frames), np.array(ta), np.array(tb)
+    )
+    return c, np.array(keep, np.int64)
+
+
+def test_persistence_averages_over_matches_so_a_coincidence_of_long_tracklets_weighs_one_match():
+    # one pair linked in all 10 frames both are seen; a one-frame coincidence of
+    # two tracklets seen together for 300 frames
+    c, keep = _linked_candidates([(1, 1, 10, 10), (2, 3, 300, 1)])
+    assert persistence(c, keep) == pytest.approx((10 * 1.0 + 1 * (1 / 300)) / 11)
+    # the same links with the coincidence's tracklets seen 3000 frames: hardly changes
+    c_long, keep_long = _linked_candidates([(1, 1, 10, 10), (2, 3, 3000, 1)])
+    assert persistence(c_long, keep_long) == pytest.approx(persistence(c, keep), abs=0.01)
+
+
+def test_persistence_of_pairs_linked_half_of_their_common_frames_is_one_half():
+    c, keep = _linked_candidates([(1, 1, 20, 10), (2, 2, 40, 20)])
+    assert persistence(c, keep) == pytest.approx(0.5)
+    assert persistence(c, np.zeros(0, np.int64)) == 0.0
+
+
+def test_an_excess_beyond_chance_that_large_trusts_a_pair_whatever_its_persistence():
+    # support 0.7 at the true instant; shifted 0.1 -> excess 0.6; gap 0.86
+    w, why = trust(100, 0.7, 0.1, 100, 0.3, CFG)
+    assert w == 1.0 and "(decisive)" in why
+    # shifted 0.3 -> excess 0.4: below the decisive ramp, short-lived pairs switch it off
+    w, why = trust(100, 0.7, 0.3, 100, 0.3, CFG)
+    assert w == 0.0 and why.startswith("off: pairs do not last")
+    # halfway up the ramp (excess 0.5): half the persistence ramp's weight at most
+    w, _ = trust(100, 0.7, 0.2, 100, 0.3, CFG)
+    assert w == pytest.approx(0.5)

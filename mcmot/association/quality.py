@@ -182,15 +182,23 @@ def sync_gap(s0: float, shifted: float) -> float:
 
 
 def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
-    """Of the frames in which two tracklets paired by the matches ``keep`` are
-    both seen (candidates ``c``), the share in which they are paired."""
+    """How lasting the matches ``keep`` (indices into candidates ``c``) are.
+
+    For each pair of tracklets the matches link: the share of the frames in
+    which both are seen that they are linked in. Averaged over the matches
+    (each linked pair weighs as many matches as it holds), so a one-frame
+    coincidence of two long tracklets weighs one match, not the hundreds of
+    frames both are seen in: the figure does not fall as tracklets grow long.
+    """
     if len(keep) == 0:
         return 0.0
     span = int(max(c.tb.max(), 0)) + 1
     key = c.ta.astype(np.int64) * span + c.tb
-    linked = np.unique(key[keep])
-    both = np.isin(key, linked).sum()
-    return float(len(keep) / both) if both else 0.0
+    linked, n_linked = np.unique(key[keep], return_counts=True)
+    pos = np.searchsorted(linked, key)
+    seen = (pos < len(linked)) & (linked[np.minimum(pos, len(linked) - 1)] == key)
+    n_both = np.bincount(pos[seen], minlength=len(linked))
+    return float((n_linked * n_linked / n_both).sum() / n_linked.sum())
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -204,25 +212,27 @@ def trust(
     matches: int, s0: float, ss: float, moving_feet: int, pers: float | None, cfg: GeometryConfig
 ) -> tuple[float, str]:
     """The weight of a fit and the reason for it: enough matches, a
-    synchronization test that moving people passed, and persistent pairs
-    (``pers`` None: not judged, as for a window of a moving pair)."""
-    gap = sync_gap(s0, ss)
+    synchronization test that moving people passed, and persistent pairs or
+    an excess so large that it decides alone (``pers`` None: not judged, as
+    for a window of a moving pair)."""
+    gap, excess = sync_gap(s0, ss), s0 - ss
     if matches < cfg.min_matches:
         return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
     if moving_feet < cfg.min_matches:
         return 0.0, f"off: too few moving feet to test ({moving_feet}); left to appearance"
-    if s0 - ss < cfg.min_excess:
-        return 0.0, f"off: little beyond chance (excess {s0 - ss:.2f})"
+    if excess < cfg.min_excess:
+        return 0.0, f"off: little beyond chance (excess {excess:.2f})"
     w = _ramp(gap, cfg.min_gap, cfg.full_trust_gap)
     if w == 0.0:
         return 0.0, f"off: shifted instants fit as well (gap {gap:.2f})"
-    text = f"gap {gap:.2f}, excess {s0 - ss:.2f}"
+    text = f"gap {gap:.2f}, excess {excess:.2f}"
     wp = 1.0
     if pers is not None:
-        wp = _ramp(pers, cfg.min_persistence, cfg.full_persistence)
+        decisive = _ramp(excess, cfg.min_decisive_excess, cfg.full_decisive_excess)
+        wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence), decisive)
         if wp == 0.0:
             return 0.0, f"off: pairs do not last (persistence {pers:.2f})"
-        text += f", persistence {pers:.2f}"
+        text += f"{' (decisive)' if decisive == 1.0 else ''}, persistence {pers:.2f}"
     return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
 
 
