@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mcmot.association.config import AssociateConfig
 from mcmot.cli.common import Cues, FpsOpt, OverwriteOpt, SceneArg, out, progress_bar, warn
+from mcmot.cli.report import geometry_table
 from mcmot.config import apply_settings, override
 
 if TYPE_CHECKING:
@@ -95,18 +96,7 @@ def _report(r: AssociateResult) -> None:
     out.print(table)
     out.print(f"{r.tracklets} tracklets -> {r.identities} identities")
     if r.geometry:
-        gt = Table(title="geometry (per camera pair)")
-        for col in ("pair", "matches", "inliers", "err", "gap", "weight"):
-            gt.add_column(col, justify="right")
-        gt.add_column("why", justify="left")
-        for (a, b), g in r.geometry.items():
-            q = g.quality
-            w = sum(s[3].weight for s in g.segments()) / len(g.segments())
-            gt.add_row(
-                f"{a}-{b}", str(q.matches), f"{q.inlier_rate:.2f}", f"{q.median_error:.3f}",
-                f"{q.sync_gap:.2f}", f"{w:.2f}", g.why(),
-            )  # fmt: skip
-        out.print(gt)
+        out.print(geometry_table(r.geometry))
     if r.appearance is not None:
         m = r.appearance
         out.print(
