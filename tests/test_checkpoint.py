@@ -64,9 +64,9 @@ def test_a_checkpoint_without_a_kind_is_a_calibfree_one(tmp_path):
 
 
 def test_an_unknown_kind_is_one_line_naming_the_file_and_the_known_kinds(tmp_path):
-    save_checkpoint(tmp_path / "c.pt", _state(), kind="ssat")
+    save_checkpoint(tmp_path / "c.pt", _state(), kind="crossinput")
     msg = _load_error(tmp_path / "c.pt")
-    assert "'ssat'" in msg and CALIBFREE in msg
+    assert "'crossinput'" in msg and CALIBFREE in msg
 
 
 @pytest.mark.parametrize(

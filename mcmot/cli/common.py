@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -97,8 +96,19 @@ def given(ctx: typer.Context, config: type) -> dict[str, Any]:
     return {
         name: value.value if isinstance(value, Enum) else value
         for name, value in ctx.params.items()
-        if name in fields and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+        if name in fields and was_given(ctx, name)
     }
+
+
+def was_given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given (on the command line or from the
+    environment), not left at its default.
+
+    Compared by name: Typer ships its own copy of click, whose enum is not
+    ``click.core.ParameterSource``.
+    """
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def split_names(text: str | None) -> list[str] | None:

@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mcmot.cli.common import (
     Boxes,
     OverwriteOpt,
     ScenesArg,
     TeacherArchOpt,
-    err,
     given,
     info,
-    out,
     progress_bar,
-    warn,
+    was_given,
 )
-from mcmot.config import check_types, load_overrides, override
+from mcmot.cli.pretrain_clips import (
+    ArchOpt,
+    ClipSecondsOpt,
+    InitOpt,
+    InputOpt,
+    InputsOpt,
+    MarginOpt,
+    ScaleOpt,
+    clips_settings,
+    run_clips,
+)
+from mcmot.cli.training import layered_settings, train_and_report
+from mcmot.config import check_types
 from mcmot.errors import McmotError
+from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
 
 if TYPE_CHECKING:
     from mcmot.models.pretrain_config import PretrainConfig
-    from mcmot.stages.pretrain import PretrainResult
+    from mcmot.training.loop import TrainResult
 
 
 class Preset(str, Enum):
@@ -144,27 +154,47 @@ def pretrain_settings(
     (PretrainConfig fields), each over the ones before."""
     from mcmot.models.pretrain_config import PRESETS
 
-    options = dict(options)
-    epochs, minutes = options.pop("epochs", None), options.pop("minutes", None)
-    if epochs is not None and minutes is not None:
-        raise McmotError("give --epochs or --minutes, not both")
-    cfg = PRESETS[preset]
-    if config is not None:
-        cfg = override(cfg, **load_overrides(config))
-    cfg = override(cfg, **parse_sets(sets))
-    if minutes is not None:
-        cfg = override(cfg, minutes=minutes)
-    if epochs is not None:
-        cfg = dataclasses.replace(cfg, epochs=epochs, minutes=None)
-    cfg = override(cfg, **options)
+    cfg = layered_settings(PRESETS[preset], config, parse_sets(sets), options)
     check_pretrain_config(cfg)
     return cfg
+
+
+class Objective(str, Enum):
+    calibfree = "calibfree"
+    clips = "clips"
+
+
+ObjectiveOpt = Annotated[
+    Objective,
+    typer.Option(
+        "--objective",
+        help="calibfree (CalibFree's masked autoencoder on scenes) or clips (SSAT: every "
+        "short clip its own class; SCENES may also be videos or folders of videos).",
+    ),
+]
+#: Options of one objective only: giving them with the other is an error.
+CALIBFREE_ONLY = ("preset", "teacher", "teacher_arch", "boxes")
+CLIPS_ONLY = ("clip_seconds", "arch", "input_size", "s", "m", "inputs", "init")
+
+
+def _given_named(ctx: typer.Context, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options of ``names`` that were given, by name."""
+    return {n: ctx.params[n] for n in names if was_given(ctx, n)}
+
+
+def _refuse(ctx: typer.Context, names: tuple[str, ...], objective: str) -> None:
+    """A one-line error if an option of ``names`` (the other objective's) was given."""
+    wrong = [n for n in names if was_given(ctx, n)]
+    if wrong:
+        flags = ", ".join("--" + n.replace("_", "-").replace("input-size", "input") for n in wrong)
+        raise McmotError(f"{flags}: not an option of --objective {objective}")
 
 
 def pretrain_cmd(
     ctx: typer.Context,
     scenes: ScenesArg,
     out_dir: OutOpt,
+    objective: ObjectiveOpt = Objective.calibfree,
     preset: PresetOpt = Preset.cpu,
     config: ConfigOpt = None,
     epochs: EpochsOpt = None,
@@ -177,34 +207,56 @@ def pretrain_cmd(
     seed: SeedOpt = None,
     device: DeviceOpt = None,
     set_: SetOpt = None,
+    clip_seconds: ClipSecondsOpt = None,
+    inputs: InputsOpt = None,
+    arch: ArchOpt = None,
+    input_size: InputOpt = None,
+    s: ScaleOpt = None,
+    m: MarginOpt = None,
+    init: InitOpt = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Pretrain the CalibFree encoder on scenes (self-supervised; no labels, no calibration)."""
+    """Pretrain on unlabeled footage: the CalibFree encoder (default) or SSAT's re-ID network
+    (--objective clips). No labels, no calibration."""
+    from mcmot.models.clips_config import ClipsConfig
     from mcmot.models.pretrain_config import PretrainConfig
-    from mcmot.stages.pretrain import run_pretrain
 
+    main = int(os.environ.get("RANK", "0")) == 0
+    if objective is Objective.clips:
+        _refuse(ctx, CALIBFREE_ONLY, "clips")
+        options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
+        ccfg = clips_settings(config, parse_sets(set_), options)
+        run_clips(list(scenes), out_dir, ccfg, resume, overwrite, main)
+        return
+    _refuse(ctx, CLIPS_ONLY, "calibfree")
     # every option named as a PretrainConfig field (epochs ... device) sets it
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
-    main = int(os.environ.get("RANK", "0")) == 0
     if cfg.boxes == "det" and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         _detect_first(scenes)
-    with progress_bar(enabled=main) as bar:
-        res = run_pretrain(
-            list(scenes),
-            out_dir,
-            cfg,
-            resume=resume,
-            overwrite=overwrite,
-            progress=bar,
-            log=(lambda m: warn(m.removeprefix("warning: "))) if main else None,
+    _run_calibfree(list(scenes), out_dir, cfg, resume, overwrite, main)
+
+
+def _run_calibfree(
+    scenes: list[Path],
+    out_dir: Path,
+    cfg: PretrainConfig,
+    resume: bool,
+    overwrite: bool,
+    main: bool,
+) -> None:
+    """Train, print the summary table, and exit 130 after Ctrl-C."""
+    from mcmot.stages.pretrain import PretrainResult, run_pretrain
+
+    def run(bar: ProgressCallback, log: Callable[[str], None] | None) -> TrainResult:
+        return run_pretrain(
+            scenes, out_dir, cfg, resume=resume, overwrite=overwrite, progress=bar, log=log
         )
-    if not main:
-        return
-    out.print(_table(out_dir, res))
-    if res.stopped == "interrupted":
-        err.print("[red]interrupted[/red]: checkpoint saved; continue with --resume")
-        raise typer.Exit(130)
+
+    def extra(res: PretrainResult) -> list[tuple[str, str]]:
+        return [("timesteps", str(res.timesteps)), ("teacher", res.teacher or "none")]
+
+    train_and_report(f"pretrain {out_dir}", run, extra, main)
 
 
 def _detect_first(scenes: list[Path]) -> None:
@@ -214,23 +266,3 @@ def _detect_first(scenes: list[Path]) -> None:
     with progress_bar() as bar:
         for sc in scenes:
             ensure_detections(Scene(sc), progress=bar, log=info)
-
-
-def _table(out_dir: Path, res: PretrainResult) -> Table:
-    table = Table(title=f"pretrain {out_dir}")
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    rows = [
-        ("steps", f"{res.step} / {res.total_steps}"),
-        ("epochs", f"{res.epoch:.2f}"),
-        ("timesteps", str(res.timesteps)),
-        ("teacher", res.teacher or "none"),
-        ("samples/s", f"{res.samples_per_s:.2f}"),
-        ("seconds", f"{res.seconds:.1f}"),
-        *((k, f"{v:.4g}") for k, v in res.losses.items()),
-        ("checkpoint", str(res.checkpoint)),
-        ("status", "finished" if res.finished else f"stopped ({res.stopped}); --resume continues"),
-    ]
-    for k, v in rows:
-        table.add_row(k, v)
-    return table

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mcmot.association.geometry import PairGeometry
     from mcmot.metrics.health import IdentityHealth
     from mcmot.stages.evaluate import EvalResult
+    from mcmot.training.loop import TrainResult
 
 #: Over-time columns: (header, key, kind) with kind "pct" (fraction shown as %) or "int",
 #: in two tables so that each fits an 80-column terminal.
@@ -132,3 +133,24 @@ def identity_tables(h: IdentityHealth, fps: float) -> list[Table]:
             str(b.in_view), str(b.in_one_camera), str(b.active), str(b.new),
         )  # fmt: skip
     return [summary, over_time]
+
+
+def train_table(title: str, res: TrainResult, extra: list[tuple[str, str]]) -> Table:
+    """A training session's summary: steps and epochs, the objective's ``extra`` rows,
+    speed, time (``res.seconds``), the last losses, the checkpoint and the status."""
+    table = Table(title=title)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    rows = [
+        ("steps", f"{res.step} / {res.total_steps}"),
+        ("epochs", f"{res.epoch:.2f}"),
+        *extra,
+        ("samples/s", f"{res.samples_per_s:.2f}"),
+        ("seconds", f"{getattr(res, 'seconds', float('nan')):.1f}"),
+        *((k, f"{v:.4g}") for k, v in res.losses.items()),
+        ("checkpoint", str(res.checkpoint)),
+        ("status", "finished" if res.finished else f"stopped ({res.stopped}); --resume continues"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    return table

@@ -22,12 +22,17 @@ from mcmot.cli.common import (
     split_names,
 )
 from mcmot.scene import Scene
-from mcmot.tracking.config import TrackerConfig
+from mcmot.tracking.config import SsatConfig, TrackerConfig
 
 if TYPE_CHECKING:
     from mcmot.stages.track import TrackSummary
 
 _D = TrackerConfig()
+
+
+class TrackerChoice(str, Enum):
+    deepsort = "deepsort"
+    ssat = "ssat"
 
 
 class MotionCost(str, Enum):
@@ -140,6 +145,46 @@ AppearanceWeightOpt = Annotated[
         "same-frame pairs from sure consecutive-frame links].",
     ),
 ]
+_S = SsatConfig()
+TrackerOpt = Annotated[
+    TrackerChoice,
+    typer.Option(
+        "--tracker",
+        help="deepsort (Kalman filter, matching cascade) or ssat (SSAT's cosine plus box "
+        "distance in two stages, EMA track features; see docs/tracking.md).",
+    ),
+]
+Tau1Opt = Annotated[
+    float | None,
+    typer.Option(
+        "--tau1", help=f"ssat: largest D for a track seen last frame [default: {_S.tau1}]."
+    ),
+]
+Tau2Opt = Annotated[
+    float | None,
+    typer.Option("--tau2", help=f"ssat: largest D for a lost track [default: {_S.tau2}]."),
+]
+AlphaOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--alpha", help=f"ssat: box distance scale, in track perimeters [default: {_S.alpha}]."
+    ),
+]
+EmaOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--ema",
+        help=f"ssat: a new feature's weight in the track's average; 1 = latest only "
+        f"[default: {_S.ema}].",
+    ),
+]
+BoxCostOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--box-cost/--no-box-cost",
+        help="ssat: add the box distance to the cosine one [default: on].",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -153,6 +198,7 @@ def track_cmd(
     ctx: typer.Context,
     scene: SceneArg,
     features: FeaturesOpt = TrackFeatures.f_s,
+    tracker: TrackerOpt = TrackerChoice.deepsort,
     fps: FpsOpt = None,
     max_age_seconds: MaxAgeOpt = None,
     n_init_seconds: NInitOpt = None,
@@ -166,19 +212,25 @@ def track_cmd(
     motion_cost: MotionCostOpt = None,
     motion_weight: MotionWeightOpt = None,
     appearance_weight: AppearanceWeightOpt = None,
+    tau1: Tau1Opt = None,
+    tau2: Tau2Opt = None,
+    alpha: AlphaOpt = None,
+    ema: EmaOpt = None,
+    box_cost: BoxCostOpt = None,
     model: ModelOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
     zero_based: ZeroBasedOpt = False,
 ) -> None:
-    """Track people within each camera (DeepSORT) and write tracks/<cam>.txt.
+    """Track people within each camera (DeepSORT or SSAT) and write tracks/<cam>.txt.
 
     On a folder of videos with no det/ yet, detect runs first; with --model,
     extract-features too; without features the tracker uses motion and IoU.
     """
-    from mcmot.stages.track import prepare_inputs, run_track, tracker_config
+    from mcmot.stages.track import choose_tracker, prepare_inputs, run_track
 
-    cfg = tracker_config(**given(ctx, TrackerConfig))  # the options named as its fields
+    options = {**given(ctx, TrackerConfig), **given(ctx, SsatConfig)}  # named as their fields
+    cfg = choose_tracker(tracker.value, **options)
     sc, names = Scene(scene), split_names(cameras)
     with progress_bar() as progress:
         used = prepare_inputs(sc, features.value, model, names, progress=progress, log=info)

@@ -5,7 +5,8 @@ A checkpoint is a ``torch.save`` dict of tensors and plain values:
 - ``format``: :data:`FORMAT`;
 - ``kind``: the training objective that wrote it, one of :data:`KINDS`
   (absent in the first checkpoints, which are ``"calibfree"``);
-- ``config``: the :class:`PretrainConfig` as a dict (:func:`mcmot.config.to_dict`);
+- ``config``: the objective's settings as a dict (:func:`mcmot.config.to_dict`): a
+  :class:`PretrainConfig` for ``calibfree``, a :class:`ClipsConfig` for ``ssat``;
 - ``model``: the model's ``state_dict``;
 - a training run's resume state (``optimizer``, ``schedule``, ``step``,
   ``finished``, ``teacher``), which a model-only checkpoint leaves out.
@@ -27,13 +28,22 @@ from mcmot.config import check_types
 from mcmot.errors import McmotError
 from mcmot.models.calibfree import CalibFree
 from mcmot.models.calibfree_config import CalibFreeConfig
+from mcmot.models.clips_config import ClipsConfig, clips_config_from_dict
 from mcmot.models.pretrain_config import PretrainConfig
+from mcmot.models.reid import ReidNet, load_init
 
 FORMAT = "mcmot-calibfree-v1"
 #: The kind of the checkpoints written by ``mcmot pretrain`` (and of those without a kind).
 CALIBFREE = "calibfree"
+#: The kind written by ``mcmot pretrain --objective clips`` (SSAT's re-ID network).
+SSAT = "ssat"
 #: The kinds a checkpoint may have.
-KINDS = (CALIBFREE,)
+KINDS = (CALIBFREE, SSAT)
+#: What each kind is, for messages.
+KIND_NAMES = {
+    CALIBFREE: "a CalibFree checkpoint (mcmot pretrain)",
+    SSAT: "an SSAT re-ID checkpoint (mcmot pretrain --objective clips)",
+}
 
 #: Values of the model options added after the first checkpoints: a saved config
 #: without one of them predates it, and was trained and must be rebuilt without it.
@@ -53,8 +63,10 @@ def save_checkpoint(path: Path, state: dict[str, Any], kind: str = CALIBFREE) ->
         torch.save({**state, "format": FORMAT, "kind": kind}, tmp)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, kind: str | None = None) -> dict[str, Any]:
     """Read and check a mcmot checkpoint (see the module docstring), or a one-line error.
+
+    With ``kind``, a checkpoint of another kind is an error naming both.
 
     Returns
     -------
@@ -73,11 +85,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise McmotError(
             f"{path}: unknown checkpoint kind {state['kind']!r}; known kinds: {', '.join(KINDS)}"
         )
+    if kind is not None and state["kind"] != kind:
+        raise McmotError(f"{path} is {KIND_NAMES[state['kind']]}; expected {KIND_NAMES[kind]}")
     for key in ("config", "model"):
         if key not in state:
             raise McmotError(f"{path}: the checkpoint has no {key!r}")
     try:
-        config_from_dict(state["config"])
+        settings_from_dict(state["kind"], state["config"])
     except McmotError as exc:
         raise McmotError(f"{path}: {exc}") from None
     _check_weights(path, state["model"])
@@ -93,6 +107,11 @@ def _check_weights(path: Path, weights: Any) -> None:
     for name, t in weights.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise McmotError(f"{path}: weight {name} holds NaN or infinite values")
+
+
+def settings_from_dict(kind: str, data: Any) -> Any:
+    """The checked settings of a checkpoint of ``kind`` from its saved dict."""
+    return clips_config_from_dict(data) if kind == SSAT else config_from_dict(data)
 
 
 def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
@@ -119,10 +138,30 @@ def build_model(cfg: CalibFreeConfig, state: dict[str, torch.Tensor] | None = No
     except ValueError as exc:
         raise McmotError(f"bad model configuration: {exc}") from None
     if state is not None:
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            detail = lines[1] if len(lines) > 1 else lines[0]
-            raise McmotError(f"checkpoint weights do not match its config: {detail}") from None
+        _load_weights(model, state)
     return model
+
+
+def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """``model.load_state_dict(weights)``; a mismatch is a one-line error."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise McmotError(f"checkpoint weights do not match its config: {detail}") from None
+
+
+def build_reid(
+    cfg: ClipsConfig, num_classes: int, weights: dict[str, torch.Tensor] | None
+) -> ReidNet:
+    """The network with a head of ``num_classes``, from ``weights`` or new (``cfg.init``)."""
+    try:
+        net = ReidNet(cfg.reid_config(num_classes))
+    except ValueError as exc:
+        raise McmotError(f"bad network configuration: {exc}") from None
+    if weights is not None:
+        _load_weights(net, weights)
+    elif cfg.init:
+        load_init(net, cfg.init)  # type: ignore[arg-type]
+    return net

@@ -1,4 +1,4 @@
-"""``mcmot extract-features``: CalibFree (or teacher) features of every detection.
+"""``mcmot extract-features``: CalibFree (teacher, or SSAT) features of every detection.
 
 Inference as in the paper (Sec. 3.3, App. D): the detections of one frame of
 one view go through the single-view encoder together, without masking; the
@@ -8,6 +8,11 @@ L2-normalised. A frame with more than N detections is encoded in groups of
 at most N (the positional table the model was trained with). Detections take
 their positional slots in box order, so a detection's features do not depend
 on where its row sits in ``det/``.
+
+An SSAT checkpoint (``mcmot pretrain --objective clips``) embeds each crop on
+its own, resized to the network's input (aspect not kept, as the paper); its
+L2-normalised embedding is written as both ``f_a`` and ``f_s``, as the
+teacher's is.
 
 Writes ``features/<cam>.npz`` whose row i belongs to row i of
 ``read_mot(det/<cam>.txt, unique_ids=False)`` (see docs/layout.md).
@@ -31,8 +36,16 @@ from mcmot.crops import crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
-from mcmot.models.checkpoint import build_model, config_from_dict, load_checkpoint
+from mcmot.models.checkpoint import (
+    SSAT,
+    build_model,
+    build_reid,
+    config_from_dict,
+    load_checkpoint,
+)
+from mcmot.models.clips_config import clips_config_from_dict
 from mcmot.models.device import resolve_device
+from mcmot.models.reid import ReidNet
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.models.tokens import normalize_crops, split_features
 from mcmot.motio import MotTable, read_mot
@@ -47,7 +60,7 @@ class FeaturesConfig:
 
     Attributes
     ----------
-    model : a checkpoint path written by ``mcmot pretrain``, or "teacher"
+    model : a checkpoint path written by ``mcmot pretrain`` (CalibFree or SSAT), or "teacher"
     device : "auto" (CUDA when present), "cpu" or "cuda"
     batch : detection groups (one frame of one view, at most N detections) per forward pass
     pooling : "max" (paper App. D) or "mean" (paper Sec. 3.3) over a detection's patches;
@@ -84,6 +97,7 @@ class _Encoder:
         self.device = device
         self.teacher: Teacher | None = None
         self.model: CalibFree | None = None
+        self.reid: ReidNet | None = None
         if cfg.model == "teacher":
             teacher, _ = load_teacher(cfg.teacher, cfg.teacher_arch, device)
             if teacher is None:
@@ -97,11 +111,39 @@ class _Encoder:
             self.name = f"teacher:{teacher.name}"
             return
         state = load_checkpoint(Path(cfg.model))
+        self.name = str(Path(cfg.model).resolve())
+        if state["kind"] == SSAT:
+            self._load_reid(state)
+            return
         pcfg = config_from_dict(state["config"])
         self.model = build_model(pcfg.model_config(), state["model"]).to(device).eval()
         self.size = (pcfg.img_height, pcfg.img_width)
         self.max_dets = pcfg.max_dets
-        self.name = str(Path(cfg.model).resolve())
+
+    def _load_reid(self, state: dict) -> None:
+        """An SSAT network (its training head dropped) from a checkpoint of kind ``ssat``."""
+        ccfg = clips_config_from_dict(state["config"])
+        head = state["model"].get("head.weight")
+        net = build_reid(ccfg, 0 if head is None else int(head.shape[0]), state["model"])
+        net.head = None
+        self.reid = net.to(self.device).eval()
+        self.size = ccfg.input_size
+        self.max_dets = 10**9
+
+    @property
+    def shared(self) -> bool:
+        """One feature for both halves (teacher, SSAT), not CalibFree's split."""
+        return self.model is None
+
+    @property
+    def width(self) -> int:
+        """Width of the pooled features before the split."""
+        if self.teacher is not None:
+            return self.teacher.dim
+        if self.reid is not None:
+            return self.reid.cfg.dim
+        assert self.model is not None
+        return self.model.cfg.embed_dim
 
     def encode(self, groups: list[NDArray[np.uint8]], pooling: str) -> list[NDArray]:
         """Pooled features of each group of crops: list of (k, D) float32 (before the split)."""
@@ -109,6 +151,10 @@ class _Encoder:
             pooled = self.teacher.pooled_features(np.concatenate(groups), pooling)
             cuts = np.cumsum([len(g) for g in groups])[:-1]
             return list(np.split(pooled, cuts))
+        if self.reid is not None:
+            flat = torch.from_numpy(np.concatenate(groups)).to(self.device)
+            emb = self.reid.embed_images(flat).cpu().numpy()
+            return list(np.split(emb, np.cumsum([len(g) for g in groups])[:-1]))
         assert self.model is not None
         n = max(len(g) for g in groups)
         h, w = self.size
@@ -146,10 +192,10 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def split_normalize(pooled: NDArray, teacher: bool) -> tuple[NDArray, NDArray]:
-    """(n, E) pooled features -> L2-normalised (f_a, f_s); a teacher's go to both halves."""
+def split_normalize(pooled: NDArray, shared: bool) -> tuple[NDArray, NDArray]:
+    """(n, E) pooled features -> L2-normalised (f_a, f_s); ``shared`` ones go to both halves."""
     t = torch.from_numpy(np.ascontiguousarray(pooled, np.float32))
-    fa, fs = (t, t) if teacher else split_features(t)
+    fa, fs = (t, t) if shared else split_features(t)
     return F.normalize(fa, dim=1).numpy(), F.normalize(fs, dim=1).numpy()
 
 
@@ -184,9 +230,8 @@ def _camera(
             done += sum(len(r) for _, r in part)
             progress(ProgressEvent(f"features {cam.name}", done, len(table)))
     if pooled is None:  # no detections: widths from the model
-        e = enc.teacher.dim if enc.teacher else enc.model.cfg.embed_dim  # type: ignore[union-attr]
-        pooled = np.zeros((0, e), np.float32)
-    fa, fs = split_normalize(pooled, enc.teacher is not None)
+        pooled = np.zeros((0, enc.width), np.float32)
+    fa, fs = split_normalize(pooled, enc.shared)
     path = scene.path("features", cam.name)
     write_npz(
         staging.path(path),

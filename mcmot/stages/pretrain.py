@@ -25,7 +25,7 @@ import torch
 from mcmot.atomic import make_dir, write_json
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
-from mcmot.models.checkpoint import config_from_dict
+from mcmot.models.checkpoint import CALIBFREE, config_from_dict
 from mcmot.models.device import resolve_device
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.models.teacher import Teacher, load_teacher
@@ -192,7 +192,7 @@ def run_pretrain(
     say = log or (lambda msg: None)
     report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    loaded = prepare_run_dir(run_dir, resume, overwrite)
+    loaded = prepare_run_dir(run_dir, resume, overwrite, CALIBFREE)
     deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
     cfg, scene_objs = _checked(cfg, loaded, scenes)
     with distributed(resolve_device(cfg.device)) as (dd, device):

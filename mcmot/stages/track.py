@@ -1,4 +1,8 @@
-"""The ``track`` stage: DeepSORT within each camera, ``det/`` (+ ``features/``) -> ``tracks/``.
+"""The ``track`` stage: DeepSORT or SSAT per camera, ``det/`` (+ ``features/``) -> ``tracks/``.
+
+The tracker is chosen by the settings' type: a :class:`TrackerConfig` runs
+DeepSORT (mcmot.tracking.tracker), an :class:`SsatConfig` SSAT's tracker
+(mcmot.tracking.ssat; no appearance calibration: its thresholds are the paper's).
 
 Reads ``det/<cam>.txt`` and, unless ``features="none"``, the ``f_s`` or
 ``f_a`` array of ``features/<cam>.npz`` (rows aligned with the detections;
@@ -33,6 +37,11 @@ from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.timebase import DEFAULT_FPS, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
+from mcmot.tracking.config import SsatConfig
+from mcmot.tracking.ssat import SsatTracker
+
+#: Settings of either tracker.
+AnyTrackerConfig = TrackerConfig | SsatConfig
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -93,6 +102,29 @@ def tracker_config(**given: Any) -> TrackerConfig:
     return cfg
 
 
+#: The trackers ``track`` can run.
+TRACKERS = ("deepsort", "ssat")
+
+
+def choose_tracker(tracker: str, **given: Any) -> AnyTrackerConfig:
+    """The settings of ``tracker`` from the options ``given`` (fields of either config).
+
+    An option of the other tracker only is an error naming it, so no setting is
+    silently ignored.
+    """
+    if tracker not in TRACKERS:
+        raise McmotError(f"--tracker must be one of {', '.join(TRACKERS)}, got {tracker!r}")
+    mine = SsatConfig if tracker == "ssat" else TrackerConfig
+    names = {f.name for f in dataclasses.fields(mine)}
+    foreign = sorted(k for k, v in given.items() if v is not None and k not in names)
+    if foreign:
+        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        raise McmotError(f"{flags}: not an option of --tracker {tracker}")
+    if tracker == "deepsort":
+        return tracker_config(**given)
+    return override(SsatConfig(), **given)
+
+
 def prepare_inputs(
     scene: Scene,
     features: str,
@@ -130,7 +162,7 @@ def prepare_inputs(
 @stage_lock("track")
 def run_track(
     scene: Scene,
-    cfg: TrackerConfig | None = None,
+    cfg: AnyTrackerConfig | None = None,
     *,
     features: str = "f_s",
     cameras: list[str] | None = None,
@@ -143,7 +175,8 @@ def run_track(
     Parameters
     ----------
     scene : the scene; needs ``det/`` (and ``features/`` unless ``features="none"``)
-    cfg : tracker parameters (default :class:`TrackerConfig`)
+    cfg : tracker parameters (default :class:`TrackerConfig`: DeepSORT;
+        an :class:`SsatConfig` runs SSAT's tracker)
     features : "f_s" (view-specific, the paper's choice), "f_a" or "none"
     cameras : camera names (default: all)
     zero_based : the det files number frames from 0
@@ -186,7 +219,7 @@ def _track_one(
     cam: Camera,
     det: MotTable,
     feats: NDArray[np.float32] | None,
-    calibrated: tuple[TrackerConfig, AppearanceCalibration | None],
+    calibrated: tuple[AnyTrackerConfig, AppearanceCalibration | None],
     notes: tuple[str, ...],
     progress: ProgressCallback | None,
 ) -> tuple[MotTable, TrackSummary]:
@@ -194,8 +227,9 @@ def _track_one(
     cfg, calib = calibrated
     n_frames = _frame_count(cam, det)
     t0 = time.perf_counter()
-    fixed = dataclasses.replace(cfg, cosine_gate_quantile=None)  # the gate is calibrated
-    table = track_camera(det, feats, n_frames, fixed, cam.name, progress)
+    if isinstance(cfg, TrackerConfig):  # the gate is calibrated
+        cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
+    table = track_camera(det, feats, n_frames, cfg, cam.name, progress)
     return table, TrackSummary(
         camera=cam.name,
         frames=n_frames,
@@ -210,16 +244,17 @@ def _track_one(
 
 
 def _params(
-    cfg: TrackerConfig,
+    cfg: AnyTrackerConfig,
     features: str,
     zero_based: bool,
     cams: list[Camera],
-    calibrated: list[tuple[TrackerConfig, AppearanceCalibration | None]],
+    calibrated: list[tuple[AnyTrackerConfig, AppearanceCalibration | None]],
 ) -> dict[str, Any]:
-    """The parameters ``track`` records: the settings and, with features, each camera's
-    calibrated appearance gate and weight."""
-    params = {**to_dict(cfg), "features": features, "zero_based": zero_based}
-    if features == "none":
+    """The parameters ``track`` records: the tracker, its settings and, with features and
+    DeepSORT, each camera's calibrated appearance gate and weight."""
+    tracker = "ssat" if isinstance(cfg, SsatConfig) else "deepsort"
+    params = {**to_dict(cfg), "tracker": tracker, "features": features, "zero_based": zero_based}
+    if features == "none" or isinstance(cfg, SsatConfig):
         return params
     if cfg.cosine_gate_quantile is not None:
         params["calibrated_max_cosine_distance"] = {
@@ -237,7 +272,7 @@ def track_camera(
     det: MotTable,
     feats: NDArray[np.float32] | None,
     n_frames: int,
-    cfg: TrackerConfig,
+    cfg: AnyTrackerConfig,
     name: str = "camera",
     progress: ProgressCallback | None = None,
 ) -> MotTable:
@@ -254,8 +289,8 @@ def track_camera(
     det : detections sorted by frame (N rows)
     feats : (N, D) features aligned with ``det``, or None (motion and IoU only)
     n_frames : last frame to process
-    cfg : tracker parameters (the appearance cue is calibrated here when
-        ``cfg`` asks for it: :func:`calibrate_config`)
+    cfg : tracker parameters: DeepSORT's (the appearance cue is calibrated
+        here when ``cfg`` asks for it: :func:`calibrate_config`) or SSAT's
     name : the task name of progress events
 
     Returns
@@ -263,7 +298,11 @@ def track_camera(
     The track rows (frame, id, detection box, detection score).
     """
     det, feats = canonical_rows(det, feats)
-    tracker = Tracker(calibrate_config(cfg, det, feats))
+    tracker: Tracker | SsatTracker
+    if isinstance(cfg, SsatConfig):
+        tracker = SsatTracker(cfg)
+    else:
+        tracker = Tracker(calibrate_config(cfg, det, feats))
     slices = det.frame_slices()
     frames: list[int] = []
     ids: list[int] = []
@@ -318,8 +357,8 @@ def canonical_rows(
 
 
 def calibrate_camera(
-    cfg: TrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
-) -> tuple[TrackerConfig, AppearanceCalibration | None]:
+    cfg: AnyTrackerConfig, det: MotTable, feats: NDArray[np.float32] | None
+) -> tuple[AnyTrackerConfig, AppearanceCalibration | None]:
     """``cfg`` with the appearance gate and weight calibrated on one camera's features.
 
     Over the detections the tracker admits (``min_confidence``, ``min_height``),
@@ -329,9 +368,9 @@ def calibrate_camera(
     holds two detections) and, when ``cfg.appearance_weight`` is None, the
     weight follows the separation between same-frame pairs and sure
     consecutive-frame links (``mcmot.tracking.calibrate.calibrate_appearance``;
-    0 = appearance off). Without features, ``cfg`` and None.
+    0 = appearance off). Without features, or for SSAT, ``cfg`` and None.
     """
-    if feats is None:
+    if feats is None or isinstance(cfg, SsatConfig):
         return cfg, None
     det, feats = canonical_rows(det, feats)
     ok = (

@@ -1,4 +1,5 @@
-"""DeepSORT's settings: :class:`TrackerConfig` and the filter's :class:`KalmanConfig`.
+"""The trackers' settings: DeepSORT's :class:`TrackerConfig` (with the filter's
+:class:`KalmanConfig`) and SSAT's :class:`SsatConfig`.
 
 Plain frozen dataclasses that import nothing heavy, so the ``mcmot track``
 command can show their defaults without loading the tracker (scipy, filterpy).
@@ -165,3 +166,45 @@ class TrackerConfig:
         for ok, message in checks:
             if not ok:
                 raise McmotError(f"tracker config: {message}")
+
+
+@dataclass(frozen=True)
+class SsatConfig:
+    """SSAT tracker settings (defaults: the paper's).
+
+    Attributes
+    ----------
+    tau1 : largest accepted D between a tracked track and a detection (0.56)
+    tau2 : largest accepted D between a lost track and a detection (0.64)
+    alpha : the box distance's scale, in track perimeters (2)
+    ema : weight of a new detection's feature in the track's average (0.4);
+        1 keeps only the latest (the paper's ablation without EMA)
+    box_cost : add D_bbox (False: appearance alone, the paper's ablation)
+    max_age_seconds : a track lost this long is dropped (3 s: 30 frames at 10 frames/s)
+    min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
+    fps : frames per second; None = the scene's video rate, else 10
+    """
+
+    tau1: float = 0.56
+    tau2: float = 0.64
+    alpha: float = 2.0
+    ema: float = 0.4
+    box_cost: bool = True
+    max_age_seconds: float = 3.0
+    min_confidence: float = 0.3
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        check_fps(self.fps)
+        for name, ok, bounds in [
+            ("tau1", self.tau1 >= 0, "0 or more"),
+            ("tau2", self.tau2 >= 0, "0 or more"),
+            ("alpha", self.alpha > 0, "above 0"),
+            ("ema", 0 < self.ema <= 1, "above 0, at most 1"),
+            ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
+            ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
+        ]:
+            if not ok:
+                flag = name.replace("_", "-")
+                raise McmotError(f"--{flag} must be {bounds}, got {getattr(self, name)}")

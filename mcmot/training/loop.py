@@ -89,13 +89,18 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------- start
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict[str, Any] | None:
-    """The checkpoint to resume (None for a new run), or a one-line error."""
+def prepare_run_dir(
+    run_dir: Path, resume: bool, overwrite: bool, kind: str | None = None
+) -> dict[str, Any] | None:
+    """The checkpoint to resume (None for a new run), or a one-line error.
+
+    With ``kind``, a run of another objective cannot be resumed.
+    """
     ckpt = run_dir / CHECKPOINT
     if resume:
         if not ckpt.is_file():
             raise McmotError(f"nothing to resume: {ckpt} does not exist")
-        state = load_checkpoint(ckpt)
+        state = load_checkpoint(ckpt, kind)
         missing = [k for k in ("optimizer", "schedule", "step") if k not in state]
         if missing:
             raise McmotError(f"cannot resume from {ckpt}: it has no {', '.join(missing)}")

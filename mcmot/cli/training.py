@@ -1,0 +1,58 @@
+"""What every ``mcmot pretrain`` objective's command shares: layered settings, and a
+training run with its summary table and Ctrl-C exit."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from mcmot.cli.common import err, out, progress_bar, warn
+from mcmot.cli.report import train_table
+from mcmot.config import load_overrides, override
+from mcmot.errors import McmotError
+from mcmot.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from mcmot.training.loop import TrainResult
+
+T = TypeVar("T")
+
+
+def layered_settings(
+    base: T, config: Path | None, sets: dict[str, Any], options: dict[str, Any]
+) -> T:
+    """``base``, then the ``--config`` file, the ``--set`` fields, ``--minutes`` or
+    ``--epochs`` and the other ``options`` (fields of ``base``), each over the ones before."""
+    options = dict(options)
+    epochs, minutes = options.pop("epochs", None), options.pop("minutes", None)
+    if epochs is not None and minutes is not None:
+        raise McmotError("give --epochs or --minutes, not both")
+    cfg = base
+    if config is not None:
+        cfg = override(cfg, **load_overrides(config))
+    cfg = override(cfg, **sets, minutes=minutes)
+    if epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=epochs, minutes=None)  # type: ignore[type-var]
+    return override(cfg, **options)
+
+
+def train_and_report(
+    title: str,
+    run: Callable[[ProgressCallback, Callable[[str], None] | None], TrainResult],
+    extra: Callable[[Any], list[tuple[str, str]]],
+    main: bool,
+) -> None:
+    """``run(progress, log)``, then (on rank 0) its summary table; exit 130 after Ctrl-C."""
+    log = (lambda m: warn(m.removeprefix("warning: "))) if main else None
+    with progress_bar(enabled=main) as bar:
+        res = run(bar, log)
+    if not main:
+        return
+    out.print(train_table(title, res, extra(res)))
+    if res.stopped == "interrupted":
+        err.print("[red]interrupted[/red]: checkpoint saved; continue with --resume")
+        raise typer.Exit(130)

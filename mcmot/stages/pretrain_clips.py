@@ -1,0 +1,130 @@
+"""``mcmot pretrain --objective clips``: SSAT's re-ID network learned from unlabeled clips.
+
+Every short clip of the sources (or, with ``inputs = "tracklets"``, every
+piece of a track) is its own class (mcmot.stages.clips_data); the network
+(mcmot.models.reid) learns to tell them apart with CosFace's loss
+(mcmot.training.clips). The run folder holds what the trainer writes
+(``checkpoint.pt`` of kind ``ssat``, numbered checkpoints, ``log.jsonl``),
+``config.json``, ``classes.txt`` (one class per line) and ``cache/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcmot.atomic import make_dir, write_json, write_text
+from mcmot.config import to_dict
+from mcmot.errors import McmotError
+from mcmot.models.checkpoint import SSAT
+from mcmot.models.clips_config import ClipsConfig, check_clips_config, clips_config_from_dict
+from mcmot.models.device import resolve_device
+from mcmot.progress import ProgressCallback
+from mcmot.stages.clips_data import ClipImages, find_sources, load_clip_images
+from mcmot.training.clips import ClipsObjective
+from mcmot.training.distributed import distributed, main_first
+from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
+
+#: Fewer classes than this draw a warning: the classification becomes easy at once.
+FEW_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class ClipsResult(TrainResult):
+    """What a clips training session did: the trainer's account and the data's.
+
+    Attributes
+    ----------
+    seconds : this session's wall-clock time
+    classes : clips (classes) trained on
+    images : training images over all classes
+    notes : messages for the user
+    """
+
+    seconds: float
+    classes: int
+    images: int
+    notes: tuple[str, ...] = ()
+
+
+def _notes(data: ClipImages, cfg: ClipsConfig) -> tuple[str, ...]:
+    notes = []
+    if data.num_classes < FEW_CLASSES:
+        notes.append(
+            f"only {data.num_classes} clips to tell apart: the task is easy and the features "
+            "may learn little (more footage, or a shorter --clip-seconds)"
+        )
+    if cfg.inputs == "tracklets":
+        notes.append(
+            "tracklet classes (a variant of the paper): identity noise from tracks/ trains in"
+        )
+    return tuple(notes)
+
+
+def run_pretrain_clips(
+    sources: list[Path | str],
+    run_dir: Path | str,
+    cfg: ClipsConfig | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    log: Callable[[str], None] | None = None,
+    stop_at_step: int | None = None,
+) -> ClipsResult:
+    """Train SSAT's network on the clips of ``sources``, writing into ``run_dir``.
+
+    Parameters
+    ----------
+    sources : video files, folders of videos or scene folders
+    run_dir : the output folder
+    cfg : settings (default :class:`ClipsConfig`); with ``resume`` the
+        checkpoint's settings are used, except ``minutes`` which bounds this session
+    resume : continue the run in ``run_dir`` exactly where it stopped
+    overwrite : restart a run that exists in ``run_dir``
+    progress : receives the loading and per-step progress
+    log : receives one-line messages for the user
+    stop_at_step : end this session (with a checkpoint) after this global step
+    """
+    t_start = time.perf_counter()
+    cfg = cfg or ClipsConfig()
+    check_clips_config(cfg)
+    say = log or (lambda msg: None)
+    report = progress or (lambda ev: None)
+    run_dir = Path(run_dir)
+    srcs = find_sources([Path(s) for s in sources], cfg.inputs == "tracklets")
+    loaded = prepare_run_dir(run_dir, resume, overwrite, SSAT)
+    deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
+    if loaded is not None:
+        cfg = dataclasses.replace(clips_config_from_dict(loaded["config"]), minutes=cfg.minutes)
+    with distributed(resolve_device(cfg.device)) as (dd, device):
+        make_dir(run_dir)
+        data = main_first(
+            dd,
+            lambda main: load_clip_images(srcs, cfg, run_dir / "cache", report if main else None),
+        )
+        if loaded is not None and list(loaded.get("classes", data.names)) != list(data.names):
+            raise McmotError(
+                f"the sources give other clips than the run in {run_dir} was trained on: "
+                "resume with the same sources"
+            )
+        notes = _notes(data, cfg)
+        for n in notes if dd.main else ():
+            say(f"warning: {n}")
+        obj = ClipsObjective(cfg, data, dd, device)
+        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, say)
+        if loaded is None and dd.main:
+            write_json(run_dir / "config.json", to_dict(cfg))
+            write_text(run_dir / "classes.txt", "".join(f"{n}\n" for n in data.names))
+        res = train(trainer, deadline, stop_at_step, report)
+    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+    return ClipsResult(
+        **fields,
+        seconds=time.perf_counter() - t_start,
+        classes=data.num_classes,
+        images=len(data.labels),
+        notes=notes,
+    )
