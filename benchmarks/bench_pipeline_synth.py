@@ -57,6 +57,7 @@ from mcmot.models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from mcmot.models.clips_config import ClipsConfig
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
@@ -65,6 +66,7 @@ from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.pretrain import run_pretrain
+from mcmot.stages.pretrain_clips import run_pretrain_clips
 from mcmot.stages.track import run_track
 from mcmot.synth import DIFFICULTIES, SynthConfig, generate_scene
 from mcmot.tracking import TrackerConfig
@@ -72,8 +74,12 @@ from mcmot.training.loop import CHECKPOINT
 
 #: Metrics reported per row, in this order.
 METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")
-#: Encoders compared; ``none`` = tracker without features and geometry-only association.
+#: Encoders compared by default; ``none`` = tracker without features and geometry-only
+#: association.
 FEATURES = ("calibfree", "teacher", "untrained", "none")
+#: SSAT encoders (``--features ssat,ssat-tracklets``), trained on the training scene's
+#: clips with these inputs (``pretrain --objective clips --inputs ...``).
+SSAT_INPUTS = {"ssat": "frames", "ssat-tracklets": "tracklets"}
 CUES = ("both", "appearance", "geometry")
 #: The label-using whole-tracklet oracle row (``--oracle``): not a method, a diagnostic.
 ORACLE = "gt-oracle"
@@ -118,6 +124,7 @@ class BenchConfig:
     features : encoders compared (see :data:`FEATURES`)
     cues : association cues compared for each encoder
     pretrain : pretraining settings (``minutes`` = the budget)
+    ssat : SSAT's training settings (``inputs`` is set per encoder)
     detect : detector settings (``from_gt`` is set per box source)
     feature : extract-features settings (``model`` is set per encoder)
     tracker : tracker settings
@@ -146,6 +153,7 @@ class BenchConfig:
     pretrain: PretrainConfig = field(
         default_factory=lambda: dataclasses.replace(PRESETS["cpu"], minutes=5.0, boxes="det")
     )
+    ssat: ClipsConfig = ClipsConfig(minutes=5.0)
     detect: DetectConfig = DetectConfig(imgsz=DET_IMGSZ)
     feature: FeaturesConfig = FeaturesConfig()
     tracker: TrackerConfig = TrackerConfig()
@@ -349,6 +357,22 @@ def pretrain(train: Scene, run_dir: Path, cfg: PretrainConfig, log: Log) -> dict
     }
 
 
+def pretrain_ssat(
+    train: Scene, run_dir: Path, cfg: ClipsConfig, tracker: TrackerConfig
+) -> dict[str, Any]:
+    """Train SSAT on the training scene (tracklet inputs: on its motion-only tracks)."""
+    if cfg.inputs == "tracklets":
+        run_track(train, tracker, features="none", overwrite=True)
+    res = run_pretrain_clips([train.root], run_dir, cfg, overwrite=True)
+    return {
+        "steps": res.step,
+        "classes": res.classes,
+        "images": res.images,
+        "seconds": round(res.seconds, 1),
+        "losses": res.losses,
+    }
+
+
 def extract(scene: Scene, cfg: FeaturesConfig) -> dict[str, Any]:
     """``extract-features`` into ``scene``."""
     return {"rows": sum(c.rows for c in run_extract_features(scene, cfg, overwrite=True))}
@@ -493,6 +517,7 @@ def _encoder(name: str, run_dir: Path) -> str | None:
         "calibfree": str(run_dir / CHECKPOINT),
         "untrained": str(run_dir / "untrained.pt"),
         "teacher": "teacher",
+        **{enc: str(run_dir.parent / enc / CHECKPOINT) for enc in SSAT_INPUTS},
     }.get(name)
 
 
@@ -543,11 +568,13 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
     work.mkdir(parents=True, exist_ok=True)
     stamps = Stamps(work)
     needs_model = any(f in ("calibfree", "untrained") for f in cfg.features)
+    ssat_encs = [f for f in cfg.features if f in SSAT_INPUTS]
 
     scenes: list[SceneInfo] = []
     run_dir = work / "train" / "model"
     pre_info: dict[str, Any] = {}
-    if needs_model:
+    fps: dict[str, str] = {}
+    if needs_model or ssat_encs:
         say("training scene")
         tcfg = cfg.synth(cfg.train_difficulty, cfg.train_seed, cfg.train_frames, cfg.train_people)
         tscene = work / "train" / "scene"
@@ -559,12 +586,26 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
             [info["fp"], cfg.detect, pboxes],
             lambda: detect(Scene(tscene), cfg.detect, pboxes),
         )
-        say(f"pretraining ({cfg.pretrain.minutes} min)")
-        pre_info = stamps.run(
-            "pretrain",
-            [dinfo["fp"], cfg.pretrain, PRETRAIN_RECIPE],
-            lambda: pretrain(Scene(tscene), run_dir, cfg.pretrain, say),
-        )
+        if needs_model:
+            say(f"pretraining ({cfg.pretrain.minutes} min)")
+            pre_info = stamps.run(
+                "pretrain",
+                [dinfo["fp"], cfg.pretrain, PRETRAIN_RECIPE],
+                lambda: pretrain(Scene(tscene), run_dir, cfg.pretrain, say),
+            )
+            fps.update(calibfree=pre_info["fp"], untrained=pre_info["fp"])
+        for enc in ssat_encs:
+            say(f"training {enc} ({cfg.ssat.minutes} min)")
+            scfg = dataclasses.replace(cfg.ssat, inputs=SSAT_INPUTS[enc])
+            sinfo = stamps.run(
+                f"ssat/{enc}",
+                [dinfo["fp"], scfg, cfg.tracker],
+                lambda c=scfg, e=enc: pretrain_ssat(
+                    Scene(tscene), run_dir.parent / e, c, cfg.tracker
+                ),
+            )
+            fps[enc] = sinfo["fp"]
+            pre_info[enc] = {k: v for k, v in sinfo.items() if k != "fp"}
     rows: list[Row] = []
     for diff in cfg.difficulties:
         held_out = []  # (name, scene root, synth info) of each repeat
@@ -589,7 +630,7 @@ def run_benchmark(work: Path | str, cfg: BenchConfig, log: Log | None = None) ->
             geometry = [shared_geometry(b, cfg) for b in bases] if cfg.shared_geometry else None
             for enc in cfg.features:
                 say(f"{diff}/{boxes}: {enc}")
-                model_fp = pre_info.get("fp", "") if enc in ("calibfree", "untrained") else ""
+                model_fp = fps.get(enc, "")
                 ready = [
                     _one_variant(
                         work, stamps, cfg, sroot, base, f"{name}/{boxes}", enc, model_fp, run_dir
@@ -699,6 +740,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, required=True, help="cache folder (scenes, checkpoints)")
     ap.add_argument("--pretrain-minutes", type=float, default=5.0)
+    ap.add_argument(
+        "--ssat-minutes", type=float, help="SSAT's training budget (default: --pretrain-minutes)"
+    )
     ap.add_argument("--pretrain-boxes", choices=("det", "gt"), default="det")
     ap.add_argument(
         "--pretrain-seed", type=int, default=0, help="seed of CalibFree's pretraining run"
@@ -714,7 +758,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--boxes", default="gt,det", help="gt, det or gt,det")
     ap.add_argument("--det-difficulties", default=None, help="run det boxes only on these")
-    ap.add_argument("--features", default=",".join(FEATURES))
+    ap.add_argument(
+        "--features",
+        default=",".join(FEATURES),
+        help=f"encoders: {', '.join(FEATURES + tuple(SSAT_INPUTS))}",
+    )
     ap.add_argument("--device", default="auto", help="pretrain/detect/features device")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument(
@@ -763,6 +811,12 @@ def config_from_args(a: argparse.Namespace) -> BenchConfig:
             base.pretrain,
             minutes=a.pretrain_minutes,
             boxes=a.pretrain_boxes,
+            device=a.device,
+            seed=a.pretrain_seed,
+        ),
+        ssat=dataclasses.replace(
+            base.ssat,
+            minutes=a.ssat_minutes or a.pretrain_minutes,
             device=a.device,
             seed=a.pretrain_seed,
         ),
