@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mcmot.atomic import make_dir, write_json, write_text
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
@@ -30,6 +32,21 @@ from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, tr
 
 #: Fewer classes than this draw a warning: the classification becomes easy at once.
 FEW_CLASSES = 10
+#: A pixel whose grey level varies less than this (standard deviation over a source's
+#: images) is static; a source with more than ``STATIC_SHARE`` of them is a fixed camera.
+STATIC_STD = 8.0
+STATIC_SHARE = 0.8
+#: Training accuracy from which the clips count as told apart perfectly.
+SATURATED = 0.99
+
+
+def static_share(images: np.ndarray, most: int = 64) -> float:
+    """Share of pixels that hardly change over (at most ``most`` of) a source's images."""
+    if len(images) < 2:
+        return 0.0
+    pick = images[np.linspace(0, len(images) - 1, min(most, len(images))).astype(int)]
+    grey = pick.astype(np.float32).mean(axis=-1)
+    return float((grey.std(axis=0) < STATIC_STD).mean())
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,11 @@ def run_pretrain_clips(
             write_json(run_dir / "config.json", to_dict(cfg))
             write_text(run_dir / "classes.txt", "".join(f"{n}\n" for n in data.names))
         res = train(trainer, deadline, stop_at_step, report)
+    if res.losses.get("acc", 0.0) >= SATURATED and dd.main:
+        notes += (
+            "every clip is told apart in training: more or longer footage makes a harder task",
+        )
+        say(f"warning: {notes[-1]}")
     fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
     return ClipsResult(
         **fields,

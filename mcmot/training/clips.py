@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 
 from mcmot.models.checkpoint import SSAT, build_reid
 from mcmot.models.clips_config import ClipsConfig
-from mcmot.models.reid import ReidNet
 from mcmot.training.clip_images import ClipImages
 from mcmot.training.distributed import Dist
 from mcmot.training.objective import autocast
@@ -56,8 +55,15 @@ class ClipsObjective:
     def num_samples(self) -> int:
         return len(self.data.labels)
 
-    def build_model(self, weights: dict[str, torch.Tensor] | None) -> ReidNet:
-        return build_reid(self.cfg, self.data.num_classes, weights)
+    def build_model(self, weights: dict[str, torch.Tensor] | None) -> torch.nn.Module:
+        """The network. With several processes on CUDA its batch norms are synchronised
+        (every process normalises with the whole batch's statistics); on CPU, where torch
+        cannot, each process keeps its own running statistics and the checkpoint holds
+        rank 0's (the weights are the same in every process)."""
+        net = build_reid(self.cfg, self.data.num_classes, weights)
+        if self.dd.world > 1 and self.device.type == "cuda":
+            return torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        return net
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"classes": list(self.data.names)}
