@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +26,9 @@ from mcmot.models.checkpoint import SSAT
 from mcmot.models.clips_config import ClipsConfig, check_clips_config, clips_config_from_dict
 from mcmot.models.device import resolve_device
 from mcmot.progress import ProgressCallback
-from mcmot.stages.clips_data import ClipImages, find_sources, load_clip_images
+from mcmot.stages.clips_data import ClipImages, Source, find_sources, load_clip_images
 from mcmot.training.clips import ClipsObjective
-from mcmot.training.distributed import distributed, main_first
+from mcmot.training.distributed import Dist, distributed, main_first
 from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
 
 #: Fewer classes than this draw a warning: the classification becomes easy at once.
@@ -112,22 +113,14 @@ def run_pretrain_clips(
     say = log or (lambda msg: None)
     report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    srcs = find_sources([Path(s) for s in sources], cfg.inputs == "tracklets")
     loaded = prepare_run_dir(run_dir, resume, overwrite, SSAT)
     deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
     if loaded is not None:
         cfg = dataclasses.replace(clips_config_from_dict(loaded["config"]), minutes=cfg.minutes)
+    srcs = find_sources([Path(s) for s in sources], cfg.inputs == "tracklets")
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
-        data = main_first(
-            dd,
-            lambda main: load_clip_images(srcs, cfg, run_dir / "cache", report if main else None),
-        )
-        if loaded is not None and list(loaded.get("classes", data.names)) != list(data.names):
-            raise McmotError(
-                f"the sources give other clips than the run in {run_dir} was trained on: "
-                "resume with the same sources"
-            )
+        data = _data(srcs, cfg, run_dir, loaded, dd, report)
         notes = _notes(data, cfg)
         for n in notes if dd.main else ():
             say(f"warning: {n}")
@@ -150,3 +143,23 @@ def run_pretrain_clips(
         images=len(data.labels),
         notes=notes,
     )
+
+
+def _data(
+    srcs: list[Source],
+    cfg: ClipsConfig,
+    run_dir: Path,
+    loaded: dict[str, Any] | None,
+    dd: Dist,
+    report: ProgressCallback,
+) -> ClipImages:
+    """The sources' classes (rank 0 fills the cache); a resumed run needs the same ones."""
+    data = main_first(
+        dd, lambda main: load_clip_images(srcs, cfg, run_dir / "cache", report if main else None)
+    )
+    if loaded is not None and list(loaded.get("classes", data.names)) != list(data.names):
+        raise McmotError(
+            f"the sources give other clips than the run in {run_dir} was trained on: "
+            "resume with the same sources"
+        )
+    return data
