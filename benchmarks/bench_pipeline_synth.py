@@ -684,13 +684,14 @@ def _fmt(v: float | None) -> str:
 
 def format_table(res: BenchResult) -> str:
     """The rows as a fixed-width text table."""
-    head = f"{'boxes':5} {'scene':6} {'features':9} {'cues':10} "
+    w = max([9, *(len(r.features) for r in res.rows)])
+    head = f"{'boxes':5} {'scene':6} {'features':{w}} {'cues':10} "
     head += " ".join(f"{m:>6}" for m in METRICS) + f" {'ids':>4} {'assoc s':>7}  appearance"
     lines = [head, "-" * len(head)]
     for r in res.rows:
         vals = " ".join(_fmt(r.metrics[m]) for m in METRICS)
         lines.append(
-            f"{r.boxes:5} {r.difficulty:6} {r.features:9} {r.cues:10} {vals} "
+            f"{r.boxes:5} {r.difficulty:6} {r.features:{w}} {r.cues:10} {vals} "
             f"{r.identities:4d} {r.seconds:7.1f}  {r.appearance}"
         )
     return "\n".join(lines)
