@@ -20,7 +20,9 @@ Protocol (no labels are used for training or for choosing anything):
   nearest crop at least 1 s away has the query's identity) and ROC-AUC of
   same- vs different-identity pairs at least 1 s apart.
 - **Tracking** (detections of the test half): SSAT's tracker (paper
-  settings, and its ablations without D_bbox and without EMA), DeepSORT at
+  settings; with ``--tune``, also with tau1, tau2 and the maximum age chosen
+  on the train half's labels, the development data of the fold; and its
+  ablations without D_bbox and without EMA), DeepSORT at
   its defaults on SSAT and on CalibFree f_s features, DeepSORT motion-only,
   ultralytics ByteTrack and BoT-SORT. IDF1, HOTA, MOTA, IDSW; rows with a
   trained model are mean +- sd over the seeds.
@@ -70,6 +72,7 @@ TOTAL = 795
 FPS = 7.0
 FOLDS = {"A": ((1, HALF), (HALF + 1, TOTAL)), "B": ((HALF + 1, TOTAL), (1, HALF))}
 CAM = "view1"
+SSAT_MODELS = ("SSAT frames", "SSAT tracklets")
 
 
 # ----------------------------------------------------------------- the halves
@@ -199,6 +202,30 @@ def mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
 
+# ----------------------------------------------------------------- tuning on the train half
+#: SSAT tracker settings tried on the train half (``--tune``).
+TUNE_GRID = [
+    {"tau1": t1, "tau2": t1 + d, "max_age_seconds": age}
+    for t1 in (0.3, 0.45, 0.56, 0.7)
+    for d in (0.08, 0.2)
+    for age in (3.0, 6.0)
+]
+
+
+def tune_ssat(train: Path, fold: Path, ckpt: Path) -> SsatConfig:
+    """The grid's settings with the best IDF1 + HOTA on the train half, with ``ckpt``'s features."""
+    feats = features(train, str(ckpt), "f_s", fold / "feats-train" / f"{ckpt.parent.name}.npz")
+    det = read_mot(train / "det" / f"{CAM}.txt", unique_ids=False)
+    gt = read_mot(train / "gt" / f"{CAM}.txt")
+    n = int(max(gt.frames.max(), det.frames.max()))
+
+    def score(change: dict[str, float]) -> float:
+        m = evaluate(gt, track_camera(det, feats, n, override(SsatConfig(fps=FPS), **change)), n)
+        return m["IDF1"] + m["HOTA"]
+
+    return override(SsatConfig(fps=FPS), **max(TUNE_GRID, key=score))
+
+
 # ----------------------------------------------------------------- one fold
 def tracklets_for_training(train: Path) -> None:
     """``track --features none`` on the train half: the tracklet variant's classes."""
@@ -244,11 +271,16 @@ def feature_sets(
 
 
 def trackers(
-    det: MotTable, n: int, feats: dict[str, list[np.ndarray]]
+    det: MotTable, n: int, feats: dict[str, list[np.ndarray]], tuned: dict[str, list[SsatConfig]]
 ) -> dict[str, list[Callable[[], MotTable]]]:
-    """Tracking runs by row name (one per seed)."""
+    """Tracking runs by row name (one per seed); ``tuned``: per model, each seed's settings."""
     ssat, deep = SsatConfig(fps=FPS), TrackerConfig(fps=FPS)
     runs: dict[str, list[Callable[[], MotTable]]] = {}
+    for name, cfgs in tuned.items():
+        runs[f"SSAT tracker tuned on the train half, {name}"] = [
+            lambda f=f, c=c: track_camera(det, f, n, c)
+            for f, c in zip(feats[name], cfgs, strict=True)
+        ]
     for name in ("SSAT frames", "SSAT tracklets", "untrained ResNet-18"):
         fs = feats[name]
         runs[f"SSAT tracker, {name}"] = [lambda f=f: track_camera(det, f, n, ssat) for f in fs]
@@ -292,9 +324,15 @@ def run_fold(name: str, args: argparse.Namespace, det: MotTable, gt: MotTable) -
     test_gt = read_mot(test / "gt" / f"{CAM}.txt")
     n = int(max(test_gt.frames.max(), test_det.frames.max()))
     feats = feature_sets(test, fold / "feats-det", ckpts, teacher=())
+    tuned = {}
+    if args.tune:
+        tuned = {m: [tune_ssat(train, fold, c) for c in ckpts[m]] for m in SSAT_MODELS}
+        for m, cfgs in tuned.items():
+            chosen = [f"{c.tau1:g}/{c.tau2:g}/{c.max_age_seconds:g}s" for c in cfgs]
+            print(f"fold {name}, {m}: tau1/tau2/max age chosen on the train half: {chosen}")
     tracking = {
         k: [evaluate(test_gt, fn(), n) for fn in fns]
-        for k, fns in trackers(test_det, n, feats).items()
+        for k, fns in trackers(test_det, n, feats, tuned).items()
     }
     return {"retrieval": retr, "tracking": tracking}
 
@@ -329,6 +367,9 @@ def main() -> None:
         "--teacher",
         default="",
         help="the DINOv2 teacher's read-outs to add, e.g. max,mean,cls (needs mcmot[teacher])",
+    )
+    ap.add_argument(
+        "--tune", action="store_true", help="also SSAT's tracker tuned on the train half"
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
     ap.add_argument("--json", type=Path, help="also write the results here")
