@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -221,8 +220,9 @@ def pretrain_cmd(
     (--objective clips). No labels, no calibration."""
     from mcmot.models.clips_config import ClipsConfig
     from mcmot.models.pretrain_config import PretrainConfig
+    from mcmot.training.distributed import launched
 
-    main = int(os.environ.get("RANK", "0")) == 0
+    main = launched().main
     if objective is Objective.clips:
         _refuse(ctx, CALIBFREE_ONLY, "clips")
         options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
@@ -232,7 +232,7 @@ def pretrain_cmd(
     _refuse(ctx, CLIPS_ONLY, "calibfree")
     # every option named as a PretrainConfig field (epochs ... device) sets it
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
-    if cfg.boxes == "det" and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if cfg.boxes == "det" and launched().world == 1:
         _detect_first(scenes)
     _run_calibfree(list(scenes), out_dir, cfg, resume, overwrite, main)
 

@@ -35,6 +35,15 @@ class Dist:
         return self.rank == 0
 
 
+def launched() -> Dist:
+    """This process's place as ``torchrun`` set it in the environment (before any
+    process group is joined; a plain run is rank 0 of 1)."""
+    env = os.environ
+    return Dist(
+        int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1")), int(env.get("LOCAL_RANK", "0"))
+    )
+
+
 def setup_distributed(device_kind: str) -> Dist:
     """Join the torchrun process group when ``WORLD_SIZE`` > 1 (nccl on CUDA, else gloo)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
