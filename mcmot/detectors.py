@@ -6,6 +6,9 @@ ultralytics is first imported, :func:`offline_environment` sets
 ``YOLO_OFFLINE=1`` (no DNS probe, no update check, no analytics) and
 ``YOLO_AUTOINSTALL=false`` (no pip installs of missing requirements), unless
 the user set those variables already.
+
+The network runs in torch, or through ONNX Runtime or OpenVINO on an ONNX
+export made once into a cache (:mod:`mcmot.detect_backends`).
 """
 
 from __future__ import annotations
@@ -195,6 +198,12 @@ class PersonDetector:
     iou : IoU threshold of non-maximum suppression
     person_class : the model's class index for a person
     half : use fp16 on CUDA (ignored on CPU)
+    backend : 'torch', 'onnx', 'openvino' or 'auto'
+        (:func:`mcmot.detect_backends.resolve_backend`)
+    export_dir : the cache of exported models, needed by the onnx and openvino backends
+    threads : CPU threads of the onnx or openvino runtime; None = every core the
+        process may use. The torch path follows ``torch.set_num_threads``
+    precision : OpenVINO's inference precision ('f32', 'bf16'); None = its default
     """
 
     def __init__(
@@ -207,11 +216,17 @@ class PersonDetector:
         iou: float = DEFAULT_IOU,
         person_class: int = 0,
         half: bool = True,
+        backend: str = "torch",
+        export_dir: str | Path | None = None,
+        threads: int | None = None,
+        precision: str | None = None,
     ) -> None:
+        from mcmot.detect_backends import Runtime, resolve_backend, runtime_predictor
+
         self.weights = resolve_weights(weights)
-        self.device = resolve_device(device)
+        self.backend, self.device = resolve_backend(backend, device, self.weights)
         self.half = half and self.device.startswith("cuda")
-        self.model = _load_model(self.weights)
+        self.model = load_model(self.weights)
         keep_freed_memory()
         self.is_pose = getattr(self.model, "task", None) == "pose"
         self.imgsz = imgsz
@@ -223,6 +238,17 @@ class PersonDetector:
             "verbose": False,
             **_precision_args(self.half),
         }
+        self.runtime: Runtime | None = None
+        if self.backend != "torch":
+            if export_dir is None:
+                raise McmotError(f"backend {self.backend} needs a folder for its exported models")
+            self.runtime = Runtime(self.weights, self.backend, Path(export_dir), threads, precision)
+            base = self.model.task_map[self.model.task]["predictor"]
+            self._args["predictor"] = runtime_predictor(base, self.runtime)
+
+    def describe(self) -> str:
+        """Where the network runs: 'cpu, torch', 'cuda:0, torch', 'cpu, openvino bf16'."""
+        return f"{self.device}, {self.runtime.describe() if self.runtime else 'torch'}"
 
     def imgsz_for(self, size: tuple[int, int]) -> int:
         """The inference size used for images of ``size`` (width, height)."""
@@ -237,9 +263,10 @@ class PersonDetector:
         """
         try:
             self.detect([np.zeros((size[1], size[0], 3), np.uint8)])
+        except McmotError:
+            raise
         except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds for a bad model
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise McmotError(f"cannot run weights {self.weights}: {first}") from None
+            raise McmotError(f"cannot run weights {self.weights}: {first_line(exc)}") from None
 
     def detect(self, images: list[NDArray[np.uint8]]) -> list[FrameDetections]:
         """Detect persons in a batch of BGR images (one predict call).
@@ -281,7 +308,13 @@ def _precision_args(half: bool) -> dict[str, Any]:
     return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
-def _load_model(path: Path) -> Any:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_model(path: Path) -> Any:
     """Load an ultralytics YOLO model from a local path, as one-line errors."""
     offline_environment()
     try:
@@ -291,5 +324,4 @@ def _load_model(path: Path) -> Any:
     try:
         return YOLO(str(path))
     except Exception as exc:  # ultralytics raises many kinds for a bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise McmotError(f"cannot load weights {path}: {first}") from None
+        raise McmotError(f"cannot load weights {path}: {first_line(exc)}") from None

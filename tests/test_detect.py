@@ -437,9 +437,8 @@ def test_resolve_device():
             resolve_device("cuda:0")
 
 
-def test_detect_makes_no_network_attempt(tmp_path):
-    """A fresh process whose sockets all fail: detect still runs, nothing is fetched."""
-    _drawn_scene(tmp_path, {"a": 1})
+def run_offline(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``mcmot ARGS`` in a fresh process whose sockets all fail (and no YOLO_* settings)."""
     code = (
         "import socket, sys\n"
         "def boom(*a, **k):\n"
@@ -448,14 +447,19 @@ def test_detect_makes_no_network_attempt(tmp_path):
         "socket.create_connection = boom\n"
         "socket.socket.connect = boom\n"
         "from mcmot.cli import app\n"
-        f"sys.argv = ['mcmot', 'detect', {str(tmp_path)!r}, '--imgsz', '{SMALL}',"
-        " '--device', 'cpu']\n"
+        f"sys.argv = ['mcmot', *{list(args)!r}]\n"
         "app()\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
-    r = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    cmd = [sys.executable, "-c", code]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "network access attempted" not in r.stderr
+    return r
+
+
+def test_detect_makes_no_network_attempt(tmp_path):
+    """A fresh process whose sockets all fail: detect still runs, nothing is fetched."""
+    _drawn_scene(tmp_path, {"a": 1})
+    run_offline("detect", str(tmp_path), "--imgsz", SMALL, "--device", "cpu")
     assert len(read_mot(tmp_path / "det" / "a.txt", unique_ids=False)) == 2

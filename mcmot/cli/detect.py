@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,15 @@ from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, DetectResult, run_detect
 
 _D = DetectConfig()
+
+
+class Backend(str, Enum):
+    """Where the detector's network runs."""
+
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+    openvino = "openvino"
 
 
 def detect_cmd(
@@ -67,6 +77,23 @@ def detect_cmd(
         typer.Option("--from-gt", help="Write det/ from gt/ (ids dropped, score 1); no model."),
     ] = False,
     zero_based: ZeroBasedOpt = False,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help="Where the network runs: auto = torch on CUDA, else the fastest installed "
+            "of openvino, onnx, torch (the openvino and onnx extras install the runtimes).",
+        ),
+    ] = Backend.auto,
+    export_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-dir",
+            help="Folder of the onnx and openvino backends' exported models "
+            "(default: SCENE/cache/detector).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Detect people in every camera and write det/<cam>.txt (and det/<cam>.kpts.npz)."""
     names = split_names(cameras)
@@ -81,6 +108,8 @@ def detect_cmd(
         cameras=tuple(names) if names else None,
         from_gt=from_gt or None,
         zero_based=zero_based or None,
+        backend=backend.value,
+        export_dir=str(export_dir) if export_dir is not None else None,
     )
     sc = Scene(scene)
     with progress_bar() as progress:

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from mcmot.atomic import write_npz
 from mcmot.boxes import box_order
 from mcmot.config import to_dict
+from mcmot.detect_backends import SCENE_EXPORT_DIR, check_backend_name
 from mcmot.detectors import (
     DEFAULT_CONF,
     DEFAULT_IOU,
@@ -88,6 +89,11 @@ class DetectConfig:
     cameras : names of the cameras to process; None = all
     from_gt : write det/ from gt/ (identities dropped, score 1) instead of running a model
     zero_based : frame folders (and gt files, with from_gt) count frames from 0
+    backend : 'auto', 'torch', 'onnx' or 'openvino': where the network runs; 'auto' =
+        torch on CUDA, else the fastest installed (openvino, onnx, torch); the boxes
+        agree with the torch path's within the tolerance of docs/detect.md
+    export_dir : folder of the onnx and openvino backends' exported models; None =
+        ``cache/detector`` in the scene
     """
 
     weights: str | None = None
@@ -101,6 +107,8 @@ class DetectConfig:
     cameras: tuple[str, ...] | None = None
     from_gt: bool = False
     zero_based: bool = False
+    backend: str = "auto"
+    export_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ class DetectResult:
     outputs: list[Path]
     warnings: list[str] = field(default_factory=list)
     weights: Path | None = None
-    device: str | None = None
+    device: str | None = None  # where the network ran: 'cpu, openvino bf16', 'cuda:0, torch'
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ def run_detect(
     else:
         cams = _pixel_cameras(scene, cfg)
         _check_outputs(scene, [c.name for c in cams], overwrite)
-        results, weights, device = _detect_cameras(cams, cfg, progress, _warn)
+        results, weights, device = _detect_cameras(scene, cams, cfg, progress, _warn)
     with scene.staged(STAGE) as st:  # every camera's boxes land together
         outputs = _write_outputs(scene, results, st)
         scene.record(STAGE, to_dict(cfg), detect_inputs(scene, cfg), outputs, st)
@@ -225,6 +233,7 @@ def _check_config(cfg: DetectConfig) -> None:
         raise McmotError(f"iou must be in (0, 1], got {cfg.iou}")
     if cfg.batch is not None and cfg.batch < 1:
         raise McmotError(f"batch must be at least 1, got {cfg.batch}")
+    check_backend_name(cfg.backend)
 
 
 def _check_outputs(scene: Scene, names: list[str], overwrite: bool) -> None:
@@ -305,6 +314,7 @@ def common_frames(counts: dict[str, int]) -> tuple[int, str | None]:
 
 
 def _detect_cameras(
+    scene: Scene,
     cams: list[Camera],
     cfg: DetectConfig,
     progress: ProgressCallback | None,
@@ -324,8 +334,11 @@ def _detect_cameras(
             iou=cfg.iou,
             person_class=cfg.person_class,
             half=cfg.half,
+            backend=cfg.backend,
+            export_dir=Path(cfg.export_dir) if cfg.export_dir else scene.root / SCENE_EXPORT_DIR,
         )
-        detector.warmup(sources[0].size)
+        for size in dict.fromkeys(s.size for s in sources):  # every input size, before timing
+            detector.warmup(size)
         batch = cfg.batch or default_batch(detector.device)
         results = [
             detect_source(detector, src, cam.name, n, batch, progress)
@@ -334,7 +347,7 @@ def _detect_cameras(
     finally:
         for src in sources:
             src.close()
-    return results, detector.weights, detector.device
+    return results, detector.weights, detector.describe()
 
 
 def default_batch(device: str) -> int:
