@@ -53,13 +53,13 @@ def _detector(imgsz: int) -> PersonDetector:
     return PersonDetector(device="cpu", imgsz=imgsz, conf=cfg.conf, iou=cfg.iou)
 
 
-def _clock() -> tuple[float, float]:
+def clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def _since(start: tuple[float, float]) -> tuple[float, float]:
+def since(start: tuple[float, float]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process) since ``start``."""
-    wall, cpu = _clock()
+    wall, cpu = clock()
     return wall - start[0], cpu - start[1]
 
 
@@ -67,9 +67,9 @@ def _ours(video: Path, frames: int, imgsz: int, batch: int) -> tuple[float, floa
     det = _detector(imgsz)
     with open_source(video) as src:
         det.warmup(src.size)
-        t0 = _clock()
+        t0 = clock()
         res = detect_source(det, src, video.stem, min(frames, src.num_frames), batch)
-        return (*_since(t0), len(res.table))
+        return (*since(t0), len(res.table))
 
 
 def _peer(video: Path, frames: int, imgsz: int) -> tuple[float, float, int]:
@@ -77,7 +77,7 @@ def _peer(video: Path, frames: int, imgsz: int) -> tuple[float, float, int]:
     with open_source(video) as src:
         det.warmup(src.size)  # sets up and warms ultralytics' predictor, reused below
     cfg = DetectConfig()
-    t0 = _clock()
+    t0 = clock()
     boxes = 0
     stream = det.model.predict(
         source=str(video),
@@ -93,7 +93,7 @@ def _peer(video: Path, frames: int, imgsz: int) -> tuple[float, float, int]:
         boxes += len(r.boxes)
         if i == frames:
             break
-    return (*_since(t0), boxes)
+    return (*since(t0), boxes)
 
 
 def main() -> None:

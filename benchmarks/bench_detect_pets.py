@@ -60,7 +60,7 @@ def _detect(det: PersonDetector, video: Path, frames: list[int], batch: int):
     return out, seconds
 
 
-def _score(gt, dets, frames: list[int], conf: float, use_ignore: bool) -> MatchCounts:
+def score_frames(gt, dets, frames: list[int], conf: float, use_ignore: bool) -> MatchCounts:
     total = MatchCounts(0, 0, 0)
     for k in frames:
         rows = gt.frames == k
@@ -96,8 +96,8 @@ def main() -> None:
         det.detect([np.zeros((size[1], size[0], 3), np.uint8)])  # warm-up
         dets, seconds = _detect(det, video, frames, args.batch)
         for conf in (float(c) for c in args.conf.split(",")):
-            strict = _score(gt, dets, frames, conf, use_ignore=False)
-            loose = _score(gt, dets, frames, conf, use_ignore=True)
+            strict = score_frames(gt, dets, frames, conf, use_ignore=False)
+            loose = score_frames(gt, dets, frames, conf, use_ignore=True)
             table.add_row(
                 str(imgsz),
                 f"{conf:.2f}",
