@@ -35,7 +35,7 @@ from mcmot.models.clips_config import ClipsConfig
 from mcmot.motio import read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import VIDEO_EXTS, Camera, Scene
-from mcmot.timebase import DEFAULT_FPS
+from mcmot.timebase import DEFAULT_FPS, frames_rounded
 from mcmot.training.clip_images import ClipImages
 
 #: Histogram bins (hue, saturation) of the shot-cut test, on frames shrunk to this width.
@@ -132,7 +132,7 @@ def spaced(n: int, k: int) -> NDArray[np.int64]:
 
 
 def _clip_frames(fps: float | None, seconds: float) -> int:
-    return max(1, round((fps or DEFAULT_FPS) * seconds))
+    return frames_rounded(seconds, fps or DEFAULT_FPS)
 
 
 # ----------------------------------------------------------------- images
