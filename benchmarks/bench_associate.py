@@ -8,35 +8,27 @@ ground truth with local ids fragmented every ~100 rows; 'both' adds synthetic
 pairs), association (votes, clustering), total wall time; AIDF1 as a sanity
 check.
 
-Run: ``python benchmarks/bench_associate.py [--frames 1000] [--quick]``
+Run: ``python -m benchmarks.bench_associate [--frames 1000] [--quick] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.association.config import AssociateConfig
 from mcmot.association.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import run_associate
-
-
-def machine() -> str:
-    try:
-        import torch
-
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = "-"
-    return f"{platform.platform()} | {os.cpu_count()} CPUs | torch threads {threads}"
 
 
 def cameras(n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -97,29 +89,41 @@ def run(n_cams: int, people: int, frames: int, cues: str) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="fewer settings")
-    args = ap.parse_args()
-    print(f"machine: {machine()}")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print_machine()
     print(f"frames per scene: {args.frames}; tracks fragmented every ~100 rows\n")
     settings = [(4, 10, "geometry"), (4, 10, "both")]
     if not args.quick:
         settings += [(2, 10, "geometry"), (8, 10, "geometry"), (4, 5, "geometry")]
         settings += [(4, 20, "geometry"), (8, 20, "both")]
-    head = (
-        f"{'cams':>4} {'people':>6} {'cues':>8} {'rows':>7} {'tracklets':>9} {'fit s':>6} "
-        f"{'s/pair':>6} {'assoc s':>7} {'ms/frame':>8} {'wall s':>6} {'AIDF1':>6}"
-    )
-    print(head)
+    rows = []
     for n, p, cues in settings:
         r = run(n, p, args.frames, cues)
-        print(
-            f"{n:4d} {p:6d} {cues:>8} {r['rows']:7d} {r['tracklets']:9d} {r['geometry']:6.1f} "
-            f"{r['geometry'] / r['pairs']:6.2f} {r['associate']:7.1f} {r['ms_frame']:8.2f} "
-            f"{r['wall']:6.1f} {r['AIDF1']:6.3f}"
+        rows.append(
+            {
+                "cams": n,
+                "people": p,
+                "cues": cues,
+                "rows": r["rows"],
+                "tracklets": r["tracklets"],
+                "fit s": r["geometry"],
+                "s/pair": r["geometry"] / r["pairs"],
+                "assoc s": r["associate"],
+                "ms/frame": r["ms_frame"],
+                "wall s": r["wall"],
+                "AIDF1": r["AIDF1"],
+            }
         )
+    formats = {"fit s": ".1f", "s/pair": ".2f", "assoc s": ".1f", "ms/frame": ".2f"}
+    Results(args.json).table("associate", rows, {**formats, "wall s": ".1f"}, title=False)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,13 @@ box, Hellinger-normalised), so appearance is imperfect where the scene makes
 it so (look-alike clothes, colour response, occlusion). Scored with
 ``mcmot.metrics.crossview``. The target: ``both`` >= the better single cue.
 
-Run: ``python benchmarks/bench_associate_cues.py [--frames 200] [--seed 7001]``
+Run: ``python -m benchmarks.bench_associate_cues [--frames 200] [--seed 7001] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.association.config import AssociateConfig
 from mcmot.association.simulate import tracks_from_gt
 from mcmot.frames import open_source
@@ -31,10 +33,6 @@ from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
 from mcmot.synth import SynthConfig, generate_scene
-
-
-def machine() -> str:
-    return f"{platform.platform()} | {os.cpu_count()} CPUs"
 
 
 def colour_features(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -89,15 +87,20 @@ def score(root: Path, gts: list[MotTable], frames: int) -> dict[str, float]:
     return combine_crossview([crossview_counts(list(zip(gts, preds, strict=True)), 1, frames)])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7001)
-    args = ap.parse_args()
-    print(f"machine: {machine()}")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print_machine()
     print(f"synthetic scenes: 4 cameras, 8 people, {args.frames} frames, 480x270, "
-          f"seed {args.seed}; tracks = gt with local ids, fragmented ~60 rows\n")  # fmt: skip
-    print(f"{'difficulty':10} {'cues':11} {'AIDF1':>6} {'MHAA':>6} {'ids':>4} {'s':>5}  notes")
+          f"seed {args.seed}; tracks = gt with local ids, fragmented ~60 rows")  # fmt: skip
+    rows: list[dict[str, object]] = []
+    verdicts: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for difficulty in ("easy", "medium", "hard"):
             root = Path(tmp) / difficulty
@@ -118,14 +121,19 @@ def main() -> None:
                 if r.geometry:
                     ws = [g.quality.weight for g in r.geometry.values()]
                     note += f"geo weights {min(ws):.2f}-{max(ws):.2f}"
-                print(
-                    f"{difficulty:10} {cues:11} {m['AIDF1']:6.3f} {m['MHAA']:6.3f} "
-                    f"{r.identities:4d} {dt:5.1f}  {note}"
-                )
+                rows.append(
+                    {"difficulty": difficulty, "cues": cues, "AIDF1": m["AIDF1"],
+                     "MHAA": m["MHAA"], "ids": r.identities, "s": dt, "notes": note.strip()}
+                )  # fmt: skip
             for k in ("AIDF1", "MHAA"):
                 best = max(res["appearance"][k], res["geometry"][k])
-                verdict = "ok" if res["both"][k] >= best else "BELOW"
-                print(f"{'':10} both vs best single {k}: {res['both'][k] - best:+.3f} {verdict}")
+                verdicts.append(
+                    {"difficulty": difficulty, "metric": k, "both - best single":
+                     res["both"][k] - best, "verdict": "ok" if res["both"][k] >= best else "BELOW"}
+                )  # fmt: skip
+    results = Results(args.json)
+    results.table("cues", rows, {"s": ".1f"})
+    results.table("both against the better single cue", verdicts, {"both - best single": "+.3f"})
 
 
 if __name__ == "__main__":

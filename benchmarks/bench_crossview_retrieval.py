@@ -27,7 +27,7 @@ seed spread of the trained rows.
 
 Usage::
 
-    python benchmarks/bench_crossview_retrieval.py --work /tmp/xview --minutes 8 --seeds 0,1
+    python -m benchmarks.bench_crossview_retrieval --work /tmp/xview --minutes 8 --seeds 0,1
 
 Prints the machine, the scenes, the training runs and the tables.
 """
@@ -36,8 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,10 +45,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.common import untrained_checkpoint
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
-from mcmot.models.calibfree import CalibFree
-from mcmot.models.checkpoint import FORMAT, config_from_dict, save_checkpoint
 from mcmot.models.pretrain_config import PRESETS
 from mcmot.models.teacher import letterbox, load_teacher, region, teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
@@ -213,22 +214,12 @@ def score(
     return sum(g[0] for g in got) / q, sum(g[2] for g in got) / q, q
 
 
-def untrained_checkpoint(trained: Path, out: Path) -> Path:
-    """The same architecture and seed, before any training step."""
-    state = torch.load(trained, map_location="cpu", weights_only=True)
-    cfg = dict(state["config"])
-    torch.manual_seed(cfg["seed"])
-    model = CalibFree(config_from_dict(cfg).model_config())
-    save_checkpoint(out, {"format": FORMAT, "config": cfg, "model": model.state_dict()})
-    return out
-
-
 def seeds_of(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s.strip()]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining budget per seed")
     ap.add_argument("--seeds", default="0,1", help="pretraining seeds")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
@@ -246,7 +237,11 @@ def main() -> None:
     ap.add_argument(
         "--reuse", action="store_true", help="resume WORK/run-seedS (a finished run is reused)"
     )
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
@@ -302,10 +297,7 @@ def main() -> None:
         dev_rows.extend((family, k, *v, k == best) for k, v in on_dev.items())
         held_rows.append((family, best, *score(sets["held-out"], readouts[best], slot)))
 
-    print(
-        f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
-        f"{os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}"
-    )
+    print_machine()
     print(
         f"scenes: {args.cameras} cameras, 480x270, {args.difficulty}, ground-truth boxes in random "
         f"row order; training seed {args.train_seed} ({args.train_frames} frames, "
@@ -319,14 +311,22 @@ def main() -> None:
             f"({res.epoch:.1f} epochs) in {res.seconds:.0f}s, final losses "
             + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
         )
-    print("\ndevelopment scenes (choose the read-out; * = chosen)")
-    print(f"{'features':36s} {'read-out':20s} {'top-1':>7s} {'chance':>7s} {'queries':>8s}")
-    for family, k, acc, chance, q, chosen in dev_rows:
-        print(f"{family:36s} {k + (' *' if chosen else ''):20s} {acc:7.3f} {chance:7.3f} {q:8d}")
-    print("\nheld-out scenes (scored once, with the development choice)")
-    print(f"{'features':36s} {'read-out':20s} {'top-1':>7s} {'chance':>7s} {'queries':>8s}")
-    for family, k, acc, chance, q in held_rows:
-        print(f"{family:36s} {k:20s} {acc:7.3f} {chance:7.3f} {q:8d}")
+    results = Results(args.json)
+    results.table(
+        "development scenes (choose the read-out; * = chosen)",
+        [
+            {"features": family, "read-out": k + (" *" if chosen else ""), "top-1": acc,
+             "chance": chance, "queries": q}
+            for family, k, acc, chance, q, chosen in dev_rows
+        ],
+    )  # fmt: skip
+    results.table(
+        "held-out scenes (scored once, with the development choice)",
+        [
+            {"features": family, "read-out": k, "top-1": acc, "chance": chance, "queries": q}
+            for family, k, acc, chance, q in held_rows
+        ],
+    )
     for kind in ("untrained", "cpu preset"):
         vals = [a for f, _, a, _, _ in held_rows if kind in f and f.startswith("CalibFree")]
         if len(vals) > 1:

@@ -12,40 +12,38 @@ and CPU time (the CPU time is the steadier number on a shared machine):
 
 Each side loads a fresh model and warms it up on one blank frame before timing.
 
-    PYTHONPATH=. python benchmarks/bench_detect.py --frames 40
+    python -m benchmarks.bench_detect --frames 40 [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.detectors import PersonDetector, auto_imgsz
 from mcmot.frames import open_source
 from mcmot.stages.detect import DetectConfig, default_batch, detect_source
 
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED))
-DEFAULT_VIDEO = DATA / "pets09-s2l1" / "vtest.avi"
 
-
-def _parse() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     cfg = DetectConfig()
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("videos", nargs="*", type=Path, default=[DEFAULT_VIDEO])
+    ap = make_parser(__doc__)
+    ap.add_argument(
+        "videos", nargs="*", type=Path, help="default: the shared data's pets09-s2l1/vtest.avi"
+    )
     ap.add_argument("--frames", type=int, default=40, help="frames per camera and run")
     ap.add_argument("--imgsz", type=int, default=cfg.imgsz, help="default: per video, auto_imgsz")
     ap.add_argument("--batch", type=int, default=cfg.batch or default_batch("cpu"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     ap.add_argument("--repeat", type=int, default=2)
-    return ap.parse_args()
+    return ap
 
 
 def _detector(imgsz: int) -> PersonDetector:
@@ -96,21 +94,15 @@ def _peer(video: Path, frames: int, imgsz: int) -> tuple[float, float, int]:
     return (*since(t0), boxes)
 
 
-def main() -> None:
-    args = _parse()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    videos = args.videos or [data_or_exit(None, "pets09-s2l1") / "vtest.avi"]
     torch.set_num_threads(args.threads)
-    console = Console()
-    console.print(
-        f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} threads {torch.get_num_threads()}, device cpu"
-    )
+    print_machine("device cpu")
     shown = args.imgsz or "auto (per video)"
     title = f"detect speed, YOLO11n-pose imgsz {shown}, first {args.frames} frames"
-    table = Table(title=title)
-    cols = ("camera", "input", "side", "frames/s (wall)", "frames/CPU-s", "boxes")
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("camera", "side") else "right")
-    for video in args.videos:
+    rows = []
+    for video in videos:
         with open_source(video) as src:
             size, n = src.size, min(args.frames, src.num_frames)
         imgsz = args.imgsz or auto_imgsz(size)  # the peer gets the same size as ours
@@ -122,12 +114,12 @@ def main() -> None:
         for side, runs in (("ours", ours), ("ultralytics", peer)):
             wall = min(r[0] for r in runs)
             cpu = min(r[1] for r in runs)
-            table.add_row(
-                video.stem, what, side, f"{n / wall:.2f}", f"{n / cpu:.2f}", str(runs[0][2])
-            )
-        table.add_section()
-    console.print(table)
-    console.print(
+            rows.append(
+                {"camera": video.stem, "input": what, "side": side, "frames/s (wall)": n / wall,
+                 "frames/CPU-s": n / cpu, "boxes": runs[0][2]}
+            )  # fmt: skip
+    Results(args.json).table(title, rows, {"frames/s (wall)": ".2f", "frames/CPU-s": ".2f"})
+    print(
         f"best of {args.repeat} alternating runs; ours: detect_source, batch {args.batch}; "
         "ultralytics: model.predict(source=video, stream=True); frames/CPU-s counts the "
         "process's CPU time (robust on a shared machine)"

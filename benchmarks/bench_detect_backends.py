@@ -19,7 +19,7 @@ Runtimes get ``--threads`` threads (torch via ``torch.set_num_threads``;
 ultralytics' ONNX session is rebuilt with as many; its OpenVINO path takes
 every core the process may use, so run with ``--threads`` equal to those).
 
-    PYTHONPATH=. python benchmarks/bench_detect_backends.py --frames 100 --threads 1
+    python -m benchmarks.bench_detect_backends --frames 100 --threads 1 [--json PATH]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
-import platform
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,22 +36,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from bench_detect import clock, since  # noqa: E402
-from bench_detect_pets import DATA, score_frames  # noqa: E402
-
-from mcmot.detect_backends import (  # noqa: E402
+from benchmarks.bench_detect import clock, since
+from benchmarks.bench_detect_pets import SEQUENCE, score_frames
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from mcmot.detect_backends import (
     TOLERANCE,
     Agreement,
     agreement,
     export_onnx,
     installed,
 )
-from mcmot.detectors import (  # noqa: E402
+from mcmot.detectors import (
     STRIDE,
     FrameDetections,
     PersonDetector,
@@ -60,9 +57,9 @@ from mcmot.detectors import (  # noqa: E402
     load_model,
     resolve_weights,
 )
-from mcmot.frames import open_source  # noqa: E402
-from mcmot.motio import read_mot  # noqa: E402
-from mcmot.stages.detect import DetectConfig  # noqa: E402
+from mcmot.frames import open_source
+from mcmot.motio import read_mot
+from mcmot.stages.detect import DetectConfig
 
 Detect = Callable[[np.ndarray], FrameDetections]
 
@@ -79,15 +76,15 @@ class Side:
     found: dict[int, FrameDetections] = field(default_factory=dict)
 
 
-def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    ap.add_argument("--data", type=Path, default=None, help=f"default: the shared {SEQUENCE}")
     ap.add_argument("--frames", type=int, default=100, help="frames spread over the video")
     ap.add_argument("--imgsz", type=int, default=None, help="default: auto_imgsz of the video")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--repeat", type=int, default=1, help="rounds; each side's best is kept")
     ap.add_argument("--export-dir", type=Path, default=None, help="default: a temporary folder")
-    return ap.parse_args()
+    return ap
 
 
 def _versions() -> str:
@@ -98,14 +95,6 @@ def _versions() -> str:
         except importlib.metadata.PackageNotFoundError:
             found.append(f"{name} -")
     return ", ".join(found)
-
-
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "?")
 
 
 def _frames(video: Path, count: int) -> dict[int, np.ndarray]:
@@ -219,7 +208,7 @@ def _time(side: Side, frames: dict[int, np.ndarray]) -> None:
     side.found = found
 
 
-def _row(side: Side, ref: Side, gt: Any, n: int) -> list[str]:
+def _row(side: Side, ref: Side, gt: Any, n: int) -> dict[str, object]:
     conf = DetectConfig().conf
     frames = list(side.found)
     counts = score_frames(gt, _pairs(side), frames, conf, use_ignore=False)
@@ -228,23 +217,30 @@ def _row(side: Side, ref: Side, gt: Any, n: int) -> list[str]:
     precision = side.describe().split()[-1]
     tol = TOLERANCE.get(precision)
     ok = "-" if tol is None else ("yes" if tol.holds(agree, conf) else "NO")
-    return [
+    values = (
         side.name,
         side.describe().split(", ")[1],
-        f"{n / side.wall:.2f}",
-        f"{n / side.cpu:.2f}",
-        f"{ref.wall / side.wall:.2f}",
-        f"{ref.cpu / side.cpu:.2f}",
-        f"{counts.recall:.4f}",
-        f"{counts.precision:.4f}",
-        f"{counts.recall - base.recall:+.4f}",
-        f"{counts.precision - base.precision:+.4f}",
-        str(agree.matched),
-        f"{agree.min_iou:.4f}",
-        f"{agree.max_score_diff:.4f}",
-        str(len(agree.unmatched_scores)),
+        n / side.wall,
+        n / side.cpu,
+        ref.wall / side.wall,
+        ref.cpu / side.cpu,
+        counts.recall,
+        counts.precision,
+        counts.recall - base.recall,
+        counts.precision - base.precision,
+        agree.matched,
+        agree.min_iou,
+        agree.max_score_diff,
+        len(agree.unmatched_scores),
         ok,
-    ]
+    )
+    return dict(zip(_COLUMNS, values, strict=True))
+
+
+#: How the numeric columns print.
+_FORMATS = dict.fromkeys(("frames/s", "frames/CPU-s", "x torch", "x torch CPU"), ".2f")
+_FORMATS |= dict.fromkeys(("recall", "precision", "min IoU", "max d score"), ".4f")
+_FORMATS |= dict.fromkeys(("d recall", "d precision"), "+.4f")
 
 
 def _pairs(side: Side) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -271,7 +267,6 @@ _COLUMNS = (
 
 
 def _header(
-    console: Console,
     args: argparse.Namespace,
     s: Setting,
     video: Path,
@@ -279,22 +274,19 @@ def _header(
     frames: dict[int, np.ndarray],
 ) -> None:
     size = next(iter(frames.values())).shape
-    console.print(
-        f"machine: {_cpu_model()}, {os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} "
-        f"usable), {platform.platform()}, Python {platform.python_version()}"
-    )
-    console.print(f"versions: {_versions()}; threads per runtime {args.threads}")
-    console.print(
+    print_machine(f"versions: {_versions()}; threads per runtime {args.threads}")
+    print(
         f"input: {video} {size[1]}x{size[0]}, {len(frames)} frames spread over the video, "
         f"{int(np.isin(gt.frames, list(frames)).sum())} gt boxes; imgsz {s.imgsz}, network "
         f"input {s.shape[0]}x{s.shape[1]}, conf {DetectConfig().conf}"
     )
 
 
-def main() -> None:
-    args = _parse()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    data = data_or_exit(args.data, SEQUENCE)
     torch.set_num_threads(args.threads)
-    video, gt = args.data / "vtest.avi", read_mot(args.data / "gt.txt")
+    video, gt = data / "vtest.avi", read_mot(data / "gt.txt")
     frames = _frames(video, args.frames)
     height, width = next(iter(frames.values())).shape[:2]
     imgsz = args.imgsz or auto_imgsz((width, height))
@@ -302,19 +294,15 @@ def main() -> None:
         s = Setting(
             imgsz, input_shape((width, height), imgsz), args.threads, args.export_dir or Path(tmp)
         )
-        console = Console(width=200)
-        _header(console, args, s, video, gt, frames)
+        _header(args, s, video, gt, frames)
         sides = _sides(s)
         for _ in range(args.repeat):
             for side in sides:
                 _time(side, frames)
-    table = Table(title=f"PETS09-S2L1 detection by backend, imgsz {imgsz}, one frame per call")
-    for col in _COLUMNS:
-        table.add_column(col, justify="left" if col in ("side", "runs") else "right")
-    for side in sides:
-        table.add_row(*_row(side, sides[0], gt, len(frames)))
-    console.print(table)
-    console.print(
+    title = f"PETS09-S2L1 detection by backend, imgsz {imgsz}, one frame per call"
+    rows = [_row(side, sides[0], gt, len(frames)) for side in sides]
+    Results(args.json).table(title, rows, _FORMATS)
+    print(
         f"best of {args.repeat} round(s); x torch: frames/s (wall, CPU) over ours on torch; "
         "d: minus ours on torch; pairs, min IoU, max d score, unpaired: boxes paired one to "
         "one with ours on torch (IoU >= 0.5); in tolerance: mcmot.detect_backends.TOLERANCE"

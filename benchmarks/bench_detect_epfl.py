@@ -1,6 +1,6 @@
 """Detection on the real EPFL footage (360x288, no labels) per inference size.
 
-For each EPFL sequence in ``../shared/data`` (or ``$MCMOT_SHARED_DATA``),
+For each EPFL sequence in the shared data folder (``../shared/data`` or ``$MCMOT_DATA``),
 runs the default detector on every ``--step``-th frame of every camera at
 each ``--imgsz`` and prints, per sequence and size: detections per frame at
 the default confidence, how many of them the largest size also finds (one to
@@ -12,29 +12,28 @@ table adds recall and precision against it (IoU >= 0.5).
 ``--crops DIR`` writes every such watermark detection as an image (with the
 frame around it) to judge by eye whether a person is there.
 
-    PYTHONPATH=. python benchmarks/bench_detect_epfl.py --imgsz 384,704,1440
+    python -m benchmarks.bench_detect_epfl --imgsz 384,704,1440 [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from rich.console import Console
-from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.detectors import DEFAULT_CONF, PersonDetector
 from mcmot.frames import open_source
 from mcmot.metrics.detection import MatchCounts, match_frame
 from mcmot.motio import read_mot
 
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED))
 #: sequence -> frame step used by default (about 50-100 frames per sequence in all)
 SEQUENCES = {"epfl-terrace1-clip": 10, "epfl-terrace1": 100, "epfl-campus4": 100}
 #: The converter's watermark in epfl-terrace1 and epfl-campus4 (x1, y1, x2, y2).
@@ -44,9 +43,9 @@ COLUMNS = ("sequence", "imgsz", "images", "det/frame", "found by ref", "ref foun
 COLUMNS += ("gt recall", "gt precision", "frames/s")
 
 
-def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
     ap.add_argument("--sequences", default=",".join(SEQUENCES))
     ap.add_argument("--step", type=int, default=0, help="frame step (0 = per-sequence default)")
     ap.add_argument("--imgsz", default="384,704,1440", help="sizes; the last is the reference")
@@ -54,7 +53,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--truth", type=Path, default=TRUTH, help="<sequence>/gt/<cam>.txt here")
     ap.add_argument("--crops", type=Path, default=None, help="write watermark detections here")
-    return ap.parse_args()
+    return ap
 
 
 def inside_fraction(boxes: np.ndarray, region: tuple[float, float, float, float]) -> np.ndarray:
@@ -94,15 +93,14 @@ def _crop(img: np.ndarray, box: np.ndarray, path: Path) -> None:
     cv2.imwrite(str(path), cv2.resize(view, None, fx=2, fy=2))
 
 
-def main() -> None:
-    args = _parse()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.data = data_or_exit(args.data)
     torch.set_num_threads(args.threads)
+    print_machine()
     sizes = [int(s) for s in args.imgsz.split(",")]
-    console = Console(width=120)
     title = f"EPFL detection (YOLO11n-pose, conf {args.conf}), reference imgsz {sizes[-1]}"
-    table = Table(title=title)
-    for col in COLUMNS:
-        table.add_column(col, justify="right")
+    rows: list[dict[str, object]] = []
     for seq in args.sequences.split(","):
         images = _frames(args, seq)
         n = sum(len(f) for f in images.values())
@@ -132,21 +130,11 @@ def main() -> None:
                     name = f"{seq}_{cam}_{k:05d}_{imgsz}_{j}.png"
                     _crop(images[cam][k], boxes[j], args.crops / name)
             total = counts.tp + counts.fp
-            table.add_row(
-                seq,
-                str(imgsz),
-                str(n),
-                f"{total / n:.2f}",
-                f"{counts.precision:.3f}",
-                f"{counts.recall:.3f}",
-                str(marked),
-                f"{vs_gt.recall:.3f}" if truth is not None else "-",
-                f"{vs_gt.precision:.3f}" if truth is not None else "-",
-                f"{n / seconds:.1f}",
-            )
-        table.add_section()
-    console.print(table)
-    console.print(
+            values = (seq, imgsz, n, total / n, counts.precision, counts.recall, marked)
+            values += (vs_gt.recall, vs_gt.precision) if truth is not None else (None, None)
+            rows.append(dict(zip(COLUMNS, (*values, n / seconds), strict=True)))
+    Results(args.json).table(title, rows, {"det/frame": ".2f", "frames/s": ".1f"})
+    print(
         "found by ref: share of this size's detections that the reference size also finds; "
         "ref found: share of the reference's detections this size finds (IoU >= 0.5)"
     )

@@ -8,36 +8,35 @@ raising the threshold afterwards equals raising it before). Matching: one to
 one, Hungarian on IoU, a pair counts at IoU >= 0.5; ground-truth rows with
 conf = 0 (MOTChallenge's "ignore") are reported both ways.
 
-    python benchmarks/bench_detect_pets.py --step 10 --imgsz 640,960,1280
+    python -m benchmarks.bench_detect_pets --step 10 --imgsz 640,960,1280 [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.detectors import PersonDetector
 from mcmot.frames import open_source
 from mcmot.metrics.detection import MatchCounts, match_frame
 from mcmot.motio import read_mot
 
-#: ../shared/data beside the project root, or $MCMOT_SHARED_DATA.
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DATA = Path(os.environ.get("MCMOT_SHARED_DATA", _SHARED)) / "pets09-s2l1"
+#: The sequence's folder in the shared data.
+SEQUENCE = "pets09-s2l1"
 LOW_CONF = 0.05
 
 
-def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    ap.add_argument("--data", type=Path, default=None, help=f"default: the shared {SEQUENCE}")
     ap.add_argument("--step", type=int, default=10, help="use every STEP-th frame")
     ap.add_argument("--first", type=int, default=1, help="first frame used")
     ap.add_argument("--imgsz", default="640,960,1280")
@@ -45,7 +44,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=4)
-    return ap.parse_args()
+    return ap
 
 
 def _detect(det: PersonDetector, video: Path, frames: list[int], batch: int):
@@ -70,27 +69,22 @@ def score_frames(gt, dets, frames: list[int], conf: float, use_ignore: bool) -> 
     return total
 
 
-def main() -> None:
-    args = _parse()
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    data = data_or_exit(args.data, SEQUENCE)
     torch.set_num_threads(args.threads)
-    gt = read_mot(args.data / "gt.txt")
-    video = args.data / "vtest.avi"
+    gt = read_mot(data / "gt.txt")
+    video = data / "vtest.avi"
     with open_source(video) as src:
         n, size = src.num_frames, src.size
     frames = list(range(args.first, n + 1, args.step))
-    console = Console()
-    console.print(
-        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
-    )
-    console.print(
+    print_machine()
+    print(
         f"input: {video.name} {size[0]}x{size[1]}, {len(frames)} frames "
         f"({args.first}, {args.first + args.step}, ...), "
         f"{int(np.isin(gt.frames, frames).sum())} gt boxes, NMS IoU {args.iou}"
     )
-    table = Table(title="PETS09-S2L1 detection at IoU 0.5 (YOLO11n-pose)")
-    for col in ("imgsz", "conf", "recall", "precision", "recall*", "precision*", "frames/s"):
-        table.add_column(col, justify="right")
+    rows = []
     for imgsz in (int(s) for s in args.imgsz.split(",")):
         det = PersonDetector(device="cpu", imgsz=imgsz, conf=LOW_CONF, iou=args.iou)
         det.detect([np.zeros((size[1], size[0], 3), np.uint8)])  # warm-up
@@ -98,18 +92,14 @@ def main() -> None:
         for conf in (float(c) for c in args.conf.split(",")):
             strict = score_frames(gt, dets, frames, conf, use_ignore=False)
             loose = score_frames(gt, dets, frames, conf, use_ignore=True)
-            table.add_row(
-                str(imgsz),
-                f"{conf:.2f}",
-                f"{strict.recall:.3f}",
-                f"{strict.precision:.3f}",
-                f"{loose.recall:.3f}",
-                f"{loose.precision:.3f}",
-                f"{len(frames) / seconds:.2f}",
-            )
-        table.add_section()
-    console.print(table)
-    console.print("* = ground-truth rows with conf 0 ignored (neither missed nor false positives)")
+            rows.append(
+                {"imgsz": imgsz, "conf": conf, "recall": strict.recall,
+                 "precision": strict.precision, "recall*": loose.recall,
+                 "precision*": loose.precision, "frames/s": len(frames) / seconds}
+            )  # fmt: skip
+    title = "PETS09-S2L1 detection at IoU 0.5 (YOLO11n-pose)"
+    Results(args.json).table(title, rows, {"conf": ".2f", "frames/s": ".2f"})
+    print("* = ground-truth rows with conf 0 ignored (neither missed nor false positives)")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ so it is a test set: every stage runs with its defaults and nothing is chosen on
 
 Usage::
 
-    python benchmarks/bench_epfl_clip.py --work /tmp/epfl-clip --minutes 8 \\
-        --det-from /tmp/epfl --reuse
+    python -m benchmarks.bench_epfl_clip --work /tmp/epfl-clip --minutes 8 \\
+        --det-from /tmp/epfl --reuse [--json PATH]
 
 ``--det-from DIR`` reuses ``DIR/<sequence>/det/`` written by ``mcmot detect`` with
 its defaults (checked in ``provenance/detect.json``) for the long training
@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -44,36 +42,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from bench_crossview_retrieval import (  # noqa: E402
-    colour_histogram,
-    slot_features,
-    top1,
-    untrained_checkpoint,
-)
-from bench_track_calibration import shuffle_order  # noqa: E402
+from benchmarks.bench_crossview_retrieval import colour_histogram, slot_features, top1
+from benchmarks.bench_track_calibration import shuffle_order
+from benchmarks.common import untrained_checkpoint
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from mcmot.motio import MotTable, read_mot, write_mot
 
-from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-GT = ROOT / "benchmarks" / "data" / "epfl-terrace1-clip" / "gt"
+GT = Path(__file__).resolve().parent / "data" / "epfl-terrace1-clip" / "gt"
 #: Frames of terrace1 that the clip holds (its frame 1 is the sequence's frame 2000).
 CLIP_FRAMES = (2000, 2124)
 #: ``mcmot detect``'s defaults, as its provenance records them.
 DETECT_DEFAULTS = {"weights": None, "imgsz": None, "conf": 0.25, "iou": 0.7, "from_gt": False}
 SEQUENCES = ("epfl-terrace1", "epfl-campus4", "epfl-terrace1-clip")
-
-
-def find_data() -> Path:
-    """``shared/data`` beside the project (or beside a folder above it)."""
-    for base in ROOT.parents:
-        if (base / "shared" / "data").is_dir():
-            return base / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
+#: The per-camera tracking columns of the report.
+TRACK_METRICS = ("IDF1", "HOTA", "MOTA", "IDSW", "FP", "FN")
 
 
 def sh(cmd: list[str], timeout: float, log: list[str], stderr: bool = False) -> str:
@@ -268,7 +254,7 @@ def evaluate(scene: Path, pred: str, log: list[str]) -> dict[str, float]:
 
 def ultralytics_tracks(scene: Path, kind: str) -> None:
     """ByteTrack or BoT-SORT (ultralytics' defaults, bench_track_pets) on every camera's det/."""
-    from bench_track_pets import run_ultralytics
+    from benchmarks.bench_track_pets import run_ultralytics
 
     (scene / "tracks").mkdir(exist_ok=True)
     for p in sorted((scene / "det").glob("*.txt")):
@@ -278,10 +264,10 @@ def ultralytics_tracks(scene: Path, kind: str) -> None:
         write_mot(scene / "tracks" / p.name, out)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-epfl-clip"))
-    ap.add_argument("--data", type=Path, default=find_data(), help="the shared data folder")
+    ap.add_argument("--data", type=Path, default=None, help="the shared data folder")
     ap.add_argument("--det-from", type=Path, help="folder of <sequence>/det/ to reuse")
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining budget per model")
     ap.add_argument("--seeds", default="0,1", help="pretraining seeds on terrace1")
@@ -289,20 +275,20 @@ def main() -> None:
     ap.add_argument("--stop-after", choices=("inputs", "pretrain"), help="stop after a step")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per stage command")
     ap.add_argument("--reuse", action="store_true", help="skip steps whose outputs exist")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.data = data_or_exit(args.data)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     work: Path = args.work
     if work.exists() and not args.reuse:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-         if ln.startswith("model name")), platform.processor() or "cpu",
-    )  # fmt: skip
-    print(
-        f"machine: {platform.platform()}, {cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
-    )
+    results = Results(args.json)
+    print_machine()
 
     # -- inputs
     t0 = time.perf_counter()
@@ -349,23 +335,24 @@ def main() -> None:
             print(f"{label}: {len(got)} timesteps cached, {leak} inside frames 2000-2124")
             if leak:
                 sys.exit("the clip's frames reached pretraining")
-    print("\npretraining (cpu preset, teacher none; loss = mean of 20 steps)")
-    print(f"{'model':20s} {'budget':>7s} {'wall s':>7s} {'steps':>6s} {'epochs':>6s} "
-          f"{'ts/s':>6s} {'start':>7s} {'middle':>7s} {'end':>7s}")  # fmt: skip
-    for label, s in summaries.items():
-        print(
-            f"{label:20s} {args.minutes:6g}m {s['wall_s']:7.0f} {s['steps']:6d} "
-            f"{s['epochs']:6.2f} {s['rate']:6.1f} {s['loss_start']:7.3f} {s['loss_mid']:7.3f} "
-            f"{s['loss_end']:7.3f}"
-        )
+    results.table(
+        "pretraining (cpu preset, teacher none; loss = mean of 20 steps)",
+        [
+            {"model": label, "budget": f"{args.minutes:g}m", "wall s": s["wall_s"],
+             "steps": s["steps"], "epochs": s["epochs"], "ts/s": s["rate"],
+             "start": s["loss_start"], "middle": s["loss_mid"], "end": s["loss_end"]}
+            for label, s in summaries.items()
+        ],
+        {"wall s": ".0f", "epochs": ".2f", "ts/s": ".1f"},
+    )  # fmt: skip
     if args.stop_after == "pretrain":
         return
-    main_scoring(args, work, clips, runs, skip, log)
+    main_scoring(args, work, clips, runs, skip, log, results)
 
 
 def main_scoring(
     args: argparse.Namespace, work: Path, clips: dict[str, Path], runs: dict[str, Path],
-    skip: set[str], log: list[str],
+    skip: set[str], log: list[str], results: Results,
 ) -> None:  # fmt: skip
     """Steps 2-4 (retrieval, tracking, association), each model in its own scene copy."""
     blank = untrained_checkpoint(runs["terrace1 seed 0"], work / "untrained-seed0.pt")
@@ -431,38 +418,38 @@ def main_scoring(
             out["associate geometry"] = associate(scene, "geometry", args.timeout, log)
             res[key] = out
             save()
-    report(res)
+    report(res, results)
 
 
-def report(res: dict[str, dict]) -> None:
+def report(res: dict[str, dict], results: Results) -> None:
     """The tables."""
-    print(
-        "\ncross-view top-1 retrieval at the same instant (gt boxes, rows shuffled within frames)"
-    )
-    for name, (acc, q) in res["retrieval"].items():
-        print(f"  {name:48s} {acc:6.3f}  ({q} queries)")
-    for key, out in res.items():
-        if "top1" in out:
-            print(f"  {key.split(' | ')[0] + ' f_a':48s} {out['top1'][0]:6.3f}")
+    retrieval = [
+        {"features": name, "top-1": acc, "queries": q}
+        for name, (acc, q) in res["retrieval"].items()
+    ]
+    retrieval += [
+        {"features": key.split(" | ")[0] + " f_a", "top-1": out["top1"][0], "queries": None}
+        for key, out in res.items()
+        if "top1" in out
+    ]
+    title = "cross-view top-1 retrieval at the same instant (gt boxes, rows shuffled within frames)"
+    results.table(title, retrieval)
     for boxes in ("det", "gt"):
-        print(f"\nper-camera tracking ({boxes} boxes): IDF1 HOTA MOTA IDSW FP FN")
+        tracking, association = [], []
         for key, out in res.items():
             if not key.endswith(f"| {boxes}") or key == "retrieval":
                 continue
             t = out.get("track f_s") or out.get("track")
             name = key.split(" | ")[0] + (" (f_s)" if "track f_s" in out else "")
-            print(
-                f"  {name:48s} {t['IDF1']:6.3f} {t['HOTA']:6.3f} {t['MOTA']:6.3f} {t['IDSW']:5} "
-                f"{t['FP']:5} {t['FN']:5}"
-            )
-        print(f"\ncross-camera association ({boxes} boxes): AIDF1 MHAA")
-        for key, out in res.items():
-            if not key.endswith(f"| {boxes}") or key == "retrieval":
-                continue
-            for k, v in out.items():
-                if k.startswith("associate"):
-                    name = f"{key.split(' | ')[0]}, {k.split()[1]}"
-                    print(f"  {name:60s} {v['AIDF1']:6.3f} {v['MHAA']:6.3f}  {v['said']}")
+            tracking.append({"tracker": name, **{m: t[m] for m in TRACK_METRICS}})
+            association += [
+                {"model": f"{key.split(' | ')[0]}, {k.split()[1]}", "AIDF1": v["AIDF1"],
+                 "MHAA": v["MHAA"], "associate said": v["said"]}
+                for k, v in out.items()
+                if k.startswith("associate")
+            ]  # fmt: skip
+        results.table(f"per-camera tracking ({boxes} boxes)", tracking)
+        results.table(f"cross-camera association ({boxes} boxes)", association)
 
 
 if __name__ == "__main__":

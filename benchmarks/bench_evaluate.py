@@ -17,14 +17,13 @@ Measured, best of ``--runs``:
   (``mcmot.metrics.mmref``, no pandas grouping) + ``compute_many``, the
   fastest way we found to drive it.
 
-Usage: python benchmarks/bench_evaluate.py [--repeat 2] [--runs 3]
+Usage: python -m benchmarks.bench_evaluate [--repeat 2] [--runs 3] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,14 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.boxes import iou_matrix
 from mcmot.metrics.mmref import MM_METRICS, mm_accumulator, mm_summary
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.evaluate import EvaluateConfig, compute_scene, load_scene, run_evaluate
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "mvmhat-sample"
 SEQS = {1: 4, 2: 4, 6: 3}
 
 
@@ -97,14 +97,19 @@ def best_of(runs: int, func: Callable[[], object]) -> tuple[float, object]:
     return best, out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--repeat", type=int, default=2, help="copies of the sample in time")
     ap.add_argument("--runs", type=int, default=3, help="timed runs; the best is shown")
-    ap.add_argument("--data", type=Path, default=DATA, help="the mvmhat-sample folder")
-    args = ap.parse_args()
-    if not args.data.is_dir():
-        raise SystemExit(f"needs the sample data in {args.data} (see --data)")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="the mvmhat-sample folder (default: shared data)"
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    data = data_or_exit(args.data, "mvmhat-sample")
 
     import motmetrics as mm
     import torch
@@ -113,7 +118,7 @@ def main() -> None:
     mm.utils.iou_matrix = _safe_iou_matrix  # numpy 2: motmetrics' own calls np.asfarray
 
     with tempfile.TemporaryDirectory() as tmp:
-        roots, boxes = build_input(args.data, Path(tmp), args.repeat)
+        roots, boxes = build_input(data, Path(tmp), args.repeat)
         scenes = [Scene(r) for r in roots]
         cfg = EvaluateConfig()
 
@@ -148,11 +153,7 @@ def main() -> None:
         and combined["IDSW"] == overall["num_switches"]
     )
     mm_version = getattr(mm, "__version__", "?")
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}")
-    print(
-        f"python {platform.python_version()}, CPUs {os.cpu_count()}, torch threads "
-        f"{torch.get_num_threads()}, numpy {np.__version__}, motmetrics {mm_version}"
-    )
+    print_machine(f"motmetrics {mm_version}")
     print(
         f"input: mvmhat-sample x{args.repeat} in time, 3 scenes, 11 cameras, {boxes} boxes "
         f"(ground truth + predictions); best of {args.runs} runs"
@@ -169,10 +170,11 @@ def main() -> None:
         ("motmetrics, metrics only", "CLEAR+ID", t_mm_mem),
         ("motmetrics fed directly", "CLEAR+ID", t_mm_direct),
     ]
-    print(f"| {'pipeline':<28} | {'metrics':<25} | {'seconds':>8} | {'boxes/s':>9} |")
-    print(f"|{'-' * 30}|{'-' * 27}|{'-' * 9}:|{'-' * 10}:|")
-    for name, what, sec in rows:
-        print(f"| {name:<28} | {what:<25} | {sec:8.3f} | {boxes / sec:9.0f} |")
+    table = [
+        {"pipeline": name, "metrics": what, "seconds": sec, "boxes/s": boxes / sec}
+        for name, what, sec in rows
+    ]
+    Results(args.json).table("evaluate", table, {"boxes/s": ".0f"}, title=False)
     print()
     print(
         f"mcmot (all metrics) vs motmetrics (CLEAR+ID): end to end {t_mm / t_ours:.1f}x faster, "

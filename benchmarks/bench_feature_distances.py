@@ -11,28 +11,26 @@ same-frame distances, ``mcmot.tracking.calibrate``).
 
 Usage::
 
-    python benchmarks/bench_feature_distances.py --det SCENE/det/view1.txt \
-        --features SCENE/features/view1.npz --gt gt.txt [--key f_s] [--gap 30]
+    python -m benchmarks.bench_feature_distances --det SCENE/det/view1.txt \
+        --features SCENE/features/view1.npz --gt gt.txt [--key f_s] [--gap 30] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from mcmot.boxes import iou_matrix  # noqa: E402
-from mcmot.motio import MotTable, read_mot  # noqa: E402
-from mcmot.stages.track import load_features  # noqa: E402
-from mcmot.tracking import TrackerConfig  # noqa: E402
-from mcmot.tracking.calibrate import same_frame_distances  # noqa: E402
+from benchmarks.common import match_boxes
+from benchmarks.harness import Results, make_parser, print_machine
+from mcmot.motio import MotTable, read_mot
+from mcmot.stages.track import load_features
+from mcmot.tracking import TrackerConfig
+from mcmot.tracking.calibrate import same_frame_distances
 
 MIN_IOU = 0.5
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
@@ -46,10 +44,8 @@ def label_detections(det: MotTable, gt: MotTable) -> np.ndarray:
         gsl = gslices.get(frame)
         if gsl is None:
             continue
-        iou = iou_matrix(det.boxes[sl], gt.boxes[gsl])
-        rows, cols = linear_sum_assignment(-iou)
-        ok = iou[rows, cols] >= MIN_IOU
-        labels[sl.start + rows[ok]] = gt.ids[gsl][cols[ok]]
+        rows, cols = match_boxes(det.boxes[sl], gt.boxes[gsl], MIN_IOU)
+        labels[sl.start + rows] = gt.ids[gsl][cols]
     return labels
 
 
@@ -66,15 +62,17 @@ def sample_pairs(
     return i, j, labels[i] == labels[j]
 
 
-def describe(name: str, d: np.ndarray, gates: dict[str, float]) -> str:
-    """One markdown row: count, quantiles, fraction under each gate."""
-    qs = " | ".join(f"{q:.3f}" for q in np.quantile(d, QUANTILES))
-    under = " | ".join(f"{np.mean(d <= g):.1%}" for g in gates.values())
-    return f"| {name} | {len(d)} | {qs} | {under} |"
+def describe(name: str, d: np.ndarray, gates: dict[str, float]) -> dict[str, object]:
+    """One row: count, quantiles, fraction under each gate."""
+    row: dict[str, object] = {"pairs": name, "n": len(d)}
+    quantiles = zip(QUANTILES, np.quantile(d, QUANTILES), strict=True)
+    row.update({f"q{round(q * 100)}": v for q, v in quantiles})
+    row.update({f"<= {g}": float(np.mean(d <= v)) for g, v in gates.items()})
+    return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__)
     parser.add_argument("--det", type=Path, required=True)
     parser.add_argument("--features", type=Path, required=True)
     parser.add_argument("--gt", type=Path, required=True)
@@ -82,7 +80,11 @@ def main() -> None:
     parser.add_argument("--gap", type=int, default=30, help="largest frame gap of a pair")
     parser.add_argument("--pairs", type=int, default=20000)
     parser.add_argument("--quantile", type=float, default=0.05, help="calibrated-gate quantile")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     det = read_mot(args.det, unique_ids=False)
     gt = read_mot(args.gt)
     feats = load_features(args.features, det, args.key, args.features.parent.parent)
@@ -94,19 +96,17 @@ def main() -> None:
     within = same_frame_distances(det.frames[ok], feats[ok])
     calibrated = float(np.quantile(within, args.quantile))
     gates = {"0.2": 0.2, f"calibrated (q={args.quantile})": calibrated}
+    print_machine()
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs; {args.features} [{args.key}], "
-        f"{len(det)} detections, {np.sum(labels >= 0)} matched to the ground truth; pairs <= "
-        f"{args.gap} frames apart; calibrated gate = {calibrated:.4f}"
+        f"{args.features} [{args.key}], {len(det)} detections, {np.sum(labels >= 0)} matched to "
+        f"the ground truth; pairs <= {args.gap} frames apart; calibrated gate = {calibrated:.4f}"
     )
-    print()
-    head = " | ".join(f"q{int(q * 100)}" for q in QUANTILES)
-    gate_head = " | ".join(f"<= {g}" for g in gates)
-    print(f"| pairs | n | {head} | {gate_head} |")
-    print("|---|---:|" + "---:|" * (len(QUANTILES) + len(gates)))
-    print(describe("same person", dist[same], gates))
-    print(describe("different people", dist[~same], gates))
-    print(describe("same frame (no labels)", within, gates))
+    rows = [
+        describe("same person", dist[same], gates),
+        describe("different people", dist[~same], gates),
+        describe("same frame (no labels)", within, gates),
+    ]
+    Results(args.json).table("distances", rows, {f"<= {g}": ".1%" for g in gates}, title=False)
     auc = np.mean(dist[same][:, None] < dist[~same][None, :])
     print(f"\nP(same-person distance < different-people distance) = {auc:.3f} (0.5 = chance)")
 

@@ -22,23 +22,24 @@ These three sequences are the only real 30 frames/s multi-view data here:
 the moving-camera windows and the motion-chosen synchronization shifts were
 developed on them, so they are development data, not held-out data.
 
-Run: ``python benchmarks/bench_geometry_mvmhat.py [--data ../shared/data] [--repeats 3]
-[--json]``
+Run: ``python -m benchmarks.bench_geometry_mvmhat [--data ../shared/data] [--repeats 3]
+[--json PATH]`` (the JSON also holds every repeat's raw results)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import CameraObs
 from mcmot.association.geometry import PairGeometry, save_geometry
@@ -59,10 +60,6 @@ FPS = 30.0
 #: The peer's window (frames) and its geometric gate (box heights).
 PEER_WINDOW = 50
 PEER_THRESHOLD = 0.25
-
-
-def machine() -> str:
-    return f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs"
 
 
 def make_scene(data: Path, seq: int, root: Path, rng: np.random.Generator) -> Scene:
@@ -133,46 +130,49 @@ def _cams(sc: Scene) -> list[str]:
     return [p.stem for p in sorted(sc.stage_dir("tracks").glob("*.txt"))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
-    ap.add_argument("--data", type=Path, default=default)
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
     ap.add_argument("--repeats", type=int, default=3, help="row shuffles, each with a RANSAC seed")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = ap.parse_args()
-    if not (args.data / "mvmhat-sample" / "gt").is_dir():
-        raise SystemExit(f"error: no mvmhat-sample/gt under {args.data} (--data)")
+    return ap
+
+
+def _spread(v: list[float]) -> str:
+    return f"{np.mean(v):.3f} [{min(v):.3f}-{max(v):.3f}]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    data = data_or_exit(args.data)
+    if not (data / "mvmhat-sample" / "gt").is_dir():
+        raise SystemExit(f"error: no mvmhat-sample/gt under {data} (--data)")
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run(args.data, Path(tmp), seed) for seed in range(args.repeats)]
-    if args.json:
-        print(json.dumps(runs, indent=1))
-        return
+        runs = [run(data, Path(tmp), seed) for seed in range(args.repeats)]
     boxes = sum(
-        len(read_mot(args.data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))
+        len(read_mot(data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))
         for s, n in SEQUENCES.items()
         for v in range(1, n + 1)
     )
-    print(f"machine: {machine()}")
+    print_machine()
     print(
         f"input: MvMHAT sequences 1, 2, 6 (11 views, {boxes} gt boxes, 30 frames/s); "
         f"{args.repeats} repeats (row shuffle and RANSAC seed 0-{args.repeats - 1}): "
-        "mean [min-max]\n"
+        "mean [min-max]"
     )
-    print(f"{'geometry':32} {'seq':>8} {'AIDF1':>20} {'MHAA':>20}")
+    rows = []
     for name in runs[0]:
         keys = [k for k in runs[0][name] if k != "seconds"]
         for k in keys:
-            cells = []
-            for m in ("AIDF1", "MHAA"):
-                v = [r[name][k][m] for r in runs]
-                cells.append(f"{np.mean(v):.3f} [{min(v):.3f}-{max(v):.3f}]")
-            print(f"{name:32} {k:>8} {cells[0]:>20} {cells[1]:>20}")
+            cells = {m: _spread([r[name][k][m] for r in runs]) for m in ("AIDF1", "MHAA")}
+            rows.append({"geometry": name, "seq": k, **cells, "s per run": None})
         means = [np.mean([r[name][k]["AIDF1"] for k in keys if k != "combined"]) for r in runs]
         secs = np.mean([r[name]["seconds"]["all"] for r in runs])
-        print(
-            f"{name:32} {'seq mean':>8} {np.mean(means):.3f} [{min(means):.3f}-"
-            f"{max(means):.3f}] | {secs:.1f} s per run\n"
-        )
+        rows.append(
+            {"geometry": name, "seq": "seq mean", "AIDF1": _spread(means), "MHAA": None,
+             "s per run": secs}
+        )  # fmt: skip
+    results = Results(args.json, info={"runs": runs})
+    results.table("geometry", rows, {"s per run": ".1f"}, title=False)
 
 
 if __name__ == "__main__":

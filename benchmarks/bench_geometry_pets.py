@@ -10,15 +10,14 @@ pairs of a camera pair (the generic way to fit such a homography), timed and
 scored by the share of true foot pairs it explains within a quarter of a box
 height, next to :func:`mcmot.association.geometry.fit_pair`.
 
-Run: ``python benchmarks/bench_geometry_pets.py [--data ../shared/data]``
+Run: ``python -m benchmarks.bench_geometry_pets [--data ../shared/data] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
 from mcmot.association.geometry import fit_pair
@@ -37,16 +39,8 @@ from mcmot.stages.associate import run_associate
 
 VIEWS = [f"view{k}" for k in range(1, 6)]
 SIZES = {"view1": (768, 576)}  # the others are 720x576 (PETS09 views 2-5)
-
-
-def machine() -> str:
-    try:
-        import torch
-
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = "-"
-    return f"{platform.platform()} | {os.cpu_count()} CPUs | torch threads {threads}"
+#: The cross-view metrics of the association table.
+METRICS = ("AIDF1", "MHAA", "AIDP", "AIDR")
 
 
 def run_case(gts, root: Path, *, fragment: int, switches: int, mode: str, seed: int = 1):
@@ -84,24 +78,25 @@ def explained(H, a, b) -> float:
     return float(np.mean(e < 0.25))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
-    ap.add_argument("--data", type=Path, default=default)
-    args = ap.parse_args()
-    d = args.data / "pets09-s2l1-views-gt"
-    gts = [read_mot(d / f"{v}.txt") for v in VIEWS]
-    print(f"machine: {machine()}")
-    print(f"input: PETS09-S2L1 five views, {sum(len(g) for g in gts)} boxes, 795 frames\n")
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
+    return ap
 
-    print("pair fits (gt ids used only to score):")
-    print(f"{'pair':13} {'mcmot s':>8} {'explained':>9} {'weight':>6} {'gap':>5} | "
-          f"{'cv2 RANSAC s':>12} {'explained':>9}")  # fmt: skip
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    d = data_or_exit(args.data) / "pets09-s2l1-views-gt"
+    gts = [read_mot(d / f"{v}.txt") for v in VIEWS]
+    print_machine()
+    print(f"input: PETS09-S2L1 five views, {sum(len(g) for g in gts)} boxes, 795 frames")
+    results = Results(args.json)
     obs = [
         make_obs(v, g, SIZES.get(v, (720, 576)), border_margin=3.0)
         for v, g in zip(VIEWS, gts, strict=True)
-    ]  # noqa: E501
+    ]
     total = 0.0
+    fits = []
     for i in range(5):
         for j in range(i + 1, 5):
             t0 = time.perf_counter()
@@ -109,30 +104,31 @@ def main() -> None:
             dt = time.perf_counter() - t0
             total += dt
             Hp, dtp = peer_fit(obs[i], obs[j])
-            print(
-                f"{VIEWS[i]}-{VIEWS[j]:7} {dt:8.2f} {explained(g.H, obs[i], obs[j]):9.3f} "
-                f"{g.quality.weight:6.2f} {g.quality.sync_gap:5.2f} | {dtp:12.2f} "
-                f"{explained(Hp, obs[i], obs[j]):9.3f}"
-            )
-    print(f"all 10 pairs: {total:.1f} s\n")
-
-    print("association, geometry cue only:")
-    print(f"{'tracks':28} {'mode':8} {'AIDF1':>6} {'MHAA':>6} {'AIDP':>6} {'AIDR':>6} "
-          f"{'ids':>4} {'tracklets':>9} {'seconds':>7}")  # fmt: skip
+            fits.append(
+                {"pair": f"{VIEWS[i]}-{VIEWS[j]}", "mcmot s": dt,
+                 "explained": explained(g.H, obs[i], obs[j]), "weight": g.quality.weight,
+                 "gap": g.quality.sync_gap, "cv2 RANSAC s": dtp,
+                 "cv2 explained": explained(Hp, obs[i], obs[j])}
+            )  # fmt: skip
+    formats = {"mcmot s": ".2f", "weight": ".2f", "gap": ".2f", "cv2 RANSAC s": ".2f"}
+    results.table("pair fits (gt ids used only to score)", fits, formats)
+    print(f"all 10 pairs: {total:.1f} s")
     cases = [
         ("gt ids, local per view", 0, 0),
         ("fragmented every ~50 rows", 50, 0),
         ("fragmented every ~20 rows", 20, 0),
         ("fragmented ~50 + 3 switches", 50, 3),
     ]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, frag, sw in cases:
             for mode in ("offline", "online"):
                 m, r, dt = run_case(gts, Path(tmp) / "s", fragment=frag, switches=sw, mode=mode)
-                print(
-                    f"{name:28} {mode:8} {m['AIDF1']:6.3f} {m['MHAA']:6.3f} {m['AIDP']:6.3f} "
-                    f"{m['AIDR']:6.3f} {r.identities:4d} {r.tracklets:9d} {dt:7.1f}"
-                )
+                rows.append(
+                    {"tracks": name, "mode": mode, **{k: m[k] for k in METRICS},
+                     "ids": r.identities, "tracklets": r.tracklets, "seconds": dt}
+                )  # fmt: skip
+    results.table("association, geometry cue only", rows, {"seconds": ".1f"})
 
 
 if __name__ == "__main__":

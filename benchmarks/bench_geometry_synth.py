@@ -23,16 +23,15 @@ association trusts (weight > 0) and the right ones it switches off. Peer,
 same process: ``--peer`` settings (default: the RANSAC budget before this
 benchmark, 3000 hypotheses, 4000 pre-scoring candidates, 8 finalists).
 
-Run: ``python benchmarks/bench_geometry_synth.py [--scenes 15] [--difficulties medium,hard]
-[--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs]``
+Run: ``python -m benchmarks.bench_geometry_synth [--scenes 15] [--difficulties medium,hard]
+[--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -40,6 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
 from mcmot.association.geometry import PairGeometry
@@ -159,15 +161,14 @@ class SeedRun:
         return [p for p in self.pairs if p.overlap >= CLEAR_OVERLAP]
 
 
-def _spread(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
+def _range(values: list[float], spec: str = ".3f") -> str:
+    return f"{min(values):{spec}}-{max(values):{spec}}"
 
 
-def summary(runs: list[SeedRun]) -> str:
-    """One line over the seeds of a configuration: means, and ranges where they matter."""
+def summary(runs: list[SeedRun]) -> dict[str, object]:
+    """One row over the seeds of a configuration: means, and ranges where they matter."""
     aidf1 = [r.metrics["AIDF1"] for r in runs]
     mhaa = [r.metrics["MHAA"] for r in runs]
-    n_clear = len(runs[0].clear())
     failed = [sum(not p.right for p in r.clear()) for r in runs]
     expl = [np.mean([p.explained for p in r.clear()]) if r.clear() else 0.0 for r in runs]
     ever_wrong = sum(
@@ -175,14 +176,24 @@ def summary(runs: list[SeedRun]) -> str:
     )
     trusted_wrong = [sum(p.weight > 0 and not p.right for p in r.pairs) for r in runs]
     off_right = [sum(p.weight == 0 and p.right for p in r.pairs) for r in runs]
-    secs = np.mean([r.seconds for r in runs])
-    return (
-        f"AIDF1 {_spread(aidf1)} MHAA {_spread(mhaa)} | {secs:5.1f} s | of {n_clear} pairs "
-        f"with overlap >= {CLEAR_OVERLAP}: wrong {np.mean(failed):4.1f} "
-        f"[{min(failed)}-{max(failed)}], wrong for some seed {ever_wrong}, explained "
-        f"{np.mean(expl):.3f} | trusted wrong "
-        f"{np.mean(trusted_wrong):4.1f}, right switched off {np.mean(off_right):4.1f}"
-    )
+    return {
+        "AIDF1": np.mean(aidf1),
+        "AIDF1 range": _range(aidf1),
+        "MHAA": np.mean(mhaa),
+        "MHAA range": _range(mhaa),
+        "s": np.mean([r.seconds for r in runs]),
+        f"pairs overlap >= {CLEAR_OVERLAP}": len(runs[0].clear()),
+        "wrong": np.mean(failed),
+        "wrong range": _range(failed, "d"),
+        "wrong for some seed": ever_wrong,
+        "explained": np.mean(expl),
+        "trusted wrong": np.mean(trusted_wrong),
+        "right switched off": np.mean(off_right),
+    }
+
+
+#: How the summary's columns print.
+SUMMARY_FORMATS = {"s": ".1f", "wrong": ".1f", "trusted wrong": ".1f", "right switched off": ".1f"}
 
 
 def per_pair_table(rows: dict[str, SeedRun]) -> str:
@@ -200,12 +211,8 @@ def per_pair_table(rows: dict[str, SeedRun]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    return f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs"
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, default=None, help="scene cache (default: temporary)")
     ap.add_argument("--difficulties", default="medium,hard")
     ap.add_argument("--scenes", type=int, default=15, help="scenes per difficulty")
@@ -223,17 +230,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a GeometryConfig field of the peer row (repeatable; default: the old budget)",
     )  # fmt: skip
     ap.add_argument("--pairs", action="store_true", help="also print every pair (first seed)")
-    return ap.parse_args(argv)
+    return ap
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     peer = args.peer if args.peer is not None else list(OLD_BUDGET)
     configs = {
         "peer": apply_settings(GeometryConfig(), peer),
         "tested": apply_settings(GeometryConfig(), args.set),
     }
-    print(f"machine: {machine()}")
+    print_machine()
     print(
         f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
         f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
@@ -241,7 +248,9 @@ def main(argv: list[str] | None = None) -> None:
         f"RANSAC seeds 0-{args.geo_seeds - 1}"
     )
     print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
-    print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}\n")
+    print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}")
+    results = Results(args.json)
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         scenes = make_scenes(args.work or Path(tmp), args)
         for difficulty in args.difficulties.split(","):
@@ -253,9 +262,10 @@ def main(argv: list[str] | None = None) -> None:
                     for k in range(args.geo_seeds)
                 ]
                 first[label] = runs[0]
-                print(f"{difficulty:7} {label:6} {summary(runs)}")
+                rows.append({"difficulty": difficulty, "config": label, **summary(runs)})
             if args.pairs:
-                print(per_pair_table(first) + "\n")
+                print(f"\n{difficulty}, every pair (first seed):\n" + per_pair_table(first))
+    results.table("geometry", rows, SUMMARY_FORMATS)
 
 
 if __name__ == "__main__":

@@ -9,20 +9,22 @@ with defaults (no features: geometry), ``evaluate``. Printed per scene:
 the share of ground-truth boxes that ``track`` keeps in tracks, IDF1
 within cameras and cross-view AIDF1, at both rates.
 
-Run: ``python benchmarks/bench_low_frame_rate.py [--scenes 3] [--work DIR]``
+Run: ``python -m benchmarks.bench_low_frame_rate [--scenes 3] [--work DIR] [--json PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.association.config import AssociateConfig
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
@@ -60,19 +62,20 @@ def chain(root: Path, gts: dict[str, MotTable], fps: float, seed: int) -> dict[s
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--scenes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=9101)
     ap.add_argument("--work", type=Path, default=None, help="scene cache (default: temporary)")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp())
-    print(f"machine: {platform.platform()} | python {platform.python_version()} | "
-          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print_machine()
     print(f"input: {args.scenes} synthetic scenes (medium, seeds from {args.seed}), 3 cameras, "
-          f"6 people, 300 frames at 25 frames/s; every {STEP}th frame at 2 frames/s\n")  # fmt: skip
-    print(f"{'scene':>6} | {'kept':>5} {'IDF1':>5} {'AIDF1':>5} (25/s) | "
-          f"{'kept':>5} {'IDF1':>5} {'AIDF1':>5} (2/s)")  # fmt: skip
+          f"6 people, 300 frames at 25 frames/s; every {STEP}th frame at 2 frames/s")  # fmt: skip
     rows = []
     for k in range(args.scenes):
         seed = args.seed + k
@@ -86,15 +89,18 @@ def main() -> None:
             low[cam] = MotTable.from_arrays((g.frames[m] - 1) // STEP + 1, g.ids[m], g.boxes[m])
         full = chain(work / f"full-{seed}", gts, 25.0, seed)
         sparse = chain(work / f"low-{seed}", low, 2.0, seed)
-        rows.append((full, sparse))
-        print(f"{seed:>6} | {full['kept']:5.3f} {full['IDF1']:5.3f} {full['AIDF1']:5.3f}        | "
-              f"{sparse['kept']:5.3f} {sparse['IDF1']:5.3f} {sparse['AIDF1']:5.3f}")  # fmt: skip
-    mean = {
-        r: {k: np.mean([x[i][k] for x in rows]) for k in rows[0][0]} for i, r in enumerate("fl")
+        rows.append(_row(seed, full, sparse))
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "scene"}
+    Results(args.json).table("frame rates", [*rows, {"scene": "mean", **mean}], title=False)
+
+
+def _row(scene: object, full: dict[str, float], sparse: dict[str, float]) -> dict[str, object]:
+    """One scene's row: its numbers at 25 frames/s, then at 2 frames/s."""
+    return {
+        "scene": scene,
+        **{f"{k} (25/s)": v for k, v in full.items()},
+        **{f"{k} (2/s)": v for k, v in sparse.items()},
     }
-    print(f"{'mean':>6} | {mean['f']['kept']:5.3f} {mean['f']['IDF1']:5.3f} "
-          f"{mean['f']['AIDF1']:5.3f}        | {mean['l']['kept']:5.3f} {mean['l']['IDF1']:5.3f} "
-          f"{mean['l']['AIDF1']:5.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

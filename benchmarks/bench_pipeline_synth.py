@@ -21,9 +21,10 @@ evaluate``, with the stages' library functions and frozen configs:
 Everything is cached under ``--work`` (a fingerprint of each step's
 parameters in ``stamps.json``), so a rerun only redoes what changed.
 
-Run: ``python benchmarks/bench_pipeline_synth.py --work /tmp/bench-pipe
+Run: ``python -m benchmarks.bench_pipeline_synth --work /tmp/bench-pipe
 [--pretrain-minutes 5] [--frames 200] [--difficulties easy,medium,hard] [--boxes gt,det]
-[--repeats 3]`` (``--repeats``: held-out scenes per difficulty, metrics pooled over them)
+[--repeats 3] [--json PATH]`` (``--repeats``: held-out scenes per difficulty, metrics pooled
+over them; the JSON also holds every row's per-scene metrics)
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -45,18 +44,15 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks import harness
+from benchmarks.common import untrained_checkpoint
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
 from mcmot.config import apply_settings, to_dict
 from mcmot.errors import McmotError
 from mcmot.metrics.crossview import truth_labels
-from mcmot.models.checkpoint import (
-    FORMAT,
-    build_model,
-    config_from_dict,
-    load_checkpoint,
-    save_checkpoint,
-)
 from mcmot.models.clips_config import ClipsConfig
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.motio import read_mot, write_mot
@@ -309,30 +305,6 @@ def detect(scene: Scene, cfg: DetectConfig, boxes: str) -> dict[str, Any]:
     return {"boxes": sum(c.detections for c in res.cameras)}
 
 
-def save_untrained(trained: Path, out: Path) -> None:
-    """The encoder ``trained`` started from, before any step, as a checkpoint ``out``.
-
-    ``run_pretrain`` seeds torch with ``cfg.seed`` right before building the
-    model, so the same config and seed give the same initial weights.
-    """
-    state = load_checkpoint(trained)
-    cfg = config_from_dict(state["config"])
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model_config())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(
-        out,
-        {
-            "format": FORMAT,
-            "config": state["config"],
-            "model": model.state_dict(),
-            "step": 0,
-            "finished": False,
-            "teacher": state.get("teacher", ""),
-        },
-    )
-
-
 def pretrain(train: Scene, run_dir: Path, cfg: PretrainConfig, log: Log) -> dict[str, Any]:
     """Pretrain on the training scene; also save the untrained encoder beside it.
 
@@ -345,7 +317,7 @@ def pretrain(train: Scene, run_dir: Path, cfg: PretrainConfig, log: Log) -> dict
     run_pretrain([train], run_dir, warm, overwrite=True, stop_at_step=1, log=log)
     cache_s = time.perf_counter() - t0
     res = run_pretrain([train], run_dir, cfg, overwrite=True, log=log)
-    save_untrained(res.checkpoint, run_dir / "untrained.pt")
+    untrained_checkpoint(res.checkpoint, run_dir / "untrained.pt")
     return {
         "steps": res.step,
         "epochs": round(res.epoch, 2),
@@ -669,32 +641,23 @@ def _scene_info(name: str, scfg: SynthConfig, info: dict[str, Any]) -> SceneInfo
 
 
 # ----------------------------------------------------------------- printing
-def machine() -> str:
-    """Platform, CPU count, torch threads and the accelerator (if any)."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{platform.platform()} | python {platform.python_version()} | {os.cpu_count()} CPUs | "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads | {gpu}"
-    )
+#: How the table's numeric columns print.
+TABLE_FORMATS = {"assoc s": ".1f"}
 
 
-def _fmt(v: float | None) -> str:
-    return "     -" if v is None else f"{v:6.3f}"
+def table_rows(res: BenchResult) -> list[dict[str, Any]]:
+    """One table row per result row (metrics None where undefined)."""
+    return [
+        {"boxes": r.boxes, "scene": r.difficulty, "features": r.features, "cues": r.cues,
+         **{m: r.metrics[m] for m in METRICS}, "ids": r.identities, "assoc s": r.seconds,
+         "appearance": r.appearance}
+        for r in res.rows
+    ]  # fmt: skip
 
 
 def format_table(res: BenchResult) -> str:
-    """The rows as a fixed-width text table."""
-    w = max([9, *(len(r.features) for r in res.rows)])
-    head = f"{'boxes':5} {'scene':6} {'features':{w}} {'cues':10} "
-    head += " ".join(f"{m:>6}" for m in METRICS) + f" {'ids':>4} {'assoc s':>7}  appearance"
-    lines = [head, "-" * len(head)]
-    for r in res.rows:
-        vals = " ".join(_fmt(r.metrics[m]) for m in METRICS)
-        lines.append(
-            f"{r.boxes:5} {r.difficulty:6} {r.features:{w}} {r.cues:10} {vals} "
-            f"{r.identities:4d} {r.seconds:7.1f}  {r.appearance}"
-        )
-    return "\n".join(lines)
+    """The rows as an aligned text table."""
+    return harness.format_table(table_rows(res), TABLE_FORMATS)
 
 
 def format_paired(res: BenchResult, a: str = "calibfree", b: str = "teacher") -> str:
@@ -737,8 +700,8 @@ def format_scenes(res: BenchResult, cfg: BenchConfig) -> str:
 
 
 # ----------------------------------------------------------------- CLI
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = harness.make_parser(__doc__)
     ap.add_argument("--work", type=Path, required=True, help="cache folder (scenes, checkpoints)")
     ap.add_argument("--pretrain-minutes", type=float, default=5.0)
     ap.add_argument(
@@ -788,8 +751,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="each encoder's association fits its own geometry (default: one per scene)",
     )
-    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    return ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def config_from_args(a: argparse.Namespace) -> BenchConfig:
@@ -849,7 +815,7 @@ def main(argv: list[str] | None = None) -> None:
         more = run_benchmark(a.work, det_cfg, log)
         res = BenchResult(res.rows + more.rows, res.scenes, res.pretrain)
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"machine: {machine()}")
+    harness.print_machine()
     print("scenes (train = pretraining only; the others are held out):")
     print(format_scenes(res, cfg))
     print(f"pretrain: {json.dumps(res.pretrain)}")
@@ -858,13 +824,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{cfg.track_features}; association mode {cfg.associate.mode}; geometry "
         f"{'one per scene (motion-only tracks)' if cfg.shared_geometry else 'per encoder'}\n"
     )
-    print(format_table(res))
+    per_scene = {"rows": [dataclasses.asdict(r) for r in res.rows]}
+    results = harness.Results(a.json, info=per_scene)
+    results.table("pipeline", table_rows(res), TABLE_FORMATS, title=False)
     paired = format_paired(res)
     if paired:
         print(f"\nper held-out scene, cues both:\n{paired}")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
-    if a.json:
-        write_json(a.json, {"rows": [dataclasses.asdict(r) for r in res.rows]})
 
 
 if __name__ == "__main__":

@@ -14,19 +14,22 @@ visible patches of every crop.
 
 Usage::
 
-    python benchmarks/bench_pretrain.py [--steps 3] [--threads 1]
+    python -m benchmarks.bench_pretrain [--steps 3] [--threads 1] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 
 CONFIGS = [(2, 5), (2, 10), (2, 20), (4, 10), (8, 10)]  # (views, N)
 
@@ -85,12 +88,16 @@ def measure(views: int, dets: int, steps: int, threads: int, peer: bool) -> dict
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--one", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.one:
         v, n, peer = json.loads(args.one)
         print(json.dumps(measure(v, n, args.steps, args.threads, peer)))
@@ -98,32 +105,30 @@ def main() -> None:
     from mcmot.models.pretrain_config import PRESETS
 
     c = PRESETS["cpu"]
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
-        f", torch threads {args.threads}"
-    )
+    print_machine(f"torch threads per configuration {args.threads}")
     print(
         f"cpu preset: crops {c.img_height}x{c.img_width}, patch {c.patch_size}, encoder "
         f"{c.embed_dim}x{c.depth} blocks, decoders {c.dec_dim}x{c.dec_depth}, mask "
         f"{c.mask_ratio}, batch {c.batch_size} timesteps, teacher width 384 (random targets); "
         f"median of {args.steps} steps"
     )
-    print()
-    head = f"{'model':28s} {'views':>5s} {'N':>4s} {'s/step':>8s} {'timesteps/s':>12s}"
-    print(head + f" {'crops/s':>9s} {'peak RSS MB':>12s} {'of it training MB':>18s}")
+    rows = []
     for views, dets in CONFIGS:
         for peer in (False, True):
             out = subprocess.run(
-                [sys.executable, __file__, "--steps", str(args.steps), "--threads",
-                 str(args.threads), "--one", json.dumps([views, dets, peer])],
-                capture_output=True, text=True, check=True,
+                [sys.executable, "-m", "benchmarks.bench_pretrain", "--steps", str(args.steps),
+                 "--threads", str(args.threads), "--one", json.dumps([views, dets, peer])],
+                capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
             )  # fmt: skip
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            name = "timm ViT encoder only (peer)" if peer else "CalibFree (full step)"
-            print(
-                f"{name:28s} {views:5d} {dets:4d} {r['sec']:8.3f} {r['ts_per_s']:12.2f} "
-                f"{r['crops_per_s']:9.1f} {r['rss']:12.0f} {r['train_mb']:18.0f}"
-            )
+            rows.append(
+                {"model": "timm ViT encoder only (peer)" if peer else "CalibFree (full step)",
+                 "views": views, "N": dets, "s/step": r["sec"], "timesteps/s": r["ts_per_s"],
+                 "crops/s": r["crops_per_s"], "peak RSS MB": r["rss"],
+                 "of it training MB": r["train_mb"]}
+            )  # fmt: skip
+    formats = {"timesteps/s": ".2f", "crops/s": ".1f", "peak RSS MB": ".0f"}
+    Results(args.json).table("pretrain", rows, {**formats, "of it training MB": ".0f"}, title=False)
 
 
 if __name__ == "__main__":

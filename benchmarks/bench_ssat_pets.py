@@ -8,7 +8,7 @@ Protocol (no labels are used for training or for choosing anything):
   true 7 frames/s; detections and ground truth renumbered from frame 1).
 - **Detections.** ``mcmot detect``'s detector at its defaults (YOLO11n-pose,
   imgsz 1440), keeping confidences down to 0.1 for ByteTrack's second stage
-  (cached by bench_track_pets.py).
+  (cached by bench_track_pets).
 - **Models, trained on the train half for ``--minutes`` each, on one core:**
   SSAT with the paper's inputs (whole frames, one class per 10-s clip) and
   SSAT with tracklet inputs (a variant: one class per 10-s piece of a track
@@ -27,16 +27,15 @@ Protocol (no labels are used for training or for choosing anything):
   ultralytics ByteTrack and BoT-SORT. IDF1, HOTA, MOTA, IDSW; rows with a
   trained model are mean +- sd over the seeds.
 
-Run: ``python benchmarks/bench_ssat_pets.py --work /tmp/bench-ssat [--minutes 2]
-[--seeds 0,1,2] [--folds A,B] [--teacher max]``; everything is cached under ``--work``.
+Run: ``python -m benchmarks.bench_ssat_pets --work /tmp/bench-ssat [--minutes 2]
+[--seeds 0,1,2] [--folds A,B] [--teacher max] [--json PATH]``; everything is cached under
+``--work``; the JSON also holds every seed's raw results.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -48,10 +47,15 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from bench_track_pets import DATA, evaluate, run_ultralytics, yolo_detections  # noqa: E402
-
+from benchmarks.bench_track_pets import (  # noqa: E402
+    evaluate,
+    pets_data,
+    run_ultralytics,
+    yolo_detections,
+)
+from benchmarks.harness import Results, make_parser, print_machine  # noqa: E402
 from mcmot.config import override, to_dict  # noqa: E402
 from mcmot.crops import crop_resize  # noqa: E402
 from mcmot.frames import open_source  # noqa: E402
@@ -98,9 +102,9 @@ def shifted(table: MotTable, first: int, last: int) -> MotTable:
     return MotTable.from_arrays(part.frames - first + 1, part.ids, part.boxes, part.scores)
 
 
-def make_scene(root: Path, span: tuple[int, int], det: MotTable, gt: MotTable) -> None:
-    """A scene of one half: video, det/ (detections) and gt/ (renumbered)."""
-    write_half(DATA / "vtest.avi", *span, root / "videos" / f"{CAM}.mp4")
+def make_scene(root: Path, video: Path, span: tuple[int, int], det: MotTable, gt: MotTable) -> None:
+    """A scene of one half of ``video``: the video, det/ (detections) and gt/ (renumbered)."""
+    write_half(video, *span, root / "videos" / f"{CAM}.mp4")
     for stage, table in (("det", det), ("gt", gt)):
         path = root / stage / f"{CAM}.txt"
         if not path.is_file():
@@ -304,12 +308,12 @@ def trackers(
     return runs
 
 
-def run_fold(name: str, args: argparse.Namespace, det: MotTable, gt: MotTable) -> dict:
+def run_fold(name: str, args: argparse.Namespace, video: Path, det: MotTable, gt: MotTable) -> dict:
     fold = args.work / f"fold{name}"
     (train_span, test_span) = FOLDS[name]
     train, test = fold / "train", fold / "test"
-    make_scene(train, train_span, det, gt)
-    make_scene(test, test_span, det, gt)
+    make_scene(train, video, train_span, det, gt)
+    make_scene(test, video, test_span, det, gt)
     tracklets_for_training(train)
     t0 = time.perf_counter()
     ckpts = models(fold, train, args.seeds, args.minutes)
@@ -337,28 +341,32 @@ def run_fold(name: str, args: argparse.Namespace, det: MotTable, gt: MotTable) -
     return {"retrieval": retr, "tracking": tracking}
 
 
-def print_tables(results: dict[str, dict], args: argparse.Namespace) -> None:
-    folds = list(results)
-    print("\nFeatures alone, ground-truth boxes of the test half (pairs >= 1 s apart):\n")
-    print("| features | " + " | ".join(f"rank-1 {f} | AUC {f}" for f in folds) + " |")
-    print("|---|" + "---:|---:|" * len(folds))
-    for row in results[folds[0]]["retrieval"]:
-        cells = []
+def print_tables(folded: dict[str, dict], results: Results) -> None:
+    folds = list(folded)
+    rows = []
+    for row in folded[folds[0]]["retrieval"]:
+        cells: dict[str, object] = {"features": row}
         for f in folds:
-            vals = results[f]["retrieval"][row]
-            cells += [mean_sd([v[0] for v in vals]), mean_sd([v[1] for v in vals])]
-        print(f"| {row} | " + " | ".join(cells) + " |")
+            vals = folded[f]["retrieval"][row]
+            cells[f"rank-1 {f}"] = mean_sd([v[0] for v in vals])
+            cells[f"AUC {f}"] = mean_sd([v[1] for v in vals])
+        rows.append(cells)
+    title = "Features alone, ground-truth boxes of the test half (pairs >= 1 s apart)"
+    results.table(title, rows)
     for metric in ("IDF1", "HOTA", "MOTA", "IDSW"):
-        print(f"\nTracking, detections of the test half: {metric}\n")
-        print("| tracker, features | " + " | ".join(f"fold {f}" for f in folds) + " |")
-        print("|---|" + "---:|" * len(folds))
-        for row in results[folds[0]]["tracking"]:
-            vals = [mean_sd([float(m[metric]) for m in results[f]["tracking"][row]]) for f in folds]
-            print(f"| {row} | " + " | ".join(vals) + " |")
+        rows = [
+            {"tracker, features": row}
+            | {
+                f"fold {f}": mean_sd([float(m[metric]) for m in folded[f]["tracking"][row]])
+                for f in folds
+            }
+            for row in folded[folds[0]]["tracking"]
+        ]
+        results.table(f"Tracking, detections of the test half: {metric}", rows)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--minutes", type=float, default=2.0, help="training budget of each model")
     ap.add_argument("--seeds", default="0,1,2")
@@ -372,24 +380,23 @@ def main() -> None:
         "--tune", action="store_true", help="also SSAT's tracker tuned on the train half"
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
-    ap.add_argument("--json", type=Path, help="also write the results here")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.teacher = tuple(t for t in args.teacher.split(",") if t)
+    data = pets_data()
     torch.set_num_threads(1)
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load "
-        f"{os.getloadavg()[0]:.2f}), torch {torch.__version__}, 1 thread; data: PETS09-S2L1 "
-        f"View 1 ({TOTAL} frames at {FPS:g} frames/s), folds {args.folds}; training "
-        f"{args.minutes:g} min per model, seeds {args.seeds}",
-        flush=True,
+    print_machine(
+        f"data: PETS09-S2L1 View 1 ({TOTAL} frames at {FPS:g} frames/s), folds {args.folds}; "
+        f"training {args.minutes:g} min per model, seeds {args.seeds}"
     )
-    det = yolo_detections(DATA / "vtest.avi", args.cache_dir, TOTAL)
-    gt = read_mot(DATA / "gt.txt")
-    results = {f: run_fold(f, args, det, gt) for f in args.folds.split(",")}
-    print_tables(results, args)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=float))
+    det = yolo_detections(data / "vtest.avi", args.cache_dir, TOTAL)
+    gt = read_mot(data / "gt.txt")
+    folded = {f: run_fold(f, args, data / "vtest.avi", det, gt) for f in args.folds.split(",")}
+    print_tables(folded, Results(args.json, info={"folds": folded}))
 
 
 if __name__ == "__main__":

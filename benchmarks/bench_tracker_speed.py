@@ -8,7 +8,7 @@ run. Detection and feature extraction are not timed.
 
 Run from the project root::
 
-    python benchmarks/bench_tracker_speed.py [--frames 300] [--repeats 3]
+    python -m benchmarks.bench_tracker_speed [--frames 300] [--repeats 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -29,10 +28,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from ultralytics_boxes import BYTETRACK_ARGS, UltralyticsBoxes  # noqa: E402
-
+from benchmarks.harness import Results, make_parser, print_machine  # noqa: E402
+from benchmarks.ultralytics_boxes import BYTETRACK_ARGS, UltralyticsBoxes  # noqa: E402
 from mcmot.detectors import offline_environment  # noqa: E402
 from mcmot.tracking import Detections, Tracker, TrackerConfig  # noqa: E402
 
@@ -94,32 +93,25 @@ def run_bytetrack(frames: list[Detections]) -> float:
     return time_per_frame(lambda _: tracker.update(next(it)), frames)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--tracks", default="10,50,200")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    print(
-        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
-        f"load average {os.getloadavg()[0]:.2f} (shared CPU)"
-    )
+    print_machine(f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     print(
         f"input: synthetic walkers on {WIDTH}x{HEIGHT}, {args.frames} frames, detect prob "
         f"{DETECT_PROB}, {FEATURE_DIM}-d features; best of {args.repeats} runs"
     )
-    print()
-    print(
-        "| tracks | ours, motion only (ms/frame) | ours, with features (ms/frame) "
-        "| ultralytics BYTETracker (ms/frame) |"
-    )
-    print("|---:|---:|---:|---:|")
+    rows = []
     for n in (int(t) for t in args.tracks.split(",")):
         frames = synthetic_frames(n, args.frames)
         runners: list[Callable[[], float]] = [
@@ -128,7 +120,12 @@ def main() -> None:
             functools.partial(run_bytetrack, frames),
         ]
         best = [min(fn() for _ in range(args.repeats)) for fn in runners]
-        print(f"| {n} | {best[0]:.3f} | {best[1]:.3f} | {best[2]:.3f} |", flush=True)
+        rows.append(
+            {"tracks": n, "ours, motion only (ms/frame)": best[0],
+             "ours, with features (ms/frame)": best[1],
+             "ultralytics BYTETracker (ms/frame)": best[2]}
+        )  # fmt: skip
+    Results(args.json).table("tracker speed", rows, title=False)
 
 
 if __name__ == "__main__":

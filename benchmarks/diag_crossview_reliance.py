@@ -9,19 +9,21 @@ not use f_a-hat, so f_a gets almost no gradient from the reconstruction.
 
 Usage::
 
-    python benchmarks/diag_crossview_reliance.py RUN/checkpoint.pt RUN/cache/crops-KEY.npz
+    python -m benchmarks.diag_crossview_reliance RUN/checkpoint.pt RUN/cache/crops-KEY.npz
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.models.checkpoint import build_model, config_from_dict
 from mcmot.models.tokens import normalize_crops, random_masking
 from mcmot.training.timesteps import SceneCrops, collate
@@ -51,13 +53,17 @@ def _recon(model, imgs, valid, keep, restore, mask, how: str) -> float:
         del model.cross_view_encoder
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("crops", type=Path)
     ap.add_argument("--batches", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=4)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     cfg = config_from_dict(state["config"])
@@ -83,13 +89,12 @@ def main() -> None:
         with torch.no_grad():
             for how in sums:
                 sums[how] += _recon(model, imgs, valid, keep, restore, mask, how) / args.batches
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, threads 1")
+    print_machine()
     print(f"checkpoint: {args.checkpoint} ({state.get('step', '?')} steps)")
     extra = {k: getattr(cfg, k) for k in ("cross_other_views", "cross_strict", "mask_per_view")}
     print(f"settings: {extra}, cross_match {getattr(cfg, 'cross_match', 'attention')}")
-    print(f"{'cross-view feature':20s} {'recon loss':>10s}")
-    for how, val in sums.items():
-        print(f"{how:20s} {val:10.4f}")
+    rows = [{"cross-view feature": how, "recon loss": val} for how, val in sums.items()]
+    Results(args.json).table("reconstruction", rows, {"recon loss": ".4f"}, title=False)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,23 @@ the f_a half (the first checkpoints'), untrained, or a checkpoint as given.
 
 Usage::
 
-    python benchmarks/diag_slot_sensitivity.py --work /tmp/slots [--checkpoint RUN/checkpoint.pt]
+    python -m benchmarks.diag_slot_sensitivity --work /tmp/slots [--checkpoint RUN/checkpoint.pt]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
@@ -70,13 +72,17 @@ def sensitivity(model: CalibFree, scene: Path, frames: int, seed: int) -> tuple[
     return float(np.mean(rel[0])), float(np.mean(rel[1]))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-slots"))
     ap.add_argument("--checkpoint", type=Path, help="also measure this checkpoint")
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--seed", type=int, default=901)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     scene = args.work / f"scene-{args.seed}"
     if not (scene / "gt").is_dir():
@@ -96,15 +102,16 @@ def main() -> None:
                 build_model(mcfg, state["model"]).eval(),
             )
         )
+    print_machine()
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
         f"scene: synthetic seed {args.seed}, camera 1, 8 people, "
         f"every other of {args.frames} frames"
     )
-    print(f"{'encoder':70s} {'f_a':>6s} {'f_s':>6s}")
+    table = []
     for name, model in rows:
         fa, fs = sensitivity(model, scene, args.frames, args.seed)
-        print(f"{name:70s} {fa:6.3f} {fs:6.3f}")
+        table.append({"encoder": name, "f_a": fa, "f_s": fs})
+    Results(args.json).table("slot sensitivity", table, title=False)
 
 
 if __name__ == "__main__":

@@ -15,25 +15,30 @@ Two kinds of picture, both PNG:
 
 Usage::
 
-    python benchmarks/make_gt_mosaics.py mosaic SCENE --boxes SCENE/gt --frames 1:125:5 --out D
-    python benchmarks/make_gt_mosaics.py strip SCENE --boxes SCENE/gt --camera c2 \
+    python -m benchmarks.make_gt_mosaics mosaic SCENE --boxes SCENE/gt --frames 1:125:5 --out D
+    python -m benchmarks.make_gt_mosaics strip SCENE --boxes SCENE/gt --camera c2 \
         --frames 20:31 --out F.png
-    python benchmarks/make_gt_mosaics.py sheet SCENE --boxes SCENE/gt --camera c0 --step 5 \
+    python -m benchmarks.make_gt_mosaics sheet SCENE --boxes SCENE/gt --camera c0 --step 5 \
         --out F.png
 
 ``--frames`` takes ``START:END[:STEP]`` (inclusive) or comma-separated frames.
 Frames are 1-based: frame 1 is the first decoded frame of each video.
+The images written are listed on stdout (and in ``--json PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
+
+from benchmarks.harness import Results, make_parser
 from mcmot.motio import MotTable, read_mot, read_truth
 from mcmot.render import id_colour
 
@@ -177,8 +182,8 @@ def sheet(
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__, full_help=True)
     ap.add_argument("kind", choices=["mosaic", "strip", "sheet"])
     ap.add_argument("scene", type=Path)
     ap.add_argument("--boxes", type=Path, required=True, help="folder of <cam>.txt MOT files")
@@ -189,18 +194,28 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.5)
     ap.add_argument("--columns", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
+    return ap
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     videos = read_videos(args.scene)
     cameras = list(videos)
     boxes = read_boxes(args.boxes, cameras)
     n_frames = min(len(v) for v in videos.values())
+    written: list[dict[str, object]] = []
+
+    def write(path: Path, img: Image) -> None:
+        cv2.imwrite(str(path), img)
+        written.append({"image": str(path), "height": img.shape[0], "width": img.shape[1]})
+
     if args.kind == "mosaic":
         under = read_boxes(args.under, cameras)
         args.out.mkdir(parents=True, exist_ok=True)
         for f in parse_frames(args.frames, n_frames):
-            img = mosaic(videos, boxes, under, f, args.scale, args.columns)
-            cv2.imwrite(str(args.out / f"{f:04d}.png"), img)
+            write(
+                args.out / f"{f:04d}.png", mosaic(videos, boxes, under, f, args.scale, args.columns)
+            )
     elif args.kind == "strip":
         cam = args.camera or cameras[0]
         under = read_boxes(args.under, cameras)
@@ -208,11 +223,12 @@ def main() -> None:
             draw_tile(videos[cam][f - 1], boxes[cam], under[cam], f, args.scale, f"{cam} {f}")
             for f in parse_frames(args.frames, n_frames)
         ]
-        cv2.imwrite(str(args.out), grid(tiles, args.columns))
+        write(args.out, grid(tiles, args.columns))
     else:
         cam = args.camera or cameras[0]
         sample = list(range(1, n_frames + 1, args.step))
-        cv2.imwrite(str(args.out), sheet(videos[cam], boxes[cam], sample))
+        write(args.out, sheet(videos[cam], boxes[cam], sample))
+    Results(args.json).table(f"{args.kind} images", written, title=False)
 
 
 if __name__ == "__main__":

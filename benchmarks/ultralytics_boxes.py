@@ -1,8 +1,7 @@
 """The boxes object ultralytics' trackers (BYTETracker, BOTSORT) read, built from numpy.
 
 Shared by the tracking benchmarks that run those trackers as peers on the same
-detections as ours. Run the benchmarks as scripts (``python benchmarks/x.py``),
-which puts this folder on ``sys.path``.
+detections as ours.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Benchmarks and diagnostics of mcmot: ``python -m benchmarks.NAME --help`` (see README.md)."""

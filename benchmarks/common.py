@@ -1,0 +1,61 @@
+"""Helpers that several benchmarks share: the untrained-encoder control, one-to-one box matching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from mcmot.boxes import iou_matrix
+
+
+def untrained_checkpoint(trained: Path, out: Path) -> Path:
+    """The encoder ``trained`` started from, before any step, saved as ``out``; ``out``.
+
+    ``run_pretrain`` seeds torch with ``cfg.seed`` right before building the
+    model, so the same config and seed give the same initial weights.
+    """
+    import torch
+
+    from mcmot.models.checkpoint import (
+        FORMAT,
+        build_model,
+        config_from_dict,
+        load_checkpoint,
+        save_checkpoint,
+    )
+
+    state = load_checkpoint(trained)
+    cfg = config_from_dict(state["config"])
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model_config())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        out,
+        {
+            "format": FORMAT,
+            "config": state["config"],
+            "model": model.state_dict(),
+            "step": 0,
+            "finished": False,
+            "teacher": state.get("teacher", ""),
+        },
+    )
+    return out
+
+
+def match_boxes(
+    a: NDArray, b: NDArray, threshold: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """One-to-one pairs of tlwh boxes (rows of ``a``, rows of ``b``) with IoU >= ``threshold``.
+
+    Hungarian on the IoU of every pair, then the pairs below the threshold dropped.
+    """
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    iou = iou_matrix(a, b)
+    rows, cols = linear_sum_assignment(-iou)
+    ok = iou[rows, cols] >= threshold
+    return rows[ok], cols[ok]
