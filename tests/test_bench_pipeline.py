@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from benchmarks import bench_pipeline_synth
 from mcmot.models.checkpoint import load_checkpoint
 from mcmot.models.pretrain_config import PretrainConfig
 from mcmot.stages.features import FeaturesConfig
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TINY = dict(
     img_height=32, img_width=16, patch_size=8, embed_dim=32, depth=1, num_heads=2, dec_dim=16,
@@ -23,19 +19,9 @@ TINY = dict(
 )  # fmt: skip
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_pipeline_synth", ROOT / "benchmarks" / "bench_pipeline_synth.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses need the module registered
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def bench():
-    return _bench()
+    return bench_pipeline_synth
 
 
 @pytest.fixture(scope="module")
