@@ -121,3 +121,11 @@ def box_order(frames: ArrayLike, tlwh: ArrayLike) -> NDArray[np.int64]:
     if len(f) != len(b):
         raise ValueError(f"{len(f)} frames for {len(b)} boxes")
     return np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], f)).astype(np.int64)
+
+
+def unit_boxes(tlwh: NDArray, size: tuple[int, int]) -> NDArray[np.float32]:
+    """(k, 4) tlwh pixel boxes -> (cx, cy, w, h) divided by the frame's (width, height)."""
+    b = np.asarray(tlwh, np.float64).reshape(-1, 4)
+    w, h = size
+    centre = b[:, :2] + b[:, 2:] / 2.0
+    return (np.column_stack([centre, b[:, 2:]]) / np.array([w, h, w, h])).astype(np.float32)

@@ -134,3 +134,10 @@ def check_types(cfg: Any) -> None:
             raise McmotError(f"{field.name} must be {want}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise McmotError(f"{field.name} must be a finite number, got {value}")
+
+
+def check_ranges(cfg: Any, ranges: list[tuple[str, bool, str]]) -> None:
+    """A one-line error for the first ``(field, ok, bounds)`` of ``ranges`` not ``ok``."""
+    for name, ok, bounds in ranges:
+        if not ok:
+            raise McmotError(f"{name} must be {bounds}, got {getattr(cfg, name)!r}")

@@ -31,11 +31,18 @@ from mcmot.cli.pretrain_clips import (
     clips_settings,
     run_clips,
 )
+from mcmot.cli.pretrain_cross_input import (
+    MinDetsOpt,
+    NMaxOpt,
+    NMinOpt,
+    cross_input_settings,
+    run_cross_input,
+)
 from mcmot.cli.training import layered_settings, train_and_report
-from mcmot.config import check_types
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
+from mcmot.training.settings import MAX_LR, MAX_MINUTES
 
 if TYPE_CHECKING:
     from mcmot.models.pretrain_config import PretrainConfig
@@ -59,52 +66,6 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             out_[key.strip()] = value
     return out_
-
-
-#: Longest --minutes budget (a year).
-MAX_MINUTES = 60 * 24 * 365
-#: Largest peak learning rate.
-MAX_LR = 1.0
-#: Largest seed (torch and numpy take 0 to 2**63 - 1).
-MAX_SEED = 2**63 - 1
-
-
-def check_pretrain_config(cfg: PretrainConfig) -> None:
-    """A one-line error for a setting of the wrong type or out of range.
-
-    Run before any scene or run folder is touched. The stage itself checks
-    only the batch size, the epochs and the architecture, so the optimisation
-    and data settings are checked here, once, for every way they arrive
-    (preset, ``--config``, ``--set`` and the options).
-    """
-    check_types(cfg)
-    ranges = [
-        (
-            "minutes",
-            cfg.minutes is None or 0 < cfg.minutes <= MAX_MINUTES,
-            f"above 0, at most {MAX_MINUTES}",
-        ),
-        ("lr", 0 < cfg.lr <= MAX_LR, f"above 0, at most {MAX_LR:g}"),
-        ("min_lr", 0 <= cfg.min_lr <= cfg.lr, "0 to lr"),
-        ("epochs", cfg.epochs >= 1, "at least 1"),
-        ("batch_size", cfg.batch_size >= 1, "at least 1"),
-        ("seed", 0 <= cfg.seed <= MAX_SEED, f"0 to {MAX_SEED}"),
-        ("warmup_epochs", cfg.warmup_epochs >= 0, "0 or more"),
-        ("weight_decay", cfg.weight_decay >= 0, "0 or more"),
-        ("beta1", 0 <= cfg.beta1 < 1, "0 to 1 (below 1)"),
-        ("beta2", 0 <= cfg.beta2 < 1, "0 to 1 (below 1)"),
-        ("clip_grad", cfg.clip_grad >= 0, "0 or more"),
-        ("w_distill", cfg.w_distill >= 0, "0 or more"),
-        ("w_recon", cfg.w_recon >= 0, "0 or more"),
-        ("w_nmi", cfg.w_nmi >= 0, "0 or more"),
-        ("min_score", 0 <= cfg.min_score <= 1, "0 to 1"),
-        ("min_box_px", cfg.min_box_px >= 0, "0 or more"),
-        ("save_every", cfg.save_every >= 0, "0 or more"),
-        ("plan_steps", cfg.plan_steps >= 1, "at least 1"),
-    ]
-    for name, ok, bounds in ranges:
-        if not ok:
-            raise McmotError(f"{name} must be {bounds}, got {getattr(cfg, name)}")
 
 
 OutOpt = Annotated[
@@ -151,7 +112,7 @@ def pretrain_settings(
     """The settings of a run, checked: the preset, then the ``--config`` file, the
     ``--set`` fields, ``--minutes`` or ``--epochs`` and the other ``options``
     (PretrainConfig fields), each over the ones before."""
-    from mcmot.models.pretrain_config import PRESETS
+    from mcmot.models.pretrain_config import PRESETS, check_pretrain_config
 
     cfg = layered_settings(PRESETS[preset], config, parse_sets(sets), options)
     check_pretrain_config(cfg)
@@ -161,19 +122,22 @@ def pretrain_settings(
 class Objective(str, Enum):
     calibfree = "calibfree"
     clips = "clips"
+    cross_input = "cross-input"
 
 
 ObjectiveOpt = Annotated[
     Objective,
     typer.Option(
         "--objective",
-        help="calibfree (CalibFree's masked autoencoder on scenes) or clips (SSAT: every "
-        "short clip its own class; SCENES may also be videos or folders of videos).",
+        help="calibfree (CalibFree's masked autoencoder on scenes), clips (SSAT: every "
+        "short clip its own class; SCENES may also be videos or folders of videos) or "
+        "cross-input (the learned tracker for `track --tracker learned`).",
     ),
 ]
 #: Options of one objective only: giving them with the other is an error.
 CALIBFREE_ONLY = ("preset", "teacher", "teacher_arch", "boxes")
 CLIPS_ONLY = ("clip_seconds", "arch", "input_size", "s", "m", "inputs", "init")
+CROSS_INPUT_ONLY = ("n_min", "n_max", "min_dets")
 
 
 def _given_named(ctx: typer.Context, names: tuple[str, ...]) -> dict[str, Any]:
@@ -213,23 +177,35 @@ def pretrain_cmd(
     s: ScaleOpt = None,
     m: MarginOpt = None,
     init: InitOpt = None,
+    n_min: NMinOpt = None,
+    n_max: NMaxOpt = None,
+    min_dets: MinDetsOpt = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Pretrain on unlabeled footage: the CalibFree encoder (default) or SSAT's re-ID network
-    (--objective clips). No labels, no calibration."""
+    """Pretrain on unlabeled footage: the CalibFree encoder (default), SSAT's re-ID network
+    (--objective clips) or the learned tracker (--objective cross-input). No labels, no
+    calibration."""
     from mcmot.models.clips_config import ClipsConfig
+    from mcmot.models.cross_input_config import CrossInputConfig
     from mcmot.models.pretrain_config import PretrainConfig
     from mcmot.training.distributed import launched
 
     main = launched().main
+    if objective is Objective.cross_input:
+        _refuse(ctx, CALIBFREE_ONLY + CLIPS_ONLY, objective.value)
+        xcfg = cross_input_settings(config, parse_sets(set_), given(ctx, CrossInputConfig))
+        if launched().world == 1:
+            _detect_first(scenes)
+        run_cross_input(list(scenes), out_dir, xcfg, resume, overwrite, main)
+        return
     if objective is Objective.clips:
-        _refuse(ctx, CALIBFREE_ONLY, "clips")
+        _refuse(ctx, CALIBFREE_ONLY + CROSS_INPUT_ONLY, "clips")
         options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
         ccfg = clips_settings(config, parse_sets(set_), options)
         run_clips(list(scenes), out_dir, ccfg, resume, overwrite, main)
         return
-    _refuse(ctx, CLIPS_ONLY, "calibfree")
+    _refuse(ctx, CLIPS_ONLY + CROSS_INPUT_ONLY, "calibfree")
     # every option named as a PretrainConfig field (epochs ... device) sets it
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
     if cfg.boxes == "det" and launched().world == 1:

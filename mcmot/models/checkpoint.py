@@ -6,7 +6,8 @@ A checkpoint is a ``torch.save`` dict of tensors and plain values:
 - ``kind``: the training objective that wrote it, one of :data:`KINDS`
   (absent in the first checkpoints, which are ``"calibfree"``);
 - ``config``: the objective's settings as a dict (:func:`mcmot.config.to_dict`): a
-  :class:`PretrainConfig` for ``calibfree``, a :class:`ClipsConfig` for ``ssat``;
+  :class:`PretrainConfig` for ``calibfree``, a :class:`ClipsConfig` for ``ssat``, a
+  :class:`CrossInputConfig` for ``cross-input``;
 - ``model``: the model's ``state_dict``;
 - a training run's resume state (``optimizer``, ``schedule``, ``step``,
   ``finished``, ``teacher``), which a model-only checkpoint leaves out.
@@ -29,6 +30,8 @@ from mcmot.errors import McmotError
 from mcmot.models.calibfree import CalibFree
 from mcmot.models.calibfree_config import CalibFreeConfig
 from mcmot.models.clips_config import ClipsConfig, clips_config_from_dict
+from mcmot.models.cross_input import CrossInputNet
+from mcmot.models.cross_input_config import CrossInputConfig, cross_input_config_from_dict
 from mcmot.models.pretrain_config import PretrainConfig
 from mcmot.models.reid import ReidNet, load_init
 
@@ -37,12 +40,15 @@ FORMAT = "mcmot-calibfree-v1"
 CALIBFREE = "calibfree"
 #: The kind written by ``mcmot pretrain --objective clips`` (SSAT's re-ID network).
 SSAT = "ssat"
+#: The kind written by ``mcmot pretrain --objective cross-input`` (the learned tracker).
+CROSS_INPUT = "cross-input"
 #: The kinds a checkpoint may have.
-KINDS = (CALIBFREE, SSAT)
+KINDS = (CALIBFREE, SSAT, CROSS_INPUT)
 #: What each kind is, for messages.
 KIND_NAMES = {
     CALIBFREE: "a CalibFree checkpoint (mcmot pretrain)",
     SSAT: "an SSAT re-ID checkpoint (mcmot pretrain --objective clips)",
+    CROSS_INPUT: "a learned-tracker checkpoint (mcmot pretrain --objective cross-input)",
 }
 
 #: Values of the model options added after the first checkpoints: a saved config
@@ -111,7 +117,11 @@ def _check_weights(path: Path, weights: Any) -> None:
 
 def settings_from_dict(kind: str, data: Any) -> Any:
     """The checked settings of a checkpoint of ``kind`` from its saved dict."""
-    return clips_config_from_dict(data) if kind == SSAT else config_from_dict(data)
+    if kind == SSAT:
+        return clips_config_from_dict(data)
+    if kind == CROSS_INPUT:
+        return cross_input_config_from_dict(data)
+    return config_from_dict(data)
 
 
 def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
@@ -164,4 +174,14 @@ def build_reid(
         _load_weights(net, weights)
     elif cfg.init:
         load_init(net, cfg.init)  # type: ignore[arg-type]
+    return net
+
+
+def build_cross_input(
+    cfg: CrossInputConfig, weights: dict[str, torch.Tensor] | None = None
+) -> CrossInputNet:
+    """The learned tracker's matchers, from ``weights`` or newly initialised."""
+    net = CrossInputNet(cfg)
+    if weights is not None:
+        _load_weights(net, weights)
     return net

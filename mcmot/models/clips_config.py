@@ -10,8 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mcmot.config import check_types
+from mcmot.config import check_ranges, check_types
 from mcmot.errors import McmotError
+from mcmot.training.settings import trainer_ranges
 
 if TYPE_CHECKING:
     from mcmot.models.reid import ReidConfig
@@ -120,23 +121,9 @@ def check_clips_config(cfg: ClipsConfig) -> None:
         ("m", 0 <= cfg.m < 1, "0 to 1 (below 1)"),
         ("min_score", 0 <= cfg.min_score <= 1, "0 to 1"),
         ("min_box_px", cfg.min_box_px >= 1, "at least 1"),
-        ("minutes", cfg.minutes is None or cfg.minutes > 0, "above 0"),
-        ("epochs", cfg.epochs >= 1, "at least 1"),
         ("batch_size", cfg.batch_size >= 2, "at least 2"),
-        ("lr", 0 < cfg.lr <= 1, "above 0, at most 1"),
-        ("min_lr", 0 <= cfg.min_lr <= cfg.lr, "0 to lr"),
-        ("seed", 0 <= cfg.seed < 2**63, "0 or more"),
-        ("warmup_epochs", cfg.warmup_epochs >= 0, "0 or more"),
-        ("weight_decay", cfg.weight_decay >= 0, "0 or more"),
-        ("beta1", 0 <= cfg.beta1 < 1, "0 to 1 (below 1)"),
-        ("beta2", 0 <= cfg.beta2 < 1, "0 to 1 (below 1)"),
-        ("clip_grad", cfg.clip_grad >= 0, "0 or more"),
-        ("save_every", cfg.save_every >= 0, "0 or more"),
-        ("plan_steps", cfg.plan_steps >= 1, "at least 1"),
     ]
-    for name, ok, bounds in ranges:
-        if not ok:
-            raise McmotError(f"{name} must be {bounds}, got {getattr(cfg, name)!r}")
+    check_ranges(cfg, ranges + trainer_ranges(cfg))
 
 
 def clips_config_from_dict(data: Any) -> ClipsConfig:

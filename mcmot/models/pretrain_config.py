@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from mcmot.config import check_ranges, check_types
 from mcmot.models.calibfree_config import CalibFreeConfig
+from mcmot.training.settings import trainer_ranges
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,22 @@ PRESETS: dict[str, PretrainConfig] = {
         save_every=50,
     ),
 }
+
+
+def check_pretrain_config(cfg: PretrainConfig) -> None:
+    """A one-line error for a setting of the wrong type or out of range.
+
+    Run before any scene or run folder is touched, for every way the settings
+    arrive (preset, ``--config``, ``--set`` and the options); the model's own
+    shape is checked when it is built.
+    """
+    check_types(cfg)
+    ranges = [
+        ("batch_size", cfg.batch_size >= 1, "at least 1"),
+        ("w_distill", cfg.w_distill >= 0, "0 or more"),
+        ("w_recon", cfg.w_recon >= 0, "0 or more"),
+        ("w_nmi", cfg.w_nmi >= 0, "0 or more"),
+        ("min_score", 0 <= cfg.min_score <= 1, "0 to 1"),
+        ("min_box_px", cfg.min_box_px >= 0, "0 or more"),
+    ]
+    check_ranges(cfg, ranges + trainer_ranges(cfg))

@@ -117,7 +117,7 @@ def cache_key(scene: Scene, spec: CropSpec) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _camera_crops(
+def camera_crops(
     cam: Camera, rows: dict[int, NDArray], table: MotTable, spec: CropSpec, report: Callable
 ) -> dict[int, NDArray[np.uint8]]:
     """frame -> (k, H, W, 3) crops of the kept rows, decoding the camera once in order."""
@@ -151,7 +151,7 @@ def build_scene_crops(
             if progress is not None:
                 progress(ProgressEvent(f"crops {scene.name}/{name}", done, total))
 
-        per_cam.append(_camera_crops(cam, rows, table, spec, report))
+        per_cam.append(camera_crops(cam, rows, table, spec, report))
     frames = sorted(set().union(*[set(c) for c in per_cam]))
     crops: list[NDArray[np.uint8]] = []
     slots = np.full((len(frames), len(cams), spec.max_dets), -1, np.int32)
