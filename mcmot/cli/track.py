@@ -20,9 +20,11 @@ from mcmot.cli.common import (
     out,
     progress_bar,
     split_names,
+    was_given,
 )
+from mcmot.errors import McmotError
 from mcmot.scene import Scene
-from mcmot.tracking.config import SsatConfig, TrackerConfig
+from mcmot.tracking.config import LearnedConfig, SsatConfig, TrackerConfig
 
 if TYPE_CHECKING:
     from mcmot.stages.track import TrackSummary
@@ -33,6 +35,7 @@ _D = TrackerConfig()
 class TrackerChoice(str, Enum):
     deepsort = "deepsort"
     ssat = "ssat"
+    learned = "learned"
 
 
 class MotionCost(str, Enum):
@@ -150,8 +153,10 @@ TrackerOpt = Annotated[
     TrackerChoice,
     typer.Option(
         "--tracker",
-        help="deepsort (Kalman filter, matching cascade) or ssat (SSAT's cosine plus box "
-        "distance in two stages, EMA track features; see docs/tracking.md).",
+        help="deepsort (Kalman filter, matching cascade), ssat (SSAT's cosine plus box "
+        "distance in two stages, EMA track features) or learned (matchers trained by "
+        "`pretrain --objective cross-input`, given as --model; reads the video, not "
+        "features/); see docs/tracking.md.",
     ),
 ]
 Tau1Opt = Annotated[
@@ -185,11 +190,20 @@ BoxCostOpt = Annotated[
         help="ssat: add the box distance to the cosine one [default: on].",
     ),
 ]
+MinLogitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-logit",
+        help="learned: refuse a pair either matcher scores below this "
+        f"[default: {LearnedConfig.min_logit}].",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="CalibFree checkpoint (or 'teacher'): extract features/ first when missing.",
+        help="deepsort, ssat: a CalibFree or SSAT checkpoint (or 'teacher') to extract "
+        "features/ with first when missing; learned: its cross-input checkpoint.",
     ),
 ]
 
@@ -217,20 +231,25 @@ def track_cmd(
     alpha: AlphaOpt = None,
     ema: EmaOpt = None,
     box_cost: BoxCostOpt = None,
+    min_logit: MinLogitOpt = None,
     model: ModelOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
     zero_based: ZeroBasedOpt = False,
 ) -> None:
-    """Track people within each camera (DeepSORT or SSAT) and write tracks/<cam>.txt.
+    """Track people within each camera (DeepSORT, SSAT or learned) and write tracks/<cam>.txt.
 
     On a folder of videos with no det/ yet, detect runs first; with --model,
     extract-features too; without features the tracker uses motion and IoU.
     """
     from mcmot.stages.track import choose_tracker, prepare_inputs, run_track
 
-    options = {**given(ctx, TrackerConfig), **given(ctx, SsatConfig)}  # named as their fields
-    cfg = choose_tracker(tracker.value, **options)
+    options = {**given(ctx, TrackerConfig), **given(ctx, SsatConfig), **given(ctx, LearnedConfig)}
+    options.pop("model", None)  # named as their fields; --model is passed on its own
+    cfg = choose_tracker(tracker.value, model if tracker.value == "learned" else None, **options)
+    if tracker.value == "learned":
+        _no_features(ctx)
+        features = TrackFeatures.none
     sc, names = Scene(scene), split_names(cameras)
     with progress_bar() as progress:
         used = prepare_inputs(sc, features.value, model, names, progress=progress, log=info)
@@ -243,7 +262,13 @@ def track_cmd(
             overwrite=overwrite,
             progress=progress,
         )
-    _report(sc, summaries, used)
+    _report(sc, summaries, "crops" if tracker.value == "learned" else used)
+
+
+def _no_features(ctx: typer.Context) -> None:
+    """``--features`` with the learned tracker is a one-line error: it reads the video."""
+    if was_given(ctx, "features"):
+        raise McmotError("--features: not an option of --tracker learned (it crops the video)")
 
 
 def _report(sc: Scene, summaries: list[TrackSummary], features: str) -> None:

@@ -1,8 +1,11 @@
-"""The ``track`` stage: DeepSORT or SSAT per camera, ``det/`` (+ ``features/``) -> ``tracks/``.
+"""The ``track`` stage: one tracker per camera, ``det/`` (+ ``features/``) -> ``tracks/``.
 
 The tracker is chosen by the settings' type: a :class:`TrackerConfig` runs
 DeepSORT (mcmot.tracking.tracker), an :class:`SsatConfig` SSAT's tracker
-(mcmot.tracking.ssat; no appearance calibration: its thresholds are the paper's).
+(mcmot.tracking.ssat; no appearance calibration: its thresholds are the paper's),
+a :class:`LearnedConfig` the learned tracker (mcmot.tracking.learned), which
+reads no ``features/``: it crops every detection from the camera's video and
+embeds it with its own checkpoint's CNN.
 
 Reads ``det/<cam>.txt`` and, unless ``features="none"``, the ``f_s`` or
 ``f_a`` array of ``features/<cam>.npz`` (rows aligned with the detections;
@@ -37,11 +40,13 @@ from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.timebase import DEFAULT_FPS, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
-from mcmot.tracking.config import SsatConfig
+from mcmot.tracking.config import LearnedConfig, SsatConfig
 from mcmot.tracking.ssat import SsatTracker
 
-#: Settings of either tracker.
-AnyTrackerConfig = TrackerConfig | SsatConfig
+#: Settings of any tracker.
+AnyTrackerConfig = TrackerConfig | SsatConfig | LearnedConfig
+#: A tracker's class, by the type of its settings.
+TRACKER_NAMES = {TrackerConfig: "deepsort", SsatConfig: "ssat", LearnedConfig: "learned"}
 
 #: Which appearance features the tracker uses; "none" = motion and IoU only.
 FEATURE_CHOICES = ("f_s", "f_a", "none")
@@ -103,25 +108,28 @@ def tracker_config(**given: Any) -> TrackerConfig:
 
 
 #: The trackers ``track`` can run.
-TRACKERS = ("deepsort", "ssat")
+TRACKERS = ("deepsort", "ssat", "learned")
 
 
-def choose_tracker(tracker: str, **given: Any) -> AnyTrackerConfig:
-    """The settings of ``tracker`` from the options ``given`` (fields of either config).
+def choose_tracker(tracker: str, model: str | None = None, **given: Any) -> AnyTrackerConfig:
+    """The settings of ``tracker`` from the options ``given`` (fields of any tracker's
+    config); ``model`` is the learned tracker's checkpoint.
 
-    An option of the other tracker only is an error naming it, so no setting is
+    An option of another tracker only is an error naming it, so no setting is
     silently ignored.
     """
     if tracker not in TRACKERS:
         raise McmotError(f"--tracker must be one of {', '.join(TRACKERS)}, got {tracker!r}")
-    mine = SsatConfig if tracker == "ssat" else TrackerConfig
-    names = {f.name for f in dataclasses.fields(mine)}
+    mine = {v: k for k, v in TRACKER_NAMES.items()}[tracker]
+    names = {f.name for f in dataclasses.fields(mine)} - {"model"}
     foreign = sorted(k for k, v in given.items() if v is not None and k not in names)
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
         raise McmotError(f"{flags}: not an option of --tracker {tracker}")
     if tracker == "deepsort":
         return tracker_config(**given)
+    if tracker == "learned":
+        return LearnedConfig(model=model, **{k: v for k, v in given.items() if v is not None})
     return override(SsatConfig(), **given)
 
 
@@ -198,10 +206,17 @@ def run_track(
     if not scene.stage_dir("det").is_dir():
         raise McmotError(f"no det/ in {scene.root}: run `mcmot detect {scene.root}` first")
     cams = scene.select_cameras(cameras)
+    learned = isinstance(cfg, LearnedConfig)
+    features = "none" if learned else features
     inputs = _input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
     loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
+    if isinstance(cfg, LearnedConfig):
+        from mcmot.stages.track_learned import crop_features, learned_inputs
+
+        inputs += learned_inputs(cfg, cams)
+        loaded = crop_features(cfg, cams, loaded, progress)
     # calibrate every camera's appearance cue before writing anything (it can fail)
     calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
     summaries = []
@@ -229,7 +244,7 @@ def _track_one(
     t0 = time.perf_counter()
     if isinstance(cfg, TrackerConfig):  # the gate is calibrated
         cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
-    table = track_camera(det, feats, n_frames, cfg, cam.name, progress)
+    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, cam)
     return table, TrackSummary(
         camera=cam.name,
         frames=n_frames,
@@ -252,9 +267,9 @@ def _params(
 ) -> dict[str, Any]:
     """The parameters ``track`` records: the tracker, its settings and, with features and
     DeepSORT, each camera's calibrated appearance gate and weight."""
-    tracker = "ssat" if isinstance(cfg, SsatConfig) else "deepsort"
+    tracker = TRACKER_NAMES[type(cfg)]
     params = {**to_dict(cfg), "tracker": tracker, "features": features, "zero_based": zero_based}
-    if features == "none" or isinstance(cfg, SsatConfig):
+    if features == "none" or not isinstance(cfg, TrackerConfig):
         return params
     if cfg.cosine_gate_quantile is not None:
         params["calibrated_max_cosine_distance"] = {
@@ -275,6 +290,7 @@ def track_camera(
     cfg: AnyTrackerConfig,
     name: str = "camera",
     progress: ProgressCallback | None = None,
+    camera: Camera | None = None,
 ) -> MotTable:
     """Run one tracker over frames ``1 .. n_frames`` of one camera.
 
@@ -292,17 +308,14 @@ def track_camera(
     cfg : tracker parameters: DeepSORT's (the appearance cue is calibrated
         here when ``cfg`` asks for it: :func:`calibrate_config`) or SSAT's
     name : the task name of progress events
+    camera : the camera (the learned tracker needs its frame size)
 
     Returns
     -------
     The track rows (frame, id, detection box, detection score).
     """
     det, feats = canonical_rows(det, feats)
-    tracker: Tracker | SsatTracker
-    if isinstance(cfg, SsatConfig):
-        tracker = SsatTracker(cfg)
-    else:
-        tracker = Tracker(calibrate_config(cfg, det, feats))
+    tracker = _make_tracker(cfg, det, feats, camera)
     slices = det.frame_slices()
     frames: list[int] = []
     ids: list[int] = []
@@ -326,6 +339,19 @@ def track_camera(
     if progress is not None:
         progress(ProgressEvent(name, n_frames, n_frames, {"tracks": len(tracker.tracks)}))
     return _track_rows(det, frames, ids, rows)
+
+
+def _make_tracker(
+    cfg: AnyTrackerConfig, det: MotTable, feats: NDArray[np.float32] | None, camera: Camera | None
+) -> Any:
+    """The tracker ``cfg`` asks for (DeepSORT calibrated on ``feats`` when it asks)."""
+    if isinstance(cfg, SsatConfig):
+        return SsatTracker(cfg)
+    if isinstance(cfg, LearnedConfig):
+        from mcmot.stages.track_learned import learned_tracker
+
+        return learned_tracker(cfg, camera)
+    return Tracker(calibrate_config(cfg, det, feats))
 
 
 def _track_rows(det: MotTable, frames: list[int], ids: list[int], rows: list[int]) -> MotTable:
@@ -370,7 +396,7 @@ def calibrate_camera(
     consecutive-frame links (``mcmot.tracking.calibrate.calibrate_appearance``;
     0 = appearance off). Without features, or for SSAT, ``cfg`` and None.
     """
-    if feats is None or isinstance(cfg, SsatConfig):
+    if feats is None or not isinstance(cfg, TrackerConfig):
         return cfg, None
     det, feats = canonical_rows(det, feats)
     ok = (

@@ -1,5 +1,6 @@
 """The trackers' settings: DeepSORT's :class:`TrackerConfig` (with the filter's
-:class:`KalmanConfig`) and SSAT's :class:`SsatConfig`.
+:class:`KalmanConfig`), SSAT's :class:`SsatConfig` and the learned tracker's
+:class:`LearnedConfig`.
 
 Plain frozen dataclasses that import nothing heavy, so the ``mcmot track``
 command can show their defaults without loading the tracker (scipy, filterpy).
@@ -202,6 +203,58 @@ class SsatConfig:
             ("tau2", self.tau2 >= 0, "0 or more"),
             ("alpha", self.alpha > 0, "above 0"),
             ("ema", 0 < self.ema <= 1, "above 0, at most 1"),
+            ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
+            ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
+        ]:
+            if not ok:
+                flag = name.replace("_", "-")
+                raise McmotError(f"--{flag} must be {bounds}, got {getattr(self, name)}")
+
+
+#: Which of the learned tracker's matchers decide.
+MATCHERS = ("both", "visual", "spatial")
+
+
+@dataclass(frozen=True)
+class LearnedConfig:
+    """Settings of the learned tracker (cross-input consistency, mcmot.tracking.learned).
+
+    Attributes
+    ----------
+    model : the checkpoint of ``mcmot pretrain --objective cross-input`` (required)
+    min_logit : None (no gate: the default, which beat the released code's 0 and
+        -2 on the development half of PETS09-S2L1, see docs/tracking.md) or a score:
+        a pair a deciding matcher scores below it is never matched
+    matchers : "both" (``M = min(A, B)``, the paper), or one half alone: "visual"
+        (crops) or "spatial" (boxes)
+    lags : the visual score of a track is the mean over its detections this many
+        detections back (1 = the latest; the released code's 1, 2, 4, 8, 16)
+    max_age_seconds : a track lost this long is dropped (1 s)
+    min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
+    fps : frames per second; None = the scene's video rate, else 10
+    """
+
+    model: str | None = None
+    min_logit: float | None = None
+    matchers: str = "both"
+    lags: tuple[int, ...] = (1, 2, 4, 8, 16)
+    max_age_seconds: float = 1.0
+    min_confidence: float = 0.3
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        check_fps(self.fps)
+        if self.model is None:
+            raise McmotError(
+                "--tracker learned needs --model RUN/checkpoint.pt "
+                "(from `mcmot pretrain SCENE --objective cross-input --out RUN`)"
+            )
+        lags_ok = isinstance(self.lags, tuple) and len(self.lags) > 0
+        lags_ok = lags_ok and all(isinstance(k, int) and k >= 1 for k in self.lags)
+        for name, ok, bounds in [
+            ("lags", lags_ok, "one or more whole numbers >= 1"),
+            ("matchers", self.matchers in MATCHERS, " or ".join(MATCHERS)),
             ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
             ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
         ]:
