@@ -330,3 +330,37 @@ def test_the_learned_tracks_do_not_depend_on_the_det_row_order(scene, trained, t
         a, b = read_mot(scene / "tracks" / f"{name}.txt"), read_mot(copy / "tracks" / f"{name}.txt")
         assert np.array_equal(a.frames, b.frames) and np.array_equal(a.ids, b.ids)
         assert np.allclose(a.boxes, b.boxes)
+
+
+def test_run_config_picks_the_learned_tracker_and_refuses_a_bad_kind(trained):
+    from mcmot.stages.run import RunConfig, apply_overrides
+    from mcmot.tracking.config import LearnedConfig, SsatConfig
+
+    cfg = apply_overrides(
+        RunConfig(), {"tracker": {"kind": "learned", "model": str(trained), "lags": [1, 2]}}
+    )
+    assert isinstance(cfg.tracker, LearnedConfig) and cfg.tracker.lags == (1, 2)
+    assert isinstance(
+        apply_overrides(RunConfig(), {"tracker": {"kind": "ssat"}}).tracker, SsatConfig
+    )
+    with pytest.raises(McmotError, match="kind must be one of"):
+        apply_overrides(RunConfig(), {"tracker": {"kind": "sort"}})
+    with pytest.raises(McmotError, match="--tau1: not an option of --tracker learned"):
+        apply_overrides(RunConfig(), {"tracker": {"kind": "learned", "model": "m", "tau1": 0.5}})
+
+
+def test_the_pipeline_runs_with_the_learned_tracker(scene, trained, tmp_path):
+    import shutil
+
+    from mcmot.stages.run import RunConfig, apply_overrides, run_pipeline
+
+    copy = tmp_path / "scene"
+    shutil.copytree(scene, copy, ignore=shutil.ignore_patterns("det", "tracks", "provenance"))
+    cfg = apply_overrides(
+        RunConfig(boxes="gt"),
+        {"tracker": {"kind": "learned", "model": str(trained)}, "associate": {"cues": "geometry"}},
+    )
+    reports = run_pipeline(Scene(copy), cfg)
+    ran = {r.stage: r.status for r in reports}
+    assert ran["track"] == "ran" and "pretrain" not in ran and "extract-features" not in ran
+    assert (copy / "tracks" / "cam1.txt").is_file()

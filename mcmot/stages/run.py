@@ -33,8 +33,9 @@ from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.pretrain import run_pretrain
-from mcmot.stages.track import run_track
+from mcmot.stages.track import TRACKER_NAMES, AnyTrackerConfig, choose_tracker, run_track
 from mcmot.tracking import TrackerConfig
+from mcmot.tracking.config import LearnedConfig
 from mcmot.training.loop import CHECKPOINT
 
 Log = Callable[[str], None]
@@ -55,7 +56,11 @@ class RunConfig:
         ``SCENE/model/`` for ``pretrain.minutes`` minutes
     boxes : "det" runs the detector; "gt" copies ground-truth boxes into det/
         (the paper's protocol for evaluating the later stages)
-    track_features : features the tracker uses ("f_s", "f_a" or "none")
+    track_features : features the tracker uses ("f_s", "f_a" or "none"; the learned
+        tracker reads the video instead)
+    tracker : the tracker's settings; the config file's ``tracker`` section picks
+        the tracker with ``"kind": "deepsort" | "ssat" | "learned"`` (default
+        deepsort) and the learned tracker's checkpoint with ``"model"``
     """
 
     model: str | None = None
@@ -64,7 +69,7 @@ class RunConfig:
     detect: DetectConfig = DetectConfig()
     pretrain: PretrainConfig = field(default_factory=lambda: PRESETS["cpu"])
     features: FeaturesConfig = FeaturesConfig()
-    tracker: TrackerConfig = TrackerConfig()
+    tracker: AnyTrackerConfig = TrackerConfig()
     associate: AssociateConfig = AssociateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
 
@@ -82,10 +87,29 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
-        changes[key] = _section(getattr(cfg, key), value, key) if key in _SECTIONS else value
+        if key == "tracker" and isinstance(value, dict) and "kind" in value:
+            changes[key] = _tracker_section(value)
+        elif key in _SECTIONS:
+            changes[key] = _section(getattr(cfg, key), value, key)
+        else:
+            changes[key] = value
     out = override(cfg, **changes)
     _typed(out, "config")
     return out
+
+
+def _tracker_section(value: dict[str, Any]) -> AnyTrackerConfig:
+    """The ``tracker`` section that names its ``kind``: that tracker's settings."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    kind, model = fields.pop("kind"), fields.pop("model", None)
+    if kind not in TRACKER_NAMES.values():
+        raise McmotError(
+            f"config section 'tracker': kind must be one of "
+            f"{', '.join(TRACKER_NAMES.values())}, got {kind!r}"
+        )
+    if model is not None and kind != "learned":
+        raise McmotError("config section 'tracker': model is the learned tracker's only")
+    return choose_tracker(kind, model, **fields)
 
 
 def _typed(cfg: Any, name: str) -> None:
@@ -239,7 +263,10 @@ def run_pipeline(
     det_cfg = dataclasses.replace(cfg.detect, from_gt=cfg.boxes == "gt")
     r.stage("detect", "detect", to_dict(det_cfg), lambda: _detect(scene, det_cfg, r))
 
-    uses_features = cfg.track_features != "none" or cfg.associate.cues != "geometry"
+    learned = isinstance(cfg.tracker, LearnedConfig)
+    uses_features = (cfg.track_features != "none" and not learned) or (
+        cfg.associate.cues != "geometry"
+    )
     model = cfg.model
     if model is None and uses_features:
         run_dir = scene.root / MODEL_DIR
@@ -254,6 +281,8 @@ def run_pipeline(
             lambda: _features(scene, feat_cfg, r),
         )
     track_params = {**to_dict(cfg.tracker), "features": cfg.track_features}
+    if not isinstance(cfg.tracker, TrackerConfig):  # DeepSORT's fingerprint stays as it was
+        track_params["tracker"] = TRACKER_NAMES[type(cfg.tracker)]
     r.stage("track", "track", track_params, lambda: _track(scene, cfg, r))
     r.stage("associate", "associate", to_dict(cfg.associate), lambda: _associate(scene, cfg, r))
     if has_gt:
