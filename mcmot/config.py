@@ -44,36 +44,84 @@ def _check_names(cfg: Any, changes: dict[str, Any]) -> None:
         )
 
 
-def parse_setting(text: str) -> tuple[str, Any]:
-    """``'seed=2'`` -> ``('seed', 2)``: numbers become int or float,
-    true/false bool, none None, comma-separated values a tuple
-    (``'windows=1,2.5'`` -> ``('windows', (1, 2.5))``); anything else stays a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise McmotError(f"a setting is KEY=VALUE, got {text!r}")
-    if "," in value:
-        return key, tuple(_value(v.strip()) for v in value.split(",") if v.strip())
-    return key, _value(value)
+def parse_settings(cfg: Any, texts: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` texts -> ``{field: value}`` for the frozen dataclass ``cfg``, each
+    value read as its field's type: ``true``/``false`` for a bool, an int, a number,
+    ``none`` for None where the field allows it (a plain string field keeps the word),
+    comma-separated values (or ``[a, b]``) for a tuple; anything else stays a string.
+
+    Unknown fields, a missing ``=`` and a value that is not of its field's type are
+    one-line errors, so the one override mechanism behaves the same on every command.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    out: dict[str, Any] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise McmotError(f"a setting is KEY=VALUE, got {text!r}")
+        _check_names(cfg, {key: None})
+        out[key] = _typed(hints[key], value.strip(), key)
+    return out
 
 
-def _value(value: str) -> Any:
-    words = {"true": True, "false": False, "none": None}
-    if value.lower() in words:
-        return words[value.lower()]
-    for cast in (int, float):
+def _typed(hint: Any, text: str, key: str) -> Any:
+    """``text`` read as a value of the annotation ``hint`` (see :func:`parse_settings`)."""
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kinds = [a for a in args if a is not type(None)]
+    if type(None) in args and text.lower() in ("none", "null"):
+        return None
+    if len(kinds) == 1 and typing.get_origin(kinds[0]) is tuple:
+        (item, *_) = typing.get_args(kinds[0]) or (str,)
+        parts = [t.strip() for t in text.strip("[]()").split(",") if t.strip()]
+        return tuple(_typed(item, t, key) for t in parts)
+    for kind in kinds:
+        value = _cast(kind, text)
+        if value is not _NO:
+            return value
+    want = " or ".join(_PLAIN.get(k, getattr(k, "__name__", str(k))) for k in kinds)
+    raise McmotError(f"{key} must be {want}, got {text!r}")
+
+
+_NO = object()
+
+
+def _cast(kind: Any, text: str) -> Any:
+    """``text`` as ``kind`` (bool, int, float or str), or ``_NO``."""
+    if kind is bool:
+        words = {"true": True, "false": False, "1": True, "0": False}
+        return words.get(text.lower(), _NO)
+    if kind in (int, float):
         try:
-            return cast(value)
+            return kind(text)
         except ValueError:
-            pass
-    return value
+            return _NO
+    return text if kind is str else _NO
 
 
 def apply_settings(cfg: T, texts: list[str]) -> T:
     """A copy of the frozen dataclass ``cfg`` with ``KEY=VALUE`` settings applied
-    (parsed by :func:`parse_setting`; unlike :func:`override`, ``none`` sets None)."""
-    changes = dict(parse_setting(t) for t in texts)
-    _check_names(cfg, changes)
-    return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+    (:func:`parse_settings`; unlike :func:`override`, ``none`` sets None)."""
+    return dataclasses.replace(cfg, **parse_settings(cfg, texts))  # type: ignore[type-var]
+
+
+def apply_json(cfg: T, data: Any, section: str = "") -> T:
+    """A copy of the frozen dataclass ``cfg`` with the fields of the JSON object ``data``
+    (a ``--config`` file or one of its sections): a list becomes a tuple where the
+    field is a tuple, an object for a field that is itself a config is applied to it,
+    None keeps a field as it is (:func:`override`). ``section`` names ``data`` in errors."""
+    if not isinstance(data, dict):
+        raise McmotError(f"config section {section!r} must be an object of fields")
+    names = {f.name for f in dataclasses.fields(cfg)}  # type: ignore[arg-type]
+    out = {}
+    for k, v in data.items():
+        current = getattr(cfg, k) if k in names else None
+        if dataclasses.is_dataclass(current):
+            v = apply_json(current, v, f"{section}.{k}" if section else k)
+        elif isinstance(current, tuple) and isinstance(v, list):
+            v = tuple(v)
+        out[k] = v
+    return override(cfg, **out)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

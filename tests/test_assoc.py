@@ -477,7 +477,7 @@ def test_cli_runs_and_reports(tmp_path):
         (["--appearance-weight", "2"], "Invalid value"),
         (["--geometry-set", "hypothesis=10"], "unknown GeometryConfig field(s): hypothesis"),
         (["--geometry-set", "hypotheses=0"], "hypotheses must be a positive integer"),
-        (["--geometry-set", "inlier_threshold=wide"], "inlier_threshold must be a positive"),
+        (["--geometry-set", "inlier_threshold=wide"], "inlier_threshold must be a number"),
         (["--geometry-set", "seed"], "a setting is KEY=VALUE"),
         (
             ["--geometry-set", "sync_shifts=0,10"],

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from mcmot.config import apply_settings, parse_setting
+from mcmot.config import apply_settings, parse_settings
 from mcmot.errors import McmotError
 from mcmot.tracking import TrackerConfig
 
 
-def test_parse_setting_types():
-    assert parse_setting("n_init=2") == ("n_init", 2)
-    assert parse_setting("motion_weight=0.5") == ("motion_weight", 0.5)
-    assert parse_setting("emit_tentative=true") == ("emit_tentative", True)
-    assert parse_setting("cosine_gate_quantile=none") == ("cosine_gate_quantile", None)
-    assert parse_setting("motion_cost=iou") == ("motion_cost", "iou")
-    for bad in ("n_init", "=3"):
+def test_settings_are_read_as_their_fields_types():
+    got = parse_settings(
+        TrackerConfig(),
+        ["nn_budget=2", "motion_weight=0.5", "emit_tentative=true",
+         "cosine_gate_quantile=none", "motion_cost=iou", "max_age_seconds=3"],
+    )  # fmt: skip
+    assert got == {
+        "nn_budget": 2, "motion_weight": 0.5, "emit_tentative": True,
+        "cosine_gate_quantile": None, "motion_cost": "iou", "max_age_seconds": 3.0,
+    }  # fmt: skip
+    assert isinstance(got["max_age_seconds"], float)
+    for bad in ("nn_budget", "=3"):
         with pytest.raises(McmotError, match="KEY=VALUE"):
-            parse_setting(bad)
+            parse_settings(TrackerConfig(), [bad])
+    with pytest.raises(McmotError, match="nn_budget must be an integer, got '2.5'"):
+        parse_settings(TrackerConfig(), ["nn_budget=2.5"])
 
 
 def test_apply_settings_sets_none_and_checks_names():

@@ -237,7 +237,7 @@ def test_cli_trains_and_reports(scene, tmp_path):
     [
         (["--epochs", "1", "--minutes", "2"], "not both"),
         (["--set", "depht=3"], "unknown PretrainConfig field"),
-        (["--set", "nonsense"], "FIELD=VALUE"),
+        (["--set", "nonsense"], "KEY=VALUE"),
         (["--resume"], "nothing to resume"),
         (["--set", "img_height=30"], "multiple of patch size"),
     ],

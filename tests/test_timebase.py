@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.simulate import toy_scene
 from mcmot.cli import app
-from mcmot.config import apply_settings, parse_setting
+from mcmot.config import apply_settings, parse_settings
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
@@ -69,11 +69,24 @@ def test_associate_durations_become_frames_at_the_rate():
     assert slow.split_min_votes >= 1 and fast.split_min_votes == 24
 
 
-def test_settings_take_tuples_from_the_command_line():
-    assert parse_setting("windows=1,2.5") == ("windows", (1, 2.5))
-    assert parse_setting("seed=3") == ("seed", 3)
-    cfg = apply_settings(AssociateConfig().geometry, ["sync_shifts=1,2", "windows=4"])
-    assert cfg.sync_shifts == (1, 2) and cfg.windows == 4  # a single value stays a scalar
+def test_settings_are_read_as_their_fields_types():
+    geo = AssociateConfig().geometry
+    assert parse_settings(geo, ["windows=1,2.5", "seed=3"]) == {"windows": (1.0, 2.5), "seed": 3}
+    cfg = apply_settings(geo, ["sync_shifts=1,2", "windows=4"])
+    assert cfg.sync_shifts == (1.0, 2.0) and cfg.windows == (4.0,)  # one value is a 1-tuple
+    assert apply_settings(geo, ["sync_shifts="]).sync_shifts == ()
+    assert apply_settings(geo, ["windows=[2, 5]"]).windows == (2.0, 5.0)
+
+
+def test_none_is_none_only_where_a_field_allows_it():
+    from mcmot.models.pretrain_config import PretrainConfig
+
+    cfg = apply_settings(PretrainConfig(), ["teacher=none", "teacher_arch=none", "amp=false"])
+    assert cfg.teacher == "none" and cfg.teacher_arch is None and cfg.amp is False
+    with pytest.raises(McmotError, match="depth must be an integer, got 'abc'"):
+        apply_settings(PretrainConfig(), ["depth=abc"])
+    with pytest.raises(McmotError, match="amp must be true or false, got 'maybe'"):
+        apply_settings(PretrainConfig(), ["amp=maybe"])
 
 
 def test_cli_track_and_associate_take_fps(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -54,20 +53,6 @@ class Preset(str, Enum):
     paper = "paper"
 
 
-def parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """``["depth=6", "teacher=none"]`` -> ``{"depth": 6, "teacher": "none"}`` (JSON values)."""
-    out_: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise McmotError(f"--set takes FIELD=VALUE, got {item!r}")
-        try:
-            out_[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out_[key.strip()] = value
-    return out_
-
-
 OutOpt = Annotated[
     Path, typer.Option("--out", help="Run folder for checkpoints and logs.", show_default=False)
 ]
@@ -101,7 +86,12 @@ SeedOpt = Annotated[int | None, typer.Option(help="Random seed (0 or more).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Any other setting, FIELD=VALUE (repeatable).", metavar="F=V"),
+    typer.Option(
+        "--set",
+        help="Any other setting, KEY=VALUE, read as the field's type (comma-separated values "
+        "for a tuple, none for None where allowed; repeatable).",
+        metavar="K=V",
+    ),
 ]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")]
 
@@ -114,7 +104,7 @@ def pretrain_settings(
     (PretrainConfig fields), each over the ones before."""
     from mcmot.models.pretrain_config import PRESETS, check_pretrain_config
 
-    cfg = layered_settings(PRESETS[preset], config, parse_sets(sets), options)
+    cfg = layered_settings(PRESETS[preset], config, sets, options)
     check_pretrain_config(cfg)
     return cfg
 
@@ -194,7 +184,7 @@ def pretrain_cmd(
     main = launched().main
     if objective is Objective.cross_input:
         _refuse(ctx, CALIBFREE_ONLY + CLIPS_ONLY, objective.value)
-        xcfg = cross_input_settings(config, parse_sets(set_), given(ctx, CrossInputConfig))
+        xcfg = cross_input_settings(config, set_, given(ctx, CrossInputConfig))
         if launched().world == 1:
             _detect_first(scenes)
         run_cross_input(list(scenes), out_dir, xcfg, resume, overwrite, main)
@@ -202,7 +192,7 @@ def pretrain_cmd(
     if objective is Objective.clips:
         _refuse(ctx, CALIBFREE_ONLY + CROSS_INPUT_ONLY, "clips")
         options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
-        ccfg = clips_settings(config, parse_sets(set_), options)
+        ccfg = clips_settings(config, set_, options)
         run_clips(list(scenes), out_dir, ccfg, resume, overwrite, main)
         return
     _refuse(ctx, CLIPS_ONLY + CROSS_INPUT_ONLY, "calibfree")

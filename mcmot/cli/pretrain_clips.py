@@ -74,7 +74,7 @@ InitOpt = Annotated[
 
 
 def clips_settings(
-    config: Path | None, sets: dict[str, Any], options: dict[str, Any]
+    config: Path | None, sets: list[str] | None, options: dict[str, Any]
 ) -> ClipsConfig:
     """The checked settings: defaults, the ``--config`` file, ``--set`` fields, then the options
     (``input_size`` sets ``input_height`` and ``input_width``)."""

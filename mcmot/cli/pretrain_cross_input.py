@@ -3,7 +3,6 @@ training."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -43,15 +42,11 @@ MinDetsOpt = Annotated[
 
 
 def cross_input_settings(
-    config: Path | None, sets: dict[str, Any], options: dict[str, Any]
+    config: Path | None, sets: list[str] | None, options: dict[str, Any]
 ) -> CrossInputConfig:
     """The checked settings: defaults, the ``--config`` file, ``--set`` fields, then the
-    options (a list of strides becomes a tuple)."""
+    options."""
     cfg = layered_settings(CrossInputConfig(), config, sets, options)
-    if isinstance(cfg.skips, list):
-        cfg = dataclasses.replace(cfg, skips=tuple(cfg.skips))
-    elif isinstance(cfg.skips, int) and not isinstance(cfg.skips, bool):
-        cfg = dataclasses.replace(cfg, skips=(cfg.skips,))
     check_cross_input_config(cfg)
     return cfg
 

@@ -12,7 +12,7 @@ import typer
 
 from mcmot.cli.common import err, out, progress_bar, warn
 from mcmot.cli.report import train_table
-from mcmot.config import load_overrides, override
+from mcmot.config import apply_json, apply_settings, load_overrides, override
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback
 
@@ -23,18 +23,19 @@ T = TypeVar("T")
 
 
 def layered_settings(
-    base: T, config: Path | None, sets: dict[str, Any], options: dict[str, Any]
+    base: T, config: Path | None, sets: list[str] | None, options: dict[str, Any]
 ) -> T:
-    """``base``, then the ``--config`` file, the ``--set`` fields, ``--minutes`` or
-    ``--epochs`` and the other ``options`` (fields of ``base``), each over the ones before."""
+    """``base``, then the ``--config`` file, the ``--set FIELD=VALUE`` texts
+    (:func:`mcmot.config.apply_settings`), ``--minutes`` or ``--epochs`` and the other
+    ``options`` (fields of ``base``), each over the ones before."""
     options = dict(options)
     epochs, minutes = options.pop("epochs", None), options.pop("minutes", None)
     if epochs is not None and minutes is not None:
         raise McmotError("give --epochs or --minutes, not both")
     cfg = base
     if config is not None:
-        cfg = override(cfg, **load_overrides(config))
-    cfg = override(cfg, **sets, minutes=minutes)
+        cfg = apply_json(cfg, load_overrides(config))
+    cfg = override(apply_settings(cfg, sets or []), minutes=minutes)
     if epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=epochs, minutes=None)  # type: ignore[type-var]
     return override(cfg, **options)

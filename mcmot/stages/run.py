@@ -23,7 +23,7 @@ from typing import Any
 
 from mcmot.association.config import AssociateConfig, check_associate_config
 from mcmot.atomic import write_json
-from mcmot.config import check_types, override, to_dict
+from mcmot.config import apply_json, check_types, override, to_dict
 from mcmot.errors import McmotError
 from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.progress import ProgressCallback
@@ -121,25 +121,19 @@ def _typed(cfg: Any, name: str) -> None:
 
 
 def _section(sub: Any, value: Any, name: str) -> Any:
-    """``sub`` (a stage's config) with the fields of the JSON object ``value``.
-
-    JSON lists become tuples where the field is a tuple, and an object for a
-    field that is itself a config (``associate.geometry``) is applied to it.
-    """
-    if not isinstance(value, dict):
-        raise McmotError(f"config section {name!r} must be an object of fields")
-    fields = {f.name for f in dataclasses.fields(sub)}
-    out = {}
-    for k, v in value.items():
-        current = getattr(sub, k) if k in fields else None
-        if dataclasses.is_dataclass(current):
-            v = _section(current, v, f"{name}.{k}")
-        elif isinstance(current, tuple) and isinstance(v, list):
-            v = tuple(v)
-        out[k] = v
-    new = override(sub, **out)
-    _typed(new, f"config section {name!r}")
+    """``sub`` (a stage's config) with the fields of the JSON object ``value``, its own
+    and its nested configs' types checked."""
+    new = apply_json(sub, value, name)
+    _typed_nested(new, name)
     return new
+
+
+def _typed_nested(cfg: Any, name: str) -> None:
+    _typed(cfg, f"config section {name!r}")
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            _typed_nested(value, f"{name}.{f.name}")
 
 
 @dataclass(frozen=True)
