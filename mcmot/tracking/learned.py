@@ -78,7 +78,7 @@ class LearnedTracker:
         self.net = net.eval()
         self.size = size
         self.max_age = frames_rounded(cfg.max_age_seconds, cfg.fps or DEFAULT_FPS)
-        self.keep = max(cfg.lags)
+        self.history = max(cfg.lags)
         self.tracks: list[LearnedTrack] = []
         self.frame_count = 0
         self._next_id = 1
@@ -156,7 +156,7 @@ class LearnedTracker:
             inputs[t], seen[t] = boxes[d], 1.0
             track = self.tracks[t]
             track.crops = (
-                [*track.crops[-(self.keep - 1) :], crops[d]] if self.keep > 1 else [crops[d]]
+                [*track.crops[-(self.history - 1) :], crops[d]] if self.history > 1 else [crops[d]]
             )
             track.tlwh, track.last_seen, track.hits = tlwh[d], self.frame_count, track.hits + 1
         state = self.net.spatial_step(_stacked(self.tracks), inputs, seen)
