@@ -1,7 +1,7 @@
 """Speed of ``run_associate``: a 4-camera 1,000-frame scene, and growth with cameras
 and people.
 
-Scenes are boxes only (``mcmot.association.simulate.toy_scene``: people walking
+Scenes are boxes only (``benchmarks.simulate.toy_scene``: people walking
 on a floor seen by cameras with random ground homographies), tracks from the
 ground truth with local ids fragmented every ~100 rows; 'both' adds synthetic
 128-d features (identity embedding + noise). Times: geometry fitting (all
@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import Results, make_parser, print_machine
+from benchmarks.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.association.config import AssociateConfig
-from mcmot.association.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import run_associate

@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import Results, make_parser, print_machine
+from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig
-from mcmot.association.simulate import tracks_from_gt
 from mcmot.frames import open_source
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import MotTable, read_mot, write_mot

@@ -14,7 +14,7 @@ Measured, best of ``--runs``:
   + ``mh.compute_many`` of the CLEAR and identity metrics;
 - motmetrics, metrics only (data frames already in memory);
 - motmetrics fed directly: its accumulators updated from in-memory arrays
-  (``mcmot.metrics.mmref``, no pandas grouping) + ``compute_many``, the
+  (``benchmarks.mmref``, no pandas grouping) + ``compute_many``, the
   fastest way we found to drive it.
 
 Usage: python -m benchmarks.bench_evaluate [--repeat 2] [--runs 3] [--json PATH]
@@ -34,8 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from benchmarks.mmref import MM_METRICS, mm_accumulator, mm_summary
 from mcmot.boxes import iou_matrix
-from mcmot.metrics.mmref import MM_METRICS, mm_accumulator, mm_summary
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.evaluate import EvaluateConfig, compute_scene, load_scene, run_evaluate

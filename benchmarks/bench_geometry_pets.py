@@ -28,11 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
 from mcmot.association.geometry import fit_pair
 from mcmot.association.homography import candidates, orient, pair_errors
-from mcmot.association.simulate import tracks_from_gt
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import run_associate

@@ -42,11 +42,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import Results, make_parser, print_machine
+from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
 from mcmot.association.geometry import PairGeometry
 from mcmot.association.homography import candidates, pair_errors
-from mcmot.association.simulate import tracks_from_gt
 from mcmot.config import apply_settings
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot

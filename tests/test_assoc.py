@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.association.affinity import (
     agreement_weight,
     fit_appearance_model,
@@ -19,7 +20,6 @@ from mcmot.association.affinity import (
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
 from mcmot.association.config import AssociateConfig
 from mcmot.association.data import make_obs
-from mcmot.association.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.association.smoothing import smooth_features
 from mcmot.cli import app
 from mcmot.config import override

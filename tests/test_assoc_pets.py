@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig
-from mcmot.association.simulate import tracks_from_gt
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import run_associate

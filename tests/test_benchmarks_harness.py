@@ -17,7 +17,7 @@ from benchmarks import harness
 
 BENCHMARKS = Path(harness.__file__).parent
 #: Modules of benchmarks/ that are helpers, not benchmarks (no parser).
-HELPERS = {"__init__", "harness", "common", "ultralytics_boxes"}
+HELPERS = {"__init__", "harness", "common", "ultralytics_boxes", "simulate", "mmref"}
 SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in HELPERS)
 
 

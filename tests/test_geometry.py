@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.simulate import toy_scene
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
 from mcmot.association.geometry import fit_pair, load_geometry, save_geometry
@@ -16,7 +17,6 @@ from mcmot.association.homography import (
     transfer,
 )
 from mcmot.association.quality import persistence, trust
-from mcmot.association.simulate import toy_scene
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
 

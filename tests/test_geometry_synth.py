@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import make_obs
 from mcmot.association.geometry import fit_pair
 from mcmot.association.homography import candidates, pair_errors, ransac_homography, transfer
-from mcmot.association.simulate import tracks_from_gt
 from mcmot.motio import read_mot
 from mcmot.synth import SynthConfig, generate_scene
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.mmref import mm_accumulator, mm_summary
 from mcmot.metrics.clear_id import ClearIdCounts, clear_id_counts
-from mcmot.metrics.mmref import mm_accumulator, mm_summary
 from mcmot.metrics.sequence import build_sequence
 from mcmot.motio import MotTable, read_mot
 

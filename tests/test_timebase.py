@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.simulate import toy_scene
 from mcmot.association.config import AssociateConfig, FrameTimes
-from mcmot.association.simulate import toy_scene
 from mcmot.cli import app
 from mcmot.config import apply_settings, parse_settings
 from mcmot.errors import McmotError

@@ -10,8 +10,6 @@
   benchmark's official algorithm).
 - :mod:`mcmot.metrics.detection` detection recall and precision (matches
   per frame at an IoU threshold).
-- :mod:`mcmot.metrics.mmref` the same CLEAR and identity numbers through
-  motmetrics' own accumulators, kept as the cross-check.
 
 The CLI's tables of the results are :mod:`mcmot.cli.report`.
 

@@ -1,4 +1,4 @@
-"""Controlled inputs for tests and benchmarks: tracks made from ground truth.
+"""Tracks made from ground truth, for tests and benchmarks (not part of the package).
 
 :func:`tracks_from_gt` turns one camera's ground truth (identities global
 across cameras) into what a tracker would write: identities local to the
