@@ -353,9 +353,15 @@ def print_tables(folded: dict[str, dict], results: Results) -> None:
         rows.append(cells)
     title = "Features alone, ground-truth boxes of the test half (pairs >= 1 s apart)"
     results.table(title, rows)
+    tracking_tables(folded, results, "tracker, features")
+
+
+def tracking_tables(folded: dict[str, dict], results: Results, label: str) -> None:
+    """IDF1, HOTA, MOTA and IDSW of every tracking row, mean +- sd over seeds, per fold."""
+    folds = list(folded)
     for metric in ("IDF1", "HOTA", "MOTA", "IDSW"):
         rows = [
-            {"tracker, features": row}
+            {label: row}
             | {
                 f"fold {f}": mean_sd([float(m[metric]) for m in folded[f]["tracking"][row]])
                 for f in folds
@@ -387,6 +393,16 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.teacher = tuple(t for t in args.teacher.split(",") if t)
+    folded = run_folds(args, run_fold)
+    print_tables(folded, Results(args.json, info={"folds": folded}))
+
+
+def run_folds(
+    args: argparse.Namespace,
+    run_fold: Callable[[str, argparse.Namespace, Path, MotTable, MotTable], dict],
+) -> dict[str, dict]:
+    """The machine header, then ``run_fold`` on each of ``args.folds`` with the video and
+    the cached detections and ground truth of the whole sequence."""
     data = pets_data()
     torch.set_num_threads(1)
     print_machine(
@@ -395,8 +411,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     det = yolo_detections(data / "vtest.avi", args.cache_dir, TOTAL)
     gt = read_mot(data / "gt.txt")
-    folded = {f: run_fold(f, args, data / "vtest.avi", det, gt) for f in args.folds.split(",")}
-    print_tables(folded, Results(args.json, info={"folds": folded}))
+    return {f: run_fold(f, args, data / "vtest.avi", det, gt) for f in args.folds.split(",")}
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ def _contents(sc: Scene, stage: str) -> dict[str, bytes]:
 def _crash_on_camera(monkeypatch, name: str) -> None:
     real = track_mod.track_camera
 
-    def crashing(det, feats, n_frames, cfg, cam, progress=None):
+    def crashing(det, feats, n_frames, cfg, cam, progress=None, **kwargs):
         if cam == name:
             raise KeyboardInterrupt  # the user's Ctrl-C, or a kill, halfway through
-        return real(det, feats, n_frames, cfg, cam, progress)
+        return real(det, feats, n_frames, cfg, cam, progress, **kwargs)
 
     monkeypatch.setattr(track_mod, "track_camera", crashing)
 

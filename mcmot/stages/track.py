@@ -244,7 +244,7 @@ def _track_one(
     t0 = time.perf_counter()
     if isinstance(cfg, TrackerConfig):  # the gate is calibrated
         cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
-    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, cam)
+    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, camera=cam)
     return table, TrackSummary(
         camera=cam.name,
         frames=n_frames,
