@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 from benchmarks.common import match_boxes
 from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.motio import MotTable, read_mot
-from mcmot.stages.track import load_features
+from mcmot.stages.feature_files import load_features
 from mcmot.tracking import TrackerConfig
 from mcmot.tracking.calibrate import same_frame_distances
 

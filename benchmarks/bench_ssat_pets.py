@@ -63,10 +63,11 @@ from mcmot.models.checkpoint import SSAT, build_reid, save_checkpoint  # noqa: E
 from mcmot.models.clips_config import ClipsConfig  # noqa: E402
 from mcmot.models.pretrain_config import PRESETS  # noqa: E402
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
+from mcmot.stages.feature_files import load_features  # noqa: E402
 from mcmot.stages.features import FeaturesConfig, run_extract_features  # noqa: E402
 from mcmot.stages.pretrain import run_pretrain  # noqa: E402
 from mcmot.stages.pretrain_clips import run_pretrain_clips  # noqa: E402
-from mcmot.stages.track import load_features, track_camera  # noqa: E402
+from mcmot.stages.track import track_camera  # noqa: E402
 from mcmot.tracking import TrackerConfig  # noqa: E402
 from mcmot.tracking.config import SsatConfig  # noqa: E402
 

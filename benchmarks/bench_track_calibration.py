@@ -66,8 +66,9 @@ from mcmot.metrics.hota import hota_counts  # noqa: E402
 from mcmot.metrics.sequence import build_sequence  # noqa: E402
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
 from mcmot.scene import Scene  # noqa: E402
+from mcmot.stages.feature_files import load_features  # noqa: E402
 from mcmot.stages.features import FeaturesConfig, run_extract_features  # noqa: E402
-from mcmot.stages.track import calibrate_camera, load_features, track_camera  # noqa: E402
+from mcmot.stages.track import calibrate_camera, track_camera  # noqa: E402
 from mcmot.synth import SynthConfig, generate_scene  # noqa: E402
 from mcmot.tracking import TrackerConfig  # noqa: E402
 

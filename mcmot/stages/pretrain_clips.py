@@ -10,7 +10,6 @@ piece of a track) is its own class (mcmot.stages.clips_data); the network
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from mcmot.progress import ProgressCallback
 from mcmot.stages.clips_data import ClipImages, Source, find_sources, load_clip_images
 from mcmot.training.clips import ClipsObjective
 from mcmot.training.distributed import Dist, distributed, main_first
-from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
+from mcmot.training.loop import TrainResult, open_run, session_result, start_training, train
 
 #: Fewer classes than this draw a warning: the classification becomes easy at once.
 FEW_CLASSES = 10
@@ -113,10 +112,9 @@ def run_pretrain_clips(
     say = log or (lambda msg: None)
     report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    loaded = prepare_run_dir(run_dir, resume, overwrite, SSAT)
-    deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
-    if loaded is not None:
-        cfg = dataclasses.replace(clips_config_from_dict(loaded["config"]), minutes=cfg.minutes)
+    loaded, cfg, deadline = open_run(
+        run_dir, resume, overwrite, SSAT, cfg, clips_config_from_dict, t_start
+    )
     srcs = find_sources([Path(s) for s in sources], cfg.inputs == "tracklets")
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
@@ -135,9 +133,9 @@ def run_pretrain_clips(
             "every clip is told apart in training: more or longer footage makes a harder task",
         )
         say(f"warning: {notes[-1]}")
-    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
-    return ClipsResult(
-        **fields,
+    return session_result(
+        ClipsResult,
+        res,
         seconds=time.perf_counter() - t_start,
         classes=data.num_classes,
         images=len(data.labels),

@@ -10,7 +10,6 @@ matcher (mcmot.models.cross_input) to agree across inputs
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from mcmot.progress import ProgressCallback
 from mcmot.stages.cross_input_data import load_cameras
 from mcmot.training.cross_input import CameraDets, CrossInputObjective
 from mcmot.training.distributed import distributed, main_first
-from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
+from mcmot.training.loop import TrainResult, open_run, session_result, start_training, train
 
 #: Fewer sequence starts than this draw a warning.
 FEW_STARTS = 50
@@ -88,12 +87,9 @@ def run_pretrain_cross_input(
     say = log or (lambda msg: None)
     report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    loaded = prepare_run_dir(run_dir, resume, overwrite, CROSS_INPUT)
-    deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
-    if loaded is not None:
-        cfg = dataclasses.replace(
-            cross_input_config_from_dict(loaded["config"]), minutes=cfg.minutes
-        )
+    loaded, cfg, deadline = open_run(
+        run_dir, resume, overwrite, CROSS_INPUT, cfg, cross_input_config_from_dict, t_start
+    )
     paths = [Path(s) for s in scenes]
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
@@ -109,9 +105,9 @@ def run_pretrain_cross_input(
         if loaded is None and dd.main:
             write_json(run_dir / "config.json", to_dict(cfg))
         res = train(trainer, deadline, stop_at_step, report)
-    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
-    return CrossInputResult(
-        **fields,
+    return session_result(
+        CrossInputResult,
+        res,
         seconds=time.perf_counter() - t_start,
         cameras=len(cams),
         detections=sum(len(c.frames) for c in cams),

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -45,6 +45,10 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 #: The task named in the per-step progress events.
 TASK = "pretrain"
+
+#: A run's settings, and a session's result with more fields than the trainer's.
+S = TypeVar("S")
+R = TypeVar("R", bound="TrainResult")
 
 
 @dataclass
@@ -110,6 +114,32 @@ def prepare_run_dir(
             f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to restart"
         )
     return None
+
+
+def open_run(
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    kind: str,
+    cfg: S,
+    from_dict: Callable[[Any], S],
+    t_start: float,
+) -> tuple[dict[str, Any] | None, S, float | None]:
+    """The checkpoint to resume (None for a new run), the run's settings (a resumed run's
+    own, with this session's ``minutes``) and this session's deadline (``perf_counter``
+    seconds; None without ``minutes``)."""
+    loaded = prepare_run_dir(run_dir, resume, overwrite, kind)
+    minutes = cfg.minutes  # type: ignore[attr-defined]
+    deadline = None if minutes is None else t_start + minutes * 60.0
+    if loaded is not None:
+        cfg = dataclasses.replace(from_dict(loaded["config"]), minutes=minutes)  # type: ignore[type-var]
+    return loaded, cfg, deadline
+
+
+def session_result(cls: type[R], res: TrainResult, **extra: Any) -> R:
+    """A ``cls`` (a :class:`TrainResult` with more fields) from the trainer's ``res``."""
+    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+    return cls(**fields, **extra)
 
 
 def param_groups(model: torch.nn.Module, wd: float) -> list[dict[str, Any]]:
