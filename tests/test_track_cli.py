@@ -201,3 +201,16 @@ def test_cli_motion_weight_recorded_and_checked(scene: Path) -> None:
     assert params["motion_weight"] == 0.5
     bad = runner.invoke(app, ["track", str(scene), "--motion-weight", "1.5", "--overwrite"])
     assert bad.exit_code != 0 and "Invalid value" in bad.output
+
+
+def test_help_shows_the_option_defaults():
+    """Rich reads "[...]" in a help text as markup and drops it: defaults go in parentheses."""
+    from typer.testing import CliRunner
+
+    from mcmot.cli import app
+
+    res = CliRunner().invoke(app, ["track", "--help"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0
+    assert "survives (default: 3.0)" in res.output and "(default: 0.56)" in res.output
+    res = CliRunner().invoke(app, ["detect", "--help"], env={"COLUMNS": "300"})
+    assert "(default: 0.25)" in res.output

@@ -47,8 +47,8 @@ FpsOpt = Annotated[
     float | None,
     typer.Option(
         "--fps",
-        help="Frames per second; turns the durations in seconds into frames [default: the "
-        "rate stored in the videos, or 10 for a scene without videos].",
+        help="Frames per second; turns the durations in seconds into frames (default: the "
+        "rate stored in the videos, or 10 for a scene without videos).",
     ),
 ]
 CamerasOpt = Annotated[

@@ -35,32 +35,32 @@ class Inputs(str, Enum):
 ClipSecondsOpt = Annotated[
     float | None,
     typer.Option(
-        help=f"clips: cut videos (and tracks) into classes this long [default: {_C.clip_seconds}]."
+        help=f"clips: cut videos (and tracks) into classes this long (default: {_C.clip_seconds})."
     ),
 ]
 ArchOpt = Annotated[
-    Arch | None, typer.Option(help=f"clips: the CNN backbone [default: {_C.arch}].")
+    Arch | None, typer.Option(help=f"clips: the CNN backbone (default: {_C.arch}).")
 ]
 InputOpt = Annotated[
     tuple[int, int] | None,
     typer.Option(
         "--input",
-        help=f"clips: network input HEIGHT WIDTH [default: {_C.input_height} {_C.input_width}].",
+        help=f"clips: network input HEIGHT WIDTH (default: {_C.input_height} {_C.input_width}).",
         metavar="H W",
     ),
 ]
 ScaleOpt = Annotated[
-    float | None, typer.Option("--s", help=f"clips: CosFace's scale [default: {_C.s}].")
+    float | None, typer.Option("--s", help=f"clips: CosFace's scale (default: {_C.s}).")
 ]
 MarginOpt = Annotated[
-    float | None, typer.Option("--m", help=f"clips: CosFace's margin [default: {_C.m}].")
+    float | None, typer.Option("--m", help=f"clips: CosFace's margin (default: {_C.m}).")
 ]
 InputsOpt = Annotated[
     Inputs | None,
     typer.Option(
         "--inputs",
         help="clips: frames (the paper: whole frames of each clip) or tracklets (a variant: "
-        "person crops of each piece of a track of the scenes' tracks/) [default: frames].",
+        "person crops of each piece of a track of the scenes' tracks/) (default: frames).",
     ),
 ]
 InitOpt = Annotated[

@@ -22,13 +22,13 @@ _X = CrossInputConfig()
 NMinOpt = Annotated[
     int | None,
     typer.Option(
-        "--n-min", help=f"cross-input: fewest frames a sequence spans [default: {_X.n_min}]."
+        "--n-min", help=f"cross-input: fewest frames a sequence spans (default: {_X.n_min})."
     ),
 ]
 NMaxOpt = Annotated[
     int | None,
     typer.Option(
-        "--n-max", help=f"cross-input: most frames a sequence spans [default: {_X.n_max}]."
+        "--n-max", help=f"cross-input: most frames a sequence spans (default: {_X.n_max})."
     ),
 ]
 MinDetsOpt = Annotated[
@@ -36,7 +36,7 @@ MinDetsOpt = Annotated[
     typer.Option(
         "--min-dets",
         help="cross-input: detections a sequence's first and last frames hold at least "
-        f"[default: {_X.min_dets}].",
+        f"(default: {_X.min_dets}).",
     ),
 ]
 

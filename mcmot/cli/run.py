@@ -48,8 +48,8 @@ ImgszOpt = Annotated[
     int | None,
     typer.Option(
         "--imgsz",
-        help="Detector input size [default: per camera, 1.875x the frame's long side, "
-        f"at most {DEFAULT_IMGSZ}].",
+        help="Detector input size (default: per camera, 1.875x the frame's long side, "
+        f"at most {DEFAULT_IMGSZ}).",
     ),
 ]
 CuesOpt = Annotated[Cues, typer.Option("--cues", help="Cross-camera cues of associate.")]

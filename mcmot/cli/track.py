@@ -57,7 +57,7 @@ MaxAgeOpt = Annotated[
     float | None,
     typer.Option(
         "--max-age-seconds",
-        help=f"Seconds a lost track survives [default: {_D.max_age_seconds}].",
+        help=f"Seconds a lost track survives (default: {_D.max_age_seconds}).",
     ),
 ]
 NInitOpt = Annotated[
@@ -65,14 +65,14 @@ NInitOpt = Annotated[
     typer.Option(
         "--n-init-seconds",
         help="Seconds of consecutive hits that confirm a new track (rounded up to frames, "
-        f"at least one) [default: {_D.n_init_seconds}].",
+        f"at least one) (default: {_D.n_init_seconds}).",
     ),
 ]
 MaxCosineOpt = Annotated[
     float | None,
     typer.Option(
         "--max-cosine-distance",
-        help=f"Appearance gate [default: {_D.max_cosine_distance}].",
+        help=f"Appearance gate (default: {_D.max_cosine_distance}).",
     ),
 ]
 GateQuantileOpt = Annotated[
@@ -81,25 +81,25 @@ GateQuantileOpt = Annotated[
         "--cosine-gate-quantile",
         help="Calibrate the appearance gate per camera: this quantile of the cosine "
         "distances between detections of one frame; 0 = off, use --max-cosine-distance "
-        f"(giving --max-cosine-distance alone also turns it off) [default: "
-        f"{_D.cosine_gate_quantile}].",
+        f"(giving --max-cosine-distance alone also turns it off) (default: "
+        f"{_D.cosine_gate_quantile}).",
     ),
 ]
 MaxIouOpt = Annotated[
     float | None,
     typer.Option(
-        "--max-iou-distance", help=f"Largest 1 - IoU accepted [default: {_D.max_iou_distance}]."
+        "--max-iou-distance", help=f"Largest 1 - IoU accepted (default: {_D.max_iou_distance})."
     ),
 ]
 NnBudgetOpt = Annotated[
     int | None,
-    typer.Option("--nn-budget", help=f"Features kept per track [default: {_D.nn_budget}]."),
+    typer.Option("--nn-budget", help=f"Features kept per track (default: {_D.nn_budget})."),
 ]
 MinConfidenceOpt = Annotated[
     float | None,
     typer.Option(
         "--min-confidence",
-        help=f"Ignore detections scoring below this, 0 to 1 [default: {_D.min_confidence}].",
+        help=f"Ignore detections scoring below this, 0 to 1 (default: {_D.min_confidence}).",
     ),
 ]
 LowConfidenceOpt = Annotated[
@@ -123,7 +123,7 @@ MotionCostOpt = Annotated[
     typer.Option(
         "--motion-cost",
         help="Cascade cost without features: iou, mahalanobis, or hybrid (IoU for "
-        f"tracks seen last frame, Mahalanobis after a gap) [default: {_D.motion_cost}].",
+        f"tracks seen last frame, Mahalanobis after a gap) (default: {_D.motion_cost}).",
     ),
 ]
 MotionWeightOpt = Annotated[
@@ -133,7 +133,7 @@ MotionWeightOpt = Annotated[
         min=0.0,
         max=1.0,
         help="With features: lambda of DeepSORT's eq. 5, the motion cost's share in "
-        f"ranking the gated pairs [default: {_D.motion_weight}, appearance alone].",
+        f"ranking the gated pairs (default: {_D.motion_weight}, appearance alone).",
     ),
 ]
 AppearanceWeightOpt = Annotated[
@@ -144,8 +144,8 @@ AppearanceWeightOpt = Annotated[
         max=1.0,
         help="The appearance cue's weight: 0 = motion only; below 1, appearance moves "
         "the motion cost by at most this many thresholds; 1 = DeepSORT's appearance "
-        "cascade [default: per camera, from how well its own features separate "
-        "same-frame pairs from sure consecutive-frame links].",
+        "cascade (default: per camera, from how well its own features separate "
+        "same-frame pairs from sure consecutive-frame links).",
     ),
 ]
 _S = SsatConfig()
@@ -162,17 +162,17 @@ TrackerOpt = Annotated[
 Tau1Opt = Annotated[
     float | None,
     typer.Option(
-        "--tau1", help=f"ssat: largest D for a track seen last frame [default: {_S.tau1}]."
+        "--tau1", help=f"ssat: largest D for a track seen last frame (default: {_S.tau1})."
     ),
 ]
 Tau2Opt = Annotated[
     float | None,
-    typer.Option("--tau2", help=f"ssat: largest D for a lost track [default: {_S.tau2}]."),
+    typer.Option("--tau2", help=f"ssat: largest D for a lost track (default: {_S.tau2})."),
 ]
 AlphaOpt = Annotated[
     float | None,
     typer.Option(
-        "--alpha", help=f"ssat: box distance scale, in track perimeters [default: {_S.alpha}]."
+        "--alpha", help=f"ssat: box distance scale, in track perimeters (default: {_S.alpha})."
     ),
 ]
 EmaOpt = Annotated[
@@ -180,22 +180,21 @@ EmaOpt = Annotated[
     typer.Option(
         "--ema",
         help=f"ssat: a new feature's weight in the track's average; 1 = latest only "
-        f"[default: {_S.ema}].",
+        f"(default: {_S.ema}).",
     ),
 ]
 BoxCostOpt = Annotated[
     bool | None,
     typer.Option(
         "--box-cost/--no-box-cost",
-        help="ssat: add the box distance to the cosine one [default: on].",
+        help="ssat: add the box distance to the cosine one (default: on).",
     ),
 ]
 MinLogitOpt = Annotated[
     float | None,
     typer.Option(
         "--min-logit",
-        help="learned: refuse a pair either matcher scores below this "
-        f"[default: {LearnedConfig.min_logit}].",
+        help="learned: refuse a pair either matcher scores below this (default: no gate).",
     ),
 ]
 ModelOpt = Annotated[
