@@ -96,3 +96,37 @@ def test_two_gloo_processes_training_on_clips_end_identical(tmp_path):
     # batch-norm running statistics stay per process on CPU (no SyncBatchNorm there)
     weights = [k for k in a if not k.endswith(("running_mean", "running_var", "_tracked"))]
     assert len(weights) > 60 and all(torch.equal(a[k], b[k]) for k in weights)
+
+
+CROSS_INPUT_WORKER = textwrap.dedent(
+    """
+    import os, sys, torch
+    sys.path.insert(0, {root!r})
+    torch.set_num_threads(1)
+    from mcmot.models.cross_input_config import CrossInputConfig
+    from mcmot.stages.pretrain_cross_input import run_pretrain_cross_input
+    cfg = CrossInputConfig(channels=8, hidden=8, n_min=2, n_max=3, batch_size=2, epochs=1,
+                           device="cpu")
+    res = run_pretrain_cross_input([{scene!r}], {run!r}, cfg)
+    rank = int(os.environ["RANK"])
+    torch.save(res.model.state_dict(), os.path.join({run!r}, f"rank{{rank}}.pt"))
+    print("rank", rank, "steps", res.step, "of", res.total_steps, "starts", res.starts)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_gloo_processes_training_the_learned_tracker_end_identical(tmp_path):
+    scene = make_tiny_scene(tmp_path / "scene", cams=1, frames=12, persons=3)
+    run = tmp_path / "run"
+    script = tmp_path / "worker.py"
+    script.write_text(CROSS_INPUT_WORKER.format(root=str(ROOT), scene=str(scene), run=str(run)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", str(script)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "steps 3 of 3 starts 10" in proc.stdout  # frames 1-10 start; 2 ranks x 2 per step
+    a = torch.load(run / "rank0.pt", weights_only=True)
+    b = torch.load(run / "rank1.pt", weights_only=True)
+    assert len(a) > 10 and all(torch.equal(a[k], b[k]) for k in a)
