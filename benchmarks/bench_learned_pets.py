@@ -133,6 +133,8 @@ def trackers(
             ("spatial half only", "pairs", "spatial"),
             ("learned tracker, the paper's plain concatenation", "plain", "both")]  # fmt: skip
     for label, variant, use in rows:
+        if not learned[variant]:  # e.g. --plain-seeds ""
+            continue
         picked = [tuned_learned(c, train, test, use) for c in learned[variant]]
         runs[label], gates[label] = [p[0] for p in picked], [p[1] for p in picked]
     det, n = test.det, test.n
