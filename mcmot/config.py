@@ -124,6 +124,30 @@ def apply_json(cfg: T, data: Any, section: str = "") -> T:
     return override(cfg, **out)
 
 
+def config_from_saved(
+    cls: type[T], data: Any, what: str, absent: dict[str, Any] | None = None
+) -> T:
+    """A ``cls`` (a frozen config dataclass) from a dict saved with :func:`to_dict`.
+
+    Unknown keys and values of the wrong type are one-line errors naming ``what``;
+    a JSON list is a tuple where the field's default is one; a field missing from
+    ``data`` takes its value from ``absent``, else today's default.
+    """
+    if not isinstance(data, dict):
+        raise McmotError(f"the {what} config must be a dict, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise McmotError(f"unknown {what} config field(s): {', '.join(unknown)}")
+    values = {**(absent or {}), **data}
+    for k, v in values.items():
+        if isinstance(v, list) and isinstance(fields[k].default, tuple):
+            values[k] = tuple(v)
+    cfg = cls(**values)
+    check_types(cfg)
+    return cfg
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (possibly nested) config dataclass."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))

@@ -13,6 +13,18 @@ from pretrain_fixtures import make_tiny_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def _two_processes(tmp_path: Path, worker: str) -> subprocess.CompletedProcess:
+    """``worker`` (a script) run by torchrun on two CPU processes; it must succeed."""
+    script = tmp_path / "worker.py"
+    script.write_text(worker)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", str(script)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
 WORKER = textwrap.dedent(
     """
     import os, sys, torch
@@ -38,12 +50,7 @@ WORKER = textwrap.dedent(
 def test_two_gloo_processes_end_identical(tmp_path):
     scene = make_tiny_scene(tmp_path / "scene", frames=4, persons=2)
     run = tmp_path / "run"
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(root=str(ROOT), scene=str(scene), run=str(run)))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", str(script)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _two_processes(tmp_path, WORKER.format(root=str(ROOT), scene=str(scene), run=str(run)))
     assert "steps 2 of 2" in proc.stdout  # 4 timesteps, 2 ranks, 1 per step
     a = torch.load(run / "rank0.pt", weights_only=True)
     b = torch.load(run / "rank1.pt", weights_only=True)
@@ -84,12 +91,9 @@ def test_two_gloo_processes_training_on_clips_end_identical(tmp_path):
         out.write(img)
     out.release()
     run = tmp_path / "run"
-    script = tmp_path / "worker.py"
-    script.write_text(CLIPS_WORKER.format(root=str(ROOT), video=str(video), run=str(run)))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", str(script)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _two_processes(
+        tmp_path, CLIPS_WORKER.format(root=str(ROOT), video=str(video), run=str(run))
+    )
     assert "steps 1 of 1" in proc.stdout  # 8 images, 2 ranks, 4 per step
     a = torch.load(run / "rank0.pt", weights_only=True)
     b = torch.load(run / "rank1.pt", weights_only=True)
@@ -120,12 +124,9 @@ CROSS_INPUT_WORKER = textwrap.dedent(
 def test_two_gloo_processes_training_the_learned_tracker_end_identical(tmp_path):
     scene = make_tiny_scene(tmp_path / "scene", cams=1, frames=12, persons=3)
     run = tmp_path / "run"
-    script = tmp_path / "worker.py"
-    script.write_text(CROSS_INPUT_WORKER.format(root=str(ROOT), scene=str(scene), run=str(run)))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-           "2", str(script)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _two_processes(
+        tmp_path, CROSS_INPUT_WORKER.format(root=str(ROOT), scene=str(scene), run=str(run))
+    )
     assert "steps 3 of 3 starts 10" in proc.stdout  # frames 1-10 start; 2 ranks x 2 per step
     a = torch.load(run / "rank0.pt", weights_only=True)
     b = torch.load(run / "rank1.pt", weights_only=True)

@@ -18,14 +18,13 @@ resume state, so a bad file is a one-line :class:`McmotError` naming it.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mcmot.atomic import atomic_path
-from mcmot.config import check_types
+from mcmot.config import config_from_saved
 from mcmot.errors import McmotError
 from mcmot.models.calibfree import CalibFree
 from mcmot.models.calibfree_config import CalibFreeConfig
@@ -130,15 +129,7 @@ def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
     Options missing from ``data`` (older checkpoints) are off (``ABSENT_MEANS_OFF``);
     other missing fields take today's defaults.
     """
-    if not isinstance(data, dict):
-        raise McmotError(f"the pretrain config must be a dict, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(PretrainConfig)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise McmotError(f"unknown pretrain config field(s): {', '.join(unknown)}")
-    cfg = PretrainConfig(**{**ABSENT_MEANS_OFF, **data})
-    check_types(cfg)
-    return cfg
+    return config_from_saved(PretrainConfig, data, "pretrain", ABSENT_MEANS_OFF)
 
 
 def build_model(cfg: CalibFreeConfig, state: dict[str, torch.Tensor] | None = None) -> CalibFree:

@@ -6,12 +6,10 @@ A checkpoint of kind ``ssat`` (mcmot.models.checkpoint) records its
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mcmot.config import check_ranges, check_types
-from mcmot.errors import McmotError
+from mcmot.config import check_ranges, check_types, config_from_saved
 from mcmot.training.settings import trainer_ranges
 
 if TYPE_CHECKING:
@@ -127,13 +125,8 @@ def check_clips_config(cfg: ClipsConfig) -> None:
 
 
 def clips_config_from_dict(data: Any) -> ClipsConfig:
-    """A checked ClipsConfig from a saved dict (unknown keys and wrong types are an error)."""
-    if not isinstance(data, dict):
-        raise McmotError(f"the clips config must be a dict, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(ClipsConfig)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise McmotError(f"unknown clips config field(s): {', '.join(unknown)}")
-    cfg = ClipsConfig(**data)
+    """A checked ClipsConfig from a saved dict (unknown keys, wrong types and values out of
+    range are an error)."""
+    cfg = config_from_saved(ClipsConfig, data, "clips")
     check_clips_config(cfg)
     return cfg

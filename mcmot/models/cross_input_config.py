@@ -7,12 +7,10 @@ and ``mcmot track --tracker learned`` rebuilds the network from it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from mcmot.config import check_ranges, check_types
-from mcmot.errors import McmotError
+from mcmot.config import check_ranges, check_types, config_from_saved
 from mcmot.training.settings import trainer_ranges
 
 
@@ -107,15 +105,8 @@ def _strides(value: Any) -> bool:
 
 
 def cross_input_config_from_dict(data: Any) -> CrossInputConfig:
-    """A checked CrossInputConfig from a saved dict (lists become tuples; unknown keys and
-    wrong types are an error)."""
-    if not isinstance(data, dict):
-        raise McmotError(f"the cross-input config must be a dict, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(CrossInputConfig)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise McmotError(f"unknown cross-input config field(s): {', '.join(unknown)}")
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    cfg = CrossInputConfig(**data)
+    """A checked CrossInputConfig from a saved dict (unknown keys, wrong types and values
+    out of range are an error)."""
+    cfg = config_from_saved(CrossInputConfig, data, "cross-input")
     check_cross_input_config(cfg)
     return cfg

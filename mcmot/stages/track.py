@@ -204,8 +204,8 @@ def run_track(
     if not scene.stage_dir("det").is_dir():
         raise McmotError(f"no det/ in {scene.root}: run `mcmot detect {scene.root}` first")
     cams = scene.select_cameras(cameras)
-    learned = isinstance(cfg, LearnedConfig)
-    features = "none" if learned else features
+    if isinstance(cfg, LearnedConfig):
+        features = "none"  # it crops the video instead of reading features/
     inputs = _input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)

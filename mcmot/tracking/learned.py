@@ -129,10 +129,11 @@ class LearnedTracker:
         self._step_all(pairs, crops, boxes, tlwh)
         taken = {d for _, d in pairs}
         out = [(self.tracks[t].track_id, tlwh[d], int(keep[d])) for t, d in pairs]
-        for d in (d for d in range(len(keep)) if d not in taken):
-            state = self.net.spatial_start(boxes[d : d + 1])
+        new = [d for d in range(len(keep)) if d not in taken]
+        state = self.net.spatial_start(boxes[new]) if new else ()
+        for i, d in enumerate(new):  # every new track's LSTM starts in one batch
             track = LearnedTrack(
-                self._next_id, tlwh[d], [crops[d]], tuple(x[0] for x in state), self.frame_count
+                self._next_id, tlwh[d], [crops[d]], tuple(x[i] for x in state), self.frame_count
             )
             self._next_id += 1
             self.tracks.append(track)
