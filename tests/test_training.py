@@ -19,6 +19,7 @@ from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.training.distributed import Dist, distributed, main_first
 from mcmot.training.loop import CHECKPOINT, LOG, start_training, train
+from mcmot.training.objective import NothingToPrepare
 from mcmot.training.schedule import (
     Schedule,
     plan_epochs,
@@ -49,7 +50,7 @@ class ToySettings:
     plan_steps: int = 2
 
 
-class ToyObjective:
+class ToyObjective(NothingToPrepare):
     """Linear regression on 6 fixed samples, with a random draw per step (noise on
     the targets) from the step's generator, as real objectives draw their masks."""
 

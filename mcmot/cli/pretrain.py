@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,15 +37,13 @@ from mcmot.cli.pretrain_cross_input import (
     cross_input_settings,
     run_cross_input,
 )
-from mcmot.cli.training import layered_settings, train_and_report
+from mcmot.cli.training import Session, layered_settings, train_and_report
 from mcmot.errors import McmotError
-from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
 from mcmot.training.settings import MAX_LR, MAX_MINUTES
 
 if TYPE_CHECKING:
     from mcmot.models.pretrain_config import PretrainConfig
-    from mcmot.training.loop import TrainResult
 
 
 class Preset(str, Enum):
@@ -176,6 +174,7 @@ def pretrain_cmd(
     """Pretrain on unlabeled footage: the CalibFree encoder (default), SSAT's re-ID network
     (--objective clips) or the learned tracker (--objective cross-input). No labels, no
     calibration."""
+    started = time.perf_counter()  # --minutes is wall time from here, detection aside
     from mcmot.models.clips_config import ClipsConfig
     from mcmot.models.cross_input_config import CrossInputConfig
     from mcmot.models.pretrain_config import PretrainConfig
@@ -185,50 +184,43 @@ def pretrain_cmd(
     if objective is Objective.cross_input:
         _refuse(ctx, CALIBFREE_ONLY + CLIPS_ONLY, objective.value)
         xcfg = cross_input_settings(config, set_, given(ctx, CrossInputConfig))
-        if launched().world == 1:
-            _detect_first(scenes)
-        run_cross_input(list(scenes), out_dir, xcfg, resume, overwrite, main)
+        if launched().world == 1 and _detect_first(scenes):
+            started = time.perf_counter()
+        run_cross_input(list(scenes), out_dir, xcfg, Session(resume, overwrite, main, started))
         return
     if objective is Objective.clips:
         _refuse(ctx, CALIBFREE_ONLY + CROSS_INPUT_ONLY, "clips")
         options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
         ccfg = clips_settings(config, set_, options)
-        run_clips(list(scenes), out_dir, ccfg, resume, overwrite, main)
+        run_clips(list(scenes), out_dir, ccfg, Session(resume, overwrite, main, started))
         return
     _refuse(ctx, CLIPS_ONLY + CROSS_INPUT_ONLY, "calibfree")
     # every option named as a PretrainConfig field (epochs ... device) sets it
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
-    if cfg.boxes == "det" and launched().world == 1:
-        _detect_first(scenes)
-    _run_calibfree(list(scenes), out_dir, cfg, resume, overwrite, main)
+    if cfg.boxes == "det" and launched().world == 1 and _detect_first(scenes):
+        started = time.perf_counter()
+    _run_calibfree(list(scenes), out_dir, cfg, Session(resume, overwrite, main, started))
 
 
 def _run_calibfree(
-    scenes: list[Path],
-    out_dir: Path,
-    cfg: PretrainConfig,
-    resume: bool,
-    overwrite: bool,
-    main: bool,
+    scenes: list[Path], out_dir: Path, cfg: PretrainConfig, session: Session
 ) -> None:
     """Train, print the summary table, and exit 130 after Ctrl-C."""
     from mcmot.stages.pretrain import PretrainResult, run_pretrain
 
-    def run(bar: ProgressCallback, log: Callable[[str], None] | None) -> TrainResult:
-        return run_pretrain(
-            scenes, out_dir, cfg, resume=resume, overwrite=overwrite, progress=bar, log=log
-        )
-
     def extra(res: PretrainResult) -> list[tuple[str, str]]:
-        return [("timesteps", str(res.timesteps)), ("teacher", res.teacher or "none")]
+        rows = [("timesteps", str(res.timesteps)), ("teacher", res.teacher or "none")]
+        return rows + ([("teacher targets", res.teacher_targets)] if res.teacher_targets else [])
 
-    train_and_report(f"pretrain {out_dir}", run, extra, main)
+    train_and_report(f"pretrain {out_dir}", run_pretrain, scenes, out_dir, cfg, session, extra)
 
 
-def _detect_first(scenes: list[Path]) -> None:
-    """Detect in the scenes that have videos and no det/ yet."""
+def _detect_first(scenes: list[Path]) -> bool:
+    """Detect in the scenes that have videos and no det/ yet; whether any did."""
     from mcmot.stages.run import ensure_detections
 
+    ran = False
     with progress_bar() as bar:
         for sc in scenes:
-            ensure_detections(Scene(sc), progress=bar, log=info)
+            ran = ensure_detections(Scene(sc), progress=bar, log=info) or ran
+    return ran

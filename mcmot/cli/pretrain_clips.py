@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcmot.cli.training import layered_settings, train_and_report
+from mcmot.cli.training import Session, layered_settings, train_and_report
 from mcmot.models.clips_config import ClipsConfig, check_clips_config
-from mcmot.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from mcmot.stages.pretrain_clips import ClipsResult
-    from mcmot.training.loop import TrainResult
 
 _C = ClipsConfig()
 
@@ -87,18 +84,12 @@ def clips_settings(
     return cfg
 
 
-def run_clips(
-    sources: list[Path], out_dir: Path, cfg: ClipsConfig, resume: bool, overwrite: bool, main: bool
-) -> None:
+def run_clips(sources: list[Path], out_dir: Path, cfg: ClipsConfig, session: Session) -> None:
     """Train, print the summary table, and exit 130 after Ctrl-C."""
     from mcmot.stages.pretrain_clips import run_pretrain_clips
-
-    def run(bar: ProgressCallback, log: Callable[[str], None] | None) -> TrainResult:
-        return run_pretrain_clips(
-            sources, out_dir, cfg, resume=resume, overwrite=overwrite, progress=bar, log=log
-        )
 
     def extra(res: ClipsResult) -> list[tuple[str, str]]:
         return [("classes (clips)", str(res.classes)), ("images", str(res.images))]
 
-    train_and_report(f"pretrain --objective clips {out_dir}", run, extra, main)
+    title = f"pretrain --objective clips {out_dir}"
+    train_and_report(title, run_pretrain_clips, sources, out_dir, cfg, session, extra)

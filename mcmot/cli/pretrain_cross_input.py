@@ -3,19 +3,16 @@ training."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mcmot.cli.training import layered_settings, train_and_report
+from mcmot.cli.training import Session, layered_settings, train_and_report
 from mcmot.models.cross_input_config import CrossInputConfig, check_cross_input_config
-from mcmot.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from mcmot.stages.pretrain_cross_input import CrossInputResult
-    from mcmot.training.loop import TrainResult
 
 _X = CrossInputConfig()
 
@@ -52,20 +49,10 @@ def cross_input_settings(
 
 
 def run_cross_input(
-    scenes: list[Path],
-    out_dir: Path,
-    cfg: CrossInputConfig,
-    resume: bool,
-    overwrite: bool,
-    main: bool,
+    scenes: list[Path], out_dir: Path, cfg: CrossInputConfig, session: Session
 ) -> None:
     """Train, print the summary table, and exit 130 after Ctrl-C."""
     from mcmot.stages.pretrain_cross_input import run_pretrain_cross_input
-
-    def run(bar: ProgressCallback, log: Callable[[str], None] | None) -> TrainResult:
-        return run_pretrain_cross_input(
-            scenes, out_dir, cfg, resume=resume, overwrite=overwrite, progress=bar, log=log
-        )
 
     def extra(res: CrossInputResult) -> list[tuple[str, str]]:
         return [
@@ -74,4 +61,5 @@ def run_cross_input(
             ("sequence starts", str(res.starts)),
         ]
 
-    train_and_report(f"pretrain --objective cross-input {out_dir}", run, extra, main)
+    title = f"pretrain --objective cross-input {out_dir}"
+    train_and_report(title, run_pretrain_cross_input, scenes, out_dir, cfg, session, extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,7 +15,6 @@ from mcmot.cli.common import err, out, progress_bar, warn
 from mcmot.cli.report import train_table
 from mcmot.config import apply_json, apply_settings, load_overrides, override
 from mcmot.errors import McmotError
-from mcmot.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from mcmot.training.loop import TrainResult
@@ -41,16 +41,47 @@ def layered_settings(
     return override(cfg, **options)
 
 
+@dataclass(frozen=True)
+class Session:
+    """How this ``mcmot pretrain`` session runs, whatever the objective.
+
+    Attributes
+    ----------
+    resume, overwrite : continue the run in the output folder, or restart it
+    main : this process reports (rank 0)
+    started : the ``time.perf_counter()`` that ``--minutes`` counts from
+    """
+
+    resume: bool
+    overwrite: bool
+    main: bool
+    started: float
+
+
 def train_and_report(
     title: str,
-    run: Callable[[ProgressCallback, Callable[[str], None] | None], TrainResult],
+    stage: Callable[..., TrainResult],
+    inputs: list[Path],
+    out_dir: Path,
+    cfg: Any,
+    session: Session,
     extra: Callable[[Any], list[tuple[str, str]]],
-    main: bool,
 ) -> None:
-    """``run(progress, log)``, then (on rank 0) its summary table; exit 130 after Ctrl-C."""
+    """Run ``stage`` (a ``run_pretrain*`` function) on ``inputs`` into ``out_dir``, then
+    print (on rank 0) its summary table with ``extra``'s rows; exit 130 after Ctrl-C."""
+    main = session.main
     log = (lambda m: warn(m.removeprefix("warning: "))) if main else None
     with progress_bar(enabled=main) as bar:
-        res = run(bar, log)
+        res = stage(
+            inputs,
+            out_dir,
+            cfg,
+            resume=session.resume,
+            overwrite=session.overwrite,
+            progress=bar,
+            log=log,
+            started=session.started,
+        )
     if not main:
         return
     out.print(train_table(title, res, extra(res)))

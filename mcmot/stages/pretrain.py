@@ -1,10 +1,17 @@
 """``mcmot pretrain``: self-supervised CalibFree pretraining on one or more scenes.
 
 The run folder holds what the trainer writes (mcmot.training.loop:
-``checkpoint.pt``, numbered checkpoints, ``log.jsonl``), ``config.json`` and
-``cache/`` (crops and teacher features). This stage resolves the scenes, the
-settings and the teacher, loads the crops (rank 0 fills the cache, the other
-ranks read it), and hands a :class:`CalibFreeObjective` to the trainer.
+``checkpoint.pt``, numbered checkpoints, ``log.jsonl``) and ``config.json``.
+This stage resolves the scenes, the settings and the teacher, loads the crops
+(rank 0 fills each scene's cache in ``SCENE/cache/pretrain/``, the other ranks
+read it), and hands a :class:`CalibFreeObjective` to the trainer. The
+teacher's targets are computed when a step first needs them
+(mcmot.training.targets) and cached beside the crops, so a second run on the
+same scene pays for neither.
+
+A ``minutes`` budget is wall time from ``started``: cropping (refused up
+front when it would take more than half of the budget), the teacher's targets
+(planned with the steps) and training all fit in it.
 Under ``torchrun`` the run uses DistributedDataParallel (mcmot.training.distributed).
 The settings are mcmot.models.pretrain_config's, the checkpoint format
 mcmot.models.checkpoint's.
@@ -19,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from mcmot.atomic import make_dir, write_json
@@ -31,10 +37,17 @@ from mcmot.models.pretrain_config import PRESETS, PretrainConfig
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.progress import ProgressCallback
 from mcmot.scene import Scene
-from mcmot.stages.pretrain_data import CropSpec, cache_key, load_scene_crops, teacher_features
+from mcmot.stages.pretrain_data import (
+    BudgetGuard,
+    CropSpec,
+    cache_key,
+    load_scene_crops,
+    scene_cache,
+)
 from mcmot.training.calibfree import CalibFreeObjective
 from mcmot.training.distributed import Dist, distributed, main_first
 from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
+from mcmot.training.targets import LazyTargets
 from mcmot.training.timesteps import SceneCrops
 
 
@@ -49,12 +62,15 @@ class PretrainResult(TrainResult):
     teacher : the teacher used ("" for none)
     timesteps : training timesteps over all scenes
     notes : messages for the user (e.g. no teacher installed)
+    teacher_targets : crops with the teacher's targets, and how many this session
+        computed ("" without a teacher)
     """
 
     seconds: float
     teacher: str
     timesteps: int
     notes: tuple[str, ...] = ()
+    teacher_targets: str = ""
 
 
 def crop_spec(cfg: PretrainConfig) -> CropSpec:
@@ -103,50 +119,66 @@ def _teacher(
     return teacher, notes, cfg
 
 
-def _teacher_features(
-    scenes: list[Scene],
-    crops: list[SceneCrops],
-    cfg: PretrainConfig,
-    teacher: Teacher,
-    cache: Path,
-    dd: Dist,
-    progress: ProgressCallback,
-) -> list[np.ndarray]:
+def _teacher_targets(
+    scenes: list[Scene], crops: list[SceneCrops], cfg: PretrainConfig, teacher: Teacher
+) -> list[LazyTargets]:
+    """The teacher's patch features of every scene's crops, computed when a step
+    first needs them and cached in ``SCENE/cache/pretrain/`` across runs."""
     grid = cfg.model_config().grid
-    keys = [f"{cache_key(s, crop_spec(cfg))}-{teacher.name}".replace("/", "_") for s in scenes]
-    keys = [k.replace(" ", "_").replace(":", "_")[:120] for k in keys]
-    pairs = list(zip(crops, keys, strict=True))
-    return main_first(
-        dd,
-        lambda main: [
-            teacher_features(c, teacher, grid, cache, k, progress if main else None)
-            for c, k in pairs
-        ],
-    )
+    out = []
+    for scene, sc in zip(scenes, crops, strict=True):
+        key = f"{cache_key(scene, crop_spec(cfg))}-{grid[0]}x{grid[1]}-{teacher.name}"
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:120]
+        out.append(
+            LazyTargets(
+                sc.crops,
+                lambda x: teacher.patch_features(x, grid),
+                (grid[0] * grid[1], teacher.dim),
+                scene_cache(scene) / f"teacher-{name}.npz",
+            )
+        )
+    return out
 
 
 def _objective(
     scenes: list[Scene],
     cfg: PretrainConfig,
     teacher: Teacher | None,
-    run_dir: Path,
+    deadline: float | None,
     dd: Dist,
     device: torch.device,
     progress: ProgressCallback,
 ) -> CalibFreeObjective:
-    """The scenes' crops (and teacher features) as a CalibFree objective."""
-    cache, spec = run_dir / "cache", crop_spec(cfg)
-    crops = main_first(
-        dd,
-        lambda main: [load_scene_crops(s, spec, cache, progress if main else None) for s in scenes],
-    )
+    """The scenes' crops (and their teacher targets) as a CalibFree objective."""
+    spec = crop_spec(cfg)
+
+    def load(main: bool) -> list[SceneCrops]:
+        guard = None if deadline is None else BudgetGuard(deadline)
+        return [
+            load_scene_crops(s, spec, scene_cache(s), progress if main else None, guard)
+            for s in scenes
+        ]
+
+    crops = main_first(dd, load)
     if not any(len(sc.frames) for sc in crops):
         raise McmotError("no detections to train on in the given scene(s)")
-    teachers = None
-    if teacher is not None:
-        teachers = _teacher_features(scenes, crops, cfg, teacher, cache, dd, progress)
+    teachers = None if teacher is None else _teacher_targets(scenes, crops, cfg, teacher)
     name = teacher.name if teacher else ""
     return CalibFreeObjective(cfg, crops, teachers, name, dd, device)
+
+
+def _teacher_targets_note(obj: CalibFreeObjective) -> str:
+    """How many crops have the teacher's targets, and what this session paid for them."""
+    if obj.teachers is None:
+        return ""
+    done = sum(int(t.done.sum()) for t in obj.teachers)
+    total = sum(len(t) for t in obj.teachers)
+    new = sum(t.computed for t in obj.teachers)
+    secs = sum(t.seconds for t in obj.teachers)
+    return (
+        f"{done} of {total} crops ({new} computed in {secs:.0f} s, "
+        f"{done - new} from the scene's cache)"
+    )
 
 
 def _result(
@@ -159,6 +191,7 @@ def _result(
         teacher=obj.teacher_name,
         timesteps=obj.num_samples,
         notes=notes,
+        teacher_targets=_teacher_targets_note(obj),
     )
 
 
@@ -172,6 +205,7 @@ def run_pretrain(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stop_at_step: int | None = None,
+    started: float | None = None,
 ) -> PretrainResult:
     """Pretrain CalibFree on ``scenes``, writing into ``run_dir``.
 
@@ -186,8 +220,9 @@ def run_pretrain(
     progress : receives the loading and per-step progress (losses, samples/s)
     log : receives one-line messages for the user
     stop_at_step : end this session (with a checkpoint) after this global step
+    started : the ``time.perf_counter()`` the budget counts from (default: now)
     """
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if started is None else started
     cfg = cfg or PRESETS["cpu"]
     say = log or (lambda msg: None)
     report = progress or (lambda ev: None)
@@ -198,9 +233,12 @@ def run_pretrain(
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
         teacher, notes, cfg = _teacher(cfg, loaded is None, device, say)
-        obj = _objective(scene_objs, cfg, teacher, run_dir, dd, device, report)
+        obj = _objective(scene_objs, cfg, teacher, deadline, dd, device, report)
         trainer = start_training(obj, run_dir, dd, device, loaded, deadline, say)
         if loaded is None and dd.main:
             write_json(run_dir / "config.json", {**to_dict(cfg), "teacher_name": obj.teacher_name})
         res = train(trainer, deadline, stop_at_step, report)
+        if dd.main and obj.teachers is not None:
+            for t in obj.teachers:
+                t.save()
     return _result(res, t_start, obj, notes)

@@ -91,6 +91,7 @@ def run_pretrain_clips(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stop_at_step: int | None = None,
+    started: float | None = None,
 ) -> ClipsResult:
     """Train SSAT's network on the clips of ``sources``, writing into ``run_dir``.
 
@@ -105,8 +106,9 @@ def run_pretrain_clips(
     progress : receives the loading and per-step progress
     log : receives one-line messages for the user
     stop_at_step : end this session (with a checkpoint) after this global step
+    started : the ``time.perf_counter()`` the budget counts from (default: now)
     """
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if started is None else started
     cfg = cfg or ClipsConfig()
     check_clips_config(cfg)
     say = log or (lambda msg: None)

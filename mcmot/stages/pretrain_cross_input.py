@@ -66,6 +66,7 @@ def run_pretrain_cross_input(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stop_at_step: int | None = None,
+    started: float | None = None,
 ) -> CrossInputResult:
     """Train the learned tracker on the detections of ``scenes``, writing into ``run_dir``.
 
@@ -80,8 +81,9 @@ def run_pretrain_cross_input(
     progress : receives the loading and per-step progress
     log : receives one-line messages for the user
     stop_at_step : end this session (with a checkpoint) after this global step
+    started : the ``time.perf_counter()`` the budget counts from (default: now)
     """
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if started is None else started
     cfg = cfg or CrossInputConfig()
     check_cross_input_config(cfg)
     say = log or (lambda msg: None)

@@ -3,16 +3,19 @@
 For every scene, each camera is decoded once (frames in increasing order),
 every kept detection is cropped and resized to (H, W), and the crops are
 stored in one uint8 array with an index ``slots[t, v, n]`` (-1 = padded
-slot). The arrays are cached on disk (``RUN_DIR/cache``), keyed by everything
+slot). The arrays are cached on disk (``SCENE/cache/pretrain/``), keyed by everything
 they depend on, so resuming or re-running does not decode again; the
-teacher's patch features of the same crops are cached beside them. Batches of
-these timesteps are mcmot.training.timesteps'.
+teacher's patch features of the same crops are cached beside them
+(mcmot.training.targets). Batches of these timesteps are
+mcmot.training.timesteps'.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.atomic import atomic_path, write_npz
+from mcmot.atomic import write_npz
 from mcmot.crops import clip_box, crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
@@ -28,6 +31,11 @@ from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.training.timesteps import SceneCrops
+
+#: The scene's folder of pretraining caches (crops, teacher targets).
+CACHE_DIR = Path("cache") / "pretrain"
+#: The most of a time budget that preparing the crops may take.
+PREPARATION_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,55 @@ def keep_rows(table: MotTable, spec: CropSpec, size: tuple[int, int]) -> dict[in
             rows = np.sort(rows[best])
         out[int(f)] = rows
     return out
+
+
+# ----------------------------------------------------------------- budget
+@dataclass(frozen=True)
+class BudgetGuard:
+    """Refuses, early, preparation that would not leave a time budget room to train.
+
+    Attributes
+    ----------
+    deadline : the budget's end (``time.perf_counter()`` seconds)
+    share : the most of the time left that preparation may take
+    probe_s : how long preparation runs before its total is projected
+    """
+
+    deadline: float
+    share: float = PREPARATION_SHARE
+    probe_s: float = 2.0
+
+    def watch(self, what: str) -> Callable[[int, int], None]:
+        """A progress check for one piece of preparation (``what``), started now.
+
+        The returned ``check(done, total)`` projects the total time once, after
+        ``probe_s`` seconds, and raises a one-line McmotError if it takes more
+        than ``share`` of the time that was left when the piece started.
+        """
+        t0 = time.perf_counter()
+        left = self.deadline - t0
+        checked = False
+
+        def check(done: int, total: int) -> None:
+            nonlocal checked
+            spent = time.perf_counter() - t0
+            if checked or done <= 0 or spent < self.probe_s:
+                return
+            checked = True
+            need = spent / done * total
+            if need > self.share * left:
+                raise McmotError(
+                    f"{what} would take about {need:.0f} s of the {left:.0f} s left of the "
+                    f"budget: give --minutes {math.ceil(need / 60 / self.share) + 1} or more "
+                    "(the crops are cached in the scene, so later runs skip this)"
+                )
+
+        return check
+
+
+def scene_cache(scene: Scene) -> Path:
+    """Where a scene's pretraining crops and teacher targets are cached, for every run."""
+    return scene.root / CACHE_DIR
 
 
 # ----------------------------------------------------------------- scenes
@@ -135,23 +192,33 @@ def camera_crops(
 
 
 def build_scene_crops(
-    scene: Scene, spec: CropSpec, progress: ProgressCallback | None = None
+    scene: Scene,
+    spec: CropSpec,
+    progress: ProgressCallback | None = None,
+    guard: BudgetGuard | None = None,
 ) -> SceneCrops:
-    """Decode and crop every kept detection of a scene (see the module docstring)."""
+    """Decode and crop every kept detection of a scene (see the module docstring);
+    ``guard`` refuses, early, a scene whose cropping would not fit the budget."""
     cams = pixel_cameras(scene)
     files = require_boxes(scene, cams, spec.boxes)
-    per_cam: list[dict[int, NDArray[np.uint8]]] = []
+    tables = {c.name: read_mot(files[c.name], unique_ids=False) for c in cams}
+    kept = []
     for cam in cams:
-        table = read_mot(files[cam.name], unique_ids=False)
         with open_source(cam.source) as src:  # type: ignore[arg-type]
-            size = src.size
-        rows = keep_rows(table, spec, size)
+            kept.append(keep_rows(tables[cam.name], spec, src.size))
+    all_frames, before = sum(len(r) for r in kept), 0
+    check = guard.watch(f"cropping the detections of {scene.name}") if guard else None
+    per_cam: list[dict[int, NDArray[np.uint8]]] = []
+    for cam, rows in zip(cams, kept, strict=True):
 
-        def report(done: int, total: int, name: str = cam.name) -> None:
+        def report(done: int, total: int, name: str = cam.name, start: int = before) -> None:
+            if check is not None:
+                check(start + done, all_frames)
             if progress is not None:
                 progress(ProgressEvent(f"crops {scene.name}/{name}", done, total))
 
-        per_cam.append(camera_crops(cam, rows, table, spec, report))
+        per_cam.append(camera_crops(cam, rows, tables[cam.name], spec, report))
+        before += len(rows)
     frames = sorted(set().union(*[set(c) for c in per_cam]))
     crops: list[NDArray[np.uint8]] = []
     slots = np.full((len(frames), len(cams), spec.max_dets), -1, np.int32)
@@ -170,11 +237,15 @@ def build_scene_crops(
 
 
 def load_scene_crops(
-    scene: Scene, spec: CropSpec, cache_dir: Path | None, progress: ProgressCallback | None = None
+    scene: Scene,
+    spec: CropSpec,
+    cache_dir: Path | None,
+    progress: ProgressCallback | None = None,
+    guard: BudgetGuard | None = None,
 ) -> SceneCrops:
     """:func:`build_scene_crops`, through an on-disk cache when ``cache_dir`` is given."""
     if cache_dir is None:
-        return build_scene_crops(scene, spec, progress)
+        return build_scene_crops(scene, spec, progress, guard)
     path = Path(cache_dir) / f"crops-{cache_key(scene, spec)}.npz"
     if path.is_file():
         with np.load(path) as z:
@@ -185,7 +256,7 @@ def load_scene_crops(
                 z["slots"],
                 z["frames"],
             )
-    sc = build_scene_crops(scene, spec, progress)
+    sc = build_scene_crops(scene, spec, progress, guard)
     write_npz(
         path,
         name=np.array(sc.name),
@@ -195,33 +266,3 @@ def load_scene_crops(
         frames=sc.frames,
     )
     return sc
-
-
-def teacher_features(
-    sc: SceneCrops,
-    teacher: object,
-    grid: tuple[int, int],
-    cache_dir: Path | None,
-    key: str,
-    progress: ProgressCallback | None = None,
-) -> NDArray[np.float16]:
-    """The teacher's patch features of every crop of a scene, cached as float16.
-
-    Returns
-    -------
-    (R, gh * gw, Dt) float16
-    """
-    path = None if cache_dir is None else Path(cache_dir) / f"teacher-{key}.npy"
-    if path is not None and path.is_file():
-        return np.load(path)
-    chunk = 64
-    out = np.zeros((len(sc.crops), grid[0] * grid[1], teacher.dim), np.float16)  # type: ignore[attr-defined]
-    for s in range(0, len(sc.crops), chunk):
-        out[s : s + chunk] = teacher.patch_features(sc.crops[s : s + chunk], grid)  # type: ignore[attr-defined]
-        if progress is not None:
-            done = min(s + chunk, len(sc.crops))
-            progress(ProgressEvent(f"teacher {sc.name}", done, len(sc.crops)))
-    if path is not None:
-        with atomic_path(path, suffix=".npy") as tmp:
-            np.save(tmp, out)
-    return out

@@ -10,6 +10,7 @@ and, with a teacher, ``distill``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from mcmot.models.tokens import normalize_crops, random_masking
 from mcmot.training.distributed import Dist
 from mcmot.training.objective import autocast
 from mcmot.training.schedule import step_generator
+from mcmot.training.targets import LazyTargets
 from mcmot.training.timesteps import Batch, SceneCrops, collate
 
 #: Tags the random stream of the per-view detection order (see ``collate``'s ``shuffle``).
@@ -50,7 +52,8 @@ class CalibFreeObjective:
     ----------
     cfg : the run's settings
     scenes : the crops of each scene
-    teachers : per scene, (R, M, Dt) the teacher's patch features of its crops, or None
+    teachers : per scene, the teacher's patch features of its crops ((R, M, Dt),
+        computed when a step first needs them), or None
     teacher_name : the teacher's name ("" for none), saved in the checkpoints
     dd : this process's place in the run
     device : where the batches go
@@ -62,7 +65,7 @@ class CalibFreeObjective:
         self,
         cfg: PretrainConfig,
         scenes: list[SceneCrops],
-        teachers: list[NDArray[np.float16]] | None,
+        teachers: list[LazyTargets] | None,
         teacher_name: str,
         dd: Dist,
         device: torch.device,
@@ -89,6 +92,49 @@ class CalibFreeObjective:
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"teacher": self.teacher_name}
+
+    def _rows(self, sample: int) -> tuple[int, NDArray[np.int32]]:
+        """The scene of a sample and the crop rows of its detections."""
+        s, t = self.index[sample]
+        slots = self.scenes[s].slots[t]
+        return s, slots[slots >= 0]
+
+    def prepare(self, samples: NDArray[np.int64]) -> None:
+        """Compute the teacher's targets of the samples' crops not computed yet."""
+        if self.teachers is not None:
+            for i in samples:
+                s, rows = self._rows(int(i))
+                self.teachers[s].ensure(rows)
+
+    def pending_seconds(self, steps: Iterable[NDArray[np.int64]]) -> NDArray[np.float64]:
+        """The teacher's time over the coming steps: new crops x the measured cost of one."""
+        if self.teachers is None:
+            return np.zeros(1)
+        rate = [t.seconds_per_row() for t in self.teachers]
+        seen = [t.done.copy() for t in self.teachers]
+        left = sum(int((~d).sum()) for d in seen)
+        out, total = [], 0.0
+        for samples in steps:
+            for i in samples:
+                s, rows = self._rows(int(i))
+                fresh = rows[~seen[s][rows]]
+                seen[s][fresh] = True
+                total += len(fresh) * rate[s]
+                left -= len(fresh)
+            out.append(total)
+            if left == 0:
+                break
+        return np.asarray(out or [0.0])
+
+    @property
+    def preparation_hint(self) -> str:
+        if self.teachers is None:
+            return "give a larger --minutes"
+        per_crop = max(t.seconds_per_row() for t in self.teachers)
+        return (
+            f"the teacher takes about {per_crop:.2f} s per crop; give a larger --minutes, "
+            "or train without it (--teacher none)"
+        )
 
     def batch(self, step: int, samples: NDArray[np.int64]) -> Batch:
         """The timesteps ``samples`` with each view's detections in the step's own order."""

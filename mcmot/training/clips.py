@@ -21,13 +21,13 @@ from mcmot.models.checkpoint import SSAT, build_reid
 from mcmot.models.clips_config import ClipsConfig
 from mcmot.training.clip_images import ClipImages
 from mcmot.training.distributed import Dist
-from mcmot.training.objective import autocast
+from mcmot.training.objective import NothingToPrepare, autocast
 
 #: Tags the random stream of the crops' places.
 CROP_STREAM = 2
 
 
-class ClipsObjective:
+class ClipsObjective(NothingToPrepare):
     """Every clip its own class, over the images of some sources.
 
     Parameters

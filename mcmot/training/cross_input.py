@@ -31,7 +31,7 @@ from mcmot.models.checkpoint import CROSS_INPUT, build_cross_input
 from mcmot.models.cross_input import Sequence
 from mcmot.models.cross_input_config import CrossInputConfig
 from mcmot.training.distributed import Dist
-from mcmot.training.objective import autocast
+from mcmot.training.objective import NothingToPrepare, autocast
 
 #: Tags the random stream of the sequences' lengths, strides and distractors.
 SEQUENCE_STREAM = 3
@@ -163,7 +163,7 @@ def distant_rows(
     return out
 
 
-class CrossInputObjective:
+class CrossInputObjective(NothingToPrepare):
     """Cross-input consistency over the detections of some cameras.
 
     Parameters

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import signal
 import threading
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from mcmot.atomic import append_text, write_text
 from mcmot.config import to_dict
@@ -37,8 +39,10 @@ from mcmot.training.schedule import (
     lr_at,
     plan_epochs,
     plan_steps,
+    planned_samples,
     step_samples,
     steps_in_budget,
+    steps_within,
 )
 
 CHECKPOINT = "checkpoint.pt"
@@ -184,17 +188,54 @@ def start_training(
             truncate_log(run_dir / LOG, tr.step, say)
         return tr
     if deadline is not None:
+        steps_that_fit(tr, deadline - time.perf_counter(), 0.0, limit=1)  # before timing any
         seconds = time_steps(tr, max(1, cfg.plan_steps))
-        total = rank0_int(steps_in_budget(deadline - time.perf_counter(), seconds), dd)
+        total = rank0_int(steps_that_fit(tr, deadline - time.perf_counter(), seconds), dd)
         tr.sched = plan_steps(cfg, sched.steps_per_epoch, total)
     if dd.main:
         write_text(run_dir / LOG, "")
     return tr
 
 
+def steps_that_fit(
+    tr: Trainer, budget_s: float, seconds_per_step: float, limit: int | None = None
+) -> int:
+    """Steps (with what the objective prepares for them) that fit ``budget_s`` seconds,
+    at most ``limit``.
+
+    Raises
+    ------
+    McmotError : up front, when not even the first step and its preparation fit
+    """
+    if limit is None:
+        limit = steps_in_budget(budget_s, seconds_per_step)
+    obj = tr.objective
+    samples = planned_samples(tr.sched, obj.num_samples, obj.settings, tr.dd)
+    pending = obj.pending_seconds(itertools.islice(samples, limit))
+    total = steps_within(budget_s, seconds_per_step, pending, limit)
+    if total == 0 and pending[0] == 0:
+        return 1  # a budget shorter than a step still trains one
+    if total == 0:
+        need = seconds_per_step + float(pending[0])
+        raise McmotError(
+            f"the first training step and its preparation take about {need:.0f} s, more "
+            f"than the {max(budget_s, 0):.0f} s left of the budget: {obj.preparation_hint}"
+        )
+    return total
+
+
 # ----------------------------------------------------------------- steps
-def _forward(tr: Trainer, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    samples = step_samples(step, tr.sched, tr.objective.num_samples, tr.objective.settings, tr.dd)
+def _prepared(tr: Trainer, step: int) -> NDArray[np.int64]:
+    """The samples of ``step``, with what the objective builds on first use built."""
+    obj = tr.objective
+    samples = step_samples(step, tr.sched, obj.num_samples, obj.settings, tr.dd)
+    obj.prepare(samples)
+    return samples
+
+
+def _forward(
+    tr: Trainer, step: int, samples: NDArray[np.int64]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return tr.objective.loss(tr.ddp, step, samples)
 
 
@@ -205,7 +246,7 @@ def train_step(tr: Trainer) -> dict[str, float]:
     for g in tr.opt.param_groups:
         g["lr"] = lr
     tr.ddp.train()
-    loss, terms = _forward(tr, tr.step)
+    loss, terms = _forward(tr, tr.step, _prepared(tr, tr.step))
     if not torch.isfinite(loss):
         raise McmotError(f"the loss became {loss.item()} at step {tr.step}; lower --lr")
     tr.opt.zero_grad(set_to_none=True)
@@ -221,12 +262,14 @@ def train_step(tr: Trainer) -> dict[str, float]:
 
 
 def time_steps(tr: Trainer, count: int) -> float:
-    """Seconds per step, timed on ``count`` forward/backward passes that change nothing."""
+    """Seconds per step, timed on ``count`` forward/backward passes that change nothing
+    (what the objective prepares for them is built first and not timed)."""
     tr.ddp.train()
     times = []
     for i in range(count + 1):
+        samples = _prepared(tr, i)
         t0 = time.perf_counter()
-        loss, _ = _forward(tr, i)
+        loss, _ = _forward(tr, i, samples)
         loss.backward()
         tr.opt.zero_grad(set_to_none=True)
         if i:

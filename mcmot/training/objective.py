@@ -10,6 +10,7 @@ step log.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import numpy as np
@@ -106,6 +107,45 @@ class Objective(Protocol):
     def checkpoint_extras(self) -> dict[str, Any]:
         """Plain values saved in every checkpoint beside the trainer's state."""
         ...
+
+    def prepare(self, samples: NDArray[np.int64]) -> None:
+        """Build the data ``samples`` need that is built on first use (e.g. a
+        teacher's targets); the trainer calls it before each step's loss."""
+        ...
+
+    def pending_seconds(self, steps: Iterable[NDArray[np.int64]]) -> NDArray[np.float64]:
+        """What :meth:`prepare` will cost over the coming steps.
+
+        Parameters
+        ----------
+        steps : the samples of steps 0, 1, ... (as :meth:`loss` gets them)
+
+        Returns
+        -------
+        (n,) cumulative seconds: entry k is the cost of preparing steps 0..k. It
+        may stop early (n at least 1) where nothing is left to prepare; later
+        steps then cost nothing more.
+        """
+        ...
+
+    @property
+    def preparation_hint(self) -> str:
+        """What the user can do when preparing a single step does not fit the budget."""
+        ...
+
+
+class NothingToPrepare:
+    """For objectives whose data is ready before training: nothing to prepare."""
+
+    def prepare(self, samples: NDArray[np.int64]) -> None:
+        return None
+
+    def pending_seconds(self, steps: Iterable[NDArray[np.int64]]) -> NDArray[np.float64]:
+        return np.zeros(1)
+
+    @property
+    def preparation_hint(self) -> str:
+        return "give a larger --minutes"
 
 
 def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:

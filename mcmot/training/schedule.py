@@ -8,7 +8,9 @@ so a resumed run continues exactly and a CPU run is reproducible.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,30 @@ def steps_in_budget(budget_s: float, seconds_per_step: float) -> int:
     return max(1, int(budget_s / seconds_per_step))
 
 
+def steps_within(
+    budget_s: float, seconds_per_step: float, pending: NDArray[np.float64], limit: int
+) -> int:
+    """How many steps fit ``budget_s`` when each takes ``seconds_per_step`` plus its
+    share of a preparation cost (0 when even the first does not fit).
+
+    Parameters
+    ----------
+    budget_s : the seconds left
+    seconds_per_step : one step's time, preparation excluded
+    pending : (n,) cumulative preparation seconds of steps 0..k; steps after
+        the n-th prepare nothing
+    limit : the most steps to return
+    """
+    k = np.arange(1, len(pending) + 1)
+    fits = k * seconds_per_step + pending <= budget_s
+    if not fits.all():
+        return min(int(np.argmin(fits)), limit)
+    if seconds_per_step <= 0:
+        return limit
+    left = budget_s - len(pending) * seconds_per_step - float(pending[-1])
+    return min(len(pending) + int(left // seconds_per_step), limit)
+
+
 def plan_steps(cfg: TrainSettings, steps_per_epoch: int, total: int) -> Schedule:
     """A run of ``total`` steps (what a time budget allows); warm-up keeps the
     fraction of the run that ``cfg``'s epochs give it."""
@@ -73,6 +99,17 @@ def step_samples(
     epoch, pos = divmod(step, spe)
     order = epoch_order(num_samples, cfg.seed, epoch, dd, spe * b)
     return order[pos * b : (pos + 1) * b]
+
+
+def planned_samples(
+    sched: Schedule, num_samples: int, cfg: TrainSettings, dd: Dist
+) -> Iterator[NDArray[np.int64]]:
+    """:func:`step_samples` of steps 0, 1, ... (endless), each epoch's order drawn once."""
+    spe, b = sched.steps_per_epoch, cfg.batch_size
+    for epoch in itertools.count():
+        order = epoch_order(num_samples, cfg.seed, epoch, dd, spe * b)
+        for pos in range(spe):
+            yield order[pos * b : (pos + 1) * b]
 
 
 def step_generator(seed: int, step: int, dd: Dist) -> torch.Generator:

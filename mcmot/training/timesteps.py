@@ -7,10 +7,21 @@ mcmot.stages.pretrain_data (decoded once per camera and cached).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+class TargetRows(Protocol):
+    """Per-crop targets, indexed by crop rows: an (R, M, Dt) array, or
+    mcmot.training.targets.LazyTargets (computed when first read)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    def __getitem__(self, rows: NDArray[np.integer]) -> NDArray: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ class Batch:
 def collate(
     scenes: list[SceneCrops],
     items: list[tuple[int, int]],
-    teachers: list[NDArray[np.float16]] | None,
+    teachers: Sequence[TargetRows] | None,
     normalize_teacher: bool = True,
     shuffle: np.random.Generator | None = None,
 ) -> Batch:
