@@ -310,7 +310,19 @@ class Scene:
             return Path(p).resolve()
 
 
-_RESERVED = {"videos", "frames", "gt", "det", "features", "tracks", "global", "provenance", "synth"}
+#: Folder names in a scene's root that are never cameras.
+_RESERVED = {
+    "videos",
+    "frames",
+    "gt",
+    "det",
+    "features",
+    "tracks",
+    "global",
+    "provenance",
+    "synth",
+    "cache",
+}
 
 
 def _stamp(p: Path) -> dict[str, Any] | None:

@@ -56,6 +56,12 @@ def test_frames_layout_and_plain_frame_folders(tmp_path):
     assert Scene(tmp_path / "s2").camera_names() == ["b"]
 
 
+def test_the_cache_folder_of_a_plain_folder_is_never_a_camera(tmp_path):
+    _write_frames(tmp_path / "b")
+    _write_frames(tmp_path / "cache")
+    assert Scene(tmp_path).camera_names() == ["b"]
+
+
 def test_box_only_scene(tmp_path):
     (tmp_path / "gt").mkdir()
     (tmp_path / "gt" / "v1.txt").write_text("1,1,0,0,1,1\n")
