@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -137,6 +138,84 @@ def _retire(f: int, st: _State, cfg: AssociateConfig, times: FrameTimes) -> None
                 st.gallery.popitem(last=False)
 
 
+class OnlineAssociator:
+    """The online associator, fed one frame at a time (see the module docstring).
+
+    :meth:`step` takes one frame's observations, one :class:`CameraObs` per
+    camera holding that frame's rows only, and a reference per row (anything
+    the caller uses to find the row again); it returns the ``(reference,
+    identity)`` pairs fixed by this frame: rows of tracklets whose identity is
+    known at once, and the held rows of tracklets decided now. :meth:`finish`
+    decides every tracklet still pending. Frames must come in increasing order;
+    frames without any row are left out (they change nothing).
+    """
+
+    def __init__(self, cues: Cues, cfg: AssociateConfig, times: FrameTimes) -> None:
+        self.cues, self.cfg, self.times = cues, cfg, times
+        self.state = _State()
+        self.held: dict[Key, list[Any]] = {}  # rows waiting for their identity
+        self.tracklets = 0
+        self.last_frame = 0
+
+    def step(self, f: int, obs: list[CameraObs], refs: list[list[Any]]) -> list[tuple[Any, int]]:
+        """Observe frame ``f`` (``obs[c]`` its rows in camera ``c``, ``refs[c]`` theirs)."""
+        st, out = self.state, []
+        rows = [np.arange(len(o)) for o in obs]
+        matches = _matches_at(obs, rows, self.cues)
+        for ci, (o, rs) in enumerate(zip(obs, rows, strict=True)):
+            for r in rs:
+                key = (ci, int(o.tids[r]))
+                st.last_seen[key] = f
+                if key in st.gid:
+                    out.append((refs[ci][r], st.gid[key]))
+                    _add_feature(st, st.gid[key], _feature(o, r))
+                    continue
+                if key not in st.pending:
+                    st.pending[key] = _Pending(first=f)
+                    self.tracklets += 1
+                p = st.pending[key]
+                p.frames += 1
+                feat = _feature(o, r)
+                if feat is not None:
+                    p.feat = feat if p.feat is None else p.feat + feat
+                self.held.setdefault(key, []).append(refs[ci][r])
+        for ka, kb in matches:
+            for k, other in ((ka, kb), (kb, ka)):
+                if k in st.pending:
+                    st.pending[k].votes[other] += 1
+        out += self._settle(f, final=False)
+        _retire(f, st, self.cfg, self.times)
+        self.last_frame = f
+        return out
+
+    def finish(self) -> list[tuple[Any, int]]:
+        """Decide every pending tracklet (the end of the stream)."""
+        return self._settle(self.last_frame + 1, final=True)
+
+    @property
+    def identities(self) -> int:
+        return self.state.next_gid - 1
+
+    def _settle(self, f: int, *, final: bool) -> list[tuple[Any, int]]:
+        """Fix the identity of pending tracklets whose window is over (or that ended)."""
+        st, out = self.state, []
+        ready = [
+            k
+            for k, p in st.pending.items()
+            if final or p.frames >= self.times.online_window or st.last_seen[k] < f
+        ]
+        ready.sort(key=lambda k: -st.pending[k].frames)
+        for k in ready:
+            p = st.pending.pop(k)
+            g = _decide(k, p, f, st, self.cues, self.cfg, self.times)
+            st.gid[k] = g
+            if p.feat is not None:
+                s, n = st.feats.get(g, (np.zeros_like(p.feat), 0))
+                st.feats[g] = (s + p.feat, n + p.frames)
+            out += [(ref, g) for ref in self.held.pop(k, [])]
+        return out
+
+
 def associate_online(
     obs: list[CameraObs], cues: Cues, cfg: AssociateConfig, times: FrameTimes
 ) -> Assignment:
@@ -144,38 +223,17 @@ def associate_online(
     ``times`` holds ``cfg``'s durations in frames."""
     ids = [np.zeros(len(o), np.int64) for o in obs]
     frames = np.unique(np.concatenate([o.frames for o in obs])) if obs else []
-    st = _State()
-    held: dict[Key, list[tuple[int, int]]] = {}  # rows waiting for their identity
-    n_tracklets = 0
+    assoc = OnlineAssociator(cues, cfg, times)
+    fixed: list[tuple[Any, int]] = []
     for f in frames:
         f = int(f)
         rows = [_frame_rows(o, f) for o in obs]
-        matches = _matches_at(obs, rows, cues)
-        for ci, (o, rs) in enumerate(zip(obs, rows, strict=True)):
-            for r in rs:
-                key = (ci, int(o.tids[r]))
-                st.last_seen[key] = f
-                if key in st.gid:
-                    ids[ci][r] = st.gid[key]
-                    _add_feature(st, st.gid[key], _feature(o, r))
-                    continue
-                if key not in st.pending:
-                    st.pending[key] = _Pending(first=f)
-                    n_tracklets += 1
-                p = st.pending[key]
-                p.frames += 1
-                feat = _feature(o, r)
-                if feat is not None:
-                    p.feat = feat if p.feat is None else p.feat + feat
-                held.setdefault(key, []).append((ci, int(r)))
-        for ka, kb in matches:
-            for k, other in ((ka, kb), (kb, ka)):
-                if k in st.pending:
-                    st.pending[k].votes[other] += 1
-        _settle(f, st, cues, cfg, times, held, ids, final=False)
-        _retire(f, st, cfg, times)
-    _settle(int(frames[-1]) + 1 if len(frames) else 0, st, cues, cfg, times, held, ids, final=True)
-    return Assignment(ids, n_tracklets, st.next_gid - 1)
+        window = [o.window(f, f) for o in obs]
+        fixed += assoc.step(f, window, [[(ci, int(r)) for r in rs] for ci, rs in enumerate(rows)])
+    fixed += assoc.finish()
+    for (ci, r), g in fixed:
+        ids[ci][r] = g
+    return Assignment(ids, assoc.tracklets, assoc.identities)
 
 
 def _add_feature(st: _State, g: int, feat: NDArray[np.float64] | None) -> None:
@@ -183,32 +241,3 @@ def _add_feature(st: _State, g: int, feat: NDArray[np.float64] | None) -> None:
         return
     s, n = st.feats.get(g, (np.zeros_like(feat), 0))
     st.feats[g] = (s + feat, n + 1)
-
-
-def _settle(
-    f: int,
-    st: _State,
-    cues: Cues,
-    cfg: AssociateConfig,
-    times: FrameTimes,
-    held: dict[Key, list[tuple[int, int]]],
-    ids: list[NDArray[np.int64]],
-    *,
-    final: bool,
-) -> None:
-    """Fix the identity of pending tracklets whose window is over (or that ended)."""
-    ready = [
-        k
-        for k, p in st.pending.items()
-        if final or p.frames >= times.online_window or st.last_seen[k] < f
-    ]
-    ready.sort(key=lambda k: -st.pending[k].frames)
-    for k in ready:
-        p = st.pending.pop(k)
-        g = _decide(k, p, f, st, cues, cfg, times)
-        st.gid[k] = g
-        if p.feat is not None:
-            s, n = st.feats.get(g, (np.zeros_like(p.feat), 0))
-            st.feats[g] = (s + p.feat, n + p.frames)
-        for ci, r in held.pop(k, []):
-            ids[ci][r] = g

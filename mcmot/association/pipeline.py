@@ -6,9 +6,10 @@ result; everything in between is here:
 
 1. :func:`fit_geometry`: the camera pairs' ground-plane geometry (offline:
    fitted on the whole recording and checked around camera loops; online:
-   fitted once on the first frames);
+   fitted once on the first frames, :func:`warmup_window`);
 2. :func:`appearance_model`: features smoothed along each tracklet, the
-   same-versus-different similarity model, and its weight beside geometry;
+   same-versus-different similarity model (online: fitted on the warm-up
+   window too), and its weight beside geometry;
 3. :func:`assign_identities`: offline clustering or online assignment with
    the cues chosen.
 """
@@ -54,15 +55,20 @@ def fit_geometry(
 ) -> Geometry:
     """Each camera pair's geometry, fitted on ``obs`` (see the module docstring)."""
     if cfg.mode == "online":
-        # online: fit once on the first frames only (a bounded buffer)
-        starts = [int(o.frames[0]) for o in obs if len(o)]
-        first = min(starts) if starts else 1
-        obs = [o.window(first, first + times.online_warmup - 1) for o in obs]
+        obs = warmup_window(obs, times)
         return fit_scene(obs, cfg.geometry, static=True, fps=times.fps, progress=progress)
     pairs = fit_scene(
         obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
     )
     return check_loops(obs, pairs, cfg.geometry)
+
+
+def warmup_window(obs: list[CameraObs], times: FrameTimes) -> list[CameraObs]:
+    """The rows of the online warm-up: ``times.online_warmup`` frames from the first
+    frame with a row, the bounded buffer online mode fits its models on."""
+    starts = [int(o.frames[0]) for o in obs if len(o)]
+    first = min(starts) if starts else 1
+    return [o.window(first, first + times.online_warmup - 1) for o in obs]
 
 
 def appearance_model(
@@ -82,8 +88,9 @@ def appearance_model(
         sims = tracklet_similarities(obs)
     else:
         obs = causal_smooth_features(obs)
-        sims = cross_view_similarities(obs, APPEARANCE_SAMPLE)
-    negatives = known_negative_similarities(obs)
+        sims = cross_view_similarities(warmup_window(obs, times), APPEARANCE_SAMPLE)
+    fitted_on = obs if cfg.mode == "offline" else warmup_window(obs, times)
+    negatives = known_negative_similarities(fitted_on)
     model = fit_appearance_model(sims, cfg.appearance_full_separation, negatives=negatives)
     if geometry is not None and cfg.appearance_weight is not None:
         model = replace(model, weight=cfg.appearance_weight)
@@ -109,6 +116,19 @@ def assign_identities(
     if len(obs) == 1:
         n = len(np.unique(obs[0].tids))
         return Assignment([o.tids.copy() for o in obs], n, n)
+    cues = fused_cues(geometry, model, cfg, notes)
+    if cfg.mode == "online":
+        from mcmot.association.online import associate_online
+
+        return associate_online(obs, cues, cfg, times)
+    return associate_offline(obs, cues, cfg, times)
+
+
+def fused_cues(
+    geometry: Geometry | None, model: AppearanceModel | None, cfg: AssociateConfig, notes: list[str]
+) -> Cues:
+    """The cues association fuses: appearance alone decides whatever its weight (the
+    weight only ranks it against geometry); a low weight then adds a note."""
     used = model
     if model is not None and geometry is None:
         used = replace(model, weight=1.0)
@@ -117,12 +137,7 @@ def assign_identities(
                 f"appearance looks unreliable here (weight {model.weight:.2f}): "
                 "consider --cues both"
             )
-    cues = Cues(geometry, used, cfg.gate_scale)
-    if cfg.mode == "online":
-        from mcmot.association.online import associate_online
-
-        return associate_online(obs, cues, cfg, times)
-    return associate_offline(obs, cues, cfg, times)
+    return Cues(geometry, used, cfg.gate_scale)
 
 
 def _calibrate_on_geometry(

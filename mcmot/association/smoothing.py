@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mcmot.association.data import CameraObs
 
@@ -34,26 +35,42 @@ def smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
     return out
 
 
+class RunningMeans:
+    """Each tracklet's mean feature so far, fed one frame at a time: one running sum
+    (float64) per live tracklet; :meth:`forget` drops tracklets that ended."""
+
+    def __init__(self) -> None:
+        self.sums: dict[int, NDArray[np.float64]] = {}
+
+    def smooth(self, tids: NDArray[np.int64], feats: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The rows of one frame (one row per tracklet): each tracklet's normalised sum
+        of its features up to and including this frame."""
+        out = np.empty(feats.shape, np.float32)
+        for k, (t, f) in enumerate(zip(tids.tolist(), feats, strict=True)):
+            s = self.sums.get(t)
+            s = f.astype(np.float64) if s is None else s + f
+            self.sums[t] = s
+            out[k] = s / max(float(np.linalg.norm(s)), 1e-12)
+        return out
+
+    def forget(self, tids: set[int]) -> None:
+        """Drop the sums of ``tids`` (tracklets that will not be seen again)."""
+        for t in tids:
+            self.sums.pop(t, None)
+
+
 def causal_smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
     """Copies of ``obs`` whose feature rows are the mean of their tracklet's
     features so far (this frame and earlier ones): the online counterpart of
-    :func:`smooth_features`, computable frame by frame with one running sum per
-    live tracklet."""
+    :func:`smooth_features`, computed frame by frame by :class:`RunningMeans`
+    (the streaming run feeds the same class as the frames arrive)."""
     out = []
     for o in obs:
         if o.feats is None or len(o) == 0:
             out.append(o)
             continue
-        order = np.lexsort((o.frames, o.tids))
-        f = o.feats[order].astype(np.float64)
-        csum = np.cumsum(f, axis=0)
-        tids = o.tids[order]
-        starts = np.flatnonzero(np.r_[True, tids[1:] != tids[:-1]])
-        group = np.repeat(starts, np.diff(np.r_[starts, len(tids)]))
-        before = np.where((group > 0)[:, None], csum[np.maximum(group - 1, 0)], 0.0)
-        run = csum - before
-        run /= np.maximum(np.linalg.norm(run, axis=1, keepdims=True), 1e-12)
-        smoothed = np.empty_like(run)
-        smoothed[order] = run
-        out.append(replace(o, feats=smoothed.astype(np.float32)))
+        means = RunningMeans()
+        cuts = np.flatnonzero(np.diff(o.frames)) + 1
+        parts = [means.smooth(o.tids[r], o.feats[r]) for r in np.split(np.arange(len(o)), cuts)]
+        out.append(replace(o, feats=np.concatenate(parts)))
     return out

@@ -29,7 +29,7 @@ from mcmot.errors import McmotError
 from mcmot.scene import Scene
 
 if TYPE_CHECKING:
-    from mcmot.stages.run import StageReport
+    from mcmot.stages.run import RunConfig, StageReport
 
 ModelOpt = Annotated[
     str | None,
@@ -70,6 +70,14 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON summary on stdout (logs on stderr).")
 ]
 RedoOpt = Annotated[bool, typer.Option("--overwrite", help="Redo every stage, even current ones.")]
+OnlineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online",
+        help="Stream: read every camera frame by frame and write rows as they are final "
+        "(needs --model unless --track-features none --cues geometry; docs/streaming.md).",
+    ),
+]
 
 
 def _reports_table(reports: list[StageReport], title: str) -> Table:
@@ -125,9 +133,10 @@ def run_cmd(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     overwrite: RedoOpt = False,
+    online: OnlineOpt = False,
 ) -> None:
     """Run every stage that is not current: detect, pretrain, extract-features, track,
-    associate, evaluate (when gt/ exists)."""
+    associate, evaluate (when gt/ exists); with --online, as one stream."""
     from mcmot.stages.run import RunConfig, apply_overrides, run_pipeline
 
     sc, base = Scene(scene), RunConfig()
@@ -143,12 +152,47 @@ def run_cmd(
     )
     if config is not None:
         cfg = apply_overrides(cfg, load_overrides(config))
+    if online:
+        _run_online(sc, cfg, overwrite, as_json)
+        return
     with progress_bar(enabled=not as_json) as bar:
         reports = run_pipeline(sc, cfg, overwrite=overwrite, progress=bar, log=info)
     if as_json:
         out.print_json(_json_summary(sc, reports))
         return
     err.print(_reports_table(reports, f"mcmot run {sc.root}"))
+    _print_eval(sc)
+
+
+def _run_online(sc: Scene, cfg: RunConfig, overwrite: bool, as_json: bool) -> None:
+    """``run --online``: the stream, then the evaluation when gt/ exists."""
+    from mcmot.stages.evaluate import run_evaluate
+    from mcmot.stages.stream import run_streaming
+
+    with progress_bar(enabled=not as_json) as bar:
+        res = run_streaming(sc, cfg, overwrite=overwrite, progress=bar, log=info)
+    for note in res.notes:
+        info(note)
+    if sc.stage_files("gt"):
+        run_evaluate([sc], cfg.evaluate)
+    if as_json:
+        summary = {"scene": str(sc.root), "stream": dataclasses.asdict(res)}
+        metrics = (
+            json.loads(sc.eval_path.read_text()).get("metrics") if sc.stage_files("gt") else None
+        )
+        out.print_json(json.dumps(summary | {"metrics": metrics}))
+        return
+    table = Table(title=f"mcmot run --online {sc.root}")
+    for col in ("cameras", "frames", "seconds", "det rows", "track rows", "global rows", "ids"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(len(res.cameras)),
+        str(res.frames),
+        f"{res.seconds:.1f}",
+        *(str(res.rows[k]) for k in ("det", "tracks", "global")),
+        str(res.identities),
+    )
+    err.print(table)
     _print_eval(sc)
 
 

@@ -148,6 +148,15 @@ AppearanceWeightOpt = Annotated[
         "same-frame pairs from sure consecutive-frame links).",
     ),
 ]
+CalibrationSecondsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--calibration-seconds",
+        min=0.0,
+        help="Calibrate the appearance gate and weight on each camera's first this many "
+        "seconds (default: the whole recording; `run --online` calibrates on its warm-up).",
+    ),
+]
 _S = SsatConfig()
 TrackerOpt = Annotated[
     TrackerChoice,
@@ -225,6 +234,7 @@ def track_cmd(
     motion_cost: MotionCostOpt = None,
     motion_weight: MotionWeightOpt = None,
     appearance_weight: AppearanceWeightOpt = None,
+    calibration_seconds: CalibrationSecondsOpt = None,
     tau1: Tau1Opt = None,
     tau2: Tau2Opt = None,
     alpha: AlphaOpt = None,

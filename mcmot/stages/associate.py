@@ -155,7 +155,7 @@ def build_obs(
     return obs
 
 
-def _loaded_geometry(path: str, names: list[str]) -> dict[tuple[str, str], PairGeometry]:
+def loaded_geometry(path: str, names: list[str]) -> dict[tuple[str, str], PairGeometry]:
     """The pairs of ``names`` in the geometry file ``path``, each in the scene's camera order."""
     loaded = load_geometry(Path(path))
     out = {}
@@ -168,7 +168,7 @@ def _loaded_geometry(path: str, names: list[str]) -> dict[tuple[str, str], PairG
     return out
 
 
-def _loaded_pairs_cover(
+def loaded_pairs_cover(
     path: str, cams: list[str], geometry: dict[tuple[str, str], PairGeometry]
 ) -> list[str]:
     """Notes on camera pairs a ``--geometry`` file lacks; an error when it has none of them."""
@@ -205,14 +205,14 @@ def run_associate(
     use_app, use_geo, notes = _resolve_cues(sc, cams, cfg)
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
-    times = _frame_times(sc, cfg, notes)
+    times = frame_times(sc, cfg, notes)
     clock = _Clock()
     obs = build_obs(sc, tracks, cfg, use_app)
     clock.lap("load")
     geometry: dict[tuple[str, str], PairGeometry] = {}
     if use_geo and cfg.geometry_path:
-        geometry = _loaded_geometry(cfg.geometry_path, cams)
-        notes += _loaded_pairs_cover(cfg.geometry_path, cams, geometry)
+        geometry = loaded_geometry(cfg.geometry_path, cams)
+        notes += loaded_pairs_cover(cfg.geometry_path, cams, geometry)
     elif use_geo:
         geometry = fit_geometry(obs, cfg, times, progress)
         clock.lap("geometry")
@@ -247,7 +247,7 @@ def run_associate(
     )
 
 
-def _frame_times(sc: Scene, cfg: AssociateConfig, notes: list[str]) -> FrameTimes:
+def frame_times(sc: Scene, cfg: AssociateConfig, notes: list[str]) -> FrameTimes:
     """The durations of ``cfg`` in frames at the scene's rate (a note when it is assumed)."""
     fps, fps_note = scene_fps(sc, cfg.fps)
     notes += [fps_note] if fps_note else []

@@ -162,7 +162,7 @@ def kpts_path(scene: Scene, camera: str) -> Path:
 def detect_inputs(scene: Scene, cfg: DetectConfig) -> list[Path]:
     """The files :func:`run_detect` reads: gt files, or camera sources plus the weights."""
     if cfg.from_gt:
-        return [scene.path("gt", name) for name in _gt_camera_names(scene, cfg)]
+        return [scene.path("gt", name) for name in gt_camera_names(scene, cfg)]
     cams = scene.select_cameras(list(cfg.cameras) if cfg.cameras else None)
     sources = [c.source for c in cams if c.source is not None]
     return [*sources, resolve_weights(cfg.weights)]
@@ -196,7 +196,7 @@ def run_detect(
         for bad parameters, missing cameras or weights, unreadable or corrupt
         videos, or existing outputs without ``overwrite``; ``det/`` is then unchanged.
     """
-    _check_config(cfg)
+    check_detect_config(cfg)
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
@@ -205,9 +205,9 @@ def run_detect(
             warn(message)
 
     if cfg.from_gt:
-        names = _gt_camera_names(scene, cfg)
+        names = gt_camera_names(scene, cfg)
         _check_outputs(scene, names, overwrite)
-        results = [_camera_from_gt(scene, name, cfg, _warn) for name in names]
+        results = [camera_from_gt(scene, name, cfg, _warn) for name in names]
         weights, device = None, None
     else:
         cams = _pixel_cameras(scene, cfg)
@@ -222,7 +222,8 @@ def run_detect(
     return DetectResult(summaries, outputs, warnings, weights, device)
 
 
-def _check_config(cfg: DetectConfig) -> None:
+def check_detect_config(cfg: DetectConfig) -> None:
+    """One-line errors for out-of-range settings, before any work."""
     from mcmot.detectors import MAX_IMGSZ
 
     if cfg.imgsz is not None and not 32 <= cfg.imgsz <= MAX_IMGSZ:
@@ -244,7 +245,7 @@ def _check_outputs(scene: Scene, names: list[str], overwrite: bool) -> None:
 # ------------------------------------------------------------------ from ground truth
 
 
-def _gt_camera_names(scene: Scene, cfg: DetectConfig) -> list[str]:
+def gt_camera_names(scene: Scene, cfg: DetectConfig) -> list[str]:
     available = scene.stage_files("gt")
     if cfg.cameras:
         missing = [n for n in cfg.cameras if n not in available]
@@ -259,7 +260,7 @@ def _gt_camera_names(scene: Scene, cfg: DetectConfig) -> list[str]:
     return list(available)
 
 
-def _camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _CameraOutput:
+def camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _CameraOutput:
     path = scene.path("gt", name)
     gt, repeats = read_truth(path, zero_based=cfg.zero_based)
     if repeats:
@@ -285,7 +286,7 @@ def _pixel_cameras(scene: Scene, cfg: DetectConfig) -> list[Camera]:
     return cams
 
 
-def _open_all(cams: list[Camera], zero_based: bool) -> list[FrameSource]:
+def open_all(cams: list[Camera], zero_based: bool) -> list[FrameSource]:
     """Open every camera before any inference, so a bad file fails fast."""
     sources: list[FrameSource] = []
     try:
@@ -320,25 +321,13 @@ def _detect_cameras(
     progress: ProgressCallback | None,
     warn: Warn,
 ) -> tuple[list[_CameraOutput], Path, str]:
-    sources = _open_all(cams, cfg.zero_based)
+    sources = open_all(cams, cfg.zero_based)
     try:
         counts = {c.name: s.num_frames for c, s in zip(cams, sources, strict=True)}
         n, message = common_frames(counts)
         if message:
             warn(message)
-        detector = PersonDetector(
-            cfg.weights,
-            device=cfg.device,
-            imgsz=cfg.imgsz,
-            conf=cfg.conf,
-            iou=cfg.iou,
-            person_class=cfg.person_class,
-            half=cfg.half,
-            backend=cfg.backend,
-            export_dir=Path(cfg.export_dir) if cfg.export_dir else scene.root / SCENE_EXPORT_DIR,
-        )
-        for size in dict.fromkeys(s.size for s in sources):  # every input size, before timing
-            detector.warmup(size)
+        detector = make_detector(scene, cfg, sources)
         batch = cfg.batch or default_batch(detector.device)
         results = [
             detect_source(detector, src, cam.name, n, batch, progress)
@@ -348,6 +337,24 @@ def _detect_cameras(
         for src in sources:
             src.close()
     return results, detector.weights, detector.describe()
+
+
+def make_detector(scene: Scene, cfg: DetectConfig, sources: list[FrameSource]) -> PersonDetector:
+    """The detector ``cfg`` asks for, warmed up on every input size (before any timing)."""
+    detector = PersonDetector(
+        cfg.weights,
+        device=cfg.device,
+        imgsz=cfg.imgsz,
+        conf=cfg.conf,
+        iou=cfg.iou,
+        person_class=cfg.person_class,
+        half=cfg.half,
+        backend=cfg.backend,
+        export_dir=Path(cfg.export_dir) if cfg.export_dir else scene.root / SCENE_EXPORT_DIR,
+    )
+    for size in dict.fromkeys(s.size for s in sources):
+        detector.warmup(size)
+    return detector
 
 
 def default_batch(device: str) -> int:
@@ -395,7 +402,7 @@ def detect_source(
             elapsed = time.perf_counter() - start
             progress(ProgressEvent(camera, done, end, {"fps": done / max(elapsed, 1e-9)}))
     seconds = time.perf_counter() - start
-    table = _table(frames, boxes, scores)
+    table = detections_table(frames, boxes, scores)
     keypoints = None
     if detector.is_pose:
         keypoints = np.concatenate(kpts) if kpts else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
@@ -403,7 +410,10 @@ def detect_source(
     return _CameraOutput(camera, table, keypoints, done, seconds, imgsz)
 
 
-def _table(frames: list[NDArray], boxes: list[NDArray], scores: list[NDArray]) -> MotTable:
+def detections_table(
+    frames: list[NDArray], boxes: list[NDArray], scores: list[NDArray]
+) -> MotTable:
+    """The det rows of frames' detections (boxes rounded as ``det/`` stores them)."""
     if not frames:
         return MotTable.empty()
     f = np.concatenate(frames)

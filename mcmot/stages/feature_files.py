@@ -37,6 +37,11 @@ def load_features(path: Path, det: MotTable, key: str, root: Path) -> NDArray[np
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise McmotError(f"cannot read {path} ({type(exc).__name__}): {fix}") from None
     _check_alignment(path, det, arr, frames, boxes, fix)
+    return unit_rows(arr)
+
+
+def unit_rows(arr: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``arr`` with every row L2-normalised, as the tracker reads features."""
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     return arr / np.maximum(norms, 1e-12)
 

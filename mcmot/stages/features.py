@@ -90,7 +90,7 @@ class CameraFeatures:
     path: Path
 
 
-class _Encoder:
+class Encoder:
     """A loaded single-view encoder (or teacher) behind one interface."""
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
@@ -156,21 +156,19 @@ class _Encoder:
             emb = self.reid.embed_images(flat).cpu().numpy()
             return list(np.split(emb, np.cumsum([len(g) for g in groups])[:-1]))
         assert self.model is not None
-        n = max(len(g) for g in groups)
-        h, w = self.size
-        crops = np.zeros((len(groups), n, h, w, 3), np.uint8)
-        valid = np.zeros((len(groups), n), bool)
-        for i, g in enumerate(groups):
-            crops[i, : len(g)] = g
-            valid[i, : len(g)] = True
-        imgs = normalize_crops(torch.from_numpy(crops).to(self.device))
-        with torch.no_grad():
-            pooled = self.model.embed(imgs, torch.from_numpy(valid).to(self.device), pooling)
-        pooled = pooled.float().cpu().numpy()
-        return [pooled[i, : len(g)] for i, g in enumerate(groups)]
+        out: list[NDArray] = [np.zeros(0)] * len(groups)
+        for n in sorted({len(g) for g in groups}):  # no padding: a group's features are its own
+            idx = [i for i, g in enumerate(groups) if len(g) == n]
+            crops = torch.from_numpy(np.stack([groups[i] for i in idx])).to(self.device)
+            valid = torch.ones(crops.shape[:2], dtype=torch.bool, device=self.device)
+            with torch.no_grad():
+                pooled = self.model.embed(normalize_crops(crops), valid, pooling)
+            for j, i in enumerate(idx):
+                out[i] = pooled[j].float().cpu().numpy()
+        return out
 
 
-def _groups(table: MotTable, max_dets: int) -> list[tuple[int, NDArray[np.int64]]]:
+def frame_groups(table: MotTable, max_dets: int) -> list[tuple[int, NDArray[np.int64]]]:
     """(frame, row indices) groups: one frame's rows in box order, at most ``max_dets`` per group.
 
     The encoder gives each detection of a group its own positional slot, so
@@ -199,38 +197,45 @@ def split_normalize(pooled: NDArray, shared: bool) -> tuple[NDArray, NDArray]:
     return F.normalize(fa, dim=1).numpy(), F.normalize(fs, dim=1).numpy()
 
 
+def group_crops(img: NDArray[np.uint8], boxes: NDArray, size: tuple[int, int]) -> NDArray:
+    """(k, H, W, 3) crops of one group's boxes from its frame, resized to the model's input."""
+    return np.stack([crop_resize(img, b, size[0], size[1]) for b in boxes])
+
+
+def pooled_features(enc: Encoder, cfg: FeaturesConfig, crops: list[NDArray]) -> list[NDArray]:
+    """Pooled features of each group of crops, ``cfg.batch`` groups per forward pass.
+
+    A group's features depend on its crops alone (:meth:`Encoder.encode` never
+    pads), so the stage (groups of one camera) and the streaming run (groups of
+    one timestep) give the same features.
+    """
+    return [fe for part in _batches(crops, cfg.batch) for fe in enc.encode(part, cfg.pooling)]
+
+
 def _camera(
     scene: Scene,
     cam: Camera,
-    enc: _Encoder,
+    enc: Encoder,
     cfg: FeaturesConfig,
     progress: ProgressCallback,
     staging: Staging,
 ) -> CameraFeatures:
     table = read_mot(scene.path("det", cam.name), unique_ids=False)
-    pooled: NDArray | None = None
-    groups = _groups(table, enc.max_dets)
-    h, w = enc.size
+    pooled = np.zeros((len(table), enc.width), np.float32)
     done = 0
     with open_source(cam.source) as src:  # type: ignore[arg-type]
-        for part in _batches(groups, cfg.batch):
+        for part in _batches(frame_groups(table, enc.max_dets), cfg.batch):
             crops = []
             for f, rows in part:
                 if f > src.num_frames:
                     raise McmotError(
                         f"det/{cam.name}.txt has frame {f} but the camera has {src.num_frames}"
                     )
-                img = src.read(f)
-                crops.append(np.stack([crop_resize(img, table.boxes[r], h, w) for r in rows]))
-            feats = enc.encode(crops, cfg.pooling)
-            if pooled is None:
-                pooled = np.zeros((len(table), feats[0].shape[1]), np.float32)
-            for (_, rows), fe in zip(part, feats, strict=True):
+                crops.append(group_crops(src.read(f), table.boxes[rows], enc.size))
+            for (_, rows), fe in zip(part, pooled_features(enc, cfg, crops), strict=True):
                 pooled[rows] = fe
             done += sum(len(r) for _, r in part)
             progress(ProgressEvent(f"features {cam.name}", done, len(table)))
-    if pooled is None:  # no detections: widths from the model
-        pooled = np.zeros((0, enc.width), np.float32)
     fa, fs = split_normalize(pooled, enc.shared)
     path = scene.path("features", cam.name)
     write_npz(
@@ -242,6 +247,18 @@ def _camera(
         checkpoint=np.array(enc.name),
     )
     return CameraFeatures(cam.name, len(table), fa.shape[1], fs.shape[1], path)
+
+
+def check_features_config(cfg: FeaturesConfig) -> None:
+    """One-line errors for missing or out-of-range settings, before any work."""
+    if not cfg.model:
+        raise McmotError("--model is required: a checkpoint from `mcmot pretrain`, or teacher")
+    if cfg.pooling not in ("max", "mean", "cls"):
+        raise McmotError(f"--pooling must be max, mean or cls, got {cfg.pooling!r}")
+    if cfg.pooling == "cls" and cfg.model != "teacher":
+        raise McmotError("--pooling cls is the teacher's class token: use it with --model teacher")
+    if cfg.batch < 1:
+        raise McmotError("--batch must be at least 1")
 
 
 @stage_lock("extract-features")
@@ -268,14 +285,7 @@ def run_extract_features(
     one CameraFeatures per camera
     """
     scene = scene if isinstance(scene, Scene) else Scene(scene)
-    if not cfg.model:
-        raise McmotError("--model is required: a checkpoint from `mcmot pretrain`, or teacher")
-    if cfg.pooling not in ("max", "mean", "cls"):
-        raise McmotError(f"--pooling must be max, mean or cls, got {cfg.pooling!r}")
-    if cfg.pooling == "cls" and cfg.model != "teacher":
-        raise McmotError("--pooling cls is the teacher's class token: use it with --model teacher")
-    if cfg.batch < 1:
-        raise McmotError("--batch must be at least 1")
+    check_features_config(cfg)
     cams = [c for c in scene.select_cameras(cameras) if c.source is not None]
     if not cams:
         raise McmotError(f"{scene.root} has no videos or frame folders to crop detections from")
@@ -284,7 +294,7 @@ def run_extract_features(
         raise McmotError(
             f"{scene.root} has no det/ for camera(s) {', '.join(missing)}: run `mcmot detect` first"
         )
-    enc = _Encoder(cfg, resolve_device(cfg.device))
+    enc = Encoder(cfg, resolve_device(cfg.device))
     scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
     report = progress or (lambda ev: None)
     inputs = [scene.path("det", c.name) for c in cams]

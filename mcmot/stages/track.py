@@ -37,7 +37,7 @@ from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.stages.feature_files import load_features
-from mcmot.timebase import DEFAULT_FPS, frames_rounded, scene_fps
+from mcmot.timebase import DEFAULT_FPS, frames_at_least_one, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 from mcmot.tracking.config import LearnedConfig, SsatConfig
@@ -320,23 +320,37 @@ def track_camera(
     rows: list[int] = []
     reported = 0
     for frame in sorted(f for f in slices if 1 <= f <= n_frames):
-        tracker.skip(frame - 1 - tracker.frame_count)
         sl = slices[frame]
-        dets = Detections(det.boxes[sl], det.scores[sl], None if feats is None else feats[sl])
-        for track_id, _, index in tracker.update(dets):
-            frames.append(frame)
+        for f, track_id, index in track_frame(
+            tracker, frame, det.select(sl), None if feats is None else feats[sl]
+        ):
+            frames.append(f)
             ids.append(track_id)
-            rows.append(sl.start + index)
-        for past, track_id, _, index in tracker.pop_recovered():
-            frames.append(past)
-            ids.append(track_id)
-            rows.append(slices[past].start + index)
+            rows.append(slices[f].start + index)
         if progress is not None and frame - reported >= PROGRESS_EVERY:
             reported = frame
             progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
     if progress is not None:
         progress(ProgressEvent(name, n_frames, n_frames, {"tracks": len(tracker.tracks)}))
     return _track_rows(det, frames, ids, rows)
+
+
+def track_frame(
+    tracker: Any, frame: int, det: MotTable, feats: NDArray[np.float32] | None
+) -> list[tuple[int, int, int]]:
+    """Advance ``tracker`` to ``frame`` and feed it that frame's detections.
+
+    ``det`` (and ``feats``) are the frame's rows in :func:`canonical_rows`
+    order; frames without detections need no call (the next call ages the
+    tracks over them). Returns the rows that became known: ``(frame, track id,
+    detection index within that frame's rows)``, this frame's and, with
+    ``emit_tentative``, earlier frames' rows of tracks confirmed now.
+    """
+    tracker.skip(frame - 1 - tracker.frame_count)
+    out = [
+        (frame, tid, i) for tid, _, i in tracker.update(Detections(det.boxes, det.scores, feats))
+    ]
+    return out + [(past, tid, i) for past, tid, _, i in tracker.pop_recovered()]
 
 
 def _make_tracker(
@@ -397,8 +411,13 @@ def calibrate_camera(
     if feats is None or not isinstance(cfg, TrackerConfig):
         return cfg, None
     det, feats = canonical_rows(det, feats)
+    fps = cfg.fps or DEFAULT_FPS
+    last = det.frames.max() if len(det) else 0
+    if cfg.calibration_seconds is not None:
+        last = frames_at_least_one(cfg.calibration_seconds, fps)
     ok = (
-        (det.scores >= cfg.min_confidence)
+        (det.frames <= last)
+        & (det.scores >= cfg.min_confidence)
         & (det.boxes[:, 3] >= cfg.min_height)
         & (det.boxes[:, 2] > 0)
         & (det.boxes[:, 3] > 0)
@@ -407,7 +426,7 @@ def calibrate_camera(
         det.frames[ok],
         det.boxes[ok],
         feats[ok],
-        max_lag=frames_rounded(cfg.max_age_seconds, cfg.fps or DEFAULT_FPS),
+        max_lag=frames_rounded(cfg.max_age_seconds, fps),
         quantile=cfg.cosine_gate_quantile,
         fixed_gate=cfg.max_cosine_distance,
         weight=cfg.appearance_weight,

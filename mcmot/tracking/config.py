@@ -117,6 +117,11 @@ class TrackerConfig:
         appearance cascade (cosine cost, cosine gate, motion only gates). With
         ``motion_weight`` > 0 the cascade is DeepSORT's eq. 5 instead and w only
         switches appearance off (0) or on
+    calibration_seconds : None [default: the whole recording], or the first this
+        many seconds of each camera (frames ``1 .. frames_at_least_one(s)``): the
+        detections the appearance gate and weight are calibrated on. The streaming
+        run (``mcmot run --online``) calibrates on its warm-up buffer, so it uses
+        the associator's ``online_warmup`` when this is None
     """
 
     max_cosine_distance: float = 0.2
@@ -136,6 +141,7 @@ class TrackerConfig:
     emit_tentative: bool = False
     motion_weight: float = 0.0
     appearance_weight: float | None = None
+    calibration_seconds: float | None = None
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -162,6 +168,10 @@ class TrackerConfig:
             (
                 self.appearance_weight is None or 0 <= self.appearance_weight <= 1,
                 "appearance_weight must be in [0, 1]",
+            ),
+            (
+                self.calibration_seconds is None or 0 < self.calibration_seconds <= 1e6,
+                "calibration_seconds must be in (0, 1e6]",
             ),
         ]
         for ok, message in checks:
