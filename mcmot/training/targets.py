@@ -26,8 +26,10 @@ from mcmot.atomic import write_npz
 
 #: Rows computed in one call of the teacher.
 CHUNK = 64
-#: Rows timed to estimate the cost of a row when nothing was computed yet.
+#: Rows computed to estimate the cost of a row when nothing was computed yet.
 PROBE_ROWS = 16
+#: Rows of the probe computed first and not timed.
+WARMUP_ROWS = 4
 
 
 class LazyTargets:
@@ -58,6 +60,7 @@ class LazyTargets:
         self.done = np.zeros(len(crops), bool)
         self.seconds = 0.0  # time spent computing in this process
         self.computed = 0  # rows computed in this process
+        self._timed_s, self._timed_rows = 0.0, 0  # what the cost of a row is measured on
         self.loaded = self._read() if cache is not None else 0
 
     @property
@@ -85,20 +88,31 @@ class LazyTargets:
             part = todo[s : s + CHUNK]
             t0 = time.perf_counter()
             self.values[part] = self.compute(self.crops[part])
-            self.seconds += time.perf_counter() - t0
+            spent = time.perf_counter() - t0
+            self.seconds += spent
+            self._timed_s += spent
+            self._timed_rows += len(part)
             self.done[part] = True
             self.computed += len(part)
         return len(todo)
 
     def seconds_per_row(self) -> float:
         """The measured cost of a row; probes :data:`PROBE_ROWS` missing rows if none
-        was computed yet (0 when every row is done)."""
+        was computed yet (0 when every row is done).
+
+        The probe's first :data:`WARMUP_ROWS` rows are not timed: a runtime's first
+        call pays for setting itself up (ONNX Runtime: about half again a row's cost).
+        """
         if self.computed == 0:
             todo = self.missing()
             if len(todo) == 0:
                 return 0.0
-            self.ensure(todo[:PROBE_ROWS])
-        return self.seconds / self.computed
+            self.ensure(todo[:WARMUP_ROWS])
+            self._timed_s, self._timed_rows = 0.0, 0
+            self.ensure(todo[WARMUP_ROWS:PROBE_ROWS])
+        if self._timed_rows == 0:  # fewer rows than the warm-up were missing
+            return self.seconds / self.computed
+        return self._timed_s / self._timed_rows
 
     def _read(self) -> int:
         assert self.cache is not None
