@@ -8,8 +8,7 @@ ultralytics' predictor still letterboxes the frames, runs non-maximum
 suppression and scales boxes and keypoints back as on the torch path, so the
 two paths differ only in the network's arithmetic.
 
-Both runtimes read the same ONNX file (OpenVINO reads ONNX directly; its model
-converter, whose telemetry would try the network, is never called). A cached
+Both runtimes read the same ONNX file (mcmot.runtimes opens it). A cached
 export is named by the checkpoint's SHA-256 and the input size, so a changed
 checkpoint or size gets its own file; it is written atomically, so an
 interrupted export leaves no partial file. A missing runtime or exporter is a
@@ -19,14 +18,13 @@ one-line error naming the pip extra to install, never an install attempt.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from mcmot.atomic import atomic_path, make_dir, write_error
 from mcmot.boxes import iou_matrix
 from mcmot.detectors import FrameDetections, first_line, load_model, resolve_device
 from mcmot.errors import McmotError
+from mcmot.runtimes import Session, open_session
 
 #: The backends by name: ultralytics' torch path, ONNX Runtime, OpenVINO.
 BACKENDS = ("torch", "onnx", "openvino")
@@ -49,8 +48,6 @@ CPU_SPEED_ORDER = ("openvino", "onnx", "torch")
 _MODULES = {"torch": (), "onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}
 #: Where a scene keeps its exported models, relative to the scene folder.
 SCENE_EXPORT_DIR = Path("cache") / "detector"
-
-Network = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
 
 def installed(backend: str) -> bool:
@@ -174,82 +171,6 @@ def _run_exporter(weights: Path, shape: tuple[int, int]) -> Path:
 
 
 # ------------------------------------------------------------------ running
-
-
-@dataclass(frozen=True)
-class Session:
-    """One exported model loaded in a runtime.
-
-    Attributes
-    ----------
-    run : (1, 3, h, w) float32 RGB in [0, 1] -> the network's raw output
-    precision : the arithmetic the runtime uses: 'f32', or OpenVINO's 'bf16' on
-        CPUs with bfloat16 instructions (its default there)
-    """
-
-    run: Network
-    precision: str
-
-
-def open_session(
-    path: Path, backend: str, threads: int | None = None, precision: str | None = None
-) -> Session:
-    """Load the ONNX file ``path`` in ``backend``'s runtime on the CPU.
-
-    Parameters
-    ----------
-    threads : CPU threads; None = every core the process may use
-    precision : OpenVINO's inference precision ('f32', 'bf16'); None = its default
-    """
-    try:
-        if backend == "onnx":
-            return _onnx_session(path, threads)
-        if backend == "openvino":
-            return _openvino_session(path, threads, precision)
-    except Exception as exc:  # noqa: BLE001 - runtimes raise their own kinds
-        raise McmotError(f"{backend} cannot load {path}: {first_line(exc)}") from None
-    raise McmotError(f"bad runtime backend {backend!r}; use onnx or openvino")
-
-
-def _onnx_session(path: Path, threads: int | None) -> Session:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3  # errors only
-    # ONNX Runtime's default counts the machine's cores, not those this process may use
-    opts.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return Session(lambda x: session.run(None, {name: x})[0], "f32")
-
-
-@functools.cache
-def _openvino_core() -> Any:
-    """One OpenVINO core for the process, never released.
-
-    Each core loads its own CPU plugin, and each plugin points the thread's
-    alternate signal stack at a buffer of its own, restoring the one it found
-    when it is released; plugins released out of order leave the stack on a
-    freed buffer, and the next signal (Ctrl-C) is then a segmentation fault.
-    """
-    import openvino as ov
-
-    return ov.Core()
-
-
-def _openvino_session(path: Path, threads: int | None, precision: str | None) -> Session:
-    core = _openvino_core()
-    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    if precision:
-        config["INFERENCE_PRECISION_HINT"] = precision
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-    request = compiled.create_infer_request()
-    used = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-    # the input is read in place; the output comes back as a copy (share_outputs=False)
-    return Session(lambda x: request.infer({0: x}, share_inputs=True)[0], used)
 
 
 class Runtime:

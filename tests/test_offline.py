@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pretrain_fixtures import TINY_RUN
 
-from mcmot.models.teacher import ort_offline, teacher_available
+from mcmot.models.teacher import teacher_available
+from mcmot.runtimes import ort_offline
 
 #: Runs in a fresh interpreter, so that what libraries do when first imported
 #: is caught too: blocks and records every connection and name lookup, then

