@@ -1,7 +1,8 @@
 """Whether `mcmot pretrain --minutes M` takes M minutes of wall time, with and without the teacher.
 
 Each setting (``--teacher none``, then ``--teacher auto`` when the teacher is
-installed) runs ``--runs`` times in a fresh process on the same scene, one
+installed, on the fastest runtime installed; ``auto:onnx`` forces ONNX
+Runtime) runs ``--runs`` times in a fresh process on the same scene, one
 after the other: the first run starts with the scene's pretraining cache
 deleted (it crops every detection and computes the teacher's targets it
 needs), the later ones find the cache the runs before them left. Wall time is
@@ -61,7 +62,10 @@ def cached_rows(scene: Path, pattern: str, key: str) -> int:
 def one_run(mcmot: list[str], scene: Path, out: Path, minutes: float, teacher: str) -> dict:
     """Wall time and steps of one ``mcmot pretrain`` process."""
     argv = [*mcmot, "pretrain", str(scene), "--out", str(out), "--minutes", str(minutes)]
-    argv += ["--teacher", teacher, "--overwrite"]
+    name, _, runtime = teacher.partition(":")
+    argv += ["--teacher", name, "--overwrite"]
+    if runtime:
+        argv += ["--set", f"teacher_runtime={runtime}"]
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -80,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--scene", type=Path, default=None, help="a scene with det/ (default: synth)")
     ap.add_argument(
-        "--teachers", default="none,auto", help="comma-separated --teacher values (none,auto)"
+        "--teachers",
+        default="none,auto",
+        help="comma-separated --teacher values; auto:onnx or auto:openvino also sets its runtime",
     )
     return ap
 

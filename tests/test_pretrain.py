@@ -240,6 +240,7 @@ def test_cli_trains_and_reports(scene, tmp_path):
         (["--set", "nonsense"], "KEY=VALUE"),
         (["--resume"], "nothing to resume"),
         (["--set", "img_height=30"], "multiple of patch size"),
+        (["--set", "teacher_runtime=gpu"], "teacher_runtime must be auto, openvino or onnx"),
     ],
 )
 def test_cli_bad_inputs_one_line(scene, tmp_path, extra, message):

@@ -29,6 +29,8 @@ class PretrainConfig(CalibFreeConfig):
     min_box_px : boxes smaller than this (after clipping to the frame) are not used
     teacher : "auto", "none" or a path (see mcmot.models.teacher)
     teacher_arch : timm architecture of a checkpoint teacher
+    teacher_runtime : where an ONNX teacher runs: "auto" (OpenVINO when installed, else
+        ONNX Runtime), "openvino" or "onnx"
     teacher_norm : standardise each teacher patch feature over its channels
     epochs : passes over all timesteps (ignored when ``minutes`` is set)
     minutes : wall-clock budget; the schedule is planned to end within it
@@ -52,6 +54,7 @@ class PretrainConfig(CalibFreeConfig):
     min_box_px: int = 4
     teacher: str = "auto"
     teacher_arch: str | None = None
+    teacher_runtime: str = "auto"
     teacher_norm: bool = True
     epochs: int = 20
     minutes: float | None = None
@@ -134,5 +137,10 @@ def check_pretrain_config(cfg: PretrainConfig) -> None:
         ("w_nmi", cfg.w_nmi >= 0, "0 or more"),
         ("min_score", 0 <= cfg.min_score <= 1, "0 to 1"),
         ("min_box_px", cfg.min_box_px >= 0, "0 or more"),
+        (
+            "teacher_runtime",
+            cfg.teacher_runtime in ("auto", "openvino", "onnx"),
+            "auto, openvino or onnx",
+        ),
     ]
     check_ranges(cfg, ranges + trainer_ranges(cfg))

@@ -108,7 +108,9 @@ def _teacher(
     """
     teacher, note = (None, None)
     if cfg.teacher_dim > 0 or new_run:
-        teacher, note = load_teacher(cfg.teacher, cfg.teacher_arch, device)
+        teacher, note = load_teacher(
+            cfg.teacher, cfg.teacher_arch, device, runtime=cfg.teacher_runtime
+        )
     notes = tuple(n for n in [note] if n)
     for n in notes:
         say(f"warning: {n}")
