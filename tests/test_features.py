@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -167,3 +168,20 @@ def test_class_token_pooling_is_only_for_the_teacher(trained):
         run_extract_features(
             scene, FeaturesConfig(model=str(res.checkpoint), pooling="cls"), overwrite=True
         )
+
+
+def test_bf16_features_follow_the_float32_ones_and_are_recorded(trained):
+    scene, res = trained
+    got = {}
+    for precision in ("f32", "bf16"):
+        cfg = FeaturesConfig(model=str(res.checkpoint), precision=precision)
+        run_extract_features(scene, cfg, overwrite=True)
+        with np.load(scene / "features" / "cam1.npz") as z:
+            got[precision] = z["f_a"]
+        record = json.loads((scene / "provenance" / "features.json").read_text())
+        assert record["params"]["precision"] == precision
+    assert got["bf16"].dtype == np.float32
+    cosine = (got["f32"] * got["bf16"]).sum(axis=1)  # both L2-normalised
+    assert cosine.min() > 0.98 and not np.array_equal(got["f32"], got["bf16"])
+    with pytest.raises(McmotError, match="--precision must be auto, f32 or bf16"):
+        run_extract_features(scene, FeaturesConfig(model=str(res.checkpoint), precision="int8"))

@@ -68,6 +68,9 @@ class FeaturesConfig:
     teacher : with ``model = "teacher"``: "auto" or a path (see mcmot.models.teacher)
     teacher_arch : timm architecture of a checkpoint teacher
     teacher_size : (height, width) crops sent to the teacher (letterboxed into its input)
+    precision : the encoder's arithmetic: "f32", "bf16" (bfloat16 autocast for CalibFree
+        and SSAT, the runtime's bfloat16 for the teacher), or "auto" (float32 for CalibFree
+        and SSAT, the runtime's default for the teacher: mcmot.models.teacher)
     """
 
     model: str = ""
@@ -77,6 +80,7 @@ class FeaturesConfig:
     teacher: str = "auto"
     teacher_arch: str | None = None
     teacher_size: tuple[int, int] = (256, 128)
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,13 @@ class Encoder:
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
         self.device = device
+        self.bf16 = cfg.precision == "bf16"
         self.teacher: Teacher | None = None
         self.model: CalibFree | None = None
         self.reid: ReidNet | None = None
         if cfg.model == "teacher":
-            teacher, _ = load_teacher(cfg.teacher, cfg.teacher_arch, device)
+            precision = None if cfg.precision == "auto" else cfg.precision
+            teacher, _ = load_teacher(cfg.teacher, cfg.teacher_arch, device, precision=precision)
             if teacher is None:
                 raise McmotError(
                     "--model teacher: no teacher installed (pip install 'mcmot[teacher]' or "
@@ -130,6 +136,10 @@ class Encoder:
         self.size = ccfg.input_size
         self.max_dets = 10**9
 
+    def _autocast(self) -> torch.autocast:
+        """bfloat16 autocast on the encoder's device with ``precision`` bf16, else off."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
     @property
     def shared(self) -> bool:
         """One feature for both halves (teacher, SSAT), not CalibFree's split."""
@@ -153,7 +163,8 @@ class Encoder:
             return list(np.split(pooled, cuts))
         if self.reid is not None:
             flat = torch.from_numpy(np.concatenate(groups)).to(self.device)
-            emb = self.reid.embed_images(flat).cpu().numpy()
+            with self._autocast():
+                emb = self.reid.embed_images(flat).float().cpu().numpy()
             return list(np.split(emb, np.cumsum([len(g) for g in groups])[:-1]))
         assert self.model is not None
         out: list[NDArray] = [np.zeros(0)] * len(groups)
@@ -161,7 +172,7 @@ class Encoder:
             idx = [i for i, g in enumerate(groups) if len(g) == n]
             crops = torch.from_numpy(np.stack([groups[i] for i in idx])).to(self.device)
             valid = torch.ones(crops.shape[:2], dtype=torch.bool, device=self.device)
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 pooled = self.model.embed(normalize_crops(crops), valid, pooling)
             for j, i in enumerate(idx):
                 out[i] = pooled[j].float().cpu().numpy()
@@ -259,6 +270,8 @@ def check_features_config(cfg: FeaturesConfig) -> None:
         raise McmotError("--pooling cls is the teacher's class token: use it with --model teacher")
     if cfg.batch < 1:
         raise McmotError("--batch must be at least 1")
+    if cfg.precision not in ("auto", "f32", "bf16"):
+        raise McmotError(f"--precision must be auto, f32 or bf16, got {cfg.precision!r}")
 
 
 @stage_lock("extract-features")
