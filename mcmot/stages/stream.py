@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mcmot.association.config import AssociateConfig, check_associate_config
 from mcmot.association.geometry import save_geometry
+from mcmot.association.pipeline import Geometry
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
@@ -194,13 +195,13 @@ class _Run:
             _forget_after(plan.tracker),
             self._save_geometry,
         )
-        self.seen_ids: set[int] = set()
+        self.max_id = 0
 
-    def _loaded(self, names: list[str]):
+    def _loaded(self, names: list[str]) -> Geometry | None:
         path = self.plan.associate.geometry_path
         return loaded_geometry(path, names) if path and self.plan.use[1] else None
 
-    def _save_geometry(self, geometry) -> None:
+    def _save_geometry(self, geometry: Geometry) -> None:
         save_geometry(self.st.path(self.scene.root / GEOMETRY_FILE), geometry)
         self.geometry_written = True
 
@@ -236,7 +237,7 @@ class _Run:
         for _, tables in ready:
             for table, out in zip(tables, self.globals, strict=True):
                 out.append(table)
-                self.seen_ids.update(table.ids.tolist())
+                self.max_id = max([self.max_id, *table.ids.tolist()])
         for out in self.globals:
             out.flush()
 
@@ -261,7 +262,9 @@ class _Run:
         }
 
     def identities(self) -> int:
-        return len(self.seen_ids)
+        """Global identities given out (one camera: its largest track id)."""
+        assoc = self.assoc.assoc
+        return assoc.identities if assoc is not None else self.max_id
 
 
 def _forget_after(cfg: TrackerConfig) -> int:

@@ -11,16 +11,18 @@ reader of ``det/`` gets them), :func:`frame_groups`, :func:`group_crops`,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
-from mcmot.detectors import NUM_KEYPOINTS
+from mcmot.detectors import NUM_KEYPOINTS, PersonDetector
 from mcmot.errors import McmotError
 from mcmot.frames import FrameSource, Image
+from mcmot.models.device import resolve_device
 from mcmot.motio import MotTable
 from mcmot.scene import Camera, Scene
 from mcmot.stages.detect import (
@@ -69,15 +71,20 @@ class StreamInputs:
     docstring); the det and features files go to ``staging``."""
 
     def __init__(
-        self, scene: Scene, cams: list[Camera], s: InputSettings, staging: Staging, warn
+        self,
+        scene: Scene,
+        cams: list[Camera],
+        s: InputSettings,
+        staging: Staging,
+        warn: Callable[[str], None],
     ) -> None:
         self.scene, self.cams, self.s = scene, cams, s
         self._stack = contextlib.ExitStack()
         self.sources: list[FrameSource] = open_all(cams, s.detect.zero_based)
         for src in self.sources:
             self._stack.callback(src.close)
-        self.gt = None
-        self.detector = None
+        self.gt: list[MotTable] | None = None
+        self.detector: PersonDetector | None = None
         if s.detect.from_gt:
             self.gt = [camera_from_gt(scene, c.name, s.detect, warn).table for c in cams]
             self.frames = max([int(t.frames.max()) for t in self.gt if len(t)] or [0])
@@ -213,7 +220,5 @@ def _kpts_file(path: Path) -> ArraysFile:
     )
 
 
-def _device(cfg: FeaturesConfig):
-    from mcmot.models.device import resolve_device
-
+def _device(cfg: FeaturesConfig) -> torch.device:
     return resolve_device(cfg.device)
