@@ -204,7 +204,10 @@ def test_stream_refuses_existing_outputs_and_bad_settings(tmp_path):
     geo = [*base, "--track-features", "none", "--cues", "geometry"]
     assert runner.invoke(app, geo).exit_code == 0
     _one_line_error(runner.invoke(app, geo), "pass --overwrite to replace")
-    assert runner.invoke(app, [*geo, "--overwrite"]).exit_code == 0
+    res = runner.invoke(app, [*geo, "--overwrite", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["stream"]["frames"] == 10 and summary["metrics"]["IDF1"] is not None
     bad = tmp_path / "ssat.json"
     bad.write_text('{"tracker": {"kind": "ssat"}}')
     _one_line_error(runner.invoke(app, [*geo, "--config", str(bad), "--overwrite"]), "DeepSORT")
