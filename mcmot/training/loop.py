@@ -45,6 +45,9 @@ from mcmot.training.schedule import (
     steps_within,
 )
 
+#: Epochs of coming steps whose preparation a budget counts (its cost after them is
+#: negligible: by then every process has met nearly every sample).
+PREPARATION_EPOCHS = 20
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 #: The task named in the per-step progress events.
@@ -188,13 +191,27 @@ def start_training(
             truncate_log(run_dir / LOG, tr.step, say)
         return tr
     if deadline is not None:
-        steps_that_fit(tr, deadline - time.perf_counter(), 0.0, limit=1)  # before timing any
+        agreed(dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), 0.0, limit=1))
         seconds = time_steps(tr, max(1, cfg.plan_steps))
-        total = rank0_int(steps_that_fit(tr, deadline - time.perf_counter(), seconds), dd)
+        total = agreed(dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), seconds))
         tr.sched = plan_steps(cfg, sched.steps_per_epoch, total)
     if dd.main:
         write_text(run_dir / LOG, "")
     return tr
+
+
+def agreed(dd: Dist, plan: Callable[[], int]) -> int:
+    """Rank 0's ``plan()`` on every process; an error in any process is raised in all
+    (a process that raised alone would leave the others waiting)."""
+    error: McmotError | None = None
+    value = 0
+    try:
+        value = plan()
+    except McmotError as exc:
+        error = exc
+    if any_rank([error is not None], dd)[0]:
+        raise error or McmotError("another process of the run could not plan its budget")
+    return rank0_int(value, dd)
 
 
 def steps_that_fit(
@@ -211,7 +228,9 @@ def steps_that_fit(
         limit = steps_in_budget(budget_s, seconds_per_step)
     obj = tr.objective
     samples = planned_samples(tr.sched, obj.num_samples, obj.settings, tr.dd)
-    pending = obj.pending_seconds(itertools.islice(samples, limit))
+    # one epoch covers every sample of one process; under DDP each epoch deals them anew
+    horizon = min(limit, PREPARATION_EPOCHS * tr.sched.steps_per_epoch)
+    pending = obj.pending_seconds(itertools.islice(samples, horizon))
     total = steps_within(budget_s, seconds_per_step, pending, limit)
     if total == 0 and pending[0] == 0:
         return 1  # a budget shorter than a step still trains one
