@@ -86,6 +86,16 @@ def test_a_cache_written_for_other_crops_or_another_teacher_is_recomputed(tmp_pa
     assert LazyTargets(_crops(10), CountingTeacher(), (2, 4), cache).loaded == 0  # other width
 
 
+def test_an_unreadable_cache_is_computed_again_and_rewritten(tmp_path):
+    cache = tmp_path / "teacher.npz"
+    cache.write_bytes(b"torn")
+    store = LazyTargets(_crops(3), CountingTeacher(), (2, 3), cache)
+    assert store.loaded == 0
+    store.ensure(np.arange(3))
+    store.save()
+    assert LazyTargets(_crops(3), CountingTeacher(), (2, 3), cache).loaded == 3
+
+
 def test_the_cost_of_a_row_is_measured_by_a_probe_when_nothing_was_computed():
     def slow(x: np.ndarray) -> np.ndarray:
         time.sleep(0.001 * len(x))

@@ -16,6 +16,7 @@ The cache file is an ``.npz`` with ``rows`` (k,) int64 crop indices and
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,8 +119,11 @@ class LazyTargets:
         assert self.cache is not None
         if not self.cache.is_file():
             return 0
-        with np.load(self.cache) as z:
-            rows, values = z["rows"], z["values"]
+        try:
+            with np.load(self.cache) as z:
+                rows, values = z["rows"], z["values"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return 0  # unreadable: the rows are computed again and the file rewritten
         if values.shape[1:] != self.values.shape[1:] or (len(rows) and rows.max() >= len(self)):
             return 0  # written for other crops or another teacher: recompute
         self.values[rows] = values
