@@ -15,11 +15,12 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import math
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +46,10 @@ from mcmot.training.schedule import (
     steps_within,
 )
 
+#: A budget's plan is redone from the real steps' times after this share of its steps...
+REPLAN_SHARE = 0.1
+#: ... when it plans at least this many.
+REPLAN_MIN_STEPS = 20
 #: Epochs of coming steps whose preparation a budget counts (its cost after them is
 #: negligible: by then every process has met nearly every sample).
 PREPARATION_EPOCHS = 20
@@ -70,6 +75,9 @@ class Trainer:
     sched: Schedule
     run_dir: Path
     step: int = 0
+    replan_at: int | None = None  # the step after which a budget's plan is redone, once
+    prep_s: float = 0.0  # the last step's preparation time
+    step_times: list[float] = field(default_factory=list)  # this session's, preparation aside
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,8 @@ def start_training(
         seconds = time_steps(tr, max(1, cfg.plan_steps))
         total = agreed(dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), seconds))
         tr.sched = plan_steps(cfg, sched.steps_per_epoch, total)
+        if total >= REPLAN_MIN_STEPS:
+            tr.replan_at = max(cfg.plan_steps + 1, math.ceil(REPLAN_SHARE * total))
     if dd.main:
         write_text(run_dir / LOG, "")
     return tr
@@ -215,10 +225,10 @@ def agreed(dd: Dist, plan: Callable[[], int]) -> int:
 
 
 def steps_that_fit(
-    tr: Trainer, budget_s: float, seconds_per_step: float, limit: int | None = None
+    tr: Trainer, budget_s: float, seconds_per_step: float, limit: int | None = None, start: int = 0
 ) -> int:
-    """Steps (with what the objective prepares for them) that fit ``budget_s`` seconds,
-    at most ``limit``.
+    """Steps from step ``start`` on (with what the objective prepares for them) that fit
+    ``budget_s`` seconds, at most ``limit``.
 
     Raises
     ------
@@ -230,7 +240,7 @@ def steps_that_fit(
     samples = planned_samples(tr.sched, obj.num_samples, obj.settings, tr.dd)
     # one epoch covers every sample of one process; under DDP each epoch deals them anew
     horizon = min(limit, PREPARATION_EPOCHS * tr.sched.steps_per_epoch)
-    pending = obj.pending_seconds(itertools.islice(samples, horizon))
+    pending = obj.pending_seconds(itertools.islice(samples, start, start + horizon))
     total = steps_within(budget_s, seconds_per_step, pending, limit)
     if total == 0 and pending[0] == 0:
         return 1  # a budget shorter than a step still trains one
@@ -248,8 +258,32 @@ def _prepared(tr: Trainer, step: int) -> NDArray[np.int64]:
     """The samples of ``step``, with what the objective builds on first use built."""
     obj = tr.objective
     samples = step_samples(step, tr.sched, obj.num_samples, obj.settings, tr.dd)
+    t0 = time.perf_counter()
     obj.prepare(samples)
+    tr.prep_s = time.perf_counter() - t0
     return samples
+
+
+def replan(tr: Trainer, deadline: float) -> None:
+    """Redo a budget's plan once, at ``tr.replan_at``, from the steps' own times.
+
+    The plan before the first step rests on a few timed passes and a fixed
+    allowance for the optimiser and the log, which is too much for a small
+    model and too little for a large one; this session's real steps
+    (preparation aside, checkpoints included) replace it. The warm-up keeps
+    its share of the new length.
+    """
+    if tr.replan_at is None or tr.step < tr.replan_at:
+        return
+    tr.replan_at = None
+    mean = float(np.mean(tr.step_times))
+    try:
+        more = agreed(
+            tr.dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), mean, start=tr.step)
+        )
+    except McmotError:
+        return  # not even one more step fits: the deadline ends the run
+    tr.sched = plan_steps(tr.objective.settings, tr.sched.steps_per_epoch, tr.step + more)
 
 
 def _forward(
@@ -414,6 +448,9 @@ def train(
             if stop_req or late or (stop_at_step is not None and tr.step >= stop_at_step):
                 stopped = "interrupted" if stop_req else ("budget" if late else "stop_at_step")
                 break
+            tr.step_times.append(time.perf_counter() - t0 - tr.prep_s)
+            if deadline is not None:
+                replan(tr, deadline)
     finished = tr.step >= tr.sched.total_steps
     if not (tr.step % spe == 0 or finished) or tr.step == first_step:
         save(tr, finished)
