@@ -48,8 +48,10 @@ from mcmot.training.schedule import (
 
 #: A budget's plan is redone from the real steps' times after this share of its steps...
 REPLAN_SHARE = 0.1
-#: ... when it plans at least this many.
+#: ... when it plans at least this many, for this share of the time left (steps vary:
+#: the rest lets the schedule finish before the deadline cuts it).
 REPLAN_MIN_STEPS = 20
+REPLAN_USE = 0.96
 #: Epochs of coming steps whose preparation a budget counts (its cost after them is
 #: negligible: by then every process has met nearly every sample).
 PREPARATION_EPOCHS = 20
@@ -277,10 +279,9 @@ def replan(tr: Trainer, deadline: float) -> None:
         return
     tr.replan_at = None
     mean = float(np.mean(tr.step_times))
+    left = (deadline - time.perf_counter()) * REPLAN_USE
     try:
-        more = agreed(
-            tr.dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), mean, start=tr.step)
-        )
+        more = agreed(tr.dd, lambda: steps_that_fit(tr, left, mean, start=tr.step))
     except McmotError:
         return  # not even one more step fits: the deadline ends the run
     tr.sched = plan_steps(tr.objective.settings, tr.sched.steps_per_epoch, tr.step + more)
