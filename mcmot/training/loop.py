@@ -46,8 +46,8 @@ from mcmot.training.schedule import (
     steps_within,
 )
 
-#: A budget's plan is redone from the real steps' times after this share of its steps...
-REPLAN_SHARE = 0.1
+#: A budget's plan is redone from the real steps' times after these shares of its steps...
+REPLAN_SHARES = (0.1, 0.3, 0.6)
 #: ... when it plans at least this many, for this share of the time left (steps vary:
 #: the rest lets the schedule finish before the deadline cuts it).
 REPLAN_MIN_STEPS = 20
@@ -77,7 +77,7 @@ class Trainer:
     sched: Schedule
     run_dir: Path
     step: int = 0
-    replan_at: int | None = None  # the step after which a budget's plan is redone, once
+    replans: list[int] = field(default_factory=list)  # steps after which a budget's plan is redone
     prep_s: float = 0.0  # the last step's preparation time
     step_times: list[float] = field(default_factory=list)  # this session's, preparation aside
 
@@ -206,7 +206,8 @@ def start_training(
         total = agreed(dd, lambda: steps_that_fit(tr, deadline - time.perf_counter(), seconds))
         tr.sched = plan_steps(cfg, sched.steps_per_epoch, total)
         if total >= REPLAN_MIN_STEPS:
-            tr.replan_at = max(cfg.plan_steps + 1, math.ceil(REPLAN_SHARE * total))
+            at = {max(cfg.plan_steps + 1, math.ceil(share * total)) for share in REPLAN_SHARES}
+            tr.replans = sorted(at)
     if dd.main:
         write_text(run_dir / LOG, "")
     return tr
@@ -267,17 +268,17 @@ def _prepared(tr: Trainer, step: int) -> NDArray[np.int64]:
 
 
 def replan(tr: Trainer, deadline: float) -> None:
-    """Redo a budget's plan once, at ``tr.replan_at``, from the steps' own times.
+    """Redo a budget's plan at the steps ``tr.replans`` from the steps' own times.
 
     The plan before the first step rests on a few timed passes and a fixed
     allowance for the optimiser and the log, which is too much for a small
-    model and too little for a large one; this session's real steps
-    (preparation aside, checkpoints included) replace it. The warm-up keeps
-    its share of the new length.
+    model and too little for a large one; this session's real steps so far
+    (preparation aside, checkpoints included) replace it, a better average
+    each time. The warm-up keeps its share of the new length.
     """
-    if tr.replan_at is None or tr.step < tr.replan_at:
+    if not tr.replans or tr.step < tr.replans[0]:
         return
-    tr.replan_at = None
+    tr.replans.pop(0)
     mean = float(np.mean(tr.step_times))
     left = (deadline - time.perf_counter()) * REPLAN_USE
     try:
