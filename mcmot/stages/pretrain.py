@@ -20,6 +20,8 @@ mcmot.models.checkpoint's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,12 +127,16 @@ def _teacher_targets(
     scenes: list[Scene], crops: list[SceneCrops], cfg: PretrainConfig, teacher: Teacher
 ) -> list[LazyTargets]:
     """The teacher's patch features of every scene's crops, computed when a step
-    first needs them and cached in ``SCENE/cache/pretrain/`` across runs."""
+    first needs them and cached in ``SCENE/cache/pretrain/`` across runs, keyed by
+    the crops, the teacher (its name, which says the runtime, and its file's size
+    and time) and the student's patch grid."""
     grid = cfg.model_config().grid
+    source = Path(cfg.teacher)
+    stamp = [source.stat().st_size, source.stat().st_mtime_ns] if source.is_file() else []
+    who = hashlib.sha1(json.dumps([teacher.name, *stamp, grid]).encode()).hexdigest()[:12]
     out = []
     for scene, sc in zip(scenes, crops, strict=True):
-        key = f"{cache_key(scene, crop_spec(cfg))}-{grid[0]}x{grid[1]}-{teacher.name}"
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:120]
+        name = f"{cache_key(scene, crop_spec(cfg))}-{who}"
         out.append(
             LazyTargets(
                 sc.crops,
