@@ -189,7 +189,7 @@ def test_a_budget_is_replanned_from_the_real_steps_times(tmp_path, monkeypatch):
 def test_a_short_plan_is_not_replanned(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "time_steps", lambda tr, count: 0.1)
     cfg = ToySettings(batch_size=2, minutes=1.0, plan_steps=1)
-    deadline = time.perf_counter() + 1.0  # 9 steps: too few to learn from
+    deadline = time.perf_counter() + 0.5  # 4 steps: too few to learn from
     tr = start_training(
         ToyObjective(cfg), tmp_path, Dist(), torch.device("cpu"), None, deadline, print
     )

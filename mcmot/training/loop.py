@@ -50,7 +50,7 @@ from mcmot.training.schedule import (
 REPLAN_SHARES = (0.1, 0.3, 0.6)
 #: ... when it plans at least this many, for this share of the time left (steps vary:
 #: the rest lets the schedule finish before the deadline cuts it).
-REPLAN_MIN_STEPS = 20
+REPLAN_MIN_STEPS = 8
 REPLAN_USE = 0.96
 #: Epochs of coming steps whose preparation a budget counts (its cost after them is
 #: negligible: by then every process has met nearly every sample).
