@@ -36,23 +36,24 @@ from mcmot.atomic import atomic_path, make_dir, write_error
 from mcmot.boxes import iou_matrix
 from mcmot.detectors import FrameDetections, first_line, load_model, resolve_device
 from mcmot.errors import McmotError
-from mcmot.runtimes import Session, open_session
+from mcmot.runtimes import SPEED_ORDER, Session, open_session, runtime_installed
 
 #: The backends by name: ultralytics' torch path, ONNX Runtime, OpenVINO.
 BACKENDS = ("torch", "onnx", "openvino")
 #: What ``backend`` accepts: a backend, or 'auto' (:func:`resolve_backend`).
 CHOICES = ("auto", *BACKENDS)
 #: CPU backends fastest first (docs/detect.md): 'auto' takes the first installed.
-CPU_SPEED_ORDER = ("openvino", "onnx", "torch")
-#: Python modules each backend needs: the ONNX exporter, then the runtime.
-_MODULES = {"torch": (), "onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}
+CPU_SPEED_ORDER = (*SPEED_ORDER, "torch")
 #: Where a scene keeps its exported models, relative to the scene folder.
 SCENE_EXPORT_DIR = Path("cache") / "detector"
 
 
 def installed(backend: str) -> bool:
-    """Whether the modules ``backend`` needs are installed (found without importing them)."""
-    return all(importlib.util.find_spec(m) is not None for m in _MODULES[backend])
+    """Whether the modules ``backend`` needs are installed (found without importing them):
+    none for torch; the ONNX exporter and the runtime for the others."""
+    if backend == "torch":
+        return True
+    return importlib.util.find_spec("onnx") is not None and runtime_installed(backend)
 
 
 def install_hint(backend: str) -> str:
