@@ -47,10 +47,13 @@ class FrameSource:
         """The image of 1-based ``frame``."""
         raise NotImplementedError
 
-    def iter_frames(self, start: int = 1, end: int | None = None) -> Iterator[tuple[int, Image]]:
-        """Yield ``(frame, image)`` for ``start <= frame <= end`` in order."""
+    def iter_frames(
+        self, start: int = 1, end: int | None = None, step: int = 1
+    ) -> Iterator[tuple[int, Image]]:
+        """Yield ``(frame, image)`` for ``start <= frame <= end`` in order, every
+        ``step``-th frame from ``start``."""
         end = self.num_frames if end is None else min(end, self.num_frames)
-        for k in range(max(start, 1), end + 1):
+        for k in range(max(start, 1), end + 1, max(step, 1)):
             yield k, self.read(k)
 
     def close(self) -> None:
@@ -63,8 +66,14 @@ class FrameSource:
         self.close()
 
 
+#: A video read this many frames or fewer ahead of the next one skips them without
+#: decoding them to images (``grab``) instead of seeking.
+MAX_GRAB_AHEAD = 64
+
+
 class VideoSource(FrameSource):
-    """A video file read with OpenCV; sequential reads do not seek."""
+    """A video file read with OpenCV; reads in order (every frame or every k-th)
+    do not seek."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -120,6 +129,9 @@ class VideoSource(FrameSource):
             raise McmotError(f"{self.path}: frame {frame} outside 1..{self._count}")
         if self._last[0] == frame:
             return self._last[1]
+        if self._next < frame <= self._next + MAX_GRAB_AHEAD:
+            while self._next < frame and self._cap.grab():
+                self._next += 1
         if frame != self._next:
             self._seek(frame)
         ok, img = self._cap.read()

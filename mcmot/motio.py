@@ -122,6 +122,19 @@ class MotTable:
             extra=np.full((n, 3), -1.0) if extra is None else np.asarray(extra, np.float64),
         )
 
+    @classmethod
+    def concat(cls, tables: list[MotTable]) -> MotTable:
+        """The rows of ``tables``, one after another."""
+        if not tables:
+            return cls.empty()
+        return cls(
+            np.concatenate([t.frames for t in tables]),
+            np.concatenate([t.ids for t in tables]),
+            np.concatenate([t.boxes for t in tables]),
+            np.concatenate([t.scores for t in tables]),
+            np.concatenate([t.extra for t in tables]),
+        )
+
     def select(self, mask: NDArray) -> MotTable:
         """The rows where the boolean ``mask`` (or integer index) selects."""
         return MotTable(

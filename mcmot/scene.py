@@ -299,6 +299,16 @@ class Scene:
                 out.append(self._recorded(rel))
         return out
 
+    def describes(self, stage: str, paths: list[Path]) -> bool:
+        """Whether ``stage``'s record names every one of ``paths`` among its outputs,
+        with the size and modification time each has now."""
+        recorded = (self.read_record(stage) or {}).get("outputs", {})
+        for p in paths:
+            stamp = recorded.get(str(self._rel(p)))
+            if stamp is None or stamp != _stamp(p):
+                return False
+        return True
+
     def _recorded(self, rel: str) -> Path:
         """The file a provenance record names ``rel`` (relative to the scene, or absolute)."""
         return Path(rel) if Path(rel).is_absolute() else self.root / rel

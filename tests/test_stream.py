@@ -211,3 +211,7 @@ def test_stream_refuses_existing_outputs_and_bad_settings(tmp_path):
     bad = tmp_path / "ssat.json"
     bad.write_text('{"tracker": {"kind": "ssat"}}')
     _one_line_error(runner.invoke(app, [*geo, "--config", str(bad), "--overwrite"]), "DeepSORT")
+    strided = tmp_path / "stride.json"
+    strided.write_text('{"detect": {"stride": 2}}')
+    res = runner.invoke(app, [*geo, "--config", str(strided), "--overwrite"])
+    _one_line_error(res, "detect stride (2) needs the offline run")

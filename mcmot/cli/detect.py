@@ -22,7 +22,7 @@ from mcmot.cli.common import (
 from mcmot.config import override
 from mcmot.detectors import DEFAULT_IMGSZ, MAX_IMGSZ
 from mcmot.scene import Scene
-from mcmot.stages.detect import DetectConfig, DetectResult, run_detect
+from mcmot.stages.detect import MAX_STRIDE, DetectConfig, DetectResult, run_detect
 
 _D = DetectConfig()
 
@@ -89,6 +89,15 @@ ExportDirOpt = Annotated[
         show_default=False,
     ),
 ]
+StrideOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--stride",
+        help=f"Detect every K-th frame (1 to {MAX_STRIDE}; default 1 = all); `track` predicts "
+        "the boxes between with its Kalman filter.",
+        metavar="K",
+    ),
+]
 
 
 def detect_cmd(
@@ -105,6 +114,7 @@ def detect_cmd(
     zero_based: ZeroBasedOpt = False,
     backend: BackendOpt = Backend.auto,
     export_dir: ExportDirOpt = None,
+    stride: StrideOpt = None,
 ) -> None:
     """Detect people in every camera and write det/<cam>.txt (and det/<cam>.kpts.npz)."""
     names = split_names(cameras)
@@ -121,6 +131,7 @@ def detect_cmd(
         zero_based=zero_based or None,
         backend=backend.value,
         export_dir=str(export_dir) if export_dir is not None else None,
+        stride=stride,
     )
     sc = Scene(scene)
     with progress_bar() as progress:

@@ -94,6 +94,10 @@ class DetectConfig:
         agree with the torch path's within the tolerance of docs/detect.md
     export_dir : folder of the onnx and openvino backends' exported models; None =
         ``cache/detector`` in the scene
+    stride : detect every ``stride``-th frame (1, 1 + stride, ...) and no other;
+        ``track`` predicts the boxes of the frames between with each track's Kalman
+        filter (docs/detect.md has what each stride costs in accuracy); with
+        ``from_gt``, keep the truth's rows of those frames only
     """
 
     weights: str | None = None
@@ -109,6 +113,11 @@ class DetectConfig:
     zero_based: bool = False
     backend: str = "auto"
     export_dir: str | None = None
+    stride: int = 1
+
+
+#: The largest ``DetectConfig.stride``.
+MAX_STRIDE = 100
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,8 @@ def check_detect_config(cfg: DetectConfig) -> None:
         raise McmotError(f"iou must be in (0, 1], got {cfg.iou}")
     if cfg.batch is not None and cfg.batch < 1:
         raise McmotError(f"batch must be at least 1, got {cfg.batch}")
+    if not 1 <= cfg.stride <= MAX_STRIDE:
+        raise McmotError(f"stride must be 1 to {MAX_STRIDE} frames, got {cfg.stride}")
     check_backend_name(cfg.backend)
 
 
@@ -266,10 +277,16 @@ def camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _C
     if repeats:
         shown = describe_repeats(str(path.relative_to(scene.root)), repeats)
         warn(f"{shown}; each box becomes a detection")
+    gt = gt.select(np.flatnonzero(strided(gt.frames, cfg.stride)))
     order = box_order(gt.frames, gt.boxes)  # the truth's id order would leak identity
     table = MotTable.from_arrays(gt.frames[order], np.full(len(gt), -1), gt.boxes[order])
-    frames = int(gt.frames.max()) if len(gt) else 0
-    return _CameraOutput(name, table, None, frames, 0.0)
+    last = int(gt.frames.max()) if len(gt) else 0
+    return _CameraOutput(name, table, None, len(range(1, last + 1, cfg.stride)), 0.0)
+
+
+def strided(frames: NDArray[np.int64], stride: int) -> NDArray[np.bool_]:
+    """Which of the 1-based ``frames`` a detector with ``stride`` runs on: 1, 1 + stride, ..."""
+    return (np.asarray(frames) - 1) % stride == 0
 
 
 # ------------------------------------------------------------------ from pixels
@@ -330,7 +347,7 @@ def _detect_cameras(
         detector = make_detector(scene, cfg, sources)
         batch = cfg.batch or default_batch(detector.device)
         results = [
-            detect_source(detector, src, cam.name, n, batch, progress)
+            detect_source(detector, src, cam.name, n, batch, progress, cfg.stride)
             for cam, src in zip(cams, sources, strict=True)
         ]
     finally:
@@ -362,10 +379,12 @@ def default_batch(device: str) -> int:
     return CUDA_BATCH if device.startswith("cuda") else CPU_BATCH
 
 
-def _batches(source: FrameSource, end: int, size: int) -> Iterator[tuple[list[int], list]]:
+def _batches(
+    source: FrameSource, end: int, size: int, stride: int
+) -> Iterator[tuple[list[int], list]]:
     frames: list[int] = []
     images: list = []
-    for k, img in source.iter_frames(1, end):
+    for k, img in source.iter_frames(1, end, stride):
         frames.append(k)
         images.append(img)
         if len(images) == size:
@@ -382,15 +401,18 @@ def detect_source(
     end: int,
     batch: int,
     progress: ProgressCallback | None = None,
+    stride: int = 1,
 ) -> _CameraOutput:
-    """Run ``detector`` on frames ``1..end`` of ``source`` in batches of ``batch``."""
+    """Run ``detector`` on frames ``1, 1 + stride, ..`` up to ``end`` of ``source``
+    in batches of ``batch``."""
     frames: list[NDArray] = []
     boxes: list[NDArray] = []
     scores: list[NDArray] = []
     kpts: list[NDArray] = []
     start = time.perf_counter()
     done = 0
-    for numbers, images in _batches(source, end, batch):
+    total = len(range(1, end + 1, stride))
+    for numbers, images in _batches(source, end, batch, stride):
         for k, dets in zip(numbers, detector.detect(images), strict=True):
             frames.append(np.full(len(dets.scores), k, np.int64))
             boxes.append(dets.boxes)
@@ -400,7 +422,7 @@ def detect_source(
         done += len(numbers)
         if progress is not None:
             elapsed = time.perf_counter() - start
-            progress(ProgressEvent(camera, done, end, {"fps": done / max(elapsed, 1e-9)}))
+            progress(ProgressEvent(camera, done, total, {"fps": done / max(elapsed, 1e-9)}))
     seconds = time.perf_counter() - start
     table = detections_table(frames, boxes, scores)
     keypoints = None

@@ -93,6 +93,11 @@ def plan_stream(scene: Scene, cfg: RunConfig) -> _Plan:
         raise McmotError(f"--boxes gt needs gt/ files in {scene.root}")
     det_cfg = dataclasses.replace(cfg.detect, from_gt=cfg.boxes == "gt", cameras=None)
     check_detect_config(det_cfg)
+    if det_cfg.stride != 1:
+        raise McmotError(
+            f"run --online detects every frame; a detect stride ({det_cfg.stride}) needs the "
+            "offline run: drop --online, or the stride"
+        )
     use_app = assoc.cues in ("appearance", "both") and len(cams) > 1
     use_geo = assoc.cues in ("geometry", "both") and len(cams) > 1
     features = None

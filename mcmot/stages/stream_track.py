@@ -96,7 +96,7 @@ class CameraTracking:
     def _start(self) -> None:
         """Calibrate on the buffered frames, then replay them."""
         dets = [self.canonical[f] for f in sorted(self.canonical)]
-        det = _concat([d for d, _ in dets])
+        det = MotTable.concat([d for d, _ in dets])
         feats = None if not dets or dets[0][1] is None else np.concatenate([f for _, f in dets])
         self.tracker = Tracker(calibrate_config(self.cfg, det, feats))
         for f in sorted(self.canonical):
@@ -124,15 +124,3 @@ class CameraTracking:
             out.append(FrameTracks(f, tracks, self.frames.pop(f)))
             self.next_out += 1
         return out
-
-
-def _concat(tables: list[MotTable]) -> MotTable:
-    if not tables:
-        return MotTable.empty()
-    return MotTable(
-        np.concatenate([t.frames for t in tables]),
-        np.concatenate([t.ids for t in tables]),
-        np.concatenate([t.boxes for t in tables]),
-        np.concatenate([t.scores for t in tables]),
-        np.concatenate([t.extra for t in tables]),
-    )

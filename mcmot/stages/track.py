@@ -42,6 +42,7 @@ from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 from mcmot.tracking.config import LearnedConfig, SsatConfig
 from mcmot.tracking.ssat import SsatTracker
+from mcmot.tracking.stride import Between, step_frame, to_steps
 
 #: Settings of any tracker.
 AnyTrackerConfig = TrackerConfig | SsatConfig | LearnedConfig
@@ -209,21 +210,34 @@ def run_track(
     inputs = _input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
-    loaded = [_load_camera(scene, c, features, zero_based) for c in cams]
+    stride = detect_stride(scene, cams)
+    if stride > 1:
+        if not isinstance(cfg, TrackerConfig):
+            raise McmotError(
+                f"det/ holds one frame in {stride} (detect --stride {stride}), and only "
+                "--tracker deepsort predicts the frames between: use it, or detect every frame"
+            )
+        notes += (
+            f"det/ holds one frame in {stride} (detect --stride {stride}): the tracker steps "
+            f"at {fps / stride:g} frames/s and its Kalman filter predicts the frames between",
+        )
+    loaded = [_load_camera(scene, c, features, zero_based, stride) for c in cams]
     if isinstance(cfg, LearnedConfig):
         from mcmot.stages.track_learned import crop_features, learned_inputs
 
         inputs += learned_inputs(cfg, cams)
         loaded = crop_features(cfg, cams, loaded, progress)
     # calibrate every camera's appearance cue before writing anything (it can fail)
-    calibrated = [calibrate_camera(cfg, det, feats) for det, feats in loaded]
+    step_cfg = dataclasses.replace(cfg, fps=fps / stride)  # durations in tracker steps
+    calibrated = [calibrate_camera(step_cfg, det, feats) for det, feats in loaded]
     summaries = []
     with scene.staged("track") as st:  # every camera's tracks land together
         for cam, (det, feats), out, calib in zip(cams, loaded, outputs, calibrated, strict=True):
-            table, summary = _track_one(cam, det, feats, calib, notes, progress)
+            table, summary = _track_one(cam, det, feats, calib, notes, progress, stride)
             write_mot(st.path(out), table)
             summaries.append(summary)
         params = _params(cfg, features, zero_based, cams, calibrated)
+        params["detect_stride"] = stride
         scene.record("track", params, inputs, outputs, st)
     return summaries
 
@@ -235,14 +249,16 @@ def _track_one(
     calibrated: tuple[AnyTrackerConfig, AppearanceCalibration | None],
     notes: tuple[str, ...],
     progress: ProgressCallback | None,
+    stride: int = 1,
 ) -> tuple[MotTable, TrackSummary]:
-    """One camera's track rows and summary, with its calibrated settings."""
+    """One camera's track rows and summary, with its calibrated settings (``det`` in
+    tracker steps of ``stride`` frames)."""
     cfg, calib = calibrated
-    n_frames = _frame_count(cam, det)
+    n_frames = _frame_count(cam, det, stride)
     t0 = time.perf_counter()
     if isinstance(cfg, TrackerConfig):  # the gate is calibrated
         cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
-    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, camera=cam)
+    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, cam, stride)
     return table, TrackSummary(
         camera=cam.name,
         frames=n_frames,
@@ -289,6 +305,7 @@ def track_camera(
     name: str = "camera",
     progress: ProgressCallback | None = None,
     camera: Camera | None = None,
+    stride: int = 1,
 ) -> MotTable:
     """Run one tracker over frames ``1 .. n_frames`` of one camera.
 
@@ -307,32 +324,55 @@ def track_camera(
         here when ``cfg`` asks for it: :func:`calibrate_config`) or SSAT's
     name : the task name of progress events
     camera : the camera (the learned tracker needs its frame size)
+    stride : ``det`` holds frames ``1, 1 + stride, ..`` only (``detect --stride``):
+        ``det``'s frames are tracker steps (:func:`mcmot.tracking.stride.to_steps`),
+        ``cfg`` converts durations at the steps' rate, and the frames between get
+        the Kalman filter's predictions (DeepSORT only; :mod:`mcmot.tracking.stride`)
 
     Returns
     -------
-    The track rows (frame, id, detection box, detection score).
+    The track rows (frame, id, box, score): the matched detection's box and score,
+    or on a frame a stride skipped, the predicted box and the last detection's score.
     """
     det, feats = canonical_rows(det, feats)
-    tracker = _make_tracker(cfg, det, feats, camera)
+    tracker = _make_tracker(cfg, det, feats, camera, stride)
     slices = det.frame_slices()
+    between = Between(stride, n_frames) if stride > 1 else None
+    steps = len(range(1, n_frames + 1, stride))  # the last step at or before n_frames
     frames: list[int] = []
     ids: list[int] = []
     rows: list[int] = []
     reported = 0
-    for frame in sorted(f for f in slices if 1 <= f <= n_frames):
-        sl = slices[frame]
-        for f, track_id, index in track_frame(
-            tracker, frame, det.select(sl), None if feats is None else feats[sl]
-        ):
+    for step in sorted(f for f in slices if 1 <= f <= steps):
+        sl = slices[step]
+        known = [
+            (f, track_id, slices[f].start + index)
+            for f, track_id, index in track_frame(
+                tracker, step, det.select(sl), None if feats is None else feats[sl]
+            )
+        ]
+        for f, track_id, row in known:
             frames.append(f)
             ids.append(track_id)
-            rows.append(slices[f].start + index)
-        if progress is not None and frame - reported >= PROGRESS_EVERY:
-            reported = frame
-            progress(ProgressEvent(name, frame, n_frames, {"tracks": len(tracker.tracks)}))
+            rows.append(row)
+        if between is not None:
+            between.add(tracker, step, known, det)
+        if progress is not None and step - reported >= PROGRESS_EVERY:
+            reported = step
+            progress(ProgressEvent(name, step, steps, {"tracks": len(tracker.tracks)}))
     if progress is not None:
-        progress(ProgressEvent(name, n_frames, n_frames, {"tracks": len(tracker.tracks)}))
-    return _track_rows(det, frames, ids, rows)
+        progress(ProgressEvent(name, steps, steps, {"tracks": len(tracker.tracks)}))
+    table = _track_rows(det, frames, ids, rows)
+    if between is None:
+        return table
+    table = MotTable(
+        np.asarray(step_frame(table.frames, stride), np.int64),
+        table.ids,
+        table.boxes,
+        table.scores,
+        table.extra,
+    )
+    return MotTable.concat([table, between.table()]).sorted()
 
 
 def track_frame(
@@ -354,16 +394,21 @@ def track_frame(
 
 
 def _make_tracker(
-    cfg: AnyTrackerConfig, det: MotTable, feats: NDArray[np.float32] | None, camera: Camera | None
+    cfg: AnyTrackerConfig,
+    det: MotTable,
+    feats: NDArray[np.float32] | None,
+    camera: Camera | None,
+    stride: int = 1,
 ) -> Any:
-    """The tracker ``cfg`` asks for (DeepSORT calibrated on ``feats`` when it asks)."""
+    """The tracker ``cfg`` asks for (DeepSORT calibrated on ``feats`` when it asks;
+    ``stride`` frames per step)."""
     if isinstance(cfg, SsatConfig):
         return SsatTracker(cfg)
     if isinstance(cfg, LearnedConfig):
         from mcmot.stages.track_learned import learned_tracker
 
         return learned_tracker(cfg, camera)
-    return Tracker(calibrate_config(cfg, det, feats))
+    return Tracker(calibrate_config(cfg, det, feats), frames_per_step=stride)
 
 
 def _track_rows(det: MotTable, frames: list[int], ids: list[int], rows: list[int]) -> MotTable:
@@ -474,19 +519,41 @@ def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:
 
 
 def _load_camera(
-    scene: Scene, cam: Camera, features: str, zero_based: bool
+    scene: Scene, cam: Camera, features: str, zero_based: bool, stride: int = 1
 ) -> tuple[MotTable, NDArray[np.float32] | None]:
-    """The camera's detections and, unless ``features == "none"``, their aligned features."""
+    """The camera's detections, their frames as tracker steps of ``stride`` frames
+    (:func:`mcmot.tracking.stride.to_steps`), and unless ``features == "none"``
+    their aligned features."""
     det_path = scene.path("det", cam.name)
     det = read_mot(det_path, unique_ids=False, zero_based=zero_based)
-    if features == "none":
-        return det, None
-    return det, load_features(scene.path("features", cam.name), det, features, scene.root)
+    feats = None
+    if features != "none":
+        feats = load_features(scene.path("features", cam.name), det, features, scene.root)
+    if stride > 1:
+        det = to_steps(det, stride, str(det_path))
+    return det, feats
 
 
-def _frame_count(cam: Camera, det: MotTable) -> int:
-    """The last frame to process: the video's length, or the last detection's frame."""
-    last = int(det.frames.max()) if len(det) else 0
+def detect_stride(scene: Scene, cams: list[Camera]) -> int:
+    """The stride ``detect`` wrote the cameras' ``det/`` files with (1 = every frame).
+
+    Read from ``provenance/detect.json``, and only where that record describes
+    the files as they are now; det files written by other tools or edited
+    since count as every frame's.
+    """
+    rec = scene.read_record("detect")
+    if rec is None:
+        return 1
+    stride = rec.get("params", {}).get("stride", 1)
+    if not isinstance(stride, int) or stride <= 1:
+        return 1
+    return stride if scene.describes("detect", [scene.path("det", c.name) for c in cams]) else 1
+
+
+def _frame_count(cam: Camera, det: MotTable, stride: int = 1) -> int:
+    """The last frame to process: the video's length, or the last detection's frame
+    (``det`` in tracker steps of ``stride`` frames)."""
+    last = int(step_frame(int(det.frames.max()), stride)) if len(det) else 0
     if cam.source is not None:
         with open_source(cam.source) as src:
             last = max(last, src.num_frames)

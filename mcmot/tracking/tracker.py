@@ -93,10 +93,15 @@ class Tracker:
     Parameters
     ----------
     cfg : parameters (see :class:`TrackerConfig`)
+    frames_per_step : video frames between two calls of :meth:`update` (a detector
+        run on every k-th frame: ``mcmot.tracking.stride``). The filter predicts that
+        many frames per step, so its uncertainty grows with the time that passed;
+        everything else counts steps (``cfg.fps`` is then the steps' rate)
     """
 
-    def __init__(self, cfg: TrackerConfig | None = None) -> None:
+    def __init__(self, cfg: TrackerConfig | None = None, frames_per_step: int = 1) -> None:
         self.cfg = cfg or TrackerConfig()
+        self.frames_per_step = frames_per_step
         fps = self.cfg.fps or DEFAULT_FPS
         #: frames of ``n_init_seconds`` and ``max_age_seconds`` at the config's rate
         self.n_init = frames_at_least_one(self.cfg.n_init_seconds, fps)
@@ -146,6 +151,20 @@ class Tracker:
         w = self.cfg.appearance_weight
         return 1.0 if w is None else w
 
+    def predicted_boxes(self, track_ids: list[int], fraction: float) -> FloatArray:
+        """Where the filter puts the boxes of ``track_ids`` ``fraction`` of a step after
+        their last update, at their estimated velocity: (len(track_ids), 4) tlwh.
+
+        The frames a detector with a stride skips lie at fractions of the tracker's
+        step; this is the filter's prediction of them (no state changes).
+        """
+        by_id = {t.track_id: t for t in self.tracks}
+        if not track_ids:
+            return np.zeros((0, 4))
+        means = np.stack([by_id[i].mean for i in track_ids])
+        ahead = fraction * self.frames_per_step * self.kf.cfg.dt
+        return xyah_to_tlwh(means[:, :4] + ahead * means[:, 4:])
+
     def skip(self, frames: int) -> None:
         """Advance over ``frames`` frames without detections.
 
@@ -192,12 +211,14 @@ class Tracker:
         return np.flatnonzero(high), np.flatnonzero(low)
 
     def _predict(self) -> tuple[FloatArray, FloatArray]:
-        """Predict every track one frame ahead at once; returns the stacked (T, 8), (T, 8, 8)."""
+        """Predict every track one step (``frames_per_step`` frames) ahead at once;
+        returns the stacked (T, 8), (T, 8, 8)."""
         if not self.tracks:
             return np.zeros((0, 8)), np.zeros((0, 8, 8))
         means = np.stack([t.mean for t in self.tracks])
         covs = np.stack([t.cov for t in self.tracks])
-        means, covs = self.kf.predict_many(means, covs)
+        for _ in range(self.frames_per_step):
+            means, covs = self.kf.predict_many(means, covs)
         for track, m, c in zip(self.tracks, means, covs, strict=True):
             track.mark_predicted(m, c)
         return means, covs
