@@ -8,7 +8,7 @@ import pytest
 from benchmarks.simulate import toy_scene
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
-from mcmot.association.geometry import fit_pair, load_geometry, save_geometry
+from mcmot.association.geometry import fit_pair, fit_scene, load_geometry, save_geometry
 from mcmot.association.homography import (
     Candidates,
     dlt_batch,
@@ -117,6 +117,26 @@ def test_moving_camera_gets_windowed_fits():
     assert all(w.quality.weight > 0.5 for w in g.windows)
     static = fit_pair(oa, ob, CFG, static=True)
     assert not static.moving and static.windows == ()
+
+
+def test_pairs_fitted_in_parallel_processes_are_those_fitted_one_by_one():
+    rng = np.random.default_rng(8)
+    cams = [*CAMS, cam(-0.5, 160, 130)]
+    a, b, c = toy_scene(cams, people=6, frames=160, rng=rng)
+    moved = c.boxes.copy()
+    moved[c.frames > 80, 0] += 90  # the third camera pans: its pairs search windows
+    obs = _obs([a, b, MotTable.from_arrays(c.frames, c.ids, moved)], size=(800, 600))
+    one = fit_scene(obs, CFG, workers=1)
+    two = fit_scene(obs, CFG, workers=2)
+    assert list(one) == list(two) == [("c0", "c1"), ("c0", "c2"), ("c1", "c2")]
+    assert any(g.moving for g in one.values())
+    for key, g in one.items():
+        h = two[key]
+        np.testing.assert_array_equal(g.H, h.H)
+        assert g.quality == h.quality and g.moving == h.moving
+        assert [(w.start, w.end) for w in g.windows] == [(w.start, w.end) for w in h.windows]
+        for w, v in zip(g.windows, h.windows, strict=True):
+            np.testing.assert_array_equal(w.H, v.H)
 
 
 def test_geometry_file_roundtrip(tmp_path):

@@ -48,6 +48,9 @@ writes ``geometry.json``. Settings: :class:`mcmot.association.config.GeometryCon
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,7 @@ from mcmot.association.windows import WindowFit, window_fits
 from mcmot.atomic import write_json
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.runtimes import usable_cores
 
 
 @dataclass(frozen=True)
@@ -126,15 +130,47 @@ def fit_scene(
     static: bool = False,
     fps: float = 10.0,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> dict[tuple[str, str], PairGeometry]:
-    """Fit every camera pair (a before b in ``obs`` order)."""
+    """Fit every camera pair (a before b in ``obs`` order).
+
+    Each pair draws from its own generator (seeded with ``cfg.seed``), so the
+    pairs are independent and fitted in parallel: ``workers`` forked processes
+    (None = one per usable core, at most one per pair; 1 = in this process).
+    The result is the same whatever the number of processes. Static pairs fit
+    in a fraction of a second and always run here; the search for moving
+    cameras' windows is what the processes share. Without a safe fork (not
+    Linux, or torch's thread pools live in this process, as in ``mcmot run``)
+    every pair runs here.
+    """
     pairs = [(i, j) for i in range(len(obs)) for j in range(i + 1, len(obs))]
-    out: dict[tuple[str, str], PairGeometry] = {}
-    for n, (i, j) in enumerate(pairs):
-        out[(obs[i].name, obs[j].name)] = fit_pair(obs[i], obs[j], cfg, static=static, fps=fps)
+    if workers is None:
+        fork_ok = sys.platform == "linux" and "torch" not in sys.modules
+        workers = min(len(pairs), usable_cores()) if fork_ok and not static else 1
+    fits: list[PairGeometry | None] = [None] * len(pairs)
+
+    def done(n: int) -> None:
         if progress is not None:
-            progress(ProgressEvent("geometry", n + 1, len(pairs)))
-    return out
+            progress(ProgressEvent("geometry", n, len(pairs)))
+
+    if workers <= 1 or len(pairs) <= 1:
+        for n, (i, j) in enumerate(pairs):
+            fits[n] = fit_pair(obs[i], obs[j], cfg, static=static, fps=fps)
+            done(n + 1)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            jobs = {
+                pool.submit(fit_pair, obs[i], obs[j], cfg, static=static, fps=fps): n
+                for n, (i, j) in enumerate(pairs)
+            }
+            for finished, job in enumerate(as_completed(jobs), start=1):
+                fits[jobs[job]] = job.result()
+                done(finished)
+    return {
+        (obs[i].name, obs[j].name): fit
+        for (i, j), fit in zip(pairs, fits, strict=True)
+        if fit is not None
+    }
 
 
 # ---------------------------------------------------------------- saving / loading

@@ -142,14 +142,13 @@ def _batch_errors(
     det = np.linalg.det(Hs)
     Hs = np.where(np.abs(det)[:, None, None] > 1e-15, Hs, np.eye(3) * 1e-30)
     His = np.linalg.inv(Hs)
-    pa_h = np.concatenate([pa, np.ones((len(pa), 1))], axis=1)
-    pb_h = np.concatenate([pb, np.ones((len(pb), 1))], axis=1)
     out = []
-    for H, P, Q, hq in ((Hs, pa_h, pb, hb), (His, pb_h, pa, ha)):
-        t = np.einsum("kij,mj->kmi", H, P)
-        w = t[..., 2]
+    for H, P, Q, hq in ((Hs, pa, pb, hb), (His, pb, pa, ha)):
+        x, y = P[None, :, 0], P[None, :, 1]  # (1, M), against (K, 1) matrix entries
+        row = [H[:, i, 0, None] * x + H[:, i, 1, None] * y + H[:, i, 2, None] for i in range(3)]
+        w = row[2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.hypot(t[..., 0] / w - Q[:, 0], t[..., 1] / w - Q[:, 1]) / hq
+            d = np.hypot(row[0] / w - Q[:, 0], row[1] / w - Q[:, 1]) / hq
         out.append(np.where(w > 1e-12, d, np.inf))
     e = np.maximum(out[0], out[1])
     return np.where(np.isfinite(e), e, np.inf)
@@ -296,19 +295,28 @@ def one_to_one(
     return np.flatnonzero(best_a & best_b & (err < gate))
 
 
+def inliers(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> NDArray[np.int64]:
+    """The one-to-one matches of ``H`` among candidates ``c`` (:func:`one_to_one`)."""
+    return one_to_one(pair_errors(H, c.pa, c.pb, c.ha, c.hb), c.ia, c.ib, cfg.inlier_threshold)
+
+
 def refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
-    """Alternate one-to-one inlier matching and least-squares refits."""
+    """Alternate one-to-one inlier matching and least-squares refits.
+
+    A refit on the matches it was fitted on is a fixed point (the refit is
+    deterministic), so the rounds stop early when the matches repeat.
+    """
     keep = np.zeros(0, np.int64)
+    fitted_on: NDArray[np.int64] | None = None  # the matches H was refitted on
     for _ in range(cfg.refine_iterations):
-        err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
-        keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
+        keep = inliers(c, H, cfg)
+        if fitted_on is not None and np.array_equal(keep, fitted_on):
+            return H, keep
         H2 = refit(c.pa[keep], c.pb[keep]) if len(keep) >= 4 else None
         if H2 is None:
             break
-        H = H2
-    err = pair_errors(H, c.pa, c.pb, c.ha, c.hb)
-    keep = one_to_one(err, c.ia, c.ib, cfg.inlier_threshold)
-    return H, keep
+        H, fitted_on = H2, keep
+    return H, inliers(c, H, cfg)
 
 
 def _subsample_frames(a: CameraObs, b: CameraObs, max_frames: int) -> tuple[CameraObs, CameraObs]:

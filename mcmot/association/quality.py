@@ -86,6 +86,30 @@ def moving_rows(o: CameraObs, shift: int, min_motion: float) -> NDArray[np.bool_
     return found & (moved >= min_motion)
 
 
+class ShiftedPairs:
+    """One camera pair's foot candidates at frame shifts and a's moving rows, each
+    computed once (:func:`candidates`, :func:`moving_rows`): the windows of a pair
+    test many homographies on the same shifts.
+    """
+
+    def __init__(self, a: CameraObs, b: CameraObs, min_motion: float) -> None:
+        self.a, self.b, self.min_motion = a, b, min_motion
+        self._candidates: dict[int, Candidates] = {}
+        self._moving: dict[int, NDArray[np.bool_]] = {}
+
+    def candidates(self, shift: int) -> Candidates:
+        """:func:`candidates` of (a, b) at ``shift``."""
+        if shift not in self._candidates:
+            self._candidates[shift] = candidates(self.a, self.b, shift)
+        return self._candidates[shift]
+
+    def moving(self, shift: int) -> NDArray[np.bool_]:
+        """:func:`moving_rows` of a at ``shift``."""
+        if shift not in self._moving:
+            self._moving[shift] = moving_rows(self.a, shift, self.min_motion)
+        return self._moving[shift]
+
+
 def shift_ladder(span: int) -> list[int]:
     """Frame shifts 1, 2, 3, 5, 8, 11, ... (about x1.5 a step) up to half of ``span``."""
     top = max(1, span // 2)
@@ -100,7 +124,12 @@ def _testable(a: CameraObs, b: CameraObs, rows: NDArray[np.bool_], shift: int) -
 
 
 def choose_shifts(
-    a: CameraObs, b: CameraObs, cfg: GeometryConfig, fps: float, rows: NDArray | None = None
+    a: CameraObs,
+    b: CameraObs,
+    cfg: GeometryConfig,
+    fps: float,
+    rows: NDArray | None = None,
+    pairs: ShiftedPairs | None = None,
 ) -> tuple[int, ...]:
     """The frame shifts of the synchronization test.
 
@@ -108,23 +137,23 @@ def choose_shifts(
     :func:`shift_ladder`, the ``sync_shift_count`` shifts at which the most
     feet of a (``rows``, default all) have moved at least ``sync_min_motion``
     box heights and can be compared with b at both instants (ties: the
-    smaller shift). Motion, not the frame rate, decides: people who cross the
-    view in a second and people who stroll are both tested at the instants
-    where they have moved.
+    smaller shift; ``pairs`` caches a's moving rows). Motion, not the frame
+    rate, decides: people who cross the view in a second and people who stroll
+    are both tested at the instants where they have moved.
     """
     if cfg.sync_shifts:
         return tuple(sorted({max(1, int(round(t * fps))) for t in cfg.sync_shifts}))
     if len(a) == 0 or len(b) == 0:
         return ()
     rows = np.ones(len(a), bool) if rows is None else rows
+    pairs = pairs or ShiftedPairs(a, b, cfg.sync_min_motion)
     lo = max(int(a.frames.min()), int(b.frames.min()))
     hi = min(int(a.frames.max()), int(b.frames.max()))
     counts = []
     for s in shift_ladder(hi - lo):
         n = 0
         for shift in (s, -s):
-            keep = moving_rows(a, shift, cfg.sync_min_motion)
-            n += int(_testable(a, b, rows & keep, shift).sum())
+            n += int(_testable(a, b, rows & pairs.moving(shift), shift).sum())
         counts.append((-n, s))
     best = sorted(counts)[: cfg.sync_shift_count]
     return tuple(sorted(s for n, s in best if n < 0))
@@ -137,9 +166,11 @@ def sync_supports(
     cfg: GeometryConfig,
     shifts: tuple[int, ...],
     rows: NDArray[np.bool_] | None = None,
+    pairs: ShiftedPairs | None = None,
 ) -> tuple[float, float, int]:
     """Matching support at the true instant and at shifted instants, and the
-    number of feet that carried the test.
+    number of feet that carried the test (``pairs``: the candidates of (a, b)
+    computed once, for many calls).
 
     For each shift (both signs), only the feet of a (within ``rows``) whose
     person has moved by then (:func:`moving_rows`) are used, at the true
@@ -148,16 +179,17 @@ def sync_supports(
     ``rows``' frames (a window is tested against the whole recording).
     """
     rows = np.ones(len(a), bool) if rows is None else rows
-    c0 = candidates(a, b, 0)
+    pairs = pairs or ShiftedPairs(a, b, cfg.sync_min_motion)
+    c0 = pairs.candidates(0)
     num0 = nums = 0.0
     weight = 0
     for s in shifts:
         for shift in (s, -s):
-            keep = moving_rows(a, shift, cfg.sync_min_motion) & rows
+            keep = pairs.moving(shift) & rows
             if not keep.any():
                 continue
             cz = c0.subset(keep[c0.ia])
-            cs = candidates(a, b, shift)
+            cs = pairs.candidates(shift)
             cs = cs.subset(keep[cs.ia])
             if len(cz) == 0 or len(cs) == 0:
                 continue

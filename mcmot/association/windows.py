@@ -22,7 +22,13 @@ from mcmot.association.homography import (
     ransac_homography,
     refine,
 )
-from mcmot.association.quality import PairQuality, choose_shifts, measure_quality, sync_supports
+from mcmot.association.quality import (
+    PairQuality,
+    ShiftedPairs,
+    choose_shifts,
+    measure_quality,
+    sync_supports,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ def _held_out_supports(
     cfg: GeometryConfig,
     fps: float,
     rng: np.random.Generator,
+    pairs: ShiftedPairs,
 ) -> list[tuple[float, float, int, FloatArray | None]]:
     """Per window: (excess support of the window's own homography, excess
     support of ``H``, feet scored, the window's homography), both measured on
@@ -87,7 +94,7 @@ def _held_out_supports(
         if len(_group_starts(cf.ia)) >= 4:
             seeds.append(ransac_homography(cf, cfg, rng)[0])  # the full budget: few instants
         rows = (a.frames >= s) & (a.frames <= e)
-        shifts = choose_shifts(a, b, cfg, fps, rows)
+        shifts = choose_shifts(a, b, cfg, fps, rows, pairs)
         best: tuple[float, FloatArray | None] = (-np.inf, None)
         for h in seeds:
             if h is None:
@@ -95,13 +102,13 @@ def _held_out_supports(
             h = _refine_from(cf, h, cfg)
             if h is None:
                 continue
-            s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows)
+            s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows, pairs)
             if s0 - ss > best[0]:
                 best = (s0 - ss, h)
         Hw = best[1]
         held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
-        own = _excess(a, b, Hw, cfg, shifts, held)
-        glob = _excess(a, b, H, cfg, shifts, held)
+        own = _excess(a, b, Hw, cfg, shifts, held, pairs)
+        glob = _excess(a, b, H, cfg, shifts, held, pairs)
         if Hw is not None:
             Hw, _ = refine(c, Hw, cfg)  # the kept window fit uses all its frames
             H_prev = Hw
@@ -116,11 +123,12 @@ def _excess(
     cfg: GeometryConfig,
     shifts: tuple[int, ...],
     rows: NDArray[np.bool_],
+    pairs: ShiftedPairs,
 ) -> float:
     """Support of ``H`` on ``rows`` beyond what it gets at shifted instants (0 without H)."""
     if H is None:
         return 0.0
-    s0, ss, _ = sync_supports(a, b, H, cfg, shifts, rows)
+    s0, ss, _ = sync_supports(a, b, H, cfg, shifts, rows, pairs)
     return s0 - ss
 
 
@@ -158,12 +166,13 @@ def window_fits(
     few held-out feet each; a moving pair's windows explain many.
     """
     best: tuple[float, list] | None = None
+    pairs = ShiftedPairs(a, b, cfg.sync_min_motion)
     for seconds in cfg.windows:
         size = max(2, int(round(seconds * fps)))
         bounds = _window_bounds(a, b, size)
         if not 2 <= len(bounds) <= cfg.max_windows:
             continue
-        scored = _held_out_supports(a, b, H, bounds, cfg, fps, rng)
+        scored = _held_out_supports(a, b, H, bounds, cfg, fps, rng, pairs)
         own = sum(o * n for o, _, n, _ in scored)
         glob = sum(g * n for _, g, n, _ in scored)
         feet = max(sum(n for *_, n, _ in scored), 1)

@@ -258,7 +258,7 @@ def _track_one(
     t0 = time.perf_counter()
     if isinstance(cfg, TrackerConfig):  # the gate is calibrated
         cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
-    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, cam, stride)
+    table = track_camera(det, feats, n_frames, cfg, cam.name, progress, camera=cam, stride=stride)
     return table, TrackSummary(
         camera=cam.name,
         frames=n_frames,
