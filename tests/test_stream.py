@@ -64,10 +64,12 @@ def _checkpoint(path: Path) -> Path:
     return path
 
 
-def _chain(scene: Path, model: Path, boxes: str, emit_tentative: bool = False) -> None:
+def _chain(
+    scene: Path, model: Path, boxes: str, emit_tentative: bool = False, stride: int = 1
+) -> None:
     """detect, extract-features, track, associate --mode online: the stream's settings."""
     sc = Scene(scene)
-    run_detect(sc, DetectConfig(device="cpu", imgsz=320, from_gt=boxes == "gt"))
+    run_detect(sc, DetectConfig(device="cpu", imgsz=320, from_gt=boxes == "gt", stride=stride))
     run_extract_features(sc, FeaturesConfig(model=str(model), device="cpu"))
     tracker = TrackerConfig(calibration_seconds=CALIBRATION_S, emit_tentative=emit_tentative)
     run_track(sc, tracker)
@@ -112,15 +114,38 @@ def test_stream_equals_the_chained_online_stages_on_ground_truth_boxes(tmp_path)
     assert (streamed / "eval.json").is_file()  # gt/ there: evaluated after the stream
 
 
+@pytest.mark.parametrize("emit_tentative", [False, True])
+def test_stream_with_a_detector_stride_equals_the_chained_stages(tmp_path, emit_tentative):
+    """Detections on every 3rd frame: the frames between get the same predicted rows."""
+    scene = _synth(tmp_path / "s", frames=50, seed=4)
+    model = _checkpoint(tmp_path / "ckpt.pt")
+    streamed = tmp_path / "streamed"
+    shutil.copytree(scene, streamed)
+    _chain(scene, model, "gt", emit_tentative=emit_tentative, stride=3)
+    settings = json.loads(json.dumps(STREAM_SETTINGS))
+    settings["detect"]["stride"] = 3
+    settings["tracker"]["emit_tentative"] = emit_tentative
+    res = _stream_cli(streamed, model, "gt", tmp_path, settings=settings)
+    assert res.exit_code == 0, res.output
+    _same_outputs(scene, streamed, ["cam1", "cam2", "cam3"])
+    tracks = (scene / "tracks" / "cam1.txt").read_text().splitlines()
+    frames = {int(line.split(",")[0]) for line in tracks}
+    assert {f for f in frames if (f - 1) % 3} and max(frames) == 50  # predicted frames too
+    record = json.loads((streamed / "provenance" / "track.json").read_text())
+    assert record["params"]["detect_stride"] == 3
+
+
 @pytest.mark.slow
-def test_stream_equals_the_chained_online_stages_on_detector_boxes(tmp_path):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_stream_equals_the_chained_online_stages_on_detector_boxes(tmp_path, stride):
     scene = _synth(tmp_path / "s", frames=40, cams=2, seed=2, people=3)
     model = _checkpoint(tmp_path / "ckpt.pt")
     streamed = tmp_path / "streamed"
     shutil.copytree(scene, streamed)
-    _chain(scene, model, "det", emit_tentative=True)  # rows of a frame come late too
+    _chain(scene, model, "det", emit_tentative=True, stride=stride)  # rows of a frame come late
     settings = STREAM_SETTINGS | {
-        "tracker": {"calibration_seconds": CALIBRATION_S, "emit_tentative": True}
+        "tracker": {"calibration_seconds": CALIBRATION_S, "emit_tentative": True},
+        "detect": STREAM_SETTINGS["detect"] | {"stride": stride},
     }
     res = _stream_cli(streamed, model, "det", tmp_path, settings=settings)
     assert res.exit_code == 0, res.output
@@ -211,7 +236,3 @@ def test_stream_refuses_existing_outputs_and_bad_settings(tmp_path):
     bad = tmp_path / "ssat.json"
     bad.write_text('{"tracker": {"kind": "ssat"}}')
     _one_line_error(runner.invoke(app, [*geo, "--config", str(bad), "--overwrite"]), "DeepSORT")
-    strided = tmp_path / "stride.json"
-    strided.write_text('{"detect": {"stride": 2}}')
-    res = runner.invoke(app, [*geo, "--config", str(strided), "--overwrite"])
-    _one_line_error(res, "detect stride (2) needs the offline run")

@@ -93,11 +93,6 @@ def plan_stream(scene: Scene, cfg: RunConfig) -> _Plan:
         raise McmotError(f"--boxes gt needs gt/ files in {scene.root}")
     det_cfg = dataclasses.replace(cfg.detect, from_gt=cfg.boxes == "gt", cameras=None)
     check_detect_config(det_cfg)
-    if det_cfg.stride != 1:
-        raise McmotError(
-            f"run --online detects every frame; a detect stride ({det_cfg.stride}) needs the "
-            "offline run: drop --online, or the stride"
-        )
     use_app = assoc.cues in ("appearance", "both") and len(cams) > 1
     use_geo = assoc.cues in ("geometry", "both") and len(cams) > 1
     features = None
@@ -184,7 +179,11 @@ class _Run:
         self.scene, self.plan, self.st = scene, plan, st
         names = [c.name for c in plan.cams]
         self.inputs = StreamInputs(scene, plan.cams, plan.inputs, st, say)
-        self.tracking = [CameraTracking(plan.tracker, plan.calibrate_until) for _ in names]
+        stride, end = plan.inputs.detect.stride, self.inputs.frames
+        self.tracking = [
+            CameraTracking(plan.tracker, plan.calibrate_until, stride, min(last, end))
+            for last in self.inputs.last_frames
+        ]
         self.track_paths = [scene.path("tracks", n) for n in names]
         self.global_paths = [scene.path("global", n) for n in names]
         self.tracks = [RowsFile(st.path(p)) for p in self.track_paths]
@@ -291,6 +290,8 @@ def _record(run: _Run, cfg: RunConfig) -> None:
     if plan.inputs.features is not None:
         sc.record("features", to_dict(plan.inputs.features) | streamed, det, feats, st)
     track = to_dict(plan.tracker) | {"tracker": "deepsort", "features": cfg.track_features}
+    if plan.inputs.detect.stride > 1:
+        track["detect_stride"] = plan.inputs.detect.stride
     sc.record("track", track | streamed, det + feats, run.track_paths, st)
     geo = [sc.root / GEOMETRY_FILE] if run.geometry_written else []
     sc.record(

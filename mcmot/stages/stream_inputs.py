@@ -85,9 +85,18 @@ class StreamInputs:
             self._stack.callback(src.close)
         self.gt: list[MotTable] | None = None
         self.detector: PersonDetector | None = None
+        #: each camera's last frame, as ``track`` counts it: its video's length, or
+        #: its last box's frame if later (a stride's predicted rows reach it)
+        self.last_frames = [src.num_frames for src in self.sources]
         if s.detect.from_gt:
             self.gt = [camera_from_gt(scene, c.name, s.detect, warn).table for c in cams]
+            self.last_frames = [
+                max(n, int(t.frames.max()) if len(t) else 0)
+                for n, t in zip(self.last_frames, self.gt, strict=True)
+            ]
             self.frames = max([int(t.frames.max()) for t in self.gt if len(t)] or [0])
+            if s.detect.stride > 1:
+                self.frames = max(self.last_frames)
         else:
             self.detector = make_detector(scene, s.detect, self.sources)
             self.frames = min(src.num_frames for src in self.sources)
@@ -111,7 +120,7 @@ class StreamInputs:
 
     def _iter(self, src: FrameSource) -> Iterator[tuple[int, Image]]:
         need = self.detector is not None or self.encoder is not None
-        return src.iter_frames(1, src.num_frames) if need else iter(())
+        return src.iter_frames(1, src.num_frames, self.s.detect.stride) if need else iter(())
 
     def _features_file(self, path: Path) -> ArraysFile:
         assert self.encoder is not None
@@ -134,8 +143,8 @@ class StreamInputs:
         return [self._frame_input(d, a, s) for d, a, s in zip(dets, fa, fs, strict=True)]
 
     def _image(self, i: int, k: int) -> Image | None:
-        if k > self.sources[i].num_frames:
-            return None
+        if k > self.sources[i].num_frames or (k - 1) % self.s.detect.stride:
+            return None  # past the video, or a frame the detector's stride skips
         for frame, img in self._images[i]:
             if frame == k:
                 return img
@@ -143,7 +152,9 @@ class StreamInputs:
 
     def _detect(self, i: int, k: int, img: Image | None) -> MotTable:
         """Camera ``i``'s det rows of frame ``k``, written, as the det file gives them back."""
-        if self.gt is not None:
+        if (k - 1) % self.s.detect.stride:  # the detector's stride skips frame k
+            table = MotTable.empty()
+        elif self.gt is not None:
             t = self.gt[i]
             lo, hi = np.searchsorted(t.frames, [k, k + 1])
             table = t.select(slice(int(lo), int(hi)))

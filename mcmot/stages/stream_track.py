@@ -11,6 +11,7 @@ track of it can still be confirmed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from mcmot.motio import MotTable
 from mcmot.stages.track import calibrate_config, canonical_rows, track_frame
 from mcmot.timebase import DEFAULT_FPS, frames_at_least_one
 from mcmot.tracking import Tracker, TrackerConfig
+from mcmot.tracking.stride import Between, step_frame, to_steps
 
 
 @dataclass
@@ -52,16 +54,27 @@ class CameraTracking:
 
     ``cfg`` must hold the frame rate. With an appearance cue to calibrate,
     frames ``1 .. calibrate_until`` are buffered, the tracker is calibrated on
-    them and they are replayed; ``calibrate_until`` 0 starts at once.
+    them and they are replayed; ``calibrate_until`` 0 starts at once. With a
+    detector ``stride`` (detections on frames 1, 1 + stride, .. only), the
+    tracker steps once per detected frame and the frames between get the
+    rows the ``track`` stage writes there (:mod:`mcmot.tracking.stride`), up
+    to ``last_frame``.
     """
 
-    def __init__(self, cfg: TrackerConfig, calibrate_until: int) -> None:
+    def __init__(
+        self, cfg: TrackerConfig, calibrate_until: int, stride: int = 1, last_frame: int = 0
+    ) -> None:
+        self.stride = stride
         self.cfg = cfg
+        if stride > 1:  # durations in tracker steps, as the stage converts them
+            self.cfg = dataclasses.replace(cfg, fps=(cfg.fps or DEFAULT_FPS) / stride)
         self.calibrate_until = calibrate_until
-        self.tracker: Tracker | None = None if calibrate_until else Tracker(cfg)
-        fps = cfg.fps or DEFAULT_FPS
-        n_init = frames_at_least_one(cfg.n_init_seconds, fps)
-        self.delay = n_init - 1 if cfg.emit_tentative else 0
+        self.tracker: Tracker | None = None
+        if not calibrate_until:
+            self.tracker = Tracker(self.cfg, frames_per_step=stride)
+        n_init = frames_at_least_one(self.cfg.n_init_seconds, self.cfg.fps or DEFAULT_FPS)
+        self.delay = (n_init - 1) * stride if cfg.emit_tentative else 0
+        self.between = Between(stride, last_frame) if stride > 1 else None
         self.frames: dict[int, FrameInput] = {}  # frames seen, not yet final
         self.canonical: dict[int, tuple[MotTable, NDArray[np.float32] | None]] = {}
         self.found: dict[int, list[tuple[int, int]]] = {}  # frame -> (track id, row)
@@ -98,7 +111,9 @@ class CameraTracking:
         dets = [self.canonical[f] for f in sorted(self.canonical)]
         det = MotTable.concat([d for d, _ in dets])
         feats = None if not dets or dets[0][1] is None else np.concatenate([f for _, f in dets])
-        self.tracker = Tracker(calibrate_config(self.cfg, det, feats))
+        if self.stride > 1:
+            det = to_steps(det, self.stride)
+        self.tracker = Tracker(calibrate_config(self.cfg, det, feats), frames_per_step=self.stride)
         for f in sorted(self.canonical):
             self._feed(f)
 
@@ -107,19 +122,32 @@ class CameraTracking:
         if not len(det):  # as the stage: a frame without detections is skipped
             return
         assert self.tracker is not None
-        for f, tid, row in track_frame(self.tracker, frame, det, feats):
+        step = (frame - 1) // self.stride + 1
+        known = [
+            (s, tid, (int(step_frame(s, self.stride)), row))
+            for s, tid, row in track_frame(self.tracker, step, det, feats)
+        ]
+        for _, tid, (f, row) in known:
             self.found.setdefault(f, []).append((tid, row))
+        if self.between is not None:
+            boxes = {key: self.canonical[key[0]][0].boxes[key[1]] for _, _, key in known}
+            scores = {key: self.canonical[key[0]][0].scores[key[1]] for _, _, key in known}
+            self.between.add(self.tracker, step, known, boxes, scores)
 
     def _final(self, upto: int) -> list[FrameTracks]:
         out = []
         while self.next_out <= upto:
             f = self.next_out
             det, _ = self.canonical.pop(f)
-            found = sorted(self.found.pop(f, []))
-            ids = np.array([t for t, _ in found], np.int64)
-            rows = np.array([r for _, r in found], np.int64)
+            rows = [(tid, det.boxes[r], det.scores[r]) for tid, r in self.found.pop(f, [])]
+            if self.between is not None:  # a skipped frame's predicted rows
+                rows += self.between.pop(f)
+            rows.sort(key=lambda row: row[0])
             tracks = MotTable.from_arrays(
-                np.full(len(found), f, np.int64), ids, det.boxes[rows], det.scores[rows]
+                np.full(len(rows), f, np.int64),
+                np.array([t for t, _, _ in rows], np.int64),
+                np.array([b for _, b, _ in rows], np.float64).reshape(-1, 4),
+                np.array([sc for _, _, sc in rows], np.float64),
             )
             out.append(FrameTracks(f, tracks, self.frames.pop(f)))
             self.next_out += 1

@@ -356,7 +356,7 @@ def track_camera(
             ids.append(track_id)
             rows.append(row)
         if between is not None:
-            between.add(tracker, step, known, det)
+            between.add(tracker, step, known, det.boxes, det.scores)
         if progress is not None and step - reported >= PROGRESS_EVERY:
             reported = step
             progress(ProgressEvent(name, step, steps, {"tracks": len(tracker.tracks)}))

@@ -16,6 +16,7 @@ straight line, since both ends are known then.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,17 +61,15 @@ class Between:
 
     stride: int
     last_frame: int
-    frames: list[int] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
-    boxes: list[FloatArray] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
+    rows: dict[int, list[tuple[int, FloatArray, float]]] = field(default_factory=dict)
 
     def add(
         self,
         tracker: Tracker,
         step: int,
-        rows: list[tuple[int, int, int]],
-        det: MotTable,
+        known: list[tuple[int, int, Any]],
+        boxes: Any,
+        scores: Any,
     ) -> None:
         """The skipped frames after tracker step ``step``.
 
@@ -78,11 +77,13 @@ class Between:
         ----------
         tracker : the tracker, just after its update of ``step``
         step : the step
-        rows : what the step made known: ``(step, track id, row of det)``; rows
-            of earlier steps are tentative rows handed out at confirmation
-        det : the detections (a skipped frame gets its row's box, moved, and score)
+        known : what the step made known: ``(step, track id, key)``; rows of
+            earlier steps are tentative rows handed out at confirmation
+        boxes, scores : ``boxes[key]`` the (4,) tlwh box and ``scores[key]`` the
+            score of the detection row ``key`` (a skipped frame gets its row's
+            box, moved, and score)
         """
-        now = [(tid, key) for s, tid, key in rows if s == step]
+        now = [(tid, key) for s, tid, key in known if s == step]
         ids = [tid for tid, _ in now]
         frame = int(step_frame(step, self.stride))
         start = tracker.predicted_boxes(ids, 0.0)
@@ -91,37 +92,39 @@ class Between:
                 break
             moved = tracker.predicted_boxes(ids, j / self.stride) - start
             for (tid, key), shift in zip(now, moved, strict=True):
-                self._row(frame + j, tid, det.boxes[key] + shift, det.scores[key])
-        self._join_recovered(rows, det)
+                self._row(frame + j, tid, boxes[key] + shift, scores[key])
+        self._join_recovered(known, boxes, scores)
 
-    def _join_recovered(self, rows: list[tuple[int, int, int]], det: MotTable) -> None:
+    def _join_recovered(self, known: list[tuple[int, int, Any]], boxes: Any, scores: Any) -> None:
         """Straight lines between a newly confirmed track's consecutive rows."""
-        by_track: dict[int, list[tuple[int, int]]] = {}
-        for s, tid, key in rows:
+        by_track: dict[int, list[tuple[int, Any]]] = {}
+        for s, tid, key in known:
             by_track.setdefault(tid, []).append((s, key))
-        for tid, known in by_track.items():
-            known.sort()
-            for (s0, k0), (s1, k1) in zip(known, known[1:], strict=False):
+        for tid, rows in by_track.items():
+            rows.sort(key=lambda r: r[0])
+            for (s0, k0), (s1, k1) in zip(rows, rows[1:], strict=False):
                 if s1 != s0 + 1:
                     continue
-                a, b = det.boxes[k0], det.boxes[k1]
+                a, b = np.asarray(boxes[k0], np.float64), np.asarray(boxes[k1], np.float64)
                 f0 = int(step_frame(s0, self.stride))
                 for j in range(1, self.stride):
-                    self._row(f0 + j, tid, a + (b - a) * (j / self.stride), det.scores[k0])
+                    self._row(f0 + j, tid, a + (b - a) * (j / self.stride), scores[k0])
 
     def _row(self, frame: int, tid: int, box: FloatArray, score: float) -> None:
-        self.frames.append(frame)
-        self.ids.append(tid)
-        self.boxes.append(np.asarray(box, np.float64))
-        self.scores.append(score)
+        self.rows.setdefault(frame, []).append((tid, np.asarray(box, np.float64), float(score)))
+
+    def pop(self, frame: int) -> list[tuple[int, FloatArray, float]]:
+        """The rows of ``frame`` collected so far, ``(track id, tlwh, score)``, forgotten."""
+        return self.rows.pop(frame, [])
 
     def table(self) -> MotTable:
-        """The collected rows (any order)."""
-        if not self.frames:
+        """Every row collected (any order)."""
+        rows = [(f, *r) for f, rs in self.rows.items() for r in rs]
+        if not rows:
             return MotTable.empty()
         return MotTable.from_arrays(
-            np.asarray(self.frames, np.int64),
-            np.asarray(self.ids, np.int64),
-            np.stack(self.boxes),
-            np.asarray(self.scores, np.float64),
+            np.array([r[0] for r in rows], np.int64),
+            np.array([r[1] for r in rows], np.int64),
+            np.stack([r[2] for r in rows]),
+            np.array([r[3] for r in rows], np.float64),
         )
