@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 from benchmarks.bench_startup import mcmot_command
 from benchmarks.harness import Results, make_parser, print_machine
 
-#: The scene's pretraining cache (mcmot.stages.pretrain_data.CACHE_DIR).
+#: The scene's pretraining cache (mcmot.stages.pretrain_data.pretrain_cache).
 CACHE = Path("cache") / "pretrain"
 
 

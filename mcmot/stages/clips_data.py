@@ -12,8 +12,10 @@ Sources are video files, plain folders of videos or frames, or scene folders
   track of a scene's ``tracks/<cam>.txt``, cut every ``clip_seconds``, is a
   class of person crops resized to ``load_scale`` times the input.
 
-The images of every source are decoded once and cached in ``RUN/cache``,
-keyed by the source files and the settings they depend on.
+The images of every source are decoded once and cached, keyed by the source
+files and the settings they depend on: a scene's cameras in the scene
+(``SCENE/cache/clips/``, for every later run), a video file given alone in
+the run's ``RUN/cache``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.atomic import write_npz
+from mcmot.caches import Arrays, load_or_build, scene_cache
 from mcmot.crops import RESIZE, clip_box, crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
@@ -52,11 +54,17 @@ class Source:
     name : "scene/camera" or the file's stem, for messages
     path : the video file or frame folder
     tracks : with ``tracklets``: the camera's ``tracks/`` file
+    cache : the folder its images are cached in; None = the run's
     """
 
     name: str
     path: Path
     tracks: Path | None = None
+    cache: Path | None = None
+
+
+#: A scene's cache folder of clip images (mcmot.caches).
+CACHE_KIND = "clips"
 
 
 # ----------------------------------------------------------------- sources
@@ -94,7 +102,8 @@ def _camera_source(scene: Scene, cam: Camera, tracklets: bool) -> Source:
             f"run `mcmot track {scene.root}` first"
         )
     assert cam.source is not None
-    return Source(f"{scene.name}/{cam.name}", cam.source, tracks if tracklets else None)
+    cache = scene_cache(scene.root, CACHE_KIND)
+    return Source(f"{scene.name}/{cam.name}", cam.source, tracks if tracklets else None, cache)
 
 
 # ----------------------------------------------------------------- cutting
@@ -233,18 +242,20 @@ def _key(src: Source, cfg: ClipsConfig) -> str:
 def source_classes(
     src: Source, cfg: ClipsConfig, cache: Path | None, report: ProgressCallback
 ) -> tuple[NDArray[np.uint8], list[tuple[str, NDArray[np.int64]]]]:
-    """One source's images and classes, through the cache in ``cache`` when given."""
-    path = None if cache is None else cache / f"clips-{_key(src, cfg)}.npz"
-    if path is not None and path.is_file():
-        with np.load(path) as z:
-            names = [str(n) for n in z["names"]]
-            return z["images"], [(n, z[f"class{i}"]) for i, n in enumerate(names)]
-    build = _tracklet_classes if cfg.inputs == "tracklets" else _frame_classes
-    images, classes = build(src, cfg, report)
-    if path is not None:
+    """One source's images and classes, through its scene's cache, else ``cache``
+    (None with neither: no cache)."""
+    folder = src.cache or cache
+    path = None if folder is None else folder / f"clips-{_key(src, cfg)}.npz"
+
+    def build() -> Arrays:
+        make = _tracklet_classes if cfg.inputs == "tracklets" else _frame_classes
+        images, classes = make(src, cfg, report)
         arrays = {f"class{i}": rows for i, (_, rows) in enumerate(classes)}
-        write_npz(path, images=images, names=np.array([n for n, _ in classes]), **arrays)
-    return images, classes
+        return {"images": images, "names": np.array([n for n, _ in classes]), **arrays}
+
+    z = load_or_build(path, build)
+    names = [str(n) for n in z["names"]]
+    return z["images"], [(n, z[f"class{i}"]) for i, n in enumerate(names)]
 
 
 def load_clip_images(

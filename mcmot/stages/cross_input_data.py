@@ -3,9 +3,10 @@
 Training reads every camera with pixels of the given scenes: its ``det/``
 rows that score at least ``min_score`` and stay at least ``min_box_px`` wide
 and high inside the frame, each cropped from the video and resized to a
-square of ``crop`` pixels (the paper's 64). The crops are cached in
-``RUN/cache/`` keyed by the video, the det file and the settings, so a
-resumed run does not decode again. Tracking crops every det row of a camera
+square of ``crop`` pixels (the paper's 64). The crops are cached in the
+scene (``SCENE/cache/cross-input/``) keyed by the video, the det file and
+the settings, so a resumed run, or any later run on the scene, does not
+decode again. Tracking crops every det row of a camera
 the same way (:func:`detection_crops`).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.atomic import write_npz
+from mcmot.caches import Arrays, load_or_build, scene_cache
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.models.cross_input_config import CrossInputConfig
@@ -52,6 +53,10 @@ def detection_crops(
         if f in got:
             out[idx] = got[f]
     return out
+
+
+#: The scene's cache folder of these crops (mcmot.caches).
+CACHE_KIND = "cross-input"
 
 
 def _camera_key(scene: Scene, cam: Camera, cfg: CrossInputConfig) -> str:
@@ -102,10 +107,11 @@ def build_camera(
 def load_cameras(
     scenes: list[Path],
     cfg: CrossInputConfig,
-    cache_dir: Path | None,
     progress: ProgressCallback | None = None,
+    cache: bool = True,
 ) -> list[CameraDets]:
-    """Every camera with pixels of ``scenes``, through the cache in ``cache_dir``."""
+    """Every camera with pixels of ``scenes``, through each scene's cache (unless not
+    ``cache``)."""
     out = []
     for root in scenes:
         scene = Scene(root)
@@ -117,7 +123,7 @@ def load_cameras(
                 f"run `mcmot detect {scene.root}` first"
             )
         for cam in cams:
-            out.append(_cached_camera(scene, cam, cfg, cache_dir, progress))
+            out.append(_cached_camera(scene, cam, cfg, cache, progress))
     return out
 
 
@@ -125,28 +131,22 @@ def _cached_camera(
     scene: Scene,
     cam: Camera,
     cfg: CrossInputConfig,
-    cache_dir: Path | None,
+    cache: bool,
     progress: ProgressCallback | None,
 ) -> CameraDets:
-    if cache_dir is None:
-        return build_camera(scene, cam, cfg, progress)
-    path = Path(cache_dir) / f"dets-{_camera_key(scene, cam, cfg)}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return CameraDets(
-                str(z["name"]),
-                (int(z["size"][0]), int(z["size"][1])),
-                z["frames"],
-                z["boxes"],
-                z["crops"],
-            )
-    dets = build_camera(scene, cam, cfg, progress)
-    write_npz(
-        path,
-        name=np.array(dets.name),
-        size=np.array(dets.size),
-        frames=dets.frames,
-        boxes=dets.boxes,
-        crops=dets.crops,
-    )
-    return dets
+    folder = scene_cache(scene.root, CACHE_KIND)
+    path = folder / f"dets-{_camera_key(scene, cam, cfg)}.npz" if cache else None
+
+    def build() -> Arrays:
+        d = build_camera(scene, cam, cfg, progress)
+        return {
+            "name": np.array(d.name),
+            "size": np.array(d.size),
+            "frames": d.frames,
+            "boxes": d.boxes,
+            "crops": d.crops,
+        }
+
+    z = load_or_build(path, build)
+    size = (int(z["size"][0]), int(z["size"][1]))
+    return CameraDets(str(z["name"]), size, z["frames"], z["boxes"], z["crops"])

@@ -44,7 +44,7 @@ from mcmot.stages.pretrain_data import (
     CropSpec,
     cache_key,
     load_scene_crops,
-    scene_cache,
+    pretrain_cache,
 )
 from mcmot.training.calibfree import CalibFreeObjective
 from mcmot.training.distributed import Dist, distributed, main_first
@@ -142,7 +142,7 @@ def _teacher_targets(
                 sc.crops,
                 lambda x: teacher.patch_features(x, grid),
                 (grid[0] * grid[1], teacher.dim),
-                scene_cache(scene) / f"teacher-{name}.npz",
+                pretrain_cache(scene) / f"teacher-{name}.npz",
             )
         )
     return out
@@ -163,7 +163,7 @@ def _objective(
     def load(main: bool) -> list[SceneCrops]:
         guard = None if deadline is None else BudgetGuard(deadline)
         return [
-            load_scene_crops(s, spec, scene_cache(s), progress if main else None, guard)
+            load_scene_crops(s, spec, pretrain_cache(s), progress if main else None, guard)
             for s in scenes
         ]
 

@@ -95,9 +95,7 @@ def run_pretrain_cross_input(
     paths = [Path(s) for s in scenes]
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
-        cams = main_first(
-            dd, lambda main: load_cameras(paths, cfg, run_dir / "cache", report if main else None)
-        )
+        cams = main_first(dd, lambda main: load_cameras(paths, cfg, report if main else None))
         _check_same(cams, loaded, run_dir)
         obj = CrossInputObjective(cfg, cams, dd, device)
         notes = _notes(obj)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.atomic import write_npz
+from mcmot.caches import Arrays, load_or_build, scene_cache
 from mcmot.crops import clip_box, crop_resize
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
@@ -32,8 +32,6 @@ from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene
 from mcmot.training.timesteps import SceneCrops
 
-#: The scene's folder of pretraining caches (crops, teacher targets).
-CACHE_DIR = Path("cache") / "pretrain"
 #: The most of a time budget that preparing the crops may take.
 PREPARATION_SHARE = 0.9
 
@@ -132,9 +130,9 @@ class BudgetGuard:
         return check
 
 
-def scene_cache(scene: Scene) -> Path:
+def pretrain_cache(scene: Scene) -> Path:
     """Where a scene's pretraining crops and teacher targets are cached, for every run."""
-    return scene.root / CACHE_DIR
+    return scene_cache(scene.root, "pretrain")
 
 
 # ----------------------------------------------------------------- scenes
@@ -244,25 +242,19 @@ def load_scene_crops(
     guard: BudgetGuard | None = None,
 ) -> SceneCrops:
     """:func:`build_scene_crops`, through an on-disk cache when ``cache_dir`` is given."""
-    if cache_dir is None:
-        return build_scene_crops(scene, spec, progress, guard)
-    path = Path(cache_dir) / f"crops-{cache_key(scene, spec)}.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return SceneCrops(
-                str(z["name"]),
-                tuple(str(c) for c in z["cameras"]),
-                z["crops"],
-                z["slots"],
-                z["frames"],
-            )
-    sc = build_scene_crops(scene, spec, progress, guard)
-    write_npz(
-        path,
-        name=np.array(sc.name),
-        cameras=np.array(sc.cameras),
-        crops=sc.crops,
-        slots=sc.slots,
-        frames=sc.frames,
+    path = None if cache_dir is None else Path(cache_dir) / f"crops-{cache_key(scene, spec)}.npz"
+
+    def build() -> Arrays:
+        sc = build_scene_crops(scene, spec, progress, guard)
+        return {
+            "name": np.array(sc.name),
+            "cameras": np.array(sc.cameras),
+            "crops": sc.crops,
+            "slots": sc.slots,
+            "frames": sc.frames,
+        }
+
+    z = load_or_build(path, build)
+    return SceneCrops(
+        str(z["name"]), tuple(str(c) for c in z["cameras"]), z["crops"], z["slots"], z["frames"]
     )
-    return sc
