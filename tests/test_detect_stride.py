@@ -17,7 +17,8 @@ from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, run_detect
-from mcmot.stages.track import detect_stride, run_track
+from mcmot.stages.track import run_track
+from mcmot.stages.track_inputs import detect_stride
 from mcmot.synth import SynthConfig, generate_scene
 from mcmot.tracking import TrackerConfig
 from mcmot.tracking.config import SsatConfig

@@ -24,7 +24,6 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,17 +31,22 @@ from numpy.typing import NDArray
 
 from mcmot.config import check_types, override, to_dict
 from mcmot.errors import McmotError
-from mcmot.frames import open_source
-from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.motio import MotTable, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
-from mcmot.stages.feature_files import load_features
+from mcmot.stages.track_inputs import (
+    detect_stride,
+    frame_count,
+    input_paths,
+    load_camera,
+    stride_notes,
+)
 from mcmot.timebase import DEFAULT_FPS, frames_at_least_one, frames_rounded, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 from mcmot.tracking.config import LearnedConfig, SsatConfig
 from mcmot.tracking.ssat import SsatTracker
-from mcmot.tracking.stride import Between, step_frame, to_steps
+from mcmot.tracking.stride import Between
 
 #: Settings of any tracker.
 AnyTrackerConfig = TrackerConfig | SsatConfig | LearnedConfig
@@ -198,30 +202,16 @@ def run_track(
     fps, fps_note = scene_fps(scene, cfg.fps)
     cfg = dataclasses.replace(cfg, fps=fps)
     notes = (fps_note,) if fps_note else ()
-    if features not in FEATURE_CHOICES:
-        raise McmotError(
-            f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {features!r}"
-        )
-    if not scene.stage_dir("det").is_dir():
-        raise McmotError(f"no det/ in {scene.root}: run `mcmot detect {scene.root}` first")
+    _check_request(scene, features)
     cams = scene.select_cameras(cameras)
     if isinstance(cfg, LearnedConfig):
         features = "none"  # it crops the video instead of reading features/
-    inputs = _input_paths(scene, cams, features)
+    inputs = input_paths(scene, cams, features)
     outputs = [scene.path("tracks", c.name) for c in cams]
     scene.check_writable(outputs, overwrite)
     stride = detect_stride(scene, cams)
-    if stride > 1:
-        if not isinstance(cfg, TrackerConfig):
-            raise McmotError(
-                f"det/ holds one frame in {stride} (detect --stride {stride}), and only "
-                "--tracker deepsort predicts the frames between: use it, or detect every frame"
-            )
-        notes += (
-            f"det/ holds one frame in {stride} (detect --stride {stride}): the tracker steps "
-            f"at {fps / stride:g} frames/s and its Kalman filter predicts the frames between",
-        )
-    loaded = [_load_camera(scene, c, features, zero_based, stride) for c in cams]
+    notes += stride_notes(cfg, stride, fps)
+    loaded = [load_camera(scene, c, features, zero_based, stride) for c in cams]
     if isinstance(cfg, LearnedConfig):
         from mcmot.stages.track_learned import crop_features, learned_inputs
 
@@ -236,10 +226,19 @@ def run_track(
             table, summary = _track_one(cam, det, feats, calib, notes, progress, stride)
             write_mot(st.path(out), table)
             summaries.append(summary)
-        params = _params(cfg, features, zero_based, cams, calibrated)
-        params["detect_stride"] = stride
+        params = _params(cfg, features, zero_based, cams, calibrated) | {"detect_stride": stride}
         scene.record("track", params, inputs, outputs, st)
     return summaries
+
+
+def _check_request(scene: Scene, features: str) -> None:
+    """One-line errors for a features choice that does not exist, or no ``det/``."""
+    if features not in FEATURE_CHOICES:
+        raise McmotError(
+            f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {features!r}"
+        )
+    if not scene.stage_dir("det").is_dir():
+        raise McmotError(f"no det/ in {scene.root}: run `mcmot detect {scene.root}` first")
 
 
 def _track_one(
@@ -254,7 +253,7 @@ def _track_one(
     """One camera's track rows and summary, with its calibrated settings (``det`` in
     tracker steps of ``stride`` frames)."""
     cfg, calib = calibrated
-    n_frames = _frame_count(cam, det, stride)
+    n_frames = frame_count(cam, det, stride)
     t0 = time.perf_counter()
     if isinstance(cfg, TrackerConfig):  # the gate is calibrated
         cfg = dataclasses.replace(cfg, cosine_gate_quantile=None)
@@ -324,37 +323,29 @@ def track_camera(
         here when ``cfg`` asks for it: :func:`calibrate_config`) or SSAT's
     name : the task name of progress events
     camera : the camera (the learned tracker needs its frame size)
-    stride : ``det`` holds frames ``1, 1 + stride, ..`` only (``detect --stride``):
-        ``det``'s frames are tracker steps (:func:`mcmot.tracking.stride.to_steps`),
-        ``cfg`` converts durations at the steps' rate, and the frames between get
-        the Kalman filter's predictions (DeepSORT only; :mod:`mcmot.tracking.stride`)
+    stride : a detector's stride: ``det``'s frames are tracker steps, ``cfg``'s rate
+        theirs, and the frames between are predicted (:mod:`mcmot.tracking.stride`)
 
     Returns
     -------
-    The track rows (frame, id, box, score): the matched detection's box and score,
-    or on a frame a stride skipped, the predicted box and the last detection's score.
+    The track rows (frame, id, box, score): the matched detection's (or, on a frame
+    a stride skipped, the predicted box and the last detection's score).
     """
     det, feats = canonical_rows(det, feats)
     tracker = _make_tracker(cfg, det, feats, camera, stride)
     slices = det.frame_slices()
     between = Between(stride, n_frames) if stride > 1 else None
     steps = len(range(1, n_frames + 1, stride))  # the last step at or before n_frames
-    frames: list[int] = []
-    ids: list[int] = []
-    rows: list[int] = []
+    found: list[tuple[int, int, int]] = []  # (frame or step, track id, row of det)
     reported = 0
     for step in sorted(f for f in slices if 1 <= f <= steps):
         sl = slices[step]
+        fe = None if feats is None else feats[sl]
         known = [
-            (f, track_id, slices[f].start + index)
-            for f, track_id, index in track_frame(
-                tracker, step, det.select(sl), None if feats is None else feats[sl]
-            )
+            (f, t, slices[f].start + i)
+            for f, t, i in track_frame(tracker, step, det.select(sl), fe)
         ]
-        for f, track_id, row in known:
-            frames.append(f)
-            ids.append(track_id)
-            rows.append(row)
+        found += known
         if between is not None:
             between.add(tracker, step, known, det.boxes, det.scores)
         if progress is not None and step - reported >= PROGRESS_EVERY:
@@ -362,17 +353,8 @@ def track_camera(
             progress(ProgressEvent(name, step, steps, {"tracks": len(tracker.tracks)}))
     if progress is not None:
         progress(ProgressEvent(name, steps, steps, {"tracks": len(tracker.tracks)}))
-    table = _track_rows(det, frames, ids, rows)
-    if between is None:
-        return table
-    table = MotTable(
-        np.asarray(step_frame(table.frames, stride), np.int64),
-        table.ids,
-        table.boxes,
-        table.scores,
-        table.extra,
-    )
-    return MotTable.concat([table, between.table()]).sorted()
+    table = _track_rows(det, found)
+    return table if between is None else between.merged(table)
 
 
 def track_frame(
@@ -411,16 +393,13 @@ def _make_tracker(
     return Tracker(calibrate_config(cfg, det, feats), frames_per_step=stride)
 
 
-def _track_rows(det: MotTable, frames: list[int], ids: list[int], rows: list[int]) -> MotTable:
-    """The track rows in frame order: each (frame, id) with detection ``rows``' box and score."""
+def _track_rows(det: MotTable, found: list[tuple[int, int, int]]) -> MotTable:
+    """The track rows in frame order: each ``(frame, id, row)`` with det ``row``'s box and
+    score."""
+    frames, ids, rows = np.asarray(found, np.int64).reshape(-1, 3).T
     order = np.lexsort((ids, frames))  # recovered tentative rows come late: frame order
-    idx = np.asarray(rows, np.int64)[order]
-    return MotTable.from_arrays(
-        np.asarray(frames, np.int64)[order],
-        np.asarray(ids, np.int64)[order],
-        det.boxes[idx],
-        det.scores[idx],
-    )
+    idx = rows[order]
+    return MotTable.from_arrays(frames[order], ids[order], det.boxes[idx], det.scores[idx])
 
 
 def canonical_rows(
@@ -495,66 +474,3 @@ def _finite(values: dict[str, object]) -> dict[str, object]:
     return {
         k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in values.items()
     }
-
-
-def _input_paths(scene: Scene, cams: list[Camera], features: str) -> list[Path]:
-    """The det (and features) files of ``cams``; a missing one is an error naming the fix."""
-    paths = []
-    for cam in cams:
-        det = scene.path("det", cam.name)
-        if not det.is_file():
-            raise McmotError(
-                f"no det/{det.name} in {scene.root}: run `mcmot detect {scene.root}` first"
-            )
-        paths.append(det)
-        if features != "none":
-            feat = scene.path("features", cam.name)
-            if not feat.is_file():
-                raise McmotError(
-                    f"no features/{feat.name} in {scene.root}: run `mcmot extract-features "
-                    f"{scene.root} --model CKPT` first, or pass --features none"
-                )
-            paths.append(feat)
-    return paths
-
-
-def _load_camera(
-    scene: Scene, cam: Camera, features: str, zero_based: bool, stride: int = 1
-) -> tuple[MotTable, NDArray[np.float32] | None]:
-    """The camera's detections, their frames as tracker steps of ``stride`` frames
-    (:func:`mcmot.tracking.stride.to_steps`), and unless ``features == "none"``
-    their aligned features."""
-    det_path = scene.path("det", cam.name)
-    det = read_mot(det_path, unique_ids=False, zero_based=zero_based)
-    feats = None
-    if features != "none":
-        feats = load_features(scene.path("features", cam.name), det, features, scene.root)
-    if stride > 1:
-        det = to_steps(det, stride, str(det_path))
-    return det, feats
-
-
-def detect_stride(scene: Scene, cams: list[Camera]) -> int:
-    """The stride ``detect`` wrote the cameras' ``det/`` files with (1 = every frame).
-
-    Read from ``provenance/detect.json``, and only where that record describes
-    the files as they are now; det files written by other tools or edited
-    since count as every frame's.
-    """
-    rec = scene.read_record("detect")
-    if rec is None:
-        return 1
-    stride = rec.get("params", {}).get("stride", 1)
-    if not isinstance(stride, int) or stride <= 1:
-        return 1
-    return stride if scene.describes("detect", [scene.path("det", c.name) for c in cams]) else 1
-
-
-def _frame_count(cam: Camera, det: MotTable, stride: int = 1) -> int:
-    """The last frame to process: the video's length, or the last detection's frame
-    (``det`` in tracker steps of ``stride`` frames)."""
-    last = int(step_frame(int(det.frames.max()), stride)) if len(det) else 0
-    if cam.source is not None:
-        with open_source(cam.source) as src:
-            last = max(last, src.num_frames)
-    return last

@@ -117,6 +117,18 @@ class Between:
         """The rows of ``frame`` collected so far, ``(track id, tlwh, score)``, forgotten."""
         return self.rows.pop(frame, [])
 
+    def merged(self, steps: MotTable) -> MotTable:
+        """A tracker's rows numbered by step, at their frames, with every row collected
+        here: the rows of every frame, sorted by (frame, id)."""
+        at_frames = MotTable(
+            np.asarray(step_frame(steps.frames, self.stride), np.int64),
+            steps.ids,
+            steps.boxes,
+            steps.scores,
+            steps.extra,
+        )
+        return MotTable.concat([at_frames, self.table()]).sorted()
+
     def table(self) -> MotTable:
         """Every row collected (any order)."""
         rows = [(f, *r) for f, rs in self.rows.items() for r in rs]
