@@ -195,7 +195,6 @@ def pretrain_cmd(
         run_clips(list(scenes), out_dir, ccfg, Session(resume, overwrite, main, started))
         return
     _refuse(ctx, CLIPS_ONLY + CROSS_INPUT_ONLY, "calibfree")
-    # every option named as a PretrainConfig field (epochs ... device) sets it
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
     if cfg.boxes == "det" and launched().world == 1 and _detect_first(scenes):
         started = time.perf_counter()

@@ -81,6 +81,15 @@ def _notes(data: ClipImages, cfg: ClipsConfig) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _saturated(losses: dict[str, float], main: bool, say: Callable[[str], None]) -> tuple[str, ...]:
+    """The warning for a task learned completely (said on the main process)."""
+    if losses.get("acc", 0.0) < SATURATED or not main:
+        return ()
+    note = "every clip is told apart in training: more or longer footage makes a harder task"
+    say(f"warning: {note}")
+    return (note,)
+
+
 def run_pretrain_clips(
     sources: list[Path | str],
     run_dir: Path | str,
@@ -130,11 +139,7 @@ def run_pretrain_clips(
             write_json(run_dir / "config.json", to_dict(cfg))
             write_text(run_dir / "classes.txt", "".join(f"{n}\n" for n in data.names))
         res = train(trainer, deadline, stop_at_step, report)
-    if res.losses.get("acc", 0.0) >= SATURATED and dd.main:
-        notes += (
-            "every clip is told apart in training: more or longer footage makes a harder task",
-        )
-        say(f"warning: {notes[-1]}")
+    notes += _saturated(res.losses, dd.main, say)
     return session_result(
         ClipsResult,
         res,
