@@ -25,18 +25,21 @@ Image = NDArray[np.uint8]
 
 
 class FrameSource:
-    """Base class: a camera's frames, numbered from 1."""
+    """Base class: a camera's frames, numbered from 1 (a subclass sets ``_count`` and
+    ``_size``)."""
 
     path: Path
+    _count: int
+    _size: tuple[int, int]
 
     @property
     def num_frames(self) -> int:
-        raise NotImplementedError
+        return self._count
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
-        raise NotImplementedError
+        return self._size
 
     @property
     def fps(self) -> float | None:
@@ -113,14 +116,6 @@ class VideoSource(FrameSource):
         self._next = frame
 
     @property
-    def num_frames(self) -> int:
-        return self._count
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
     def fps(self) -> float | None:
         return self._fps
 
@@ -192,14 +187,6 @@ class FolderSource(FrameSource):
         if img is None:
             raise McmotError(f"cannot read image {p}")
         return img
-
-    @property
-    def num_frames(self) -> int:
-        return self._count
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
 
     def read(self, frame: int) -> Image:
         p = self._files.get(frame)
