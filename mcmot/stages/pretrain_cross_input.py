@@ -76,12 +76,8 @@ def run_pretrain_cross_input(
     run_dir : the output folder
     cfg : settings (default :class:`CrossInputConfig`); with ``resume`` the
         checkpoint's settings are used, except ``minutes`` which bounds this session
-    resume : continue the run in ``run_dir`` exactly where it stopped
-    overwrite : restart a run that exists in ``run_dir``
-    progress : receives the loading and per-step progress
-    log : receives one-line messages for the user
-    stop_at_step : end this session (with a checkpoint) after this global step
-    started : the ``time.perf_counter()`` the budget counts from (default: now)
+    resume, overwrite, progress, log, stop_at_step, started : this session, as for
+        :func:`mcmot.stages.pretrain.run_pretrain`
     """
     t_start = time.perf_counter() if started is None else started
     cfg = cfg or CrossInputConfig()
