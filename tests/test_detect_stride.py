@@ -12,11 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from mcmot.cli import app
+from mcmot.config import to_dict
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.motio import MotTable, read_mot
 from mcmot.scene import Scene
 from mcmot.stages.detect import DetectConfig, run_detect
+from mcmot.stages.run import _fingerprint
 from mcmot.stages.track import run_track
 from mcmot.stages.track_inputs import detect_stride
 from mcmot.synth import SynthConfig, generate_scene
@@ -157,3 +159,17 @@ def test_tentative_rows_are_joined_by_straight_lines(tmp_path):
         pid = min(truth, key=lambda p: np.abs(truth[p][0] - rows.boxes[0]).sum())
         # frames 2 and 4 lie between tentative rows (1, 3) and (3, 5): exact on a line
         np.testing.assert_allclose(rows.boxes[[1, 3]], truth[pid][[1, 3]], atol=0.02)
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_run_keeps_the_detect_fingerprint_of_every_frame_detection_as_it_was(tmp_path, stride):
+    """`mcmot run` redoes no detection of a scene detected before strides existed: at
+    stride 1 the detect fingerprint has the fields it always had."""
+    _walkers(tmp_path, 12)
+    (tmp_path / "cfg.json").write_text(json.dumps({"detect": {"stride": stride}}))
+    args = ["run", tmp_path, "--boxes", "gt", "--track-features", "none", "--cues", "geometry"]
+    r = _cli(*args, "--config", tmp_path / "cfg.json")
+    assert r.exit_code == 0, r.output
+    before = {k: v for k, v in to_dict(DetectConfig(from_gt=True)).items() if k != "stride"}
+    prints = json.loads((tmp_path / "provenance" / "run.json").read_text())["stages"]
+    assert (prints["detect"] == _fingerprint(before)) == (stride == 1)

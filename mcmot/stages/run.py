@@ -255,7 +255,10 @@ def run_pipeline(
     r = _Runner(scene, overwrite, say, progress)
 
     det_cfg = dataclasses.replace(cfg.detect, from_gt=cfg.boxes == "gt")
-    r.stage("detect", "detect", to_dict(det_cfg), lambda: _detect(scene, det_cfg, r))
+    det_params = to_dict(det_cfg)
+    if det_cfg.stride == 1:  # every frame: the fingerprint stays as it was before strides
+        del det_params["stride"]
+    r.stage("detect", "detect", det_params, lambda: _detect(scene, det_cfg, r))
 
     learned = isinstance(cfg.tracker, LearnedConfig)
     uses_features = (cfg.track_features != "none" and not learned) or (
