@@ -23,7 +23,7 @@ from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.track import run_track
 from mcmot.timebase import DEFAULT_FPS, scene_fps
-from mcmot.tracking import Tracker, TrackerConfig
+from mcmot.tracking import Detections, Tracker, TrackerConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_assoc import CAMS3  # noqa: E402
@@ -59,6 +59,35 @@ def test_tracker_durations_become_frames_at_the_rate():
     at = {fps: Tracker(TrackerConfig(**{**cfg.__dict__, "fps": fps})) for fps in (2, 10, 30)}
     assert [at[f].n_init for f in (2, 10, 30)] == [1, 3, 9]
     assert [at[f].max_age for f in (2, 10, 30)] == [6, 30, 90]
+
+
+def test_the_filter_counts_time_so_sparse_footage_predicts_several_reference_frames():
+    """Below 7 frames/s a video frame is several of the filter's 1/10 s frames, and the
+    motion cost "auto" is then the Mahalanobis distance; above, both are as they were."""
+    at = {fps: Tracker(TrackerConfig(fps=fps)) for fps in (2, 5, 7, 10, 25)}
+    assert [at[f].predictions for f in (2, 5, 7, 10, 25)] == [5, 2, 1, 1, 1]
+    assert [at[f].motion_cost for f in (2, 5, 7, 10, 25)] == ["mahalanobis"] * 2 + ["iou"] * 3
+    strided = Tracker(TrackerConfig(fps=25 / 3), frames_per_step=3)  # detect --stride 3
+    assert (strided.predictions, strided.motion_cost) == (3, "iou")
+    assert Tracker(TrackerConfig(fps=2, motion_cost="iou")).motion_cost == "iou"  # as given
+
+
+def _walker_rows(step_px: float, frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One person 40 x 120 px walking ``step_px`` to the right per frame."""
+    return [(np.array([[100 + step_px * k, 200, 40, 120]]), np.ones(1)) for k in range(frames)]
+
+
+@pytest.mark.parametrize(("cost", "tracks"), [("auto", 1), ("iou", 12)])
+def test_a_walker_whose_boxes_never_overlap_keeps_one_identity_at_two_frames_per_second(
+    cost, tracks
+):
+    """At 2 frames/s a walker moves more than a box width per frame: IoU never links
+    the boxes (a new track each frame), the time-scaled filter's gate does."""
+    tracker = Tracker(TrackerConfig(fps=2.0, motion_cost=cost))
+    ids = set()
+    for tlwh, scores in _walker_rows(50.0, 12):
+        ids |= {tid for tid, _, _ in tracker.update(Detections(tlwh, scores))}
+    assert len(ids) == tracks
 
 
 def test_associate_durations_become_frames_at_the_rate():

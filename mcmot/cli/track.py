@@ -39,6 +39,7 @@ class TrackerChoice(str, Enum):
 
 
 class MotionCost(str, Enum):
+    auto = "auto"
     iou = "iou"
     mahalanobis = "mahalanobis"
     hybrid = "hybrid"
@@ -122,8 +123,9 @@ MotionCostOpt = Annotated[
     MotionCost | None,
     typer.Option(
         "--motion-cost",
-        help="Cascade cost without features: iou, mahalanobis, or hybrid (IoU for "
-        f"tracks seen last frame, Mahalanobis after a gap) (default: {_D.motion_cost}).",
+        help="Cascade cost without features: iou, mahalanobis, hybrid (IoU for "
+        "tracks seen last frame, Mahalanobis after a gap), or auto: iou, and mahalanobis "
+        f"on footage below 7 frames/s (default: {_D.motion_cost}).",
     ),
 ]
 MotionWeightOpt = Annotated[

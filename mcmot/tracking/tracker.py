@@ -3,7 +3,9 @@
 Per frame (Wojke, Bewley and Paulus, "Simple online and realtime tracking
 with a deep association metric", ICIP 2017):
 
-1. predict every track one frame ahead (Kalman, all tracks at once);
+1. predict every track one frame ahead (Kalman, all tracks at once; on footage
+   below 7 frames/s, one frame counts as several of the filter's reference
+   frames, ``KalmanConfig.reference_fps``);
 2. matching cascade over the confirmed tracks, most recently updated first:
    cost = smallest cosine distance between the detection's feature and the
    track's gallery of recent features, pairs beyond the Mahalanobis gate
@@ -94,14 +96,23 @@ class Tracker:
     ----------
     cfg : parameters (see :class:`TrackerConfig`)
     frames_per_step : video frames between two calls of :meth:`update` (a detector
-        run on every k-th frame: ``mcmot.tracking.stride``). The filter predicts that
-        many frames per step, so its uncertainty grows with the time that passed;
-        everything else counts steps (``cfg.fps`` is then the steps' rate)
+        run on every k-th frame: ``mcmot.tracking.stride``); everything but the filter
+        counts steps (``cfg.fps`` is then the steps' rate). The filter predicts each
+        video frame as ``round(kalman.reference_fps / video fps)`` reference frames
+        (at least one), so its uncertainty grows with the time that passed
     """
 
     def __init__(self, cfg: TrackerConfig | None = None, frames_per_step: int = 1) -> None:
         self.cfg = cfg or TrackerConfig()
         self.frames_per_step = frames_per_step
+        video_fps = (self.cfg.fps or DEFAULT_FPS) * frames_per_step
+        per_frame = max(1, round(self.cfg.kalman.reference_fps / video_fps))
+        #: the filter's predictions per step: reference frames per video frame, per step
+        self.predictions = frames_per_step * per_frame
+        #: the motion cost in use ("auto" resolved: sparse footage takes "mahalanobis")
+        self.motion_cost = self.cfg.motion_cost
+        if self.motion_cost == "auto":
+            self.motion_cost = "mahalanobis" if per_frame > 1 else "iou"
         fps = self.cfg.fps or DEFAULT_FPS
         #: frames of ``n_init_seconds`` and ``max_age_seconds`` at the config's rate
         self.n_init = frames_at_least_one(self.cfg.n_init_seconds, fps)
@@ -162,7 +173,7 @@ class Tracker:
         if not track_ids:
             return np.zeros((0, 4))
         means = np.stack([by_id[i].mean for i in track_ids])
-        ahead = fraction * self.frames_per_step * self.kf.cfg.dt
+        ahead = fraction * self.predictions * self.kf.cfg.dt
         return xyah_to_tlwh(means[:, :4] + ahead * means[:, 4:])
 
     def skip(self, frames: int) -> None:
@@ -211,13 +222,13 @@ class Tracker:
         return np.flatnonzero(high), np.flatnonzero(low)
 
     def _predict(self) -> tuple[FloatArray, FloatArray]:
-        """Predict every track one step (``frames_per_step`` frames) ahead at once;
+        """Predict every track one step (``predictions`` reference frames) ahead at once;
         returns the stacked (T, 8), (T, 8, 8)."""
         if not self.tracks:
             return np.zeros((0, 8)), np.zeros((0, 8, 8))
         means = np.stack([t.mean for t in self.tracks])
         covs = np.stack([t.cov for t in self.tracks])
-        for _ in range(self.frames_per_step):
+        for _ in range(self.predictions):
             means, covs = self.kf.predict_many(means, covs)
         for track, m, c in zip(self.tracks, means, covs, strict=True):
             track.mark_predicted(m, c)
@@ -268,11 +279,11 @@ class Tracker:
     ) -> tuple[FloatArray, float]:
         """The motion-only cascade's gated (T, M) cost and its largest accepted value."""
         maha = np.where(sq_maha > GATING_THRESHOLD, GATED, sq_maha / GATING_THRESHOLD)
-        if self.cfg.motion_cost == "mahalanobis":
+        if self.motion_cost == "mahalanobis":
             return maha, self.cfg.motion_max_distance
         track_boxes = xyah_to_tlwh(means[:, :4])
         cost = gate(iou_cost(track_boxes, xyah_to_tlwh(xyah)), sq_maha)
-        if self.cfg.motion_cost == "hybrid":
+        if self.motion_cost == "hybrid":
             # tracks missed for 2+ frames: Mahalanobis, rescaled so that the accepted
             # motion_max_distance lands on max_iou_distance (the cascade has one threshold)
             lost = np.array([t.time_since_update >= 2 for t in self.tracks])
