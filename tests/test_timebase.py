@@ -62,13 +62,15 @@ def test_tracker_durations_become_frames_at_the_rate():
 
 
 def test_the_filter_counts_time_so_sparse_footage_predicts_several_reference_frames():
-    """Below 7 frames/s a video frame is several of the filter's 1/10 s frames, and the
-    motion cost "auto" is then the Mahalanobis distance; above, both are as they were."""
+    """Below 7 frames/s a video frame is several of the filter's 1/10 s frames; below 7
+    tracked frames per second the motion cost "auto" is the Mahalanobis distance."""
     at = {fps: Tracker(TrackerConfig(fps=fps)) for fps in (2, 5, 7, 10, 25)}
     assert [at[f].predictions for f in (2, 5, 7, 10, 25)] == [5, 2, 1, 1, 1]
     assert [at[f].motion_cost for f in (2, 5, 7, 10, 25)] == ["mahalanobis"] * 2 + ["iou"] * 3
     strided = Tracker(TrackerConfig(fps=25 / 3), frames_per_step=3)  # detect --stride 3
-    assert (strided.predictions, strided.motion_cost) == (3, "iou")
+    assert (strided.predictions, strided.motion_cost) == (3, "iou")  # 8.3 steps/s
+    sparse = Tracker(TrackerConfig(fps=10 / 2), frames_per_step=2)  # 5 steps/s
+    assert (sparse.predictions, sparse.motion_cost) == (2, "mahalanobis")
     assert Tracker(TrackerConfig(fps=2, motion_cost="iou")).motion_cost == "iou"  # as given
 
 

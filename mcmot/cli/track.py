@@ -125,7 +125,7 @@ MotionCostOpt = Annotated[
         "--motion-cost",
         help="Cascade cost without features: iou, mahalanobis, hybrid (IoU for "
         "tracks seen last frame, Mahalanobis after a gap), or auto: iou, and mahalanobis "
-        f"on footage below 7 frames/s (default: {_D.motion_cost}).",
+        f"below 7 tracked frames per second (default: {_D.motion_cost}).",
     ),
 ]
 MotionWeightOpt = Annotated[

@@ -81,11 +81,12 @@ class TrackerConfig:
         lambda = 1: squared distance / gate), "hybrid" (IoU for the tracks seen
         in the previous frame, whose predicted box is reliable; the Mahalanobis
         cost, whose covariance grows with the gap, for tracks missed longer) or
-        "auto" [default]: "iou", except on footage so sparse that the filter
-        predicts several reference frames per video frame (``kalman.reference_fps``;
-        below 7 frames/s), where one person's boxes rarely overlap from frame to
-        frame: "mahalanobis" (on synthetic 2 frames/s development scenes, IDF1
-        0.50 against 0.76 with it; docs/tracking.md)
+        "auto" [default]: "iou", except when the tracker's steps are sparse, below
+        7 per second (footage at 2 frames/s, or 10 frames/s with ``detect --stride
+        2``), where one person's boxes rarely overlap from step to step:
+        "mahalanobis" (on synthetic development scenes at 2 frames/s IDF1 0.76
+        against 0.50, at 10 frames/s with strides 2 and 3 0.82 and 0.78 against
+        0.76 and 0.60; docs/tracking.md)
     kalman : noise parameters of the Kalman filter
     cosine_gate_quantile : a quantile q in (0, 1) [0.05], or None (use
         ``max_cosine_distance`` as given): ``mcmot.stages.track.run_track``

@@ -109,10 +109,12 @@ class Tracker:
         per_frame = max(1, round(self.cfg.kalman.reference_fps / video_fps))
         #: the filter's predictions per step: reference frames per video frame, per step
         self.predictions = frames_per_step * per_frame
-        #: the motion cost in use ("auto" resolved: sparse footage takes "mahalanobis")
+        #: the motion cost in use ("auto" resolved: steps more than ~0.15 s apart, where
+        #: one walker's boxes rarely overlap, take "mahalanobis")
         self.motion_cost = self.cfg.motion_cost
         if self.motion_cost == "auto":
-            self.motion_cost = "mahalanobis" if per_frame > 1 else "iou"
+            sparse = round(self.cfg.kalman.reference_fps / (self.cfg.fps or DEFAULT_FPS)) > 1
+            self.motion_cost = "mahalanobis" if sparse else "iou"
         fps = self.cfg.fps or DEFAULT_FPS
         #: frames of ``n_init_seconds`` and ``max_age_seconds`` at the config's rate
         self.n_init = frames_at_least_one(self.cfg.n_init_seconds, fps)
