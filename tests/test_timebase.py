@@ -24,6 +24,7 @@ from mcmot.stages.evaluate import EvaluateConfig, run_evaluate
 from mcmot.stages.track import run_track
 from mcmot.timebase import DEFAULT_FPS, scene_fps
 from mcmot.tracking import Detections, Tracker, TrackerConfig
+from mcmot.tracking.config import KalmanConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_assoc import CAMS3  # noqa: E402
@@ -72,6 +73,9 @@ def test_the_filter_counts_time_so_sparse_footage_predicts_several_reference_fra
     sparse = Tracker(TrackerConfig(fps=10 / 2), frames_per_step=2)  # 5 steps/s
     assert (sparse.predictions, sparse.motion_cost) == (2, "mahalanobis")
     assert Tracker(TrackerConfig(fps=2, motion_cost="iou")).motion_cost == "iou"  # as given
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(McmotError, match="reference_fps"):
+            TrackerConfig(kalman=KalmanConfig(reference_fps=bad))
 
 
 def _walker_rows(step_px: float, frames: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -177,6 +177,10 @@ class TrackerConfig:
             (0 <= self.low_max_iou_distance <= 1, "low_max_iou_distance must be in [0, 1]"),
             (0 <= self.motion_weight <= 1, "motion_weight must be in [0, 1]"),
             (
+                0 < self.kalman.reference_fps <= 1000,
+                "kalman.reference_fps must be in (0, 1000]",
+            ),
+            (
                 self.appearance_weight is None or 0 <= self.appearance_weight <= 1,
                 "appearance_weight must be in [0, 1]",
             ),
