@@ -51,6 +51,7 @@ from benchmarks.bench_run_speed import timed as run
 from benchmarks.bench_startup import mcmot_command
 from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
 from mcmot.motio import MotTable, read_mot, write_mot
+from mcmot.tracking.stride import on_stride
 
 CLIP_GT = Path(__file__).resolve().parent / "data" / "epfl-terrace1-clip" / "gt"
 #: The inference size the per-camera rule gives each scene (mcmot.detectors.auto_imgsz).
@@ -111,7 +112,7 @@ def rewrite_tracks(scene: Path, dst: Path, how: str, stride: int) -> Path:
     (fresh_dir / "tracks").mkdir()
     for p in sorted((scene / "tracks").glob("*.txt")):
         t = read_mot(p)
-        t = t.select((t.frames - 1) % stride == 0)
+        t = t.select(on_stride(t.frames, stride))
         if how == "interpolated":
             t = interpolated(t, stride)
         write_mot(fresh_dir / "tracks" / p.name, t)

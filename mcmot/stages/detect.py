@@ -49,6 +49,7 @@ from mcmot.motio import MotTable, describe_repeats, read_truth, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.staging import Staging
+from mcmot.tracking.stride import on_stride
 
 #: Provenance name of this stage (``provenance/detect.json``).
 STAGE = "detect"
@@ -277,16 +278,11 @@ def camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _C
     if repeats:
         shown = describe_repeats(str(path.relative_to(scene.root)), repeats)
         warn(f"{shown}; each box becomes a detection")
-    gt = gt.select(np.flatnonzero(strided(gt.frames, cfg.stride)))
+    gt = gt.select(np.flatnonzero(on_stride(gt.frames, cfg.stride)))
     order = box_order(gt.frames, gt.boxes)  # the truth's id order would leak identity
     table = MotTable.from_arrays(gt.frames[order], np.full(len(gt), -1), gt.boxes[order])
     last = int(gt.frames.max()) if len(gt) else 0
     return _CameraOutput(name, table, None, len(range(1, last + 1, cfg.stride)), 0.0)
-
-
-def strided(frames: NDArray[np.int64], stride: int) -> NDArray[np.bool_]:
-    """Which of the 1-based ``frames`` a detector with ``stride`` runs on: 1, 1 + stride, ..."""
-    return (np.asarray(frames) - 1) % stride == 0
 
 
 # ------------------------------------------------------------------ from pixels

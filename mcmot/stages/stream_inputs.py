@@ -46,6 +46,7 @@ from mcmot.stages.features import (
 from mcmot.stages.stream_io import ArraysFile, RowsFile
 from mcmot.stages.stream_track import FrameInput
 from mcmot.staging import Staging
+from mcmot.tracking.stride import on_stride
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class StreamInputs:
         return [self._frame_input(d, a, s) for d, a, s in zip(dets, fa, fs, strict=True)]
 
     def _image(self, i: int, k: int) -> Image | None:
-        if k > self.sources[i].num_frames or (k - 1) % self.s.detect.stride:
+        if k > self.sources[i].num_frames or not on_stride(k, self.s.detect.stride):
             return None  # past the video, or a frame the detector's stride skips
         for frame, img in self._images[i]:
             if frame == k:
@@ -152,7 +153,7 @@ class StreamInputs:
 
     def _detect(self, i: int, k: int, img: Image | None) -> MotTable:
         """Camera ``i``'s det rows of frame ``k``, written, as the det file gives them back."""
-        if (k - 1) % self.s.detect.stride:  # the detector's stride skips frame k
+        if not on_stride(k, self.s.detect.stride):  # the detector skips frame k
             table = MotTable.empty()
         elif self.gt is not None:
             t = self.gt[i]

@@ -11,7 +11,6 @@ track of it can still be confirmed.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,7 @@ from mcmot.motio import MotTable
 from mcmot.stages.track import calibrate_config, canonical_rows, track_frame
 from mcmot.timebase import DEFAULT_FPS, frames_at_least_one
 from mcmot.tracking import Tracker, TrackerConfig
-from mcmot.tracking.stride import Between, step_frame, to_steps
+from mcmot.tracking.stride import Between, frame_step, step_frame, stepped, to_steps
 
 
 @dataclass
@@ -65,9 +64,7 @@ class CameraTracking:
         self, cfg: TrackerConfig, calibrate_until: int, stride: int = 1, last_frame: int = 0
     ) -> None:
         self.stride = stride
-        self.cfg = cfg
-        if stride > 1:  # durations in tracker steps, as the stage converts them
-            self.cfg = dataclasses.replace(cfg, fps=(cfg.fps or DEFAULT_FPS) / stride)
+        self.cfg = stepped(cfg, stride)  # durations in tracker steps, as the stage's
         self.calibrate_until = calibrate_until
         self.tracker: Tracker | None = None
         if not calibrate_until:
@@ -122,7 +119,7 @@ class CameraTracking:
         if not len(det):  # as the stage: a frame without detections is skipped
             return
         assert self.tracker is not None
-        step = (frame - 1) // self.stride + 1
+        step = int(frame_step(frame, self.stride))
         known = [
             (s, tid, (int(step_frame(s, self.stride)), row))
             for s, tid, row in track_frame(self.tracker, step, det, feats)

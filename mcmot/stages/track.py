@@ -46,7 +46,7 @@ from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 from mcmot.tracking.config import LearnedConfig, SsatConfig
 from mcmot.tracking.ssat import SsatTracker
-from mcmot.tracking.stride import Between
+from mcmot.tracking.stride import Between, stepped
 
 #: Settings of any tracker.
 AnyTrackerConfig = TrackerConfig | SsatConfig | LearnedConfig
@@ -218,7 +218,7 @@ def run_track(
         inputs += learned_inputs(cfg, cams)
         loaded = crop_features(cfg, cams, loaded, progress)
     # calibrate every camera's appearance cue before writing anything (it can fail)
-    step_cfg = dataclasses.replace(cfg, fps=fps / stride)  # durations in tracker steps
+    step_cfg = stepped(cfg, stride)  # durations in tracker steps
     calibrated = [calibrate_camera(step_cfg, det, feats) for det, feats in loaded]
     summaries = []
     with scene.staged("track") as st:  # every camera's tracks land together

@@ -15,17 +15,41 @@ straight line, since both ends are known then.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
-from mcmot.tracking.tracker import Tracker
+from mcmot.timebase import DEFAULT_FPS
+
+if TYPE_CHECKING:
+    from mcmot.tracking.tracker import Tracker
 
 FloatArray = NDArray[np.float64]
+
+
+def on_stride(frames: NDArray[np.int64] | int, stride: int) -> NDArray[np.bool_] | bool:
+    """Whether the 1-based ``frames`` are ones a detector with ``stride`` runs on:
+    1, 1 + stride, 1 + 2 stride, ..."""
+    return (np.asarray(frames) - 1) % stride == 0
+
+
+def frame_step(frames: NDArray[np.int64] | int, stride: int) -> NDArray[np.int64] | int:
+    """The tracker step of frame(s) ``frames`` on the stride (the inverse of
+    :func:`step_frame`)."""
+    return (frames - 1) // stride + 1
+
+
+def stepped(cfg: Any, stride: int) -> Any:
+    """A tracker's settings with the rate of its steps (``fps / stride``), so its
+    durations convert to steps; ``cfg`` itself for a stride of 1."""
+    if stride == 1:
+        return cfg
+    return dataclasses.replace(cfg, fps=(cfg.fps or DEFAULT_FPS) / stride)
 
 
 def to_steps(det: MotTable, stride: int, name: str = "det") -> MotTable:
@@ -34,14 +58,14 @@ def to_steps(det: MotTable, stride: int, name: str = "det") -> MotTable:
     A row on another frame is an error naming it: the file was not written with
     this stride.
     """
-    off = (det.frames - 1) % stride != 0
+    off = ~on_stride(det.frames, stride)
     if off.any():
         frame = int(det.frames[np.argmax(off)])
         raise McmotError(
             f"{name}: a row at frame {frame}, but detect ran on every {stride}th frame "
             f"(1, {1 + stride}, ..): run `mcmot detect` again"
         )
-    return MotTable((det.frames - 1) // stride + 1, det.ids, det.boxes, det.scores, det.extra)
+    return MotTable(frame_step(det.frames, stride), det.ids, det.boxes, det.scores, det.extra)
 
 
 def step_frame(steps: NDArray[np.int64] | int, stride: int) -> NDArray[np.int64] | int:
