@@ -105,17 +105,16 @@ class Tracker:
     def __init__(self, cfg: TrackerConfig | None = None, frames_per_step: int = 1) -> None:
         self.cfg = cfg or TrackerConfig()
         self.frames_per_step = frames_per_step
-        video_fps = (self.cfg.fps or DEFAULT_FPS) * frames_per_step
-        per_frame = max(1, round(self.cfg.kalman.reference_fps / video_fps))
+        fps = self.cfg.fps or DEFAULT_FPS  # the steps' rate
+        reference = self.cfg.kalman.reference_fps
+        per_frame = max(1, round(reference / (fps * frames_per_step)))
         #: the filter's predictions per step: reference frames per video frame, per step
         self.predictions = frames_per_step * per_frame
         #: the motion cost in use ("auto" resolved: steps more than ~0.15 s apart, where
         #: one walker's boxes rarely overlap, take "mahalanobis")
         self.motion_cost = self.cfg.motion_cost
         if self.motion_cost == "auto":
-            sparse = round(self.cfg.kalman.reference_fps / (self.cfg.fps or DEFAULT_FPS)) > 1
-            self.motion_cost = "mahalanobis" if sparse else "iou"
-        fps = self.cfg.fps or DEFAULT_FPS
+            self.motion_cost = "mahalanobis" if round(reference / fps) > 1 else "iou"
         #: frames of ``n_init_seconds`` and ``max_age_seconds`` at the config's rate
         self.n_init = frames_at_least_one(self.cfg.n_init_seconds, fps)
         self.max_age = frames_rounded(self.cfg.max_age_seconds, fps)
