@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from mcmot.atomic import atomic_path, make_dir, write_error
 from mcmot.boxes import iou_matrix
+from mcmot.caches import CACHE
 from mcmot.detectors import FrameDetections, first_line, load_model, resolve_device
 from mcmot.errors import McmotError
 from mcmot.runtimes import SPEED_ORDER, Session, open_session, runtime_installed
@@ -45,7 +46,7 @@ CHOICES = ("auto", *BACKENDS)
 #: CPU backends fastest first (docs/detect.md): 'auto' takes the first installed.
 CPU_SPEED_ORDER = (*SPEED_ORDER, "torch")
 #: Where a scene keeps its exported models, relative to the scene folder.
-SCENE_EXPORT_DIR = Path("cache") / "detector"
+SCENE_EXPORT_DIR = Path(CACHE) / "detector"
 
 
 def installed(backend: str) -> bool:

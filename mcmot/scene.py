@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from mcmot import __version__
 from mcmot.atomic import write_json
+from mcmot.caches import CACHE
 from mcmot.errors import McmotError
 from mcmot.staging import Staging, recover, staged
 
@@ -331,7 +332,7 @@ _RESERVED = {
     "global",
     "provenance",
     "synth",
-    "cache",
+    CACHE,
 }
 
 

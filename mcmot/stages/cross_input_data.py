@@ -108,10 +108,8 @@ def load_cameras(
     scenes: list[Path],
     cfg: CrossInputConfig,
     progress: ProgressCallback | None = None,
-    cache: bool = True,
 ) -> list[CameraDets]:
-    """Every camera with pixels of ``scenes``, through each scene's cache (unless not
-    ``cache``)."""
+    """Every camera with pixels of ``scenes``, through each scene's cache."""
     out = []
     for root in scenes:
         scene = Scene(root)
@@ -123,7 +121,7 @@ def load_cameras(
                 f"run `mcmot detect {scene.root}` first"
             )
         for cam in cams:
-            out.append(_cached_camera(scene, cam, cfg, cache, progress))
+            out.append(_cached_camera(scene, cam, cfg, progress))
     return out
 
 
@@ -131,11 +129,9 @@ def _cached_camera(
     scene: Scene,
     cam: Camera,
     cfg: CrossInputConfig,
-    cache: bool,
     progress: ProgressCallback | None,
 ) -> CameraDets:
-    folder = scene_cache(scene.root, CACHE_KIND)
-    path = folder / f"dets-{_camera_key(scene, cam, cfg)}.npz" if cache else None
+    path = scene_cache(scene.root, CACHE_KIND) / f"dets-{_camera_key(scene, cam, cfg)}.npz"
 
     def build() -> Arrays:
         d = build_camera(scene, cam, cfg, progress)
