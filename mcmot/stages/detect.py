@@ -49,7 +49,7 @@ from mcmot.motio import MotTable, describe_repeats, read_truth, write_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
 from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.staging import Staging
-from mcmot.tracking.stride import on_stride
+from mcmot.tracking.stride import frame_step, on_stride
 
 #: Provenance name of this stage (``provenance/detect.json``).
 STAGE = "detect"
@@ -282,7 +282,7 @@ def camera_from_gt(scene: Scene, name: str, cfg: DetectConfig, warn: Warn) -> _C
     order = box_order(gt.frames, gt.boxes)  # the truth's id order would leak identity
     table = MotTable.from_arrays(gt.frames[order], np.full(len(gt), -1), gt.boxes[order])
     last = int(gt.frames.max()) if len(gt) else 0
-    return _CameraOutput(name, table, None, len(range(1, last + 1, cfg.stride)), 0.0)
+    return _CameraOutput(name, table, None, int(frame_step(last, cfg.stride)), 0.0)
 
 
 # ------------------------------------------------------------------ from pixels
@@ -407,7 +407,7 @@ def detect_source(
     kpts: list[NDArray] = []
     start = time.perf_counter()
     done = 0
-    total = len(range(1, end + 1, stride))
+    total = int(frame_step(end, stride))
     for numbers, images in _batches(source, end, batch, stride):
         for k, dets in zip(numbers, detector.detect(images), strict=True):
             frames.append(np.full(len(dets.scores), k, np.int64))

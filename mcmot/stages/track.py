@@ -46,7 +46,7 @@ from mcmot.tracking import Detections, Tracker, TrackerConfig
 from mcmot.tracking.calibrate import AppearanceCalibration, calibrate_appearance
 from mcmot.tracking.config import LearnedConfig, SsatConfig
 from mcmot.tracking.ssat import SsatTracker
-from mcmot.tracking.stride import Between, stepped
+from mcmot.tracking.stride import Between, frame_step, stepped
 
 #: Settings of any tracker.
 AnyTrackerConfig = TrackerConfig | SsatConfig | LearnedConfig
@@ -335,7 +335,7 @@ def track_camera(
     tracker = _make_tracker(cfg, det, feats, camera, stride)
     slices = det.frame_slices()
     between = Between(stride, n_frames) if stride > 1 else None
-    steps = len(range(1, n_frames + 1, stride))  # the last step at or before n_frames
+    steps = int(frame_step(n_frames, stride))  # the last step at or before n_frames
     found: list[tuple[int, int, int]] = []  # (frame or step, track id, row of det)
     reported = 0
     for step in sorted(f for f in slices if 1 <= f <= steps):

@@ -39,8 +39,9 @@ def on_stride(frames: NDArray[np.int64] | int, stride: int) -> NDArray[np.bool_]
 
 
 def frame_step(frames: NDArray[np.int64] | int, stride: int) -> NDArray[np.int64] | int:
-    """The tracker step of frame(s) ``frames`` on the stride (the inverse of
-    :func:`step_frame`)."""
+    """The tracker step of frame(s) ``frames`` (the inverse of :func:`step_frame`);
+    for a frame the stride skips, the step before it, so also the number of steps
+    at or before ``frames`` (0 for frame 0)."""
     return (frames - 1) // stride + 1
 
 
