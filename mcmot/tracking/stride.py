@@ -1,14 +1,15 @@
 """Tracking detections of every k-th frame (``mcmot detect --stride k``).
 
 The tracker steps once per detected frame, at the detector's rate (its
-durations converted at ``fps / k``), so a stride changes neither its
-matching nor its calibration. The ``k - 1`` frames between two detected
-frames get rows too: a track updated at a detected frame is carried over the
-frames that follow by its Kalman filter's prediction, online: its detection's
-box moved as the filter predicts its box to move (constant velocity, a
-fraction of a step per frame). Moving the detection's box, rather than
-writing the filter's box, was chosen on synthetic development scenes with
-detector boxes (HOTA +0.03 to +0.04 at stride 3, docs/detect.md); the rows of a track's tentative
+durations converted at ``fps / k``, its filter predicting k frames per step;
+below 7 steps per second its default motion cost is the Mahalanobis
+distance, as for any sparse footage). The ``k - 1`` frames between two
+detected frames get rows too, online: a track updated at a detected frame
+carries its detection's box over the frames that follow, moved as its Kalman
+filter predicts its box to move (constant velocity, a fraction of a step per
+frame). Moving the detection's box, rather than writing the filter's box,
+was chosen on synthetic development scenes with detector boxes (HOTA +0.03
+to +0.04 at stride 3, docs/detect.md). The rows of a track's tentative
 frames, handed out once it is confirmed, are joined to its next row by a
 straight line, since both ends are known then.
 """
