@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from mcmot.assignment import linear_sum_assignment
 from mcmot.boxes import iou_matrix
 
 

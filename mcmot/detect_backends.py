@@ -267,7 +267,7 @@ class Agreement:
 
 def agreement(ref: FrameDetections, other: FrameDetections) -> Agreement:
     """The :class:`Agreement` of ``other``'s boxes with ``ref``'s in one frame."""
-    from scipy.optimize import linear_sum_assignment
+    from mcmot.assignment import linear_sum_assignment
 
     iou = iou_matrix(ref.boxes, other.boxes)
     rows, cols = linear_sum_assignment(-iou) if iou.size else (np.zeros(0, int),) * 2

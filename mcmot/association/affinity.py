@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from mcmot.assignment import linear_sum_assignment
 from mcmot.association.data import CameraObs, frame_pairs
 from mcmot.association.geometry import PairGeometry
 from mcmot.association.homography import Candidates, candidates, transfer

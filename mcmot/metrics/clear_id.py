@@ -38,8 +38,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from mcmot.assignment import linear_sum_assignment
 from mcmot.metrics.sequence import Sequence
 
 #: IoU at or above which a truth / prediction pair may be matched.

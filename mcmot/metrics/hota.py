@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from mcmot.assignment import linear_sum_assignment
 from mcmot.metrics.sequence import Sequence
 
 #: The localisation thresholds (exactly TrackEval's float values).

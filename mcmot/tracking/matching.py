@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from mcmot.assignment import linear_sum_assignment
 from mcmot.boxes import iou_matrix
 from mcmot.tracking.kalman import chi2_gate
 
