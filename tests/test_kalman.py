@@ -116,3 +116,21 @@ def test_empty_batches(kf: KalmanFilter) -> None:
     m, c = kf.predict_many(np.zeros((0, 8)), np.zeros((0, 8, 8)))
     assert m.shape == (0, 8) and c.shape == (0, 8, 8)
     assert kf.gating_distance_many(np.zeros((0, 8)), np.zeros((0, 8, 8)), Z[None]).shape == (0, 1)
+
+
+@pytest.mark.parametrize("dof", [2, 4, 6, 10])
+@pytest.mark.parametrize("confidence", [0.5, 0.95, 0.999])
+def test_chi2_gate_of_an_even_dof_equals_scipys_quantile(dof: int, confidence: float) -> None:
+    from scipy.stats import chi2
+
+    assert chi2_gate(dof, confidence) == pytest.approx(chi2.ppf(confidence, dof), rel=1e-12)
+
+
+def test_chi2_gate_of_an_odd_dof_goes_through_scipy() -> None:
+    assert chi2_gate(1) == pytest.approx(3.8415, abs=1e-4)
+    assert chi2_gate(3) == pytest.approx(7.8147, abs=1e-4)
+
+
+def test_chi2_gate_refuses_a_confidence_outside_zero_one() -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        chi2_gate(4, 1.0)

@@ -23,6 +23,9 @@ from mcmot.synth import SynthConfig, generate_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "timm", "torchvision", "ultralytics")
+#: Packages that cost a light command a large share of its start-up for one function each
+#: (scipy's assignment solver, the chi-square gate, the Kalman filter's reference path).
+SLOW = ("scipy.optimize", "scipy.stats", "filterpy")
 TINY = SynthConfig(cameras=2, people=3, frames=30, width=160, height=90, seed=3)
 
 #: Runs the app on argv[1:] with typer's CliRunner, then prints the exit code, the
@@ -33,7 +36,8 @@ from typer.testing import CliRunner
 from mcmot.cli import app
 r = CliRunner().invoke(app, sys.argv[1:])
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r})
-print(json.dumps({{"exit": r.exit_code, "output": r.output[-2000:], "heavy": heavy}}))
+slow = sorted(m for m in {SLOW!r} if m in sys.modules)
+print(json.dumps({{"exit": r.exit_code, "output": r.output[-2000:], "heavy": heavy, "slow": slow}}))
 """
 
 #: Each light command, with SCENE and OUT standing for a copy of the scene and a new folder.
@@ -79,6 +83,7 @@ def test_a_light_command_imports_no_heavy_package(name: str, scene: Path, tmp_pa
     assert got["exit"] == 0, got["output"]
     loaded = sorted({m.split(".")[0] for m in got["heavy"]})
     assert got["heavy"] == [], f"mcmot {name} imported {loaded}: {got['heavy'][:5]} ..."
+    assert got["slow"] == [], f"mcmot {name} imported {got['slow']}"
 
 
 def test_the_probe_sees_a_heavy_import(scene: Path, tmp_path: Path):

@@ -15,16 +15,17 @@ path). The tracker predicts, gates and corrects all its tracks at once with
 and :meth:`KalmanFilter.update_many`: the same maths (filterpy's Joseph-form
 update) vectorised in numpy, because one filterpy call per track costs about
 15-40 microseconds and the tracker must stay under 2 ms per frame at 50
-tracks. The tests check that both paths agree.
+tracks. The tests check that both paths agree. filterpy (which imports
+scipy.stats, about 0.5 s) is imported by the single-track methods only, so
+``mcmot track`` does not pay for it.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from filterpy.kalman import predict as fp_predict
-from filterpy.kalman import update as fp_update
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import chi2
 
 from mcmot.tracking.config import KalmanConfig
 
@@ -41,8 +42,38 @@ def chi2_gate(dof: int = NDIM, confidence: float = GATING_CONFIDENCE) -> float:
 
     ``chi2_gate(4)`` is about 9.4877, DeepSORT's gate for the full (x, y, a, h)
     measurement; ``chi2_gate(2)`` (about 5.9915) gates on position only.
+    An even ``dof`` is solved here (its distribution function is a finite sum,
+    so no scipy.stats import is needed to start tracking); an odd one through
+    scipy.
     """
-    return float(chi2.ppf(confidence, dof))
+    if dof % 2:
+        from scipy.stats import chi2
+
+        return float(chi2.ppf(confidence, dof))
+    return _even_chi2_quantile(dof, confidence)
+
+
+def _even_chi2_quantile(dof: int, confidence: float) -> float:
+    """Quantile of the chi-square distribution with an even ``dof``, by bisection.
+
+    For ``dof = 2k``, ``P(X <= x) = 1 - exp(-x/2) * sum_{i<k} (x/2)^i / i!``.
+    """
+    if dof < 2 or not 0.0 < confidence < 1.0:
+        raise ValueError(f"need an even dof >= 2 and 0 < confidence < 1, got {dof}, {confidence}")
+
+    def cdf(x: float) -> float:
+        half = x / 2.0
+        return 1.0 - math.exp(-half) * sum(half**i / math.factorial(i) for i in range(dof // 2))
+
+    lo, hi = 0.0, 1.0
+    while cdf(hi) < confidence:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if cdf(mid) < confidence else (lo, mid)
+    return (lo + hi) / 2.0
 
 
 class KalmanFilter:
@@ -122,6 +153,8 @@ class KalmanFilter:
         ----------
         mean : (8,) ; cov : (8, 8)
         """
+        from filterpy.kalman import predict as fp_predict
+
         x = np.asarray(mean, np.float64)
         return fp_predict(x, np.asarray(cov, np.float64), self.F, self.process_noise(x))
 
@@ -140,6 +173,8 @@ class KalmanFilter:
         ----------
         mean : (8,) predicted state ; cov : (8, 8) ; measurement : (4,) as (x, y, a, h)
         """
+        from filterpy.kalman import update as fp_update
+
         x = np.asarray(mean, np.float64)
         z = np.asarray(measurement, np.float64).reshape(NDIM)
         return fp_update(x, np.asarray(cov, np.float64), z, self.measurement_noise(x), self.H)
