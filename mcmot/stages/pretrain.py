@@ -22,11 +22,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -49,8 +48,12 @@ from mcmot.stages.pretrain_data import (
 from mcmot.training.calibfree import CalibFreeObjective
 from mcmot.training.distributed import Dist, distributed, main_first
 from mcmot.training.loop import TrainResult, prepare_run_dir, start_training, train
+from mcmot.training.session import Session, SessionOptions
 from mcmot.training.targets import LazyTargets
 from mcmot.training.timesteps import SceneCrops
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,12 @@ def _teacher_targets_note(obj: CalibFreeObjective) -> str:
 
 
 def _result(
-    res: TrainResult, t_start: float, obj: CalibFreeObjective, notes: tuple[str, ...]
+    res: TrainResult, seconds: float, obj: CalibFreeObjective, notes: tuple[str, ...]
 ) -> PretrainResult:
     fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
     return PretrainResult(
         **fields,
-        seconds=time.perf_counter() - t_start,
+        seconds=seconds,
         teacher=obj.teacher_name,
         timesteps=obj.num_samples,
         notes=notes,
@@ -207,13 +210,7 @@ def run_pretrain(
     scenes: list[Scene | Path | str],
     run_dir: Path | str,
     cfg: PretrainConfig | None = None,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    log: Callable[[str], None] | None = None,
-    stop_at_step: int | None = None,
-    started: float | None = None,
+    **options: Unpack[SessionOptions],
 ) -> PretrainResult:
     """Pretrain CalibFree on ``scenes``, writing into ``run_dir``.
 
@@ -221,32 +218,24 @@ def run_pretrain(
     ----------
     scenes : scene folders (their det/ or gt/ boxes and pixels)
     run_dir : the output folder
-    cfg : settings (default: the cpu preset); with ``resume`` the checkpoint's
-        settings are used, except ``minutes`` which bounds this session
-    resume : continue the run in ``run_dir`` exactly where it stopped
-    overwrite : restart a run that exists in ``run_dir``
-    progress : receives the loading and per-step progress (losses, samples/s)
-    log : receives one-line messages for the user
-    stop_at_step : end this session (with a checkpoint) after this global step
-    started : the ``time.perf_counter()`` the budget counts from (default: now)
+    cfg : settings (default: the cpu preset)
+    options : how this session runs (:class:`mcmot.training.session.Session`)
     """
-    t_start = time.perf_counter() if started is None else started
+    session = Session(**options)
     cfg = cfg or PRESETS["cpu"]
-    say = log or (lambda msg: None)
-    report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    loaded = prepare_run_dir(run_dir, resume, overwrite, CALIBFREE)
-    deadline = None if cfg.minutes is None else t_start + cfg.minutes * 60.0
+    loaded = prepare_run_dir(run_dir, session, CALIBFREE)
+    deadline = session.deadline(cfg.minutes)
     cfg, scene_objs = _checked(cfg, loaded, scenes)
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
-        teacher, notes, cfg = _teacher(cfg, loaded is None, device, say)
-        obj = _objective(scene_objs, cfg, teacher, deadline, dd, device, report)
-        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, say)
+        teacher, notes, cfg = _teacher(cfg, loaded is None, device, session.say)
+        obj = _objective(scene_objs, cfg, teacher, deadline, dd, device, session.report)
+        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, session.say)
         if loaded is None and dd.main:
             write_json(run_dir / "config.json", {**to_dict(cfg), "teacher_name": obj.teacher_name})
-        res = train(trainer, deadline, stop_at_step, report)
+        res = train(trainer, deadline, session.stop_at_step, session.report)
         if dd.main and obj.teachers is not None:
             for t in obj.teachers:
                 t.save()
-    return _result(res, t_start, obj, notes)
+    return _result(res, session.elapsed(), obj, notes)

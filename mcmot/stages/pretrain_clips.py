@@ -10,11 +10,10 @@ piece of a track) is its own class (mcmot.stages.clips_data); the network
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +28,10 @@ from mcmot.stages.clips_data import ClipImages, Source, find_sources, load_clip_
 from mcmot.training.clips import ClipsObjective
 from mcmot.training.distributed import Dist, distributed, main_first
 from mcmot.training.loop import TrainResult, open_run, session_result, start_training, train
+from mcmot.training.session import Session, SessionOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Fewer classes than this draw a warning: the classification becomes easy at once.
 FEW_CLASSES = 10
@@ -94,13 +97,7 @@ def run_pretrain_clips(
     sources: list[Path | str],
     run_dir: Path | str,
     cfg: ClipsConfig | None = None,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    log: Callable[[str], None] | None = None,
-    stop_at_step: int | None = None,
-    started: float | None = None,
+    **options: Unpack[SessionOptions],
 ) -> ClipsResult:
     """Train SSAT's network on the clips of ``sources``, writing into ``run_dir``.
 
@@ -108,38 +105,32 @@ def run_pretrain_clips(
     ----------
     sources : video files, folders of videos or scene folders
     run_dir : the output folder
-    cfg : settings (default :class:`ClipsConfig`); with ``resume`` the
-        checkpoint's settings are used, except ``minutes`` which bounds this session
-    resume, overwrite, progress, log, stop_at_step, started : this session, as for
-        :func:`mcmot.stages.pretrain.run_pretrain`
+    cfg : settings (default :class:`ClipsConfig`)
+    options : how this session runs (:class:`mcmot.training.session.Session`)
     """
-    t_start = time.perf_counter() if started is None else started
+    session = Session(**options)
     cfg = cfg or ClipsConfig()
     check_clips_config(cfg)
-    say = log or (lambda msg: None)
-    report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
-    loaded, cfg, deadline = open_run(
-        run_dir, resume, overwrite, SSAT, cfg, clips_config_from_dict, t_start
-    )
+    loaded, cfg, deadline = open_run(run_dir, session, SSAT, cfg, clips_config_from_dict)
     srcs = find_sources([Path(s) for s in sources], cfg.inputs == "tracklets")
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
-        data = _data(srcs, cfg, run_dir, loaded, dd, report)
+        data = _data(srcs, cfg, run_dir, loaded, dd, session.report)
         notes = _notes(data, cfg)
         for n in notes if dd.main else ():
-            say(f"warning: {n}")
+            session.say(f"warning: {n}")
         obj = ClipsObjective(cfg, data, dd, device)
-        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, say)
+        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, session.say)
         if loaded is None and dd.main:
             write_json(run_dir / "config.json", to_dict(cfg))
             write_text(run_dir / "classes.txt", "".join(f"{n}\n" for n in data.names))
-        res = train(trainer, deadline, stop_at_step, report)
-    notes += _saturated(res.losses, dd.main, say)
+        res = train(trainer, deadline, session.stop_at_step, session.report)
+    notes += _saturated(res.losses, dd.main, session.say)
     return session_result(
         ClipsResult,
         res,
-        seconds=time.perf_counter() - t_start,
+        seconds=session.elapsed(),
         classes=data.num_classes,
         images=len(data.labels),
         notes=notes,

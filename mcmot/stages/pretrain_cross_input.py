@@ -10,11 +10,9 @@ matcher (mcmot.models.cross_input) to agree across inputs
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcmot.atomic import make_dir, write_json
 from mcmot.config import to_dict
@@ -26,11 +24,14 @@ from mcmot.models.cross_input_config import (
     cross_input_config_from_dict,
 )
 from mcmot.models.device import resolve_device
-from mcmot.progress import ProgressCallback
 from mcmot.stages.cross_input_data import load_cameras
 from mcmot.training.cross_input import CameraDets, CrossInputObjective
 from mcmot.training.distributed import distributed, main_first
 from mcmot.training.loop import TrainResult, open_run, session_result, start_training, train
+from mcmot.training.session import Session, SessionOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Fewer sequence starts than this draw a warning.
 FEW_STARTS = 50
@@ -60,13 +61,7 @@ def run_pretrain_cross_input(
     scenes: list[Path | str],
     run_dir: Path | str,
     cfg: CrossInputConfig | None = None,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    log: Callable[[str], None] | None = None,
-    stop_at_step: int | None = None,
-    started: float | None = None,
+    **options: Unpack[SessionOptions],
 ) -> CrossInputResult:
     """Train the learned tracker on the detections of ``scenes``, writing into ``run_dir``.
 
@@ -74,37 +69,35 @@ def run_pretrain_cross_input(
     ----------
     scenes : scene folders with pixels and ``det/``
     run_dir : the output folder
-    cfg : settings (default :class:`CrossInputConfig`); with ``resume`` the
-        checkpoint's settings are used, except ``minutes`` which bounds this session
-    resume, overwrite, progress, log, stop_at_step, started : this session, as for
-        :func:`mcmot.stages.pretrain.run_pretrain`
+    cfg : settings (default :class:`CrossInputConfig`)
+    options : how this session runs (:class:`mcmot.training.session.Session`)
     """
-    t_start = time.perf_counter() if started is None else started
+    session = Session(**options)
     cfg = cfg or CrossInputConfig()
     check_cross_input_config(cfg)
-    say = log or (lambda msg: None)
-    report = progress or (lambda ev: None)
     run_dir = Path(run_dir)
     loaded, cfg, deadline = open_run(
-        run_dir, resume, overwrite, CROSS_INPUT, cfg, cross_input_config_from_dict, t_start
+        run_dir, session, CROSS_INPUT, cfg, cross_input_config_from_dict
     )
     paths = [Path(s) for s in scenes]
     with distributed(resolve_device(cfg.device)) as (dd, device):
         make_dir(run_dir)
-        cams = main_first(dd, lambda main: load_cameras(paths, cfg, report if main else None))
+        cams = main_first(
+            dd, lambda main: load_cameras(paths, cfg, session.report if main else None)
+        )
         _check_same(cams, loaded, run_dir)
         obj = CrossInputObjective(cfg, cams, dd, device)
         notes = _notes(obj)
         for n in notes if dd.main else ():
-            say(f"warning: {n}")
-        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, say)
+            session.say(f"warning: {n}")
+        trainer = start_training(obj, run_dir, dd, device, loaded, deadline, session.say)
         if loaded is None and dd.main:
             write_json(run_dir / "config.json", to_dict(cfg))
-        res = train(trainer, deadline, stop_at_step, report)
+        res = train(trainer, deadline, session.stop_at_step, session.report)
     return session_result(
         CrossInputResult,
         res,
-        seconds=time.perf_counter() - t_start,
+        seconds=session.elapsed(),
         cameras=len(cams),
         detections=sum(len(c.frames) for c in cams),
         starts=obj.num_samples,

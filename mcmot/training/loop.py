@@ -45,6 +45,7 @@ from mcmot.training.schedule import (
     steps_in_budget,
     steps_within,
 )
+from mcmot.training.session import Session
 
 #: A budget's plan is redone from the real steps' times after these shares of its steps...
 REPLAN_SHARES = (0.1, 0.3, 0.6)
@@ -111,14 +112,14 @@ class TrainResult:
 
 # ----------------------------------------------------------------- start
 def prepare_run_dir(
-    run_dir: Path, resume: bool, overwrite: bool, kind: str | None = None
+    run_dir: Path, session: Session, kind: str | None = None
 ) -> dict[str, Any] | None:
-    """The checkpoint to resume (None for a new run), or a one-line error.
+    """The checkpoint the ``session`` resumes (None for a new run), or a one-line error.
 
     With ``kind``, a run of another objective cannot be resumed.
     """
     ckpt = run_dir / CHECKPOINT
-    if resume:
+    if session.resume:
         if not ckpt.is_file():
             raise McmotError(f"nothing to resume: {ckpt} does not exist")
         state = load_checkpoint(ckpt, kind)
@@ -126,7 +127,7 @@ def prepare_run_dir(
         if missing:
             raise McmotError(f"cannot resume from {ckpt}: it has no {', '.join(missing)}")
         return state
-    if ckpt.exists() and not overwrite:
+    if ckpt.exists() and not session.overwrite:
         raise McmotError(
             f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to restart"
         )
@@ -134,20 +135,14 @@ def prepare_run_dir(
 
 
 def open_run(
-    run_dir: Path,
-    resume: bool,
-    overwrite: bool,
-    kind: str,
-    cfg: S,
-    from_dict: Callable[[Any], S],
-    t_start: float,
+    run_dir: Path, session: Session, kind: str, cfg: S, from_dict: Callable[[Any], S]
 ) -> tuple[dict[str, Any] | None, S, float | None]:
     """The checkpoint to resume (None for a new run), the run's settings (a resumed run's
     own, with this session's ``minutes``) and this session's deadline (``perf_counter``
     seconds; None without ``minutes``)."""
-    loaded = prepare_run_dir(run_dir, resume, overwrite, kind)
+    loaded = prepare_run_dir(run_dir, session, kind)
     minutes = cfg.minutes  # type: ignore[attr-defined]
-    deadline = None if minutes is None else t_start + minutes * 60.0
+    deadline = session.deadline(minutes)
     if loaded is not None:
         cfg = dataclasses.replace(from_dict(loaded["config"]), minutes=minutes)  # type: ignore[type-var]
     return loaded, cfg, deadline
