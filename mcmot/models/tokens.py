@@ -168,7 +168,8 @@ def per_view(t: torch.Tensor, views: int) -> torch.Tensor:
 
 def normalize_crops(crops: torch.Tensor) -> torch.Tensor:
     """uint8 BGR crops (..., H, W, 3) -> ImageNet-normalised RGB floats (..., 3, H, W)."""
-    x = crops.flip(-1).float().div(255.0).movedim(-1, -3)
+    d = crops.ndim  # positive axes: an ONNX export then keeps the permutation static
+    x = crops.flip(-1).float().div(255.0).permute(*range(d - 3), d - 1, d - 3, d - 2)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
     return (x - mean) / std
