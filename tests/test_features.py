@@ -64,9 +64,8 @@ def test_features_match_the_encoder_by_hand(trained):
     from mcmot.models.tokens import normalize_crops
 
     scene, res = trained
-    run_extract_features(
-        scene, FeaturesConfig(model=str(res.checkpoint), pooling="mean"), overwrite=True
-    )
+    cfg = FeaturesConfig(model=str(res.checkpoint), pooling="mean", runtime="torch")
+    run_extract_features(scene, cfg, overwrite=True)
     det = read_mot(scene / "det" / "cam1.txt", unique_ids=False)
     img = cv2.imread(str(scene / "frames" / "cam1" / "000001.png"))
     assert (det.frames[:3] == 1).all() and det.frames[3] != 1

@@ -66,6 +66,15 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Backend(str, Enum):
+    """Where a network runs: torch, ONNX Runtime, OpenVINO, or auto (the fastest installed)."""
+
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+    openvino = "openvino"
+
+
 class Boxes(str, Enum):
     """The detector's boxes (det/) or the ground truth's (gt/)."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mcmot.cli.common import (
+    Backend,
     CamerasOpt,
     OverwriteOpt,
     SceneArg,
@@ -25,15 +25,6 @@ from mcmot.scene import Scene
 from mcmot.stages.detect import MAX_STRIDE, DetectConfig, DetectResult, run_detect
 
 _D = DetectConfig()
-
-
-class Backend(str, Enum):
-    """Where the detector's network runs."""
-
-    auto = "auto"
-    torch = "torch"
-    onnx = "onnx"
-    openvino = "openvino"
 
 
 WeightsOpt = Annotated[

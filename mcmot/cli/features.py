@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mcmot.cli.common import (
+    Backend,
     CamerasOpt,
     Device,
     OverwriteOpt,
@@ -54,10 +55,18 @@ def features_cmd(
     precision: Annotated[
         Precision,
         typer.Option(
-            help="The encoder's arithmetic: auto (float32; the teacher: its runtime's "
-            "default), f32, or bf16 (bfloat16, about 2x faster on CPUs that have it)."
+            help="The encoder's arithmetic: auto (the runtime's default: bfloat16 on OpenVINO "
+            "where the CPU has it, else float32), f32, or bf16 (about 2x faster where the CPU "
+            "has it; not on onnx)."
         ),
     ] = Precision.auto,
+    runtime: Annotated[
+        Backend,
+        typer.Option(
+            help="Where the encoder runs: auto (on the CPU the fastest installed of openvino "
+            "and onnx, else torch), torch, onnx (ONNX Runtime) or openvino."
+        ),
+    ] = Backend.auto,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -73,14 +82,15 @@ def features_cmd(
         teacher=teacher,
         teacher_arch=teacher_arch,
         precision=precision.value,
+        runtime=runtime.value,
     )
     with progress_bar() as bar:
         res = run_extract_features(
             scene, cfg, overwrite=overwrite, progress=bar, cameras=split_names(cameras)
         )
     table = Table(title=f"features {scene}")
-    for col in ("camera", "detections", "f_a dim", "f_s dim", "file"):
+    for col in ("camera", "detections", "f_a dim", "f_s dim", "encoder", "file"):
         table.add_column(col)
     for r in res:
-        table.add_row(r.camera, str(r.rows), str(r.dim_a), str(r.dim_s), str(r.path))
+        table.add_row(r.camera, str(r.rows), str(r.dim_a), str(r.dim_s), r.encoder, str(r.path))
     out.print(table)

@@ -9,6 +9,11 @@ at most N (the positional table the model was trained with). Detections take
 their positional slots in box order, so a detection's features do not depend
 on where its row sits in ``det/``.
 
+The encoder runs on torch, or on ONNX Runtime or OpenVINO through an ONNX
+export made in memory at start (mcmot.models.export); ``runtime="auto"``
+takes the fastest installed runtime on the CPU (mcmot.runtimes.SPEED_ORDER)
+and torch on a GPU or where no runtime is installed.
+
 An SSAT checkpoint (``mcmot pretrain --objective clips``) embeds each crop on
 its own, resized to the network's input (aspect not kept, as the paper); its
 L2-normalised embedding is written as both ``f_a`` and ``f_s``, as the
@@ -20,6 +25,7 @@ Writes ``features/<cam>.npz`` whose row i belongs to row i of
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +56,7 @@ from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.models.tokens import normalize_crops, split_features
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
+from mcmot.runtimes import RUNTIMES, Session, fastest_runtime, open_session, runtime_installed
 from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.staging import Staging
 
@@ -68,9 +75,13 @@ class FeaturesConfig:
     teacher : with ``model = "teacher"``: "auto" or a path (see mcmot.models.teacher)
     teacher_arch : timm architecture of a checkpoint teacher
     teacher_size : (height, width) crops sent to the teacher (letterboxed into its input)
-    precision : the encoder's arithmetic: "f32", "bf16" (bfloat16 autocast for CalibFree
-        and SSAT, the runtime's bfloat16 for the teacher), or "auto" (float32 for CalibFree
-        and SSAT, the runtime's default for the teacher: mcmot.models.teacher)
+    precision : the encoder's arithmetic: "f32", "bf16" (bfloat16: autocast on torch,
+        OpenVINO's bfloat16 on OpenVINO; ONNX Runtime has none), or "auto" (the runtime's
+        default: OpenVINO's is bfloat16 on CPUs that have it; float32 on torch and
+        ONNX Runtime)
+    runtime : where the encoder runs: "torch", "onnx" (ONNX Runtime), "openvino", or
+        "auto" (on the CPU the fastest installed runtime, else torch; torch on a GPU).
+        The teacher is an ONNX network and takes "auto", "onnx" or "openvino"
     """
 
     model: str = ""
@@ -81,21 +92,52 @@ class FeaturesConfig:
     teacher_arch: str | None = None
     teacher_size: tuple[int, int] = (256, 128)
     precision: str = "auto"
+    runtime: str = "auto"
+
+
+#: What ``FeaturesConfig.runtime`` accepts.
+RUNTIME_CHOICES = ("auto", "torch", *RUNTIMES)
 
 
 @dataclass(frozen=True)
 class CameraFeatures:
-    """Result of one camera: rows written and the feature widths."""
+    """Result of one camera: rows written, the feature widths, and what ran the encoder."""
 
     camera: str
     rows: int
     dim_a: int
     dim_s: int
     path: Path
+    encoder: str = ""
+
+
+def resolve_runtime(runtime: str, device: torch.device) -> str:
+    """The runtime that runs a CalibFree or SSAT encoder: "torch", "onnx" or "openvino".
+
+    Raises
+    ------
+    McmotError : a runtime asked for on a GPU, or one that is not installed
+    """
+    if device.type != "cpu":
+        if runtime in RUNTIMES:
+            raise McmotError(f"--runtime {runtime} runs on the CPU: use --device cpu")
+        return "torch"
+    exporter = importlib.util.find_spec("onnx") is not None
+    if runtime == "auto":
+        return (fastest_runtime() if exporter else None) or "torch"
+    if runtime in RUNTIMES and not (exporter and runtime_installed(runtime)):
+        raise McmotError(f"--runtime {runtime} is not installed: pip install 'mcmot[{runtime}]'")
+    return runtime
 
 
 class Encoder:
-    """A loaded single-view encoder (or teacher) behind one interface."""
+    """A loaded single-view encoder (or teacher) behind one interface.
+
+    Attributes
+    ----------
+    runtime : what runs it ("torch", "onnx", "openvino"; the teacher: its runtime)
+    describe : what ran, for the user, e.g. "openvino bf16"
+    """
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
         self.device = device
@@ -103,28 +145,43 @@ class Encoder:
         self.teacher: Teacher | None = None
         self.model: CalibFree | None = None
         self.reid: ReidNet | None = None
+        self.session: Session | None = None
         if cfg.model == "teacher":
-            precision = None if cfg.precision == "auto" else cfg.precision
-            teacher, _ = load_teacher(cfg.teacher, cfg.teacher_arch, device, precision=precision)
-            if teacher is None:
-                raise McmotError(
-                    "--model teacher: no teacher installed (pip install 'mcmot[teacher]' or "
-                    "pass --teacher PATH)"
-                )
-            self.teacher = teacher
-            self.size = cfg.teacher_size
-            self.max_dets = 10**9
-            self.name = f"teacher:{teacher.name}"
+            self._load_teacher(cfg)
             return
+        self.runtime = resolve_runtime(cfg.runtime, device)
+        if self.runtime == "onnx" and self.bf16:
+            raise McmotError(
+                "--precision bf16: ONNX Runtime has none; use --runtime openvino or torch"
+            )
         state = load_checkpoint(Path(cfg.model))
         self.name = str(Path(cfg.model).resolve())
         if state["kind"] == SSAT:
             self._load_reid(state)
-            return
-        pcfg = config_from_dict(state["config"])
-        self.model = build_model(pcfg.model_config(), state["model"]).to(device).eval()
-        self.size = (pcfg.img_height, pcfg.img_width)
-        self.max_dets = pcfg.max_dets
+        else:
+            pcfg = config_from_dict(state["config"])
+            self.model = build_model(pcfg.model_config(), state["model"]).to(device).eval()
+            self.size = (pcfg.img_height, pcfg.img_width)
+            self.max_dets = pcfg.max_dets
+        self.describe = f"torch {'bf16' if self.bf16 else 'f32'}"
+        if self.runtime != "torch":
+            self._open_runtime(cfg)
+
+    def _load_teacher(self, cfg: FeaturesConfig) -> None:
+        precision = None if cfg.precision == "auto" else cfg.precision
+        teacher, _ = load_teacher(
+            cfg.teacher, cfg.teacher_arch, self.device, cfg.runtime, precision=precision
+        )
+        if teacher is None:
+            raise McmotError(
+                "--model teacher: no teacher installed (pip install 'mcmot[teacher]' or "
+                "pass --teacher PATH)"
+            )
+        self.teacher = teacher
+        self.size = cfg.teacher_size
+        self.max_dets = 10**9
+        self.name = f"teacher:{teacher.name}"
+        self.runtime = self.describe = teacher.name
 
     def _load_reid(self, state: dict) -> None:
         """An SSAT network (its training head dropped) from a checkpoint of kind ``ssat``."""
@@ -135,6 +192,19 @@ class Encoder:
         self.reid = net.to(self.device).eval()
         self.size = ccfg.input_size
         self.max_dets = 10**9
+
+    def _open_runtime(self, cfg: FeaturesConfig) -> None:
+        """Export the encoder to ONNX in memory and open it in ``self.runtime``."""
+        from mcmot.models.export import calibfree_onnx, reid_onnx
+
+        if self.model is not None:
+            onnx = calibfree_onnx(self.model, cfg.pooling)
+        else:
+            assert self.reid is not None
+            onnx = reid_onnx(self.reid, self.size)
+        precision = None if cfg.precision == "auto" else cfg.precision
+        self.session = open_session(onnx, self.runtime, precision=precision)
+        self.describe = f"{self.runtime} {self.session.precision}"
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast on the encoder's device with ``precision`` bf16, else off."""
@@ -157,26 +227,41 @@ class Encoder:
 
     def encode(self, groups: list[NDArray[np.uint8]], pooling: str) -> list[NDArray]:
         """Pooled features of each group of crops: list of (k, D) float32 (before the split)."""
+        cuts = np.cumsum([len(g) for g in groups])[:-1]
         if self.teacher is not None:
-            pooled = self.teacher.pooled_features(np.concatenate(groups), pooling)
-            cuts = np.cumsum([len(g) for g in groups])[:-1]
-            return list(np.split(pooled, cuts))
+            return list(
+                np.split(self.teacher.pooled_features(np.concatenate(groups), pooling), cuts)
+            )
         if self.reid is not None:
-            flat = torch.from_numpy(np.concatenate(groups)).to(self.device)
-            with self._autocast():
-                emb = self.reid.embed_images(flat).float().cpu().numpy()
-            return list(np.split(emb, np.cumsum([len(g) for g in groups])[:-1]))
-        assert self.model is not None
+            return list(np.split(self._embed_crops(np.concatenate(groups)), cuts))
         out: list[NDArray] = [np.zeros(0)] * len(groups)
         for n in sorted({len(g) for g in groups}):  # no padding: a group's features are its own
             idx = [i for i, g in enumerate(groups) if len(g) == n]
-            crops = torch.from_numpy(np.stack([groups[i] for i in idx])).to(self.device)
-            valid = torch.ones(crops.shape[:2], dtype=torch.bool, device=self.device)
-            with torch.no_grad(), self._autocast():
-                pooled = self.model.embed(normalize_crops(crops), valid, pooling)
+            pooled = self._embed_groups(np.stack([groups[i] for i in idx]), pooling)
             for j, i in enumerate(idx):
-                out[i] = pooled[j].float().cpu().numpy()
+                out[i] = pooled[j]
         return out
+
+    def _embed_crops(self, crops: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """SSAT: (B, H, W, 3) uint8 crops -> (B, dim) L2-normalised embeddings."""
+        if self.session is not None:
+            emb = np.asarray(self.session.run(np.ascontiguousarray(crops)), np.float32)
+            return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        assert self.reid is not None
+        with torch.no_grad(), self._autocast():
+            emb = self.reid.embed_images(torch.from_numpy(crops).to(self.device))
+        return emb.float().cpu().numpy()
+
+    def _embed_groups(self, crops: NDArray[np.uint8], pooling: str) -> NDArray[np.float32]:
+        """CalibFree: (S, N, H, W, 3) uint8 crops -> (S, N, E) pooled features."""
+        if self.session is not None:
+            return np.asarray(self.session.run(np.ascontiguousarray(crops)), np.float32)
+        assert self.model is not None
+        t = torch.from_numpy(crops).to(self.device)
+        valid = torch.ones(t.shape[:2], dtype=torch.bool, device=self.device)
+        with torch.no_grad(), self._autocast():
+            pooled = self.model.embed(normalize_crops(t), valid, pooling)
+        return pooled.float().cpu().numpy()
 
 
 def frame_groups(table: MotTable, max_dets: int) -> list[tuple[int, NDArray[np.int64]]]:
@@ -257,7 +342,7 @@ def _camera(
         boxes=table.boxes.astype(np.float64),
         checkpoint=np.array(enc.name),
     )
-    return CameraFeatures(cam.name, len(table), fa.shape[1], fs.shape[1], path)
+    return CameraFeatures(cam.name, len(table), fa.shape[1], fs.shape[1], path, enc.describe)
 
 
 def check_features_config(cfg: FeaturesConfig) -> None:
@@ -272,6 +357,8 @@ def check_features_config(cfg: FeaturesConfig) -> None:
         raise McmotError("--batch must be at least 1")
     if cfg.precision not in ("auto", "f32", "bf16"):
         raise McmotError(f"--precision must be auto, f32 or bf16, got {cfg.precision!r}")
+    if cfg.runtime not in RUNTIME_CHOICES:
+        raise McmotError(f"--runtime must be {', '.join(RUNTIME_CHOICES)}, got {cfg.runtime!r}")
 
 
 @stage_lock("extract-features")
