@@ -11,12 +11,17 @@ from typer.testing import CliRunner
 from mcmot.cli import app
 from mcmot.config import to_dict
 from mcmot.errors import McmotError
-from mcmot.models.checkpoint import SSAT, build_model, build_reid, save_checkpoint
+from mcmot.models.checkpoint import CALIBFREE, SSAT, build_model, build_reid, save_checkpoint
 from mcmot.models.clips_config import ClipsConfig
 from mcmot.models.pretrain_config import PretrainConfig
 from mcmot.runtimes import runtime_installed
 from mcmot.stages import features as features_stage
-from mcmot.stages.features import FeaturesConfig, resolve_runtime, run_extract_features
+from mcmot.stages.features import (
+    FeaturesConfig,
+    resolve_precision,
+    resolve_runtime,
+    run_extract_features,
+)
 
 RUNTIMES = [
     pytest.param(r, marks=pytest.mark.skipif(not runtime_installed(r), reason=f"{r} missing"))
@@ -73,7 +78,7 @@ def _features(scene, **cfg) -> dict[str, np.ndarray]:
 def test_calibfree_in_float32_on_a_runtime_gives_the_torch_features(
     scene, calibfree, runtime, pooling
 ):
-    want = _features(scene, model=str(calibfree), pooling=pooling, runtime="torch")
+    want = _features(scene, model=str(calibfree), pooling=pooling, runtime="torch", precision="f32")
     got = _features(scene, model=str(calibfree), pooling=pooling, runtime=runtime, precision="f32")
     for cam in want:
         np.testing.assert_allclose(got[cam], want[cam], atol=1e-5)
@@ -81,7 +86,7 @@ def test_calibfree_in_float32_on_a_runtime_gives_the_torch_features(
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_ssat_in_float32_on_a_runtime_gives_the_torch_features(scene, ssat, runtime):
-    want = _features(scene, model=str(ssat), runtime="torch")
+    want = _features(scene, model=str(ssat), runtime="torch", precision="f32")
     got = _features(scene, model=str(ssat), runtime=runtime, precision="f32")
     for cam in want:
         np.testing.assert_allclose(got[cam], want[cam], atol=1e-5)
@@ -89,19 +94,30 @@ def test_ssat_in_float32_on_a_runtime_gives_the_torch_features(scene, ssat, runt
 
 @pytest.mark.skipif(not runtime_installed("openvino"), reason="openvino missing")
 def test_openvino_bfloat16_features_follow_the_float32_ones(scene, calibfree):
-    want = _features(scene, model=str(calibfree), runtime="torch")
+    want = _features(scene, model=str(calibfree), runtime="torch", precision="f32")
     got = _features(scene, model=str(calibfree), runtime="openvino", precision="bf16")
     for cam in want:
         cos = (got[cam] * want[cam]).sum(1) / 2  # two unit halves per row
         assert cos.min() > 0.99
 
 
-def test_auto_takes_the_fastest_installed_runtime_on_the_cpu(monkeypatch):
+def test_auto_runs_calibfree_on_torch_and_ssat_on_the_fastest_installed_runtime(monkeypatch):
     monkeypatch.setattr(features_stage, "fastest_runtime", lambda: "onnx")
-    assert resolve_runtime("auto", CPU) == "onnx"
+    assert resolve_runtime("auto", CPU, CALIBFREE) == "torch"
+    assert resolve_runtime("auto", CPU, SSAT) == "onnx"
     monkeypatch.setattr(features_stage, "fastest_runtime", lambda: None)
-    assert resolve_runtime("auto", CPU) == "torch"
-    assert resolve_runtime("torch", CPU) == "torch"
+    assert resolve_runtime("auto", CPU, SSAT) == "torch"
+    assert resolve_runtime("torch", CPU, SSAT) == "torch"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bfloat16_on_torch_only_where_the_cpu_has_it(monkeypatch, native):
+    monkeypatch.setattr(features_stage, "cpu_has_bf16", lambda: native)
+    assert resolve_precision("auto", "torch", CPU) == ("bf16" if native else "f32")
+    assert resolve_precision("auto", "torch", torch.device("cuda")) == "f32"
+    assert resolve_precision("auto", "onnx", CPU) == "f32"
+    assert resolve_precision("auto", "openvino", CPU) is None  # OpenVINO's own default
+    assert resolve_precision("f32", "torch", CPU) == "f32"
 
 
 def test_a_gpu_runs_torch_and_refuses_a_cpu_runtime():

@@ -64,7 +64,9 @@ def test_features_match_the_encoder_by_hand(trained):
     from mcmot.models.tokens import normalize_crops
 
     scene, res = trained
-    cfg = FeaturesConfig(model=str(res.checkpoint), pooling="mean", runtime="torch")
+    cfg = FeaturesConfig(
+        model=str(res.checkpoint), pooling="mean", runtime="torch", precision="f32"
+    )
     run_extract_features(scene, cfg, overwrite=True)
     det = read_mot(scene / "det" / "cam1.txt", unique_ids=False)
     img = cv2.imread(str(scene / "frames" / "cam1" / "000001.png"))

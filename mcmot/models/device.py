@@ -16,3 +16,16 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", local_rank)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX tiles).
+
+    Where it does not, bfloat16 autocast is emulated and slower than float32,
+    so an 'auto' precision stays float32 there.
+    """
+    cpu = torch.cpu
+    try:
+        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: assume not
+        return False

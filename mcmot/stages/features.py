@@ -11,8 +11,8 @@ on where its row sits in ``det/``.
 
 The encoder runs on torch, or on ONNX Runtime or OpenVINO through an ONNX
 export made in memory at start (mcmot.models.export); ``runtime="auto"``
-takes the fastest installed runtime on the CPU (mcmot.runtimes.SPEED_ORDER)
-and torch on a GPU or where no runtime is installed.
+and ``precision="auto"`` take what measured fastest (:func:`resolve_runtime`,
+:func:`resolve_precision`).
 
 An SSAT checkpoint (``mcmot pretrain --objective clips``) embeds each crop on
 its own, resized to the network's input (aspect not kept, as the paper); its
@@ -43,6 +43,7 @@ from mcmot.errors import McmotError
 from mcmot.frames import open_source
 from mcmot.models.calibfree import CalibFree
 from mcmot.models.checkpoint import (
+    CALIBFREE,
     SSAT,
     build_model,
     build_reid,
@@ -50,7 +51,7 @@ from mcmot.models.checkpoint import (
     load_checkpoint,
 )
 from mcmot.models.clips_config import clips_config_from_dict
-from mcmot.models.device import resolve_device
+from mcmot.models.device import cpu_has_bf16, resolve_device
 from mcmot.models.reid import ReidNet
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.models.tokens import normalize_crops, split_features
@@ -76,12 +77,13 @@ class FeaturesConfig:
     teacher_arch : timm architecture of a checkpoint teacher
     teacher_size : (height, width) crops sent to the teacher (letterboxed into its input)
     precision : the encoder's arithmetic: "f32", "bf16" (bfloat16: autocast on torch,
-        OpenVINO's bfloat16 on OpenVINO; ONNX Runtime has none), or "auto" (the runtime's
-        default: OpenVINO's is bfloat16 on CPUs that have it; float32 on torch and
-        ONNX Runtime)
+        OpenVINO's bfloat16 on OpenVINO; ONNX Runtime has none), or "auto" (bfloat16
+        where the CPU has it natively, on torch and OpenVINO; else float32; see
+        :func:`resolve_precision`)
     runtime : where the encoder runs: "torch", "onnx" (ONNX Runtime), "openvino", or
-        "auto" (on the CPU the fastest installed runtime, else torch; torch on a GPU).
-        The teacher is an ONNX network and takes "auto", "onnx" or "openvino"
+        "auto" (what measured fastest: torch for CalibFree, the fastest installed
+        runtime for SSAT; torch on a GPU; see :func:`resolve_runtime`). The teacher is
+        an ONNX network and takes "auto", "onnx" or "openvino"
     """
 
     model: str = ""
@@ -111,8 +113,13 @@ class CameraFeatures:
     encoder: str = ""
 
 
-def resolve_runtime(runtime: str, device: torch.device) -> str:
-    """The runtime that runs a CalibFree or SSAT encoder: "torch", "onnx" or "openvino".
+def resolve_runtime(runtime: str, device: torch.device, kind: str = CALIBFREE) -> str:
+    """The runtime that runs a CalibFree or SSAT (``kind``) encoder: "torch", "onnx" or "openvino".
+
+    ``auto`` is what measured fastest (docs/method.md): torch for CalibFree's
+    small ViT (OpenVINO runs it no faster at the same precision, and the
+    export costs about a second per command); for SSAT's ResNet the fastest
+    installed runtime (OpenVINO: 1.8x torch at bfloat16). A GPU runs torch.
 
     Raises
     ------
@@ -124,10 +131,28 @@ def resolve_runtime(runtime: str, device: torch.device) -> str:
         return "torch"
     exporter = importlib.util.find_spec("onnx") is not None
     if runtime == "auto":
-        return (fastest_runtime() if exporter else None) or "torch"
+        fastest = fastest_runtime() if exporter and kind == SSAT else None
+        return fastest or "torch"
     if runtime in RUNTIMES and not (exporter and runtime_installed(runtime)):
         raise McmotError(f"--runtime {runtime} is not installed: pip install 'mcmot[{runtime}]'")
     return runtime
+
+
+def resolve_precision(precision: str, runtime: str, device: torch.device) -> str | None:
+    """The arithmetic an encoder runs in: "f32", "bf16", or None (OpenVINO's default).
+
+    ``auto`` is bfloat16 on torch where the CPU has it natively
+    (:func:`mcmot.models.device.cpu_has_bf16`; retrieval within 0.002 of
+    float32, docs/method.md), OpenVINO's own default (bfloat16 where the CPU
+    has it), and float32 on ONNX Runtime and on a GPU.
+    """
+    if precision != "auto":
+        if runtime == "onnx" and precision == "bf16":
+            raise McmotError("--precision bf16: ONNX Runtime has none; use --runtime openvino")
+        return precision
+    if runtime == "openvino":
+        return None
+    return "bf16" if runtime == "torch" and device.type == "cpu" and cpu_has_bf16() else "f32"
 
 
 class Encoder:
@@ -141,7 +166,7 @@ class Encoder:
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
         self.device = device
-        self.bf16 = cfg.precision == "bf16"
+        self.bf16 = False
         self.teacher: Teacher | None = None
         self.model: CalibFree | None = None
         self.reid: ReidNet | None = None
@@ -149,13 +174,11 @@ class Encoder:
         if cfg.model == "teacher":
             self._load_teacher(cfg)
             return
-        self.runtime = resolve_runtime(cfg.runtime, device)
-        if self.runtime == "onnx" and self.bf16:
-            raise McmotError(
-                "--precision bf16: ONNX Runtime has none; use --runtime openvino or torch"
-            )
         state = load_checkpoint(Path(cfg.model))
         self.name = str(Path(cfg.model).resolve())
+        self.runtime = resolve_runtime(cfg.runtime, device, state["kind"])
+        self.precision = resolve_precision(cfg.precision, self.runtime, device)
+        self.bf16 = self.precision == "bf16" and self.runtime == "torch"
         if state["kind"] == SSAT:
             self._load_reid(state)
         else:
@@ -163,7 +186,7 @@ class Encoder:
             self.model = build_model(pcfg.model_config(), state["model"]).to(device).eval()
             self.size = (pcfg.img_height, pcfg.img_width)
             self.max_dets = pcfg.max_dets
-        self.describe = f"torch {'bf16' if self.bf16 else 'f32'}"
+        self.describe = f"torch {self.precision}"
         if self.runtime != "torch":
             self._open_runtime(cfg)
 
@@ -202,8 +225,7 @@ class Encoder:
         else:
             assert self.reid is not None
             onnx = reid_onnx(self.reid, self.size)
-        precision = None if cfg.precision == "auto" else cfg.precision
-        self.session = open_session(onnx, self.runtime, precision=precision)
+        self.session = open_session(onnx, self.runtime, precision=self.precision)
         self.describe = f"{self.runtime} {self.session.precision}"
 
     def _autocast(self) -> torch.autocast:
