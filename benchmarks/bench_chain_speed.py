@@ -11,13 +11,15 @@ are already there (detection is not part of the chain measured). Scenes:
   (``benchmarks/data/epfl-terrace1-clip/gt``) copied into det/.
 
 Chains: CalibFree features (``cpu`` preset; the weights do not change the
-time, so an encoder trained for one epoch on the synthetic scene serves) in
-float32 and with ``--precision bf16``, then ``track`` and ``associate`` at
-their defaults (and once with ``associate --static-cameras``, which skips
-the search for moving cameras' time windows: every camera here is fixed);
-and the boxes-only chain (``track --features none``,
-``associate --cues geometry``) as the peer. A timestep is one frame of every
-camera; timesteps/s is the scene's frames over the chain's summed wall time.
+time, so an encoder trained for one epoch on the synthetic scene serves) on
+torch in float32, on OpenVINO (when installed) in its default precision, and
+at extract-features' defaults (what measured fastest: torch, bfloat16 where
+the CPU has it), then ``track`` and ``associate`` at their defaults (and
+once with ``associate --static-cameras``, which skips the search for moving
+cameras' time windows: every camera here is fixed); and the boxes-only chain
+(``track --features none``, ``associate --cues geometry``) as the peer. A
+timestep is one frame of every camera; timesteps/s is the scene's frames over
+the chain's summed wall time.
 
 Usage::
 
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.bench_startup import mcmot_command
 from benchmarks.harness import Results, find_data, make_parser, print_machine
+from mcmot.runtimes import runtime_installed
 
 CLIP_GT = Path(__file__).resolve().parent / "data" / "epfl-terrace1-clip" / "gt"
 
@@ -82,13 +85,15 @@ def frames_of(scene: Path) -> int:
 def chains(model: Path) -> dict[str, list[list[str]]]:
     """Each chain's stage commands, without the ``mcmot SCENE`` part and ``--overwrite``."""
     features = ["extract-features", "--model", str(model), "--device", "cpu"]
-    bf16 = [*features, "--precision", "bf16"]
-    return {
-        "CalibFree f32": [[*features, "--precision", "f32"], ["track"], ["associate"]],
-        "CalibFree bf16": [bf16, ["track"], ["associate"]],
-        "CalibFree bf16, static cameras": [bf16, ["track"], ["associate", "--static-cameras"]],
-        "boxes only (peer)": [["track", "--features", "none"], ["associate", "--cues", "geometry"]],
-    }
+    out = {"CalibFree torch f32": [[*features, "--runtime", "torch", "--precision", "f32"]]}
+    if runtime_installed("openvino"):
+        out["CalibFree openvino (its default precision)"] = [[*features, "--runtime", "openvino"]]
+    out["CalibFree defaults"] = [features]
+    out = {name: [*stages, ["track"], ["associate"]] for name, stages in out.items()}
+    out["defaults, static cameras"] = [features, ["track"], ["associate", "--static-cameras"]]
+    boxes_only = [["track", "--features", "none"], ["associate", "--cues", "geometry"]]
+    out["boxes only (peer)"] = boxes_only
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
