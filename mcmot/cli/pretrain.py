@@ -180,25 +180,24 @@ def pretrain_cmd(
     from mcmot.models.pretrain_config import PretrainConfig
     from mcmot.training.distributed import launched
 
-    main = launched().main
     if objective is Objective.cross_input:
         _refuse(ctx, CALIBFREE_ONLY + CLIPS_ONLY, objective.value)
         xcfg = cross_input_settings(config, set_, given(ctx, CrossInputConfig))
         if launched().world == 1 and _detect_first(scenes):
             started = time.perf_counter()
-        run_cross_input(list(scenes), out_dir, xcfg, Session(resume, overwrite, main, started))
+        run_cross_input(list(scenes), out_dir, xcfg, Session(resume, overwrite, started=started))
         return
     if objective is Objective.clips:
         _refuse(ctx, CALIBFREE_ONLY + CROSS_INPUT_ONLY, "clips")
         options = {**given(ctx, ClipsConfig), **_given_named(ctx, ("input_size",))}
         ccfg = clips_settings(config, set_, options)
-        run_clips(list(scenes), out_dir, ccfg, Session(resume, overwrite, main, started))
+        run_clips(list(scenes), out_dir, ccfg, Session(resume, overwrite, started=started))
         return
     _refuse(ctx, CLIPS_ONLY + CROSS_INPUT_ONLY, "calibfree")
     cfg = pretrain_settings(preset.value, config, set_, given(ctx, PretrainConfig))
     if cfg.boxes == "det" and launched().world == 1 and _detect_first(scenes):
         started = time.perf_counter()
-    _run_calibfree(list(scenes), out_dir, cfg, Session(resume, overwrite, main, started))
+    _run_calibfree(list(scenes), out_dir, cfg, Session(resume, overwrite, started=started))
 
 
 def _run_calibfree(

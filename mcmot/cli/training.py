@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +14,7 @@ from mcmot.cli.common import err, out, progress_bar, warn
 from mcmot.cli.report import train_table
 from mcmot.config import apply_json, apply_settings, load_overrides, override
 from mcmot.errors import McmotError
+from mcmot.training.session import Session
 
 if TYPE_CHECKING:
     from mcmot.training.loop import TrainResult
@@ -41,23 +41,6 @@ def layered_settings(
     return override(cfg, **options)
 
 
-@dataclass(frozen=True)
-class Session:
-    """How this ``mcmot pretrain`` session runs, whatever the objective.
-
-    Attributes
-    ----------
-    resume, overwrite : continue the run in the output folder, or restart it
-    main : this process reports (rank 0)
-    started : the ``time.perf_counter()`` that ``--minutes`` counts from
-    """
-
-    resume: bool
-    overwrite: bool
-    main: bool
-    started: float
-
-
 def train_and_report(
     title: str,
     stage: Callable[..., TrainResult],
@@ -67,9 +50,13 @@ def train_and_report(
     session: Session,
     extra: Callable[[Any], list[tuple[str, str]]],
 ) -> None:
-    """Run ``stage`` (a ``run_pretrain*`` function) on ``inputs`` into ``out_dir``, then
-    print (on rank 0) its summary table with ``extra``'s rows; exit 130 after Ctrl-C."""
-    main = session.main
+    """Run ``stage`` (a ``run_pretrain*`` function) on ``inputs`` into ``out_dir`` with
+    ``session``'s resume, overwrite and start time (this command's progress bar and
+    warnings added), then print (on rank 0) its summary table with ``extra``'s rows;
+    exit 130 after Ctrl-C."""
+    from mcmot.training.distributed import launched
+
+    main = launched().main
     log = (lambda m: warn(m.removeprefix("warning: "))) if main else None
     with progress_bar(enabled=main) as bar:
         res = stage(
