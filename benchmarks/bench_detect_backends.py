@@ -47,7 +47,6 @@ from mcmot.detect_backends import (
     Agreement,
     agreement,
     export_onnx,
-    installed,
 )
 from mcmot.detectors import (
     STRIDE,
@@ -59,6 +58,7 @@ from mcmot.detectors import (
 )
 from mcmot.frames import open_source
 from mcmot.motio import read_mot
+from mcmot.runtimes import backend_installed
 from mcmot.stages.detect import DetectConfig
 
 Detect = Callable[[np.ndarray], FrameDetections]
@@ -189,10 +189,10 @@ def _openvino_folder(onnx: Path) -> Path:
 def _sides(s: Setting) -> list[Side]:
     weights = resolve_weights(None)
     sides = [_ours("torch", s), _peer(weights, s.imgsz, s)]
-    onnx = export_onnx(weights, s.shape, s.folder) if installed("onnx") else None
+    onnx = export_onnx(weights, s.shape, s.folder) if backend_installed("onnx") else None
     if onnx is not None:
         sides += [_ours("onnx", s), _peer(onnx, list(s.shape), s)]
-    if installed("openvino"):
+    if backend_installed("openvino"):
         sides += [_ours("openvino", s), _ours("openvino", s, "f32")]
         if onnx is not None:
             sides.append(_peer(_openvino_folder(onnx), list(s.shape), s))

@@ -37,7 +37,7 @@ from mcmot.boxes import iou_matrix
 from mcmot.caches import CACHE
 from mcmot.detectors import FrameDetections, first_line, load_model, resolve_device
 from mcmot.errors import McmotError
-from mcmot.runtimes import SPEED_ORDER, Session, open_session, runtime_installed
+from mcmot.runtimes import SPEED_ORDER, Session, backend_installed, install_hint, open_session
 
 #: The backends by name: ultralytics' torch path, ONNX Runtime, OpenVINO.
 BACKENDS = ("torch", "onnx", "openvino")
@@ -47,19 +47,6 @@ CHOICES = ("auto", *BACKENDS)
 CPU_SPEED_ORDER = (*SPEED_ORDER, "torch")
 #: Where a scene keeps its exported models, relative to the scene folder.
 SCENE_EXPORT_DIR = Path(CACHE) / "detector"
-
-
-def installed(backend: str) -> bool:
-    """Whether the modules ``backend`` needs are installed (found without importing them):
-    none for torch; the ONNX exporter and the runtime for the others."""
-    if backend == "torch":
-        return True
-    return importlib.util.find_spec("onnx") is not None and runtime_installed(backend)
-
-
-def install_hint(backend: str) -> str:
-    """The command that installs ``backend``: ``pip install 'mcmot[onnx]'``."""
-    return f"pip install 'mcmot[{backend}]'"
 
 
 def check_backend_name(backend: str) -> str:
@@ -87,7 +74,7 @@ def resolve_backend(backend: str, device: str, weights: Path) -> tuple[str, str]
         dev = resolve_device(device)
         if dev.startswith("cuda") or weights.suffix != ".pt":
             return "torch", dev
-        return next(b for b in CPU_SPEED_ORDER if installed(b)), dev
+        return next(b for b in CPU_SPEED_ORDER if backend_installed(b)), dev
     if name == "torch":
         return name, resolve_device(device)
     if device.strip().lower() not in ("auto", "cpu"):
@@ -97,7 +84,7 @@ def resolve_backend(backend: str, device: str, weights: Path) -> tuple[str, str]
             f"backend {name} exports a .pt checkpoint and {weights.name} is none; "
             "use --backend torch"
         )
-    if not installed(name):
+    if not backend_installed(name):
         raise McmotError(f"backend {name} is not installed: {install_hint(name)}")
     return name, "cpu"
 

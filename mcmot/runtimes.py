@@ -54,6 +54,19 @@ def runtime_installed(name: str) -> bool:
     return importlib.util.find_spec(RUNTIME_MODULE[name]) is not None
 
 
+def install_hint(name: str) -> str:
+    """The command that installs backend or runtime ``name``: ``pip install 'mcmot[onnx]'``."""
+    return f"pip install 'mcmot[{name}]'"
+
+
+def backend_installed(backend: str) -> bool:
+    """Whether a network exported from torch can run on ``backend`` (found without importing
+    anything): always for torch; for a runtime, the ONNX exporter and the runtime."""
+    if backend == "torch":
+        return True
+    return importlib.util.find_spec("onnx") is not None and runtime_installed(backend)
+
+
 def fastest_runtime() -> str | None:
     """The fastest installed runtime (:data:`SPEED_ORDER`), or None."""
     return next((r for r in SPEED_ORDER if runtime_installed(r)), None)
@@ -98,7 +111,7 @@ def open_session(
     if runtime not in RUNTIMES:
         raise McmotError(f"bad runtime {runtime!r}; use {' or '.join(RUNTIMES)}")
     if not runtime_installed(runtime):
-        raise McmotError(f"{runtime} is not installed: pip install 'mcmot[{runtime}]'")
+        raise McmotError(f"{runtime} is not installed: {install_hint(runtime)}")
     what = model if isinstance(model, Path) else "the network"
     try:
         if runtime == "onnx":

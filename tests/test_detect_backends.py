@@ -16,13 +16,12 @@ from mcmot.detect_backends import (
     Agreement,
     agreement,
     export_onnx,
-    install_hint,
-    installed,
     resolve_backend,
 )
 from mcmot.detectors import DEFAULT_CONF, FrameDetections, PersonDetector
 from mcmot.errors import McmotError
 from mcmot.frames import open_source
+from mcmot.runtimes import backend_installed, install_hint
 
 PT = Path("/models/yolo11n-pose.pt")
 #: PETS09-S2L1 frames compared across backends (5-8 people each).
@@ -30,7 +29,7 @@ PETS_FRAMES = (50, 600)
 
 
 def _installed_only(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
-    monkeypatch.setattr(detect_backends, "installed", lambda b: b == "torch" or b in names)
+    monkeypatch.setattr(detect_backends, "backend_installed", lambda b: b == "torch" or b in names)
 
 
 def _device(monkeypatch: pytest.MonkeyPatch, resolved: str) -> None:
@@ -171,7 +170,7 @@ def test_runtime_finds_the_torch_paths_boxes_within_the_stated_tolerance(
     backend, precision, pets_images, torch_found, export_dir
 ):
     """Real PETS09 frames at the default size: the runtime's boxes pair with torch's."""
-    if not installed(backend):
+    if not backend_installed(backend):
         pytest.skip(f"{backend} is not installed ({install_hint(backend)})")
     det = PersonDetector(device="cpu", backend=backend, export_dir=export_dir, precision=precision)
     found = [det.detect([img])[0] for img in pets_images]
@@ -205,7 +204,7 @@ def test_agreement_pairs_boxes_and_the_tolerance_rejects_a_stray_box():
 
 def _runtime_installed() -> str:
     for backend in ("onnx", "openvino"):
-        if installed(backend):
+        if backend_installed(backend):
             return backend
     pytest.skip(f"no runtime installed ({install_hint('onnx')})")
 
@@ -233,7 +232,7 @@ def test_runtime_export_and_detect_make_no_network_attempt(tmp_path):
 
 def test_ctrl_c_after_openvino_detectors_are_released_is_an_interrupt_not_a_crash(tmp_path):
     """Two OpenVINO detectors released in creation order, then SIGINT: KeyboardInterrupt."""
-    if not installed("openvino"):
+    if not backend_installed("openvino"):
         pytest.skip(f"openvino is not installed ({install_hint('openvino')})")
     code = (
         "import gc, os, signal, numpy as np\n"

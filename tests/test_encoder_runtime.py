@@ -102,10 +102,10 @@ def test_openvino_bfloat16_features_follow_the_float32_ones(scene, calibfree):
 
 
 def test_auto_runs_calibfree_on_torch_and_ssat_on_the_fastest_installed_runtime(monkeypatch):
-    monkeypatch.setattr(features_stage, "fastest_runtime", lambda: "onnx")
+    monkeypatch.setattr(features_stage, "backend_installed", lambda name: name != "openvino")
     assert resolve_runtime("auto", CPU, CALIBFREE) == "torch"
     assert resolve_runtime("auto", CPU, SSAT) == "onnx"
-    monkeypatch.setattr(features_stage, "fastest_runtime", lambda: None)
+    monkeypatch.setattr(features_stage, "backend_installed", lambda name: name == "torch")
     assert resolve_runtime("auto", CPU, SSAT) == "torch"
     assert resolve_runtime("torch", CPU, SSAT) == "torch"
 
@@ -128,7 +128,7 @@ def test_a_gpu_runs_torch_and_refuses_a_cpu_runtime():
 
 
 def test_a_runtime_that_is_not_installed_names_its_extra(monkeypatch):
-    monkeypatch.setattr(features_stage, "runtime_installed", lambda name: False)
+    monkeypatch.setattr(features_stage, "backend_installed", lambda name: False)
     with pytest.raises(McmotError, match=r"pip install 'mcmot\[onnx\]'"):
         resolve_runtime("onnx", CPU)
 

@@ -25,7 +25,6 @@ Writes ``features/<cam>.npz`` whose row i belongs to row i of
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,14 @@ from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.models.tokens import normalize_crops, split_features
 from mcmot.motio import MotTable, read_mot
 from mcmot.progress import ProgressCallback, ProgressEvent
-from mcmot.runtimes import RUNTIMES, Session, fastest_runtime, open_session, runtime_installed
+from mcmot.runtimes import (
+    RUNTIMES,
+    SPEED_ORDER,
+    Session,
+    backend_installed,
+    install_hint,
+    open_session,
+)
 from mcmot.scene import Camera, Scene, stage_lock
 from mcmot.staging import Staging
 
@@ -129,12 +135,11 @@ def resolve_runtime(runtime: str, device: torch.device, kind: str = CALIBFREE) -
         if runtime in RUNTIMES:
             raise McmotError(f"--runtime {runtime} runs on the CPU: use --device cpu")
         return "torch"
-    exporter = importlib.util.find_spec("onnx") is not None
     if runtime == "auto":
-        fastest = fastest_runtime() if exporter and kind == SSAT else None
-        return fastest or "torch"
-    if runtime in RUNTIMES and not (exporter and runtime_installed(runtime)):
-        raise McmotError(f"--runtime {runtime} is not installed: pip install 'mcmot[{runtime}]'")
+        ready = [r for r in SPEED_ORDER if backend_installed(r)] if kind == SSAT else []
+        return ready[0] if ready else "torch"
+    if not backend_installed(runtime):
+        raise McmotError(f"--runtime {runtime} is not installed: {install_hint(runtime)}")
     return runtime
 
 
