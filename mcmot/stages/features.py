@@ -165,8 +165,9 @@ class Encoder:
 
     Attributes
     ----------
-    runtime : what runs it ("torch", "onnx", "openvino"; the teacher: its runtime)
-    describe : what ran, for the user, e.g. "openvino bf16"
+    runtime : what runs it: "torch", "onnx" or "openvino" (the teacher: its name, which
+        says its runtime)
+    describe : what ran, for the user, e.g. "torch bf16"
     """
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
