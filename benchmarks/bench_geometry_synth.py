@@ -4,7 +4,10 @@ The development set for geometry's fitting budget and trust rules
 (docs/association.md): synthetic scenes generated here with seeds used
 nowhere else (7301 and up by default; the pipeline benchmark holds out 8201
 and up), 3 cameras, 6 people, 80 frames, 640x360. Tracks are the ground
-truth with identities local to each camera, fragmented about every 40 rows.
+truth with identities local to each camera, fragmented about every 40 rows
+(``--boxes gt``, the default), or the motion-only tracker's tracks on the
+shipped detector's boxes at imgsz 640 (``--boxes det``: boxes cover only
+what is visible, people are missed and tracks break where they really do).
 For every camera pair the ground-plane homography is fitted from those
 tracks alone; the labels are used only here, to score it:
 
@@ -24,7 +27,7 @@ same process: ``--peer`` settings (default: the RANSAC budget before this
 benchmark, 3000 hypotheses, 4000 pre-scoring candidates, 8 finalists).
 
 Run: ``python -m benchmarks.bench_geometry_synth [--scenes 15] [--difficulties medium,hard]
-[--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs] [--json PATH]``
+[--boxes gt|det] [--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ from mcmot.association.homography import candidates, pair_errors
 from mcmot.config import apply_settings
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
+from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
+from mcmot.stages.detect import DetectConfig, run_detect
+from mcmot.stages.track import run_track
 from mcmot.synth import SynthConfig, generate_scene
 
 #: A fit explaining at least this share of the true foot pairs is right.
@@ -61,6 +67,8 @@ EXPLAINED_WITHIN = 0.25
 FRAGMENT_EVERY = 40
 #: Image size of every generated camera (width, height).
 SIZE = (640, 360)
+#: The detector's input size for ``--boxes det`` (the pipeline benchmark's).
+DET_IMGSZ = 640
 
 
 @dataclass(frozen=True)
@@ -92,14 +100,36 @@ def make_scenes(work: Path, args: argparse.Namespace) -> list[tuple[str, Path]]:
                     width=SIZE[0], height=SIZE[1], seed=seed, difficulty=difficulty,
                 )  # fmt: skip
                 generate_scene(root, cfg)
-            rng = np.random.default_rng(seed)
-            for j, gt_path in enumerate(sorted((root / "gt").glob("*.txt"))):
-                t = tracks_from_gt(
-                    read_mot(gt_path), rng, fragment_every=FRAGMENT_EVERY,
-                    first_id=100 * (j + 1) + 1,
-                )  # fmt: skip
-                write_mot(root / "tracks" / gt_path.name, t.sorted())
+            if args.boxes == "det":
+                root = detector_tracks(root, work / f"{root.name}-det")
+            else:
+                gt_tracks(root, seed)
             out.append((name, root))
+    return out
+
+
+def gt_tracks(root: Path, seed: int) -> None:
+    """``tracks/``: the ground truth with local identities, fragmented."""
+    rng = np.random.default_rng(seed)
+    for j, gt_path in enumerate(sorted((root / "gt").glob("*.txt"))):
+        t = tracks_from_gt(
+            read_mot(gt_path), rng, fragment_every=FRAGMENT_EVERY, first_id=100 * (j + 1) + 1
+        )
+        write_mot(root / "tracks" / gt_path.name, t.sorted())
+
+
+def detector_tracks(root: Path, out: Path) -> Path:
+    """A scene beside ``root`` (pixels and ``gt/`` linked) with the detector's
+    boxes and the motion-only tracker's tracks; kept for later runs."""
+    if (out / "tracks").is_dir():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("videos", "frames", "gt"):
+        if (root / name).exists() and not (out / name).exists():
+            (out / name).symlink_to((root / name).resolve())
+    scene = Scene(out)
+    run_detect(scene, DetectConfig(imgsz=DET_IMGSZ), overwrite=True)
+    run_track(scene, features="none", overwrite=True)
     return out
 
 
@@ -143,6 +173,11 @@ def run_config(
     return pairs, combine_crossview(counts), seconds
 
 
+#: What ``--boxes`` gives the geometry, as the header says it.
+TRACKS = {
+    "gt": f"gt with local ids, fragmented ~{FRAGMENT_EVERY} rows",
+    "det": f"motion-only tracker on the detector's boxes (imgsz {DET_IMGSZ})",
+}
 #: Pairs with at least this many true foot pairs should be found.
 CLEAR_OVERLAP = 50
 #: The RANSAC budget before this benchmark (the default peer).
@@ -220,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--cameras", type=int, default=3)
     ap.add_argument("--people", type=int, default=6)
     ap.add_argument("--frames", type=int, default=80)
+    ap.add_argument(
+        "--boxes", choices=("gt", "det"), default="gt",
+        help="tracks from fragmented ground truth, or the tracker on the detector's boxes",
+    )  # fmt: skip
     ap.add_argument("--geo-seeds", type=int, default=4, help="RANSAC seeds per configuration")
     ap.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -244,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
         f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
-        f"{SIZE[0]}x{SIZE[1]}; tracks = gt with local ids, fragmented ~{FRAGMENT_EVERY} rows; "
+        f"{SIZE[0]}x{SIZE[1]}; tracks = {TRACKS[args.boxes]}; "
         f"RANSAC seeds 0-{args.geo_seeds - 1}"
     )
     print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
