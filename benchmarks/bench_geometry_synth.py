@@ -120,8 +120,10 @@ def gt_tracks(root: Path, seed: int) -> None:
 
 def detector_tracks(root: Path, out: Path) -> Path:
     """A scene beside ``root`` (pixels and ``gt/`` linked) with the detector's
-    boxes and the motion-only tracker's tracks; kept for later runs."""
-    if (out / "tracks").is_dir():
+    boxes and the motion-only tracker's tracks; kept for later runs (an
+    interrupted run, with some camera's tracks missing, is done again)."""
+    cams = [p.name for p in (root / "gt").glob("*.txt")]
+    if cams and all((out / "tracks" / c).is_file() for c in cams):
         return out
     out.mkdir(parents=True, exist_ok=True)
     for name in ("videos", "frames", "gt"):

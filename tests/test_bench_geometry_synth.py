@@ -25,7 +25,8 @@ def test_detector_tracks_detect_and_track_once_beside_the_scene(tmp_path, monkey
 
     def fake_track(scene, features, overwrite):
         assert features == "none"
-        (Path(scene.root) / "tracks").mkdir()
+        (Path(scene.root) / "tracks").mkdir(exist_ok=True)
+        (Path(scene.root) / "tracks" / "cam1.txt").write_text("")
         calls.append("track")
 
     monkeypatch.setattr(bench, "run_detect", fake_detect)
@@ -37,6 +38,9 @@ def test_detector_tracks_detect_and_track_once_beside_the_scene(tmp_path, monkey
     assert not (out / "videos").exists()  # only what the scene has is linked
     assert bench.detector_tracks(root, out) == out
     assert calls == ["detect", "track"]  # the second call reuses the tracks
+    (out / "tracks" / "cam1.txt").unlink()  # as if interrupted before the camera's tracks
+    bench.detector_tracks(root, out)
+    assert calls == ["detect", "track"] * 2
 
 
 def test_boxes_option_names_what_the_geometry_is_fitted_on():
