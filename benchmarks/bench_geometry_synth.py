@@ -44,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
+from benchmarks.common import variant
 from benchmarks.harness import Results, make_parser, print_machine
 from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
@@ -53,7 +54,6 @@ from mcmot.association.homography import candidates, pair_errors
 from mcmot.config import apply_settings
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
-from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
 from mcmot.stages.detect import DetectConfig, run_detect
 from mcmot.stages.track import run_track
@@ -125,11 +125,7 @@ def detector_tracks(root: Path, out: Path) -> Path:
     cams = [p.name for p in (root / "gt").glob("*.txt")]
     if cams and all((out / "tracks" / c).is_file() for c in cams):
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("videos", "frames", "gt"):
-        if (root / name).exists() and not (out / name).exists():
-            (out / name).symlink_to((root / name).resolve())
-    scene = Scene(out)
+    scene = variant(root, out)
     run_detect(scene, DetectConfig(imgsz=DET_IMGSZ), overwrite=True)
     run_track(scene, features="none", overwrite=True)
     return out

@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks import harness
-from benchmarks.common import untrained_checkpoint
+from benchmarks.common import untrained_checkpoint, variant
 from mcmot.association.config import AssociateConfig
 from mcmot.atomic import write_json
 from mcmot.config import apply_settings, to_dict
@@ -275,20 +275,6 @@ def make_scene(root: Path, cfg: SynthConfig) -> dict[str, Any]:
     gts = [read_mot(p) for p in scene.stage_files("gt").values()]
     ids = {int(i) for g in gts for i in g.ids}
     return {"gt_boxes": sum(len(g) for g in gts), "identities": len(ids)}
-
-
-def variant(scene: Path, root: Path) -> Scene:
-    """A scene folder ``root`` that shares ``scene``'s pixels and ground truth (symlinks).
-
-    Each variant holds its own det/, features/, tracks/ and global/, so box
-    sources and encoders never overwrite each other's outputs.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("frames", "videos", "gt"):
-        src, dst = scene / name, root / name
-        if src.exists() and not dst.exists():
-            dst.symlink_to(src.resolve(), target_is_directory=True)
-    return Scene(root)
 
 
 def copy_stage(src: Scene, dst: Scene, stage: str) -> None:

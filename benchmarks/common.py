@@ -1,4 +1,5 @@
-"""Helpers that several benchmarks share: the untrained-encoder control, one-to-one box matching."""
+"""Helpers that several benchmarks share: the untrained-encoder control, one-to-one box
+matching, scene folders that share another scene's pixels and ground truth."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from numpy.typing import NDArray
 
 from mcmot.assignment import linear_sum_assignment
 from mcmot.boxes import iou_matrix
+from mcmot.scene import Scene
 
 
 def untrained_checkpoint(trained: Path, out: Path) -> Path:
@@ -59,3 +61,17 @@ def match_boxes(
     rows, cols = linear_sum_assignment(-iou)
     ok = iou[rows, cols] >= threshold
     return rows[ok], cols[ok]
+
+
+def variant(scene: Path, root: Path) -> Scene:
+    """A scene folder ``root`` that shares ``scene``'s pixels and ground truth (symlinks).
+
+    Each variant holds its own det/, features/, tracks/ and global/, so box
+    sources and encoders never overwrite each other's outputs.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("frames", "videos", "gt"):
+        src, dst = scene / name, root / name
+        if src.exists() and not dst.exists():
+            dst.symlink_to(src.resolve(), target_is_directory=True)
+    return Scene(root)
