@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.bench_startup import mcmot_command
 from benchmarks.harness import Results, find_data, make_parser, print_machine
-from mcmot.runtimes import runtime_installed
+from mcmot.runtimes import backend_installed
 
 CLIP_GT = Path(__file__).resolve().parent / "data" / "epfl-terrace1-clip" / "gt"
 
@@ -86,7 +86,7 @@ def chains(model: Path) -> dict[str, list[list[str]]]:
     """Each chain's stage commands, without the ``mcmot SCENE`` part and ``--overwrite``."""
     features = ["extract-features", "--model", str(model), "--device", "cpu"]
     out = {"CalibFree torch f32": [[*features, "--runtime", "torch", "--precision", "f32"]]}
-    if runtime_installed("openvino"):
+    if backend_installed("openvino"):
         out["CalibFree openvino (its default precision)"] = [[*features, "--runtime", "openvino"]]
     out["CalibFree defaults"] = [features]
     out = {name: [*stages, ["track"], ["associate"]] for name, stages in out.items()}

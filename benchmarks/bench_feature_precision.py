@@ -44,7 +44,7 @@ from mcmot.models.checkpoint import SSAT, build_reid, save_checkpoint
 from mcmot.models.clips_config import ClipsConfig
 from mcmot.models.pretrain_config import PRESETS
 from mcmot.motio import read_mot
-from mcmot.runtimes import runtime_installed
+from mcmot.runtimes import backend_installed
 from mcmot.scene import Scene
 from mcmot.stages.features import (
     Encoder,
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     blank = untrained_checkpoint(res.checkpoint, args.work / f"untrained-seed{args.seed}.pt")
     print_machine(f"pretrained {res.step} steps in {args.minutes} min; {args.threads} thread(s)")
 
-    arms = [a for a in ARMS if a[0] == "torch" or runtime_installed(a[0])]
+    arms = [a for a in ARMS if backend_installed(a[0])]
     rows = []
     for label, ckpt in (("untrained", blank), (f"pretrained {args.minutes:g} min", res.checkpoint)):
         scenes = sets["dev"] + sets["held-out"]
