@@ -167,12 +167,14 @@ class Encoder:
     ----------
     runtime : what runs it: "torch", "onnx" or "openvino" (the teacher: its name, which
         says its runtime)
+    precision : "f32" or "bf16" for a checkpoint (:func:`resolve_precision`; bf16 on
+        torch runs under autocast), None for the teacher or OpenVINO's default
     describe : what ran, for the user, e.g. "torch bf16"
     """
 
     def __init__(self, cfg: FeaturesConfig, device: torch.device) -> None:
         self.device = device
-        self.bf16 = False
+        self.precision: str | None = None
         self.teacher: Teacher | None = None
         self.model: CalibFree | None = None
         self.reid: ReidNet | None = None
@@ -184,7 +186,6 @@ class Encoder:
         self.name = str(Path(cfg.model).resolve())
         self.runtime = resolve_runtime(cfg.runtime, device, state["kind"])
         self.precision = resolve_precision(cfg.precision, self.runtime, device)
-        self.bf16 = self.precision == "bf16" and self.runtime == "torch"
         if state["kind"] == SSAT:
             self._load_reid(state)
         else:
@@ -236,7 +237,8 @@ class Encoder:
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast on the encoder's device with ``precision`` bf16, else off."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        on = self.runtime == "torch" and self.precision == "bf16"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
 
     @property
     def shared(self) -> bool:
