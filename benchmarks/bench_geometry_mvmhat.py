@@ -23,7 +23,9 @@ the moving-camera windows and the motion-chosen synchronization shifts were
 developed on them, so they are development data, not held-out data.
 
 Run: ``python -m benchmarks.bench_geometry_mvmhat [--data ../shared/data] [--repeats 3]
-[--json PATH]`` (the JSON also holds every repeat's raw results)
+[--set KEY=VALUE] [--json PATH]`` (``--set``: a ``GeometryConfig`` field for mcmot's
+row, e.g. a trust rule under test; the peer is unchanged). The JSON also holds every
+repeat's raw results.
 """
 
 from __future__ import annotations
@@ -33,13 +35,21 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from benchmarks.harness import (
+    Results,
+    add_geometry_settings,
+    data_or_exit,
+    geometry_config,
+    make_parser,
+    print_machine,
+)
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import CameraObs
 from mcmot.association.geometry import PairGeometry, save_geometry
@@ -100,15 +110,18 @@ def score(scenes: list[Scene]) -> dict[str, dict[str, float]]:
     return {k: {m: float(v[m]) for m in ("AIDF1", "MHAA", "AIDP", "AIDR")} for k, v in out.items()}
 
 
-def run(data: Path, work: Path, seed: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Both geometries on one shuffle of the detection rows, mcmot with RANSAC seed ``seed``."""
+def run(
+    data: Path, work: Path, seed: int, geo: GeometryConfig
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Both geometries on one shuffle of the detection rows, mcmot's (``geo``) with
+    RANSAC seed ``seed``."""
     rng = np.random.default_rng(seed)
     scenes = {seq: make_scene(data, seq, work / f"seq{seq}", rng) for seq in SEQUENCES}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in ("mcmot", "plain RANSAC, 50-frame windows"):
         t0 = time.perf_counter()
         for seq, sc in scenes.items():
-            cfg = AssociateConfig(cues="geometry", fps=FPS, geometry=GeometryConfig(seed=seed))
+            cfg = AssociateConfig(cues="geometry", fps=FPS, geometry=replace(geo, seed=seed))
             if name != "mcmot":
                 tracks = {c: read_mot(sc.path("tracks", c)) for c in _cams(sc)}
                 obs = build_obs(sc, tracks, cfg, False)
@@ -134,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = make_parser(__doc__)
     ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
     ap.add_argument("--repeats", type=int, default=3, help="row shuffles, each with a RANSAC seed")
+    add_geometry_settings(ap)
     return ap
 
 
@@ -147,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     if not (data / "mvmhat-sample" / "gt").is_dir():
         raise SystemExit(f"error: no mvmhat-sample/gt under {data} (--data)")
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run(data, Path(tmp), seed) for seed in range(args.repeats)]
+        geo = geometry_config(args)
+        runs = [run(data, Path(tmp), seed, geo) for seed in range(args.repeats)]
     boxes = sum(
         len(read_mot(data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))
         for s, n in SEQUENCES.items()

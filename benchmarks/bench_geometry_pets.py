@@ -10,7 +10,8 @@ pairs of a camera pair (the generic way to fit such a homography), timed and
 scored by the share of true foot pairs it explains within a quarter of a box
 height, next to :func:`mcmot.association.geometry.fit_pair`.
 
-Run: ``python -m benchmarks.bench_geometry_pets [--data ../shared/data] [--json PATH]``
+Run: ``python -m benchmarks.bench_geometry_pets [--data ../shared/data] [--set KEY=VALUE]
+[--json PATH]`` (``--set``: a ``GeometryConfig`` field for mcmot's fits)
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.harness import Results, data_or_exit, make_parser, print_machine
+from benchmarks.harness import (
+    Results,
+    add_geometry_settings,
+    data_or_exit,
+    geometry_config,
+    make_parser,
+    print_machine,
+)
 from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
@@ -43,7 +51,9 @@ SIZES = {"view1": (768, 576)}  # the others are 720x576 (PETS09 views 2-5)
 METRICS = ("AIDF1", "MHAA", "AIDP", "AIDR")
 
 
-def run_case(gts, root: Path, *, fragment: int, switches: int, mode: str, seed: int = 1):
+def run_case(
+    gts, root: Path, geo: GeometryConfig, *, fragment: int, switches: int, mode: str, seed: int = 1
+):
     rng = np.random.default_rng(seed)
     if root.exists():
         shutil.rmtree(root)
@@ -53,7 +63,7 @@ def run_case(gts, root: Path, *, fragment: int, switches: int, mode: str, seed: 
         )
         write_mot(root / "tracks" / f"{v}.txt", tr)
     t0 = time.perf_counter()
-    r = run_associate(root, AssociateConfig(cues="geometry", mode=mode))
+    r = run_associate(root, AssociateConfig(cues="geometry", mode=mode, geometry=geo))
     dt = time.perf_counter() - t0
     preds = [read_mot(root / "global" / f"{v}.txt") for v in VIEWS]
     m = combine_crossview([crossview_counts(list(zip(gts, preds, strict=True)), 1, 795)])
@@ -81,6 +91,7 @@ def explained(H, a, b) -> float:
 def build_parser() -> argparse.ArgumentParser:
     ap = make_parser(__doc__)
     ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
+    add_geometry_settings(ap)
     return ap
 
 
@@ -90,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     gts = [read_mot(d / f"{v}.txt") for v in VIEWS]
     print_machine()
     print(f"input: PETS09-S2L1 five views, {sum(len(g) for g in gts)} boxes, 795 frames")
+    geo = geometry_config(args)
     results = Results(args.json)
     obs = [
         make_obs(v, g, SIZES.get(v, (720, 576)), border_margin=3.0)
@@ -100,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(5):
         for j in range(i + 1, 5):
             t0 = time.perf_counter()
-            g = fit_pair(obs[i], obs[j], GeometryConfig())
+            g = fit_pair(obs[i], obs[j], geo)
             dt = time.perf_counter() - t0
             total += dt
             Hp, dtp = peer_fit(obs[i], obs[j])
@@ -123,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, frag, sw in cases:
             for mode in ("offline", "online"):
-                m, r, dt = run_case(gts, Path(tmp) / "s", fragment=frag, switches=sw, mode=mode)
+                m, r, dt = run_case(
+                    gts, Path(tmp) / "s", geo, fragment=frag, switches=sw, mode=mode
+                )
                 rows.append(
                     {"tracks": name, "mode": mode, **{k: m[k] for k in METRICS},
                      "ids": r.identities, "tracklets": r.tracklets, "seconds": dt}

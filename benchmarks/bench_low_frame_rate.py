@@ -9,7 +9,8 @@ with defaults (no features: geometry), ``evaluate``. Printed per scene:
 the share of ground-truth boxes that ``track`` keeps in tracks, IDF1
 within cameras and cross-view AIDF1, at both rates.
 
-Run: ``python -m benchmarks.bench_low_frame_rate [--scenes 3] [--work DIR] [--json PATH]``
+Run: ``python -m benchmarks.bench_low_frame_rate [--scenes 3] [--work DIR] [--set KEY=VALUE]
+[--json PATH]`` (``--set``: a ``GeometryConfig`` field for association's geometry)
 """
 
 from __future__ import annotations
@@ -24,8 +25,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.harness import Results, make_parser, print_machine
-from mcmot.association.config import AssociateConfig
+from benchmarks.harness import (
+    Results,
+    add_geometry_settings,
+    geometry_config,
+    make_parser,
+    print_machine,
+)
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
@@ -38,7 +45,9 @@ from mcmot.tracking import TrackerConfig
 STEP = 12
 
 
-def chain(root: Path, gts: dict[str, MotTable], fps: float, seed: int) -> dict[str, float]:
+def chain(
+    root: Path, gts: dict[str, MotTable], fps: float, seed: int, geo: GeometryConfig
+) -> dict[str, float]:
     if root.exists():
         shutil.rmtree(root)
     for cam, g in gts.items():
@@ -52,7 +61,7 @@ def chain(root: Path, gts: dict[str, MotTable], fps: float, seed: int) -> dict[s
         write_mot(path, d.select(o))
     run_track(sc, TrackerConfig(fps=fps), features="none")
     kept = sum(len(read_mot(p)) for p in sc.stage_files("tracks").values())
-    run_associate(sc, AssociateConfig(fps=fps))
+    run_associate(sc, AssociateConfig(fps=fps, geometry=geo))
     m = run_evaluate([sc], EvaluateConfig(), write=False).combined()
     m_tracks = run_evaluate([sc], EvaluateConfig(pred="tracks"), write=False).combined()
     return {
@@ -67,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--scenes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=9101)
     ap.add_argument("--work", type=Path, default=None, help="scene cache (default: temporary)")
+    add_geometry_settings(ap)
     return ap
 
 
@@ -76,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     print_machine()
     print(f"input: {args.scenes} synthetic scenes (medium, seeds from {args.seed}), 3 cameras, "
           f"6 people, 300 frames at 25 frames/s; every {STEP}th frame at 2 frames/s")  # fmt: skip
+    geo = geometry_config(args)
     rows = []
     for k in range(args.scenes):
         seed = args.seed + k
@@ -87,8 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         for cam, g in gts.items():
             m = (g.frames - 1) % STEP == 0
             low[cam] = MotTable.from_arrays((g.frames[m] - 1) // STEP + 1, g.ids[m], g.boxes[m])
-        full = chain(work / f"full-{seed}", gts, 25.0, seed)
-        sparse = chain(work / f"low-{seed}", low, 2.0, seed)
+        full = chain(work / f"full-{seed}", gts, 25.0, seed, geo)
+        sparse = chain(work / f"low-{seed}", low, 2.0, seed, geo)
         rows.append(_row(seed, full, sparse))
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "scene"}
     Results(args.json).table("frame rates", [*rows, {"scene": "mean", **mean}], title=False)

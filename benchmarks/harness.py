@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcmot.association.config import GeometryConfig
+from mcmot.config import apply_settings
+
 #: The repository root (the folder holding ``benchmarks/``).
 ROOT = Path(__file__).resolve().parents[1]
 #: Environment variables naming the shared data folder, first set wins.
@@ -43,6 +46,23 @@ def make_parser(doc: str | None, *, full_help: bool = False) -> argparse.Argumen
         "--json", type=Path, default=None, metavar="PATH", help="also write the results here"
     )
     return ap
+
+
+def add_geometry_settings(ap: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): a ``GeometryConfig`` field for mcmot's fits, so a
+    trust rule or budget is measured with the benchmark's own command
+    (:func:`geometry_config`)."""
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a GeometryConfig field for mcmot's geometry (repeatable; default: the defaults)",
+    )  # fmt: skip
+
+
+def geometry_config(args: argparse.Namespace) -> GeometryConfig:
+    """The defaults with ``args.set`` applied (:func:`add_geometry_settings`); printed, so
+    the output says what was measured."""
+    print(f"geometry: defaults{' + ' + ' '.join(args.set) if args.set else ''}")
+    return apply_settings(GeometryConfig(), args.set)
 
 
 def _cpu_model() -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from benchmarks import harness
+from mcmot.errors import McmotError
 
 BENCHMARKS = Path(harness.__file__).parent
 #: Modules of benchmarks/ that are helpers, not benchmarks (no parser).
@@ -155,3 +156,25 @@ def test_every_benchmark_parser_accepts_json(modules, name):
     assert isinstance(ap, argparse.ArgumentParser) and ap.description
     args = ap.parse_args([*_required(ap), "--json", "out.json"])
     assert args.json == Path("out.json")
+
+
+@pytest.mark.parametrize(
+    "name", ["bench_geometry_mvmhat", "bench_geometry_pets", "bench_low_frame_rate"]
+)
+def test_geometry_benchmarks_measure_the_settings_given(modules, name, capsys):
+    ap = modules[name].build_parser()
+    defaults = harness.geometry_config(ap.parse_args([]))
+    args = ap.parse_args(["--set", "min_persistence=0.5", "--set", "sync_shifts=1,2"])
+    geo = harness.geometry_config(args)
+    assert defaults == harness.GeometryConfig()
+    assert (geo.min_persistence, geo.sync_shifts) == (0.5, (1.0, 2.0))
+    assert geo.full_persistence == defaults.full_persistence
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["geometry: defaults", "geometry: defaults + min_persistence=0.5 sync_shifts=1,2"]
+
+
+def test_an_unknown_geometry_setting_is_refused_in_one_line():
+    ap = argparse.ArgumentParser()
+    harness.add_geometry_settings(ap)
+    with pytest.raises(McmotError, match="min_persistance"):
+        harness.geometry_config(ap.parse_args(["--set", "min_persistance=0.5"]))
