@@ -164,13 +164,13 @@ def test_every_benchmark_parser_accepts_json(modules, name):
 def test_geometry_benchmarks_measure_the_settings_given(modules, name, capsys):
     ap = modules[name].build_parser()
     defaults = harness.geometry_config(ap.parse_args([]))
-    args = ap.parse_args(["--set", "min_persistence=0.5", "--set", "sync_shifts=1,2"])
+    args = ap.parse_args(["--set", "min_persistence=0.3", "--set", "sync_shifts=1,2"])
     geo = harness.geometry_config(args)
     assert defaults == harness.GeometryConfig()
-    assert (geo.min_persistence, geo.sync_shifts) == (0.5, (1.0, 2.0))
+    assert (geo.min_persistence, geo.sync_shifts) == (0.3, (1.0, 2.0))
     assert geo.full_persistence == defaults.full_persistence
     out = capsys.readouterr().out.splitlines()
-    assert out == ["geometry: defaults", "geometry: defaults + min_persistence=0.5 sync_shifts=1,2"]
+    assert out == ["geometry: defaults", "geometry: defaults + min_persistence=0.3 sync_shifts=1,2"]
 
 
 def test_an_unknown_geometry_setting_is_refused_in_one_line():

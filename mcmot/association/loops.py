@@ -13,8 +13,14 @@ is switched off when no route agrees with it and at least one disagrees. A
 route agrees when the median distance between the two mappings of a's feet
 is within the inlier threshold (a's feet sent to b through c and back
 directly land within that many of a's box heights), and disagrees beyond
-twice it. With three cameras there is a single route, which cannot tell
-which of its pairs is wrong: nothing is switched off.
+twice it.
+
+With a single route (three cameras, or the other thirds' pairs untrusted) the
+loop cannot say which of its pairs is wrong, only that one is: when the
+route disagrees and all three pairs are static, the pair whose linked
+tracklet pairs last least (:func:`mcmot.association.quality.persistence`) is
+switched off. A right pair's correspondences hold as long as both cameras
+see the person; of the three, the chance fit is the one whose links break.
 """
 
 from __future__ import annotations
@@ -71,16 +77,28 @@ def _route_error(
     return float(np.median(e)) if len(e) else None
 
 
+def _least_lasting(pairs: Pairs, a: str, b: str, c: str) -> tuple[str, str] | None:
+    """Of the static pairs of cameras a, b, c, the key of the one with the lowest
+    persistence; None when a pair is missing or moving, or the lowest is tied."""
+    found = []
+    for x, y in ((a, b), (a, c), (c, b)):
+        key = (x, y) if (x, y) in pairs else (y, x)
+        g = pairs.get(key)
+        if g is None or g.windows:
+            return None
+        found.append((g.quality.persistence, key))
+    found.sort()
+    return found[0][1] if found[0][0] < found[1][0] else None
+
+
 def check_loops(obs: list[CameraObs], pairs: Pairs, cfg: GeometryConfig) -> Pairs:
-    """``pairs`` with the trusted segments that every loop contradicts switched off."""
+    """``pairs`` with the trusted segments that every loop contradicts switched off,
+    and in a lone contradicting loop its least lasting pair (module docstring)."""
     names = [o.name for o in obs]
     by_name = {o.name: o for o in obs}
     out: Pairs = {}
     for (a, b), g in pairs.items():
         thirds = [c for c in names if c not in (a, b)]
-        if len(thirds) < 2:
-            out[(a, b)] = g
-            continue
         oa = by_name[a]
         usable = np.flatnonzero(~oa.truncated)
         segs = []
@@ -88,20 +106,45 @@ def check_loops(obs: list[CameraObs], pairs: Pairs, cfg: GeometryConfig) -> Pair
             rows = usable[(oa.frames[usable] >= s) & (oa.frames[usable] <= e)]
             verdict = q
             if q.weight > 0 and len(rows):
-                errors = [_route_error(pairs, oa, b, c, rows, H) for c in thirds]
-                errors = [x for x in errors if x is not None]
-                agree = any(x <= cfg.inlier_threshold for x in errors)
-                disagree = any(x > 2 * cfg.inlier_threshold for x in errors)
-                if len(errors) >= 2 and disagree and not agree:
-                    verdict = replace(
-                        q,
-                        weight=0.0,
-                        reason=f"off: contradicted by every route through a third camera "
-                        f"(median {min(errors):.2f} box heights apart)",
-                    )
+                verdict = _judge(pairs, (a, b), oa, rows, H, q, thirds, cfg)
             segs.append((s, e, H, verdict))
         out[(a, b)] = _with_segments(g, segs)
     return out
+
+
+def _judge(
+    pairs: Pairs,
+    key: tuple[str, str],
+    oa: CameraObs,
+    rows: NDArray[np.int64],
+    H: FloatArray,
+    q: PairQuality,
+    thirds: list[str],
+    cfg: GeometryConfig,
+) -> PairQuality:
+    """The verdict of the loops on one trusted segment of pair ``key`` (rows of a)."""
+    a, b = key
+    routes = {c: _route_error(pairs, oa, b, c, rows, H) for c in thirds}
+    errors = {c: x for c, x in routes.items() if x is not None}
+    agree = any(x <= cfg.inlier_threshold for x in errors.values())
+    disagree = any(x > 2 * cfg.inlier_threshold for x in errors.values())
+    if len(errors) >= 2 and disagree and not agree:
+        return replace(
+            q,
+            weight=0.0,
+            reason=f"off: contradicted by every route through a third camera "
+            f"(median {min(errors.values()):.2f} box heights apart)",
+        )
+    if len(errors) == 1 and disagree:
+        ((c, x),) = errors.items()
+        if _least_lasting(pairs, a, b, c) == key:
+            return replace(
+                q,
+                weight=0.0,
+                reason=f"off: the loop through {c} disagrees ({x:.2f} box heights apart) "
+                f"and this pair's links last least of the three",
+            )
+    return q
 
 
 def _with_segments(g: PairGeometry, segs: list[tuple[int, int, FloatArray, PairQuality]]):
