@@ -45,7 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.common import variant
-from benchmarks.harness import Results, make_parser, print_machine
+from benchmarks.harness import Results, add_geometry_settings, make_parser, print_machine
 from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
@@ -258,10 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tracks from fragmented ground truth, or the tracker on the detector's boxes",
     )  # fmt: skip
     ap.add_argument("--geo-seeds", type=int, default=4, help="RANSAC seeds per configuration")
-    ap.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="a GeometryConfig field of the tested row (repeatable; default: the defaults)",
-    )  # fmt: skip
+    add_geometry_settings(ap)  # --set: the tested row's settings
     ap.add_argument(
         "--peer", action="append", default=None, metavar="KEY=VALUE",
         help="a GeometryConfig field of the peer row (repeatable; default: the old budget)",
