@@ -11,12 +11,14 @@ from mcmot.association.data import frame_pairs, make_obs, truncated_mask
 from mcmot.association.geometry import fit_pair, fit_scene, load_geometry, save_geometry
 from mcmot.association.homography import (
     Candidates,
+    candidates,
     dlt_batch,
+    one_to_one,
     pair_errors,
     sample_ok,
     transfer,
 )
-from mcmot.association.quality import persistence, trust
+from mcmot.association.quality import coverage, persistence, trust
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
 
@@ -228,3 +230,87 @@ def test_an_excess_beyond_chance_that_large_trusts_a_pair_whatever_its_persisten
     # halfway up the ramp (excess 0.5): half the persistence ramp's weight at most
     w, _ = trust(100, 0.7, 0.2, 100, 0.3, CFG)
     assert w == pytest.approx(0.5)
+
+
+def _feet_table(feet: list[tuple[float, float]], frame: int = 1) -> MotTable:
+    """One frame of 40x100-pixel boxes standing on ``feet``."""
+    n = len(feet)
+    boxes = np.array([[x - 20.0, y - 100.0, 40.0, 100.0] for x, y in feet])
+    return MotTable(
+        np.full(n, frame, np.int64), np.arange(1, n + 1), boxes, np.ones(n), np.zeros((n, 3))
+    )
+
+
+def _coverage_of(H: np.ndarray, oa, ob, window: int = 0) -> float:
+    c = candidates(oa, ob)
+    keep = one_to_one(pair_errors(H, c.pa, c.pb, c.ha, c.hb), c.ia, c.ib, 0.25)
+    every_a, every_b = np.ones(len(oa), bool), np.ones(len(ob), bool)
+    return coverage(oa, ob, H, c, keep, every_a, every_b, window)
+
+
+def _walk(rows: list[tuple[int, int, float, float]]) -> MotTable:
+    """Rows (frame, id, foot x, foot y) of 40x100-pixel boxes."""
+    f, i, x, y = (np.array(v) for v in zip(*rows, strict=True))
+    boxes = np.stack([x - 20.0, y - 100.0, np.full(len(x), 40.0), np.full(len(x), 100.0)], 1)
+    return MotTable(
+        f.astype(np.int64), i.astype(np.int64), boxes, np.ones(len(f)), np.zeros((len(f), 3))
+    )
+
+
+def test_coverage_forgives_frames_the_other_view_missed_within_its_window():
+    # a sees P in frames 1-6; b misses P in frames 1-3 and sees Q far outside a's
+    # image in every frame (so b has rows in every frame)
+    a = _walk([(f, 1, 100.0, 200.0) for f in range(1, 7)])
+    b = _walk(
+        [(f, 1, 100.0, 200.0) for f in range(4, 7)] + [(f, 2, 1000.0, 300.0) for f in range(1, 7)]
+    )
+    oa = make_obs("a", a, (640, 480), border_margin=3.0)
+    ob = make_obs("b", b, (1280, 480), border_margin=3.0)
+    # a: 3 of 6 feet found at their own frame; b: P's 3 feet found, Q's land outside a
+    assert _coverage_of(np.eye(3), oa, ob) == pytest.approx(6 / 9)
+    # within 2 frames of a match: frames 2 and 3 of P in a are forgiven, frame 1 is not
+    assert _coverage_of(np.eye(3), oa, ob, window=2) == pytest.approx(8 / 9)
+    assert _coverage_of(np.eye(3), oa, ob, window=3) == pytest.approx(1.0)
+
+
+def test_coverage_is_the_share_of_feet_sent_into_the_other_view_that_find_a_partner():
+    # a sees four people; b sees two of them where the identity homography sends
+    # them, and nobody where it sends the other two; a fifth foot of a lands
+    # outside b's image and is not counted
+    oa, ob = _obs(
+        [
+            _feet_table([(100, 200), (300, 200), (500, 200), (300, 400), (700, 300)]),
+            _feet_table([(100, 200), (300, 200)]),
+        ],
+        size=(640, 480),
+    )
+    # a: 2 of 4 inside found; b: 2 of 2 found
+    assert _coverage_of(np.eye(3), oa, ob) == pytest.approx(4 / 6)
+    # sent 1,000 pixels away, no foot lands inside the other view: not measurable
+    away = np.array([[1.0, 0, 1000], [0, 1, 0], [0, 0, 1]])
+    assert np.isnan(_coverage_of(away, oa, ob))
+
+
+def test_a_true_homography_covers_the_other_view_and_a_shifted_one_does_not():
+    tables = toy_scene(CAMS, people=8, frames=100, rng=np.random.default_rng(3))
+    oa, ob = _obs(tables)
+    H = CAMS[1] @ np.linalg.inv(CAMS[0])
+    shifted = np.array([[1.0, 0, 120], [0, 1, 0], [0, 0, 1]]) @ H
+    assert _coverage_of(H, oa, ob) > 0.9
+    assert _coverage_of(shifted, oa, ob) < 0.3
+
+
+def test_a_fit_whose_feet_the_other_view_does_not_see_is_switched_off_unless_the_excess_decides():
+    # support 0.5 at the true instant, 0.1 shifted: excess 0.4 (not decisive), gap 0.8;
+    # persistence 0.9, but the other view sees few of the feet the fit sends there
+    w, why = trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.2)
+    assert w == 0.0 and why.startswith("off: the other view sees few of the feet")
+    # halfway up the coverage ramp: half the weight
+    mid = (CFG.min_coverage + CFG.full_coverage) / 2
+    w, why = trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=mid)
+    assert w == pytest.approx(0.5) and "coverage" in why
+    # not measurable (NaN) or not judged (a window, None): the weight is persistence's alone
+    assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=float("nan"))[0] == 1.0
+    assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=None)[0] == 1.0
+    # an excess of 0.6 decides alone
+    assert trust(100, 0.7, 0.1, 100, 0.9, CFG, cov=0.2)[0] == 1.0

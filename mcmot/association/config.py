@@ -65,9 +65,23 @@ class GeometryConfig:
         0.033 (detector boxes) AIDF1 (docs/association.md). Not applied to
         the windows of moving cameras: within a few seconds a chance
         coincidence of a slow group lasts too
+    min_coverage, full_coverage : the persistence ramp's weight is multiplied
+        by a ramp of the coverage from ``min_coverage`` to ``full_coverage``
+        [0.55, 0.65]. Coverage: of the usable feet the homography sends
+        inside the other view's image, the share whose tracklet a match gives
+        a partner there within ``coverage_window`` (both ways). A true
+        homography predicts where the other camera sees each person, so only
+        occlusion and missed detections leave feet unpartnered; a fit to
+        chance coincidences of views that share few people sends many feet
+        where the other camera sees nobody (30 hard development scenes: the
+        ramp halves the trusted-but-wrong pairs with ideal boxes,
+        docs/association.md). Not applied to the windows of moving cameras
+    coverage_window : seconds either side of a foot within which a match of
+        its tracklet counts as its partner [0.5]: a detector that misses a
+        person for a few frames does not count against a right fit
     min_decisive_excess, full_decisive_excess : an excess this large is
-        evidence enough on its own, whatever the persistence: the
-        persistence ramp's weight is raised to a ramp of the excess from
+        evidence enough on its own, whatever the persistence and coverage:
+        the product of their ramps is raised to a ramp of the excess from
         ``min_decisive_excess`` to ``full_decisive_excess`` [0.45, 0.55].
         No wrong fit on the development scenes reached an excess of 0.46
         (chance fits of unrelated toy views 0.00-0.09); right pairs whose
@@ -102,6 +116,9 @@ class GeometryConfig:
     full_trust_gap: float = 0.7
     min_persistence: float = 0.5
     full_persistence: float = 0.6
+    min_coverage: float = 0.55
+    full_coverage: float = 0.65
+    coverage_window: float = 0.5
     min_decisive_excess: float = 0.45
     full_decisive_excess: float = 0.55
     min_gap: float = 0.5
@@ -142,6 +159,9 @@ def check_geometry_config(cfg: GeometryConfig) -> None:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
             raise McmotError(f"geometry {name} must be a positive number, got {v!r}")
+    v = cfg.coverage_window
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
+        raise McmotError(f"geometry coverage_window must be a duration in seconds >= 0, got {v!r}")
     g = cfg.guided_fraction
     if isinstance(g, bool) or not isinstance(g, int | float) or not 0.0 <= g <= 1.0:
         raise McmotError(f"geometry guided_fraction must be in [0, 1], got {g!r}")
@@ -162,6 +182,7 @@ def check_geometry_config(cfg: GeometryConfig) -> None:
             )
     for lo, hi in (
         ("min_persistence", "full_persistence"),
+        ("min_coverage", "full_coverage"),
         ("min_decisive_excess", "full_decisive_excess"),
     ):
         _check_unit_ramp(cfg, lo, hi)

@@ -29,7 +29,9 @@ Quality (:class:`PairQuality`)
     the cost when one view is shifted by 5 to 20 frames (Self-MVA's pretext
     signal). A right homography explains the true instant much better than a
     shifted one; a pair without overlap, or a moving camera, does not. The
-    pair's weight in association grows with that gap.
+    pair's weight in association grows with that gap, and needs the matched
+    tracklet pairs to last (persistence) and the feet the homography sends
+    into the other view to find a partner there (coverage).
 
 Moving cameras
     Unless cameras are declared static, windows of frames get their own
@@ -40,7 +42,7 @@ Moving cameras
 
 Modules: :mod:`~mcmot.association.homography` (fitting: DLT, candidates,
 RANSAC, refinement), :mod:`~mcmot.association.quality` (synchronization test,
-persistence, trust), :mod:`~mcmot.association.windows` (moving cameras);
+persistence, coverage, trust), :mod:`~mcmot.association.windows` (moving cameras);
 this module ties them into :func:`fit_pair` / :func:`fit_scene` and reads and
 writes ``geometry.json``. Settings: :class:`mcmot.association.config.GeometryConfig`.
 """

@@ -1,7 +1,8 @@
-"""How far to trust a fitted homography: synchronization, persistence, trust.
+"""How far to trust a fitted homography: synchronization, persistence, coverage, trust.
 
 A homography that explains the true instant much better than shifted ones
-(Self-MVA's pretext signal), whose linked tracklet pairs last, and that
+(Self-MVA's pretext signal), whose linked tracklet pairs last, that finds a
+partner for the feet it sends into the other view (coverage), and that
 explains enough moving feet beyond chance is trusted (:func:`trust`);
 :func:`measure_quality` gathers the evidence of one pair or one window into
 a :class:`PairQuality`.
@@ -23,6 +24,7 @@ from mcmot.association.homography import (
     matching_support,
     one_to_one,
     pair_errors,
+    transfer,
 )
 
 
@@ -46,6 +48,10 @@ class PairQuality:
     sync_gap : 1 - support_shifted / support_sync
     persistence : of the frames in which two tracklets the homography pairs
         are both seen, the share it pairs them in
+    coverage : of the usable feet the homography sends inside the other
+        view's image (both ways, at instants that view has people), the share
+        whose tracklet has a partner there within ``coverage_window``
+        (:func:`coverage`)
     moving_feet : feet that moved enough by the shifted instants to test
         synchronization (summed over the shifts)
     shifts : the frame shifts the test used
@@ -63,6 +69,7 @@ class PairQuality:
     support_shifted: float = 0.0
     sync_gap: float = 0.0
     persistence: float = 0.0
+    coverage: float = float("nan")
     moving_feet: int = 0
     shifts: tuple[int, ...] = ()
     weight: float = 0.0
@@ -233,6 +240,77 @@ def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
     return float((n_linked * n_linked / n_both).sum() / n_linked.sum())
 
 
+#: Feet sent within this share of the image size of the other view's border are
+#: not counted by :func:`coverage` (the partner's box would be cut off there).
+COVERAGE_MARGIN = 0.05
+
+
+def _feet_inside(
+    H: FloatArray, src: CameraObs, rows: NDArray[np.int64], size: tuple[float, float]
+) -> NDArray[np.int64]:
+    """Those of ``rows`` of ``src`` whose foot ``H`` sends inside an image of
+    ``size``, at least :data:`COVERAGE_MARGIN` from its border."""
+    p = transfer(H, src.feet[rows])
+    (w, h), m = size, COVERAGE_MARGIN
+    with np.errstate(invalid="ignore"):
+        inside = (p[:, 0] >= m * w) & (p[:, 0] <= (1 - m) * w)
+        inside &= (p[:, 1] >= m * h) & (p[:, 1] <= (1 - m) * h)
+    return rows[inside]
+
+
+def _found_near(
+    o: CameraObs, rows: NDArray[np.int64], matched: NDArray[np.int64], window: int
+) -> NDArray[np.bool_]:
+    """(len(rows),) whether each of ``rows`` of ``o`` has a row of its own
+    tracklet among ``matched`` at most ``window`` frames away."""
+    if len(rows) == 0 or len(matched) == 0:
+        return np.zeros(len(rows), bool)
+    span = int(o.frames.max()) + 2 * window + 2
+    keys = np.sort(o.tids[matched].astype(np.int64) * span + o.frames[matched] + window)
+    lo = o.tids[rows].astype(np.int64) * span + o.frames[rows]
+    pos = np.searchsorted(keys, lo)
+    ok = pos < len(keys)
+    return ok & (keys[np.minimum(pos, len(keys) - 1)] <= lo + 2 * window)
+
+
+def coverage(
+    a: CameraObs,
+    b: CameraObs,
+    H: FloatArray,
+    c: Candidates,
+    keep: NDArray[np.int64],
+    rows_a: NDArray[np.bool_],
+    rows_b: NDArray[np.bool_],
+    window: int = 0,
+) -> float:
+    """Of the usable feet ``H`` sends inside the other view's image, the share
+    whose tracklet the matches ``keep`` (indices into candidates ``c``) give a
+    partner within ``window`` frames.
+
+    Both ways (``a`` through ``H``, ``b`` through its inverse), pooled, at the
+    frames in which the other view has rows (among ``rows_a``, ``rows_b``). A
+    true homography predicts where the other camera sees each person, so most
+    of those feet find a partner (occlusion and missed detections take the
+    rest; the window forgives a few missed frames); a fit to chance
+    coincidences sends many feet where the other camera sees nobody. NaN when
+    no foot lands inside.
+    """
+    try:
+        Hi = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    at_a = rows_a & ~a.truncated & np.isin(a.frames, b.frames[rows_b])
+    at_b = rows_b & ~b.truncated & np.isin(b.frames, a.frames[rows_a])
+    in_a = _feet_inside(H, a, np.flatnonzero(at_a), b.size)
+    in_b = _feet_inside(Hi, b, np.flatnonzero(at_b), a.size)
+    n = len(in_a) + len(in_b)
+    if n == 0:
+        return float("nan")
+    found = _found_near(a, in_a, c.ia[keep], window).sum()
+    found += _found_near(b, in_b, c.ib[keep], window).sum()
+    return float(found / n)
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     """0 below ``lo``, rising linearly to 1 at ``hi``."""
     if x < lo:
@@ -241,12 +319,19 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 
 def trust(
-    matches: int, s0: float, ss: float, moving_feet: int, pers: float | None, cfg: GeometryConfig
+    matches: int,
+    s0: float,
+    ss: float,
+    moving_feet: int,
+    pers: float | None,
+    cfg: GeometryConfig,
+    cov: float | None = None,
 ) -> tuple[float, str]:
     """The weight of a fit and the reason for it: enough matches, a
-    synchronization test that moving people passed, and persistent pairs or
-    an excess so large that it decides alone (``pers`` None: not judged, as
-    for a window of a moving pair)."""
+    synchronization test that moving people passed, and persistent pairs
+    that cover the feet the fit sends into the other view, or an excess so
+    large that it decides alone (``pers`` and ``cov`` None: not judged, as for
+    a window of a moving pair; ``cov`` NaN: no foot lands in the other view)."""
     gap, excess = sync_gap(s0, ss), s0 - ss
     if matches < cfg.min_matches:
         return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
@@ -261,10 +346,18 @@ def trust(
     wp = 1.0
     if pers is not None:
         decisive = _ramp(excess, cfg.min_decisive_excess, cfg.full_decisive_excess)
-        wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence), decisive)
+        judged = cov is not None and bool(np.isfinite(cov))
+        wc = 1.0
+        if cov is not None and judged:
+            wc = _ramp(cov, cfg.min_coverage, cfg.full_coverage)
+        wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence) * wc, decisive)
+        if wp == 0.0 and wc == 0.0:
+            return 0.0, f"off: the other view sees few of the feet sent there (coverage {cov:.2f})"
         if wp == 0.0:
             return 0.0, f"off: pairs do not last (persistence {pers:.2f})"
         text += f"{' (decisive)' if decisive == 1.0 else ''}, persistence {pers:.2f}"
+        if judged:
+            text += f", coverage {cov:.2f}"
     return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
 
 
@@ -279,8 +372,10 @@ def measure_quality(
     """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b`` (within
     ``frames``, inclusive, when given; shifted instants may lie outside)."""
     rows = np.ones(len(a), bool)
+    rows_b = np.ones(len(b), bool)
     if frames is not None:
         rows = (a.frames >= frames[0]) & (a.frames <= frames[1])
+        rows_b = (b.frames >= frames[0]) & (b.frames <= frames[1])
     c = candidates(a, b)
     c = c.subset(rows[c.ia])
     nframes = len(np.unique(c.frames))
@@ -295,9 +390,13 @@ def measure_quality(
     shifts = choose_shifts(a, b, cfg, fps, rows)
     s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
     pers = persistence(c, keep)
+    cov = coverage(a, b, H, c, keep, rows, rows_b, round(cfg.coverage_window * fps))
     # a window is too short for a chance coincidence to end: only a whole
-    # recording's pairs are judged by persistence
-    weight, reason = trust(len(keep), s0, ss, n_moving, pers if frames is None else None, cfg)
+    # recording's pairs are judged by persistence and coverage
+    whole = frames is None
+    weight, reason = trust(
+        len(keep), s0, ss, n_moving, pers if whole else None, cfg, cov if whole else None
+    )
     return PairQuality(
         frames=nframes,
         candidates=len(c),
@@ -309,6 +408,7 @@ def measure_quality(
         support_shifted=ss,
         sync_gap=sync_gap(s0, ss),
         persistence=pers,
+        coverage=cov,
         moving_feet=n_moving,
         shifts=shifts,
         weight=weight,
