@@ -18,7 +18,7 @@ from mcmot.association.homography import (
     sample_ok,
     transfer,
 )
-from mcmot.association.quality import coverage, persistence, trust
+from mcmot.association.quality import coverage, holdout, persistence, trust
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
 
@@ -314,3 +314,53 @@ def test_a_fit_whose_feet_the_other_view_does_not_see_is_switched_off_unless_the
     assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=None)[0] == 1.0
     # an excess of 0.6 decides alone
     assert trust(100, 0.7, 0.1, 100, 0.9, CFG, cov=0.2)[0] == 1.0
+
+
+def _tracklet_matches(maps: list[np.ndarray], per_pair: int = 10) -> tuple[Candidates, np.ndarray]:
+    """Matches of one pair of tracklets per homography of ``maps``: a's feet
+    spread over a 400x300-pixel floor, b's where that homography sends them
+    (boxes 100 pixels tall); every candidate is a match."""
+    rng = np.random.default_rng(5)
+    pa = rng.uniform([100, 100], [500, 400], (per_pair * len(maps), 2))
+    pb = np.concatenate(
+        [transfer(H, pa[k * per_pair : (k + 1) * per_pair]) for k, H in enumerate(maps)]
+    )
+    group = np.repeat(np.arange(1, len(maps) + 1), per_pair)
+    n = len(pa)
+    idx = np.arange(n)
+    c = Candidates(idx, idx, pa, pb, np.full(n, 100.0), np.full(n, 100.0), idx + 1, group, group)
+    return c, idx
+
+
+def test_matches_of_one_floor_predict_each_other_when_each_pair_is_held_out():
+    H = CAMS[1] @ np.linalg.inv(CAMS[0])
+    c, keep = _tracklet_matches([H] * 5)
+    assert holdout(c, keep, 0.25, 4) == pytest.approx(1.0)
+
+
+def test_matches_that_each_follow_their_own_map_predict_none_of_each_other():
+    # five chance coincidences: each pair of tracklets fits its own homography
+    maps = [cam(0.5 * k, 120 + 50 * k, 150 - 30 * k) @ np.linalg.inv(CAMS[0]) for k in range(5)]
+    c, keep = _tracklet_matches(maps)
+    assert holdout(c, keep, 0.25, 4) < 0.2
+
+
+def test_holdout_needs_enough_tracklet_pairs_to_hold_one_out():
+    H = CAMS[1] @ np.linalg.inv(CAMS[0])
+    c, keep = _tracklet_matches([H] * 3)
+    assert np.isnan(holdout(c, keep, 0.25, 4))
+    assert holdout(c, keep, 0.25, 3) == pytest.approx(1.0)
+    assert np.isnan(holdout(c, np.zeros(0, np.int64), 0.25, 4))
+
+
+def test_a_fit_whose_matches_do_not_predict_each_other_is_switched_off_unless_the_excess_decides():
+    # excess 0.4 (not decisive), persistence 0.9, coverage 0.9
+    w, why = trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=0.05)
+    assert w == 0.0 and why.startswith("off: the matches do not predict each other")
+    mid = (CFG.min_holdout + CFG.full_holdout) / 2
+    w, why = trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=mid)
+    assert w == pytest.approx(0.5) and "holdout" in why
+    # too few tracklet pairs (NaN) or not judged (a window, None): no say
+    assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=float("nan"))[0] == 1.0
+    assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=None)[0] == 1.0
+    assert trust(100, 0.7, 0.1, 100, 0.9, CFG, cov=0.9, hold=0.05)[0] == 1.0

@@ -79,6 +79,16 @@ class GeometryConfig:
     coverage_window : seconds either side of a foot within which a match of
         its tracklet counts as its partner [0.5]: a detector that misses a
         person for a few frames does not count against a right fit
+    min_holdout, full_holdout : the persistence ramp's weight is multiplied
+        by a ramp of the holdout from ``min_holdout`` to ``full_holdout``
+        [0.2, 0.3]. Holdout: of the matches, the share that a homography
+        refitted on the other linked tracklet pairs' matches predicts. A true
+        homography maps the whole floor, so the other people predict each
+        person's match; a fit that bends to a few chance coincidences
+        predicts none of them from the rest. Not applied to the windows of
+        moving cameras
+    holdout_pairs : fewest linked tracklet pairs for the holdout to be judged
+        [4]; with fewer, the rest cannot pin a plane map down
     min_decisive_excess, full_decisive_excess : an excess this large is
         evidence enough on its own, whatever the persistence and coverage:
         the product of their ramps is raised to a ramp of the excess from
@@ -119,6 +129,9 @@ class GeometryConfig:
     min_coverage: float = 0.55
     full_coverage: float = 0.65
     coverage_window: float = 0.5
+    min_holdout: float = 0.2
+    full_holdout: float = 0.3
+    holdout_pairs: int = 4
     min_decisive_excess: float = 0.45
     full_decisive_excess: float = 0.55
     min_gap: float = 0.5
@@ -131,7 +144,7 @@ class GeometryConfig:
 #: GeometryConfig fields that must be positive integers.
 _POSITIVE_INTS = (
     "hypotheses", "prescore_candidates", "finalists", "refine_iterations", "max_frames",
-    "min_matches", "sync_shift_count", "max_windows",
+    "min_matches", "sync_shift_count", "max_windows", "holdout_pairs",
 )  # fmt: skip
 #: GeometryConfig fields that must be positive numbers.
 _POSITIVE_FLOATS = ("inlier_threshold", "full_trust_gap")
@@ -183,6 +196,7 @@ def check_geometry_config(cfg: GeometryConfig) -> None:
     for lo, hi in (
         ("min_persistence", "full_persistence"),
         ("min_coverage", "full_coverage"),
+        ("min_holdout", "full_holdout"),
         ("min_decisive_excess", "full_decisive_excess"),
     ):
         _check_unit_ramp(cfg, lo, hi)

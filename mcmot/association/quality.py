@@ -24,6 +24,7 @@ from mcmot.association.homography import (
     matching_support,
     one_to_one,
     pair_errors,
+    refit,
     transfer,
 )
 
@@ -52,6 +53,9 @@ class PairQuality:
         view's image (both ways, at instants that view has people), the share
         whose tracklet has a partner there within ``coverage_window``
         (:func:`coverage`)
+    holdout : of the matches, the share that a homography refitted without
+        their pair of tracklets predicts (:func:`holdout`); NaN when the
+        matches link too few pairs of tracklets to hold one out
     moving_feet : feet that moved enough by the shifted instants to test
         synchronization (summed over the shifts)
     shifts : the frame shifts the test used
@@ -70,6 +74,7 @@ class PairQuality:
     sync_gap: float = 0.0
     persistence: float = 0.0
     coverage: float = float("nan")
+    holdout: float = float("nan")
     moving_feet: int = 0
     shifts: tuple[int, ...] = ()
     weight: float = 0.0
@@ -311,6 +316,36 @@ def coverage(
     return float(found / n)
 
 
+def holdout(c: Candidates, keep: NDArray[np.int64], tau: float, min_pairs: int) -> float:
+    """Of the matches ``keep`` (indices into candidates ``c``), the share that a
+    homography refitted (least squares) on the matches of the other pairs of
+    tracklets predicts within ``tau`` box heights.
+
+    Each linked pair of tracklets is held out in turn. A true homography is
+    one map of the whole floor, so the other people's matches predict each
+    person's; a fit to chance coincidences bends to each coincidence and
+    predicts none of them from the rest. NaN when the matches link fewer than
+    ``min_pairs`` pairs of tracklets (the rest would be too few to fit a
+    plane map: a right pair on two or three people cannot be told from a
+    chance one this way).
+    """
+    if len(keep) == 0:
+        return float("nan")
+    span = int(max(c.tb.max(), 0)) + 1
+    _, group = np.unique(c.ta[keep].astype(np.int64) * span + c.tb[keep], return_inverse=True)
+    n = int(group.max()) + 1
+    if n < min_pairs:
+        return float("nan")
+    pa, pb, ha, hb = c.pa[keep], c.pb[keep], c.ha[keep], c.hb[keep]
+    predicted = 0
+    for g in range(n):
+        out = group == g
+        H = refit(pa[~out], pb[~out])
+        if H is not None:
+            predicted += int((pair_errors(H, pa[out], pb[out], ha[out], hb[out]) < tau).sum())
+    return predicted / len(keep)
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     """0 below ``lo``, rising linearly to 1 at ``hi``."""
     if x < lo:
@@ -326,12 +361,14 @@ def trust(
     pers: float | None,
     cfg: GeometryConfig,
     cov: float | None = None,
+    hold: float | None = None,
 ) -> tuple[float, str]:
     """The weight of a fit and the reason for it: enough matches, a
     synchronization test that moving people passed, and persistent pairs
-    that cover the feet the fit sends into the other view, or an excess so
-    large that it decides alone (``pers`` and ``cov`` None: not judged, as for
-    a window of a moving pair; ``cov`` NaN: no foot lands in the other view)."""
+    that cover the feet the fit sends into the other view and predict each
+    other, or an excess so large that it decides alone (``pers``, ``cov`` and
+    ``hold`` None: not judged, as for a window of a moving pair; ``cov`` NaN:
+    no foot lands in the other view; ``hold`` NaN: too few tracklet pairs)."""
     gap, excess = sync_gap(s0, ss), s0 - ss
     if matches < cfg.min_matches:
         return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
@@ -350,14 +387,20 @@ def trust(
         wc = 1.0
         if cov is not None and judged:
             wc = _ramp(cov, cfg.min_coverage, cfg.full_coverage)
-        wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence) * wc, decisive)
+        held = hold is not None and bool(np.isfinite(hold))
+        wh = _ramp(hold, cfg.min_holdout, cfg.full_holdout) if hold is not None and held else 1.0
+        wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence) * wc * wh, decisive)
         if wp == 0.0 and wc == 0.0:
             return 0.0, f"off: the other view sees few of the feet sent there (coverage {cov:.2f})"
+        if wp == 0.0 and wh == 0.0:
+            return 0.0, f"off: the matches do not predict each other (holdout {hold:.2f})"
         if wp == 0.0:
             return 0.0, f"off: pairs do not last (persistence {pers:.2f})"
         text += f"{' (decisive)' if decisive == 1.0 else ''}, persistence {pers:.2f}"
         if judged:
             text += f", coverage {cov:.2f}"
+        if held:
+            text += f", holdout {hold:.2f}"
     return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
 
 
@@ -391,11 +434,19 @@ def measure_quality(
     s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
     pers = persistence(c, keep)
     cov = coverage(a, b, H, c, keep, rows, rows_b, round(cfg.coverage_window * fps))
+    hold = holdout(c, keep, cfg.inlier_threshold, cfg.holdout_pairs)
     # a window is too short for a chance coincidence to end: only a whole
-    # recording's pairs are judged by persistence and coverage
+    # recording's pairs are judged by persistence, coverage and holdout
     whole = frames is None
     weight, reason = trust(
-        len(keep), s0, ss, n_moving, pers if whole else None, cfg, cov if whole else None
+        len(keep),
+        s0,
+        ss,
+        n_moving,
+        pers if whole else None,
+        cfg,
+        cov if whole else None,
+        hold if whole else None,
     )
     return PairQuality(
         frames=nframes,
@@ -409,6 +460,7 @@ def measure_quality(
         sync_gap=sync_gap(s0, ss),
         persistence=pers,
         coverage=cov,
+        holdout=hold,
         moving_feet=n_moving,
         shifts=shifts,
         weight=weight,
