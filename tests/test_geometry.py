@@ -364,3 +364,8 @@ def test_a_fit_whose_matches_do_not_predict_each_other_is_switched_off_unless_th
     assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=float("nan"))[0] == 1.0
     assert trust(100, 0.5, 0.1, 100, 0.9, CFG, cov=0.9, hold=None)[0] == 1.0
     assert trust(100, 0.7, 0.1, 100, 0.9, CFG, cov=0.9, hold=0.05)[0] == 1.0
+
+
+def test_a_ramp_set_to_zero_switches_its_test_off_even_for_a_score_of_zero():
+    off = GeometryConfig(min_holdout=0.0, full_holdout=0.0, min_coverage=0.0, full_coverage=0.0)
+    assert trust(100, 0.5, 0.1, 100, 0.9, off, cov=0.0, hold=0.0)[0] == 1.0

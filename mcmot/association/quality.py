@@ -347,10 +347,13 @@ def holdout(c: Candidates, keep: NDArray[np.int64], tau: float, min_pairs: int) 
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
-    """0 below ``lo``, rising linearly to 1 at ``hi``."""
+    """0 below ``lo``, rising linearly to 1 at ``hi`` (a step at ``lo`` when
+    ``hi == lo``: a ramp set to 0 -> 0 switches its test off)."""
     if x < lo:
         return 0.0
-    return float(np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+    if x >= hi:
+        return 1.0
+    return float((x - lo) / (hi - lo))
 
 
 def trust(
