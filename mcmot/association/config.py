@@ -90,7 +90,8 @@ class GeometryConfig:
     holdout_pairs : fewest linked tracklet pairs for the holdout to be judged
         [4]; with fewer, the rest cannot pin a plane map down
     min_decisive_excess, full_decisive_excess : an excess this large is
-        evidence enough on its own, whatever the persistence and coverage:
+        evidence enough on its own, whatever the persistence, coverage and
+        holdout:
         the product of their ramps is raised to a ramp of the excess from
         ``min_decisive_excess`` to ``full_decisive_excess`` [0.45, 0.55].
         No wrong fit on the development scenes reached an excess of 0.46
