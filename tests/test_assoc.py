@@ -483,6 +483,11 @@ def test_cli_runs_and_reports(tmp_path):
             ["--geometry-set", "sync_shifts=0,10"],
             "sync_shifts must be a tuple of positive durations",
         ),
+        (
+            ["--geometry-set", "min_holdout=0.5", "--geometry-set", "full_holdout=0.4"],
+            "min_holdout (0.5) must not exceed full_holdout (0.4)",
+        ),
+        (["--geometry-set", "holdout_pairs=0"], "holdout_pairs must be a positive integer"),
     ],
 )
 def test_cli_bad_input(tmp_path, args, needle):
