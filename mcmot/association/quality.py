@@ -440,17 +440,8 @@ def measure_quality(
     hold = holdout(c, keep, cfg.inlier_threshold, cfg.holdout_pairs)
     # a window is too short for a chance coincidence to end: only a whole
     # recording's pairs are judged by persistence, coverage and holdout
-    whole = frames is None
-    weight, reason = trust(
-        len(keep),
-        s0,
-        ss,
-        n_moving,
-        pers if whole else None,
-        cfg,
-        cov if whole else None,
-        hold if whole else None,
-    )
+    judged = (pers, cov, hold) if frames is None else (None, None, None)
+    weight, reason = trust(len(keep), s0, ss, n_moving, judged[0], cfg, judged[1], judged[2])
     return PairQuality(
         frames=nframes,
         candidates=len(c),
