@@ -1,5 +1,5 @@
 """Loops of three cameras: a trusted pair that the routes through third cameras
-contradict is switched off; with a single route, the least lasting pair of the loop."""
+contradict is switched off; with a single route, the loop's least supported pair."""
 
 from __future__ import annotations
 
@@ -32,16 +32,23 @@ def scene(n_cams: int, *, seed: int = 0):
     return [make_obs(f"c{i}", t, (640, 480), border_margin=3.0) for i, t in enumerate(tables)]
 
 
-def pairs_of(n_cams: int, persistence: dict[tuple[int, int], float], wrong=()):
+def pairs_of(n_cams: int, persistence: dict[tuple[int, int], float], wrong=(), holdout=None):
     """Every pair trusted (weight 1) with its true homography, or a shifted one for
-    the pairs in ``wrong``; persistence 0.9 unless given."""
+    the pairs in ``wrong``; persistence 0.9 unless given, holdout not measured
+    (NaN) unless given."""
+    holdout = holdout or {}
     out = {}
     for i in range(n_cams):
         for j in range(i + 1, n_cams):
             H = CAMS[j] @ np.linalg.inv(CAMS[i])
             if (i, j) in wrong:
                 H = SHIFT @ H
-            q = PairQuality(weight=1.0, persistence=persistence.get((i, j), 0.9), reason="trusted")
+            q = PairQuality(
+                weight=1.0,
+                persistence=persistence.get((i, j), 0.9),
+                holdout=holdout.get((i, j), float("nan")),
+                reason="trusted",
+            )
             out[(f"c{i}", f"c{j}")] = PairGeometry(f"c{i}", f"c{j}", H, q)
     return out
 
@@ -60,7 +67,19 @@ def test_a_lone_loop_that_disagrees_switches_off_its_least_lasting_pair():
     out = check_loops(scene(3), pairs, CFG)
     assert weights(out) == {"c0-c1": 1, "c0-c2": 1, "c1-c2": 0}
     why = out[("c1", "c2")].quality.reason
-    assert why.startswith("off: the loop through c0 disagrees") and "last least" in why
+    assert why.startswith("off: the loop through c0 disagrees") and "least supported" in why
+
+
+def test_a_lone_loop_blames_the_pair_whose_matches_predict_each_other_least():
+    # the wrong pair lasts longest, but its matches predict each other poorly:
+    # 0.95 x 0.4 = 0.38 against 0.7 x 1.0 and 0.8 (holdout not measured)
+    pairs = pairs_of(
+        3,
+        {(1, 2): 0.95, (0, 1): 0.7, (0, 2): 0.8},
+        wrong={(1, 2)},
+        holdout={(1, 2): 0.4, (0, 1): 1.0},
+    )
+    assert weights(check_loops(scene(3), pairs, CFG)) == {"c0-c1": 1, "c0-c2": 1, "c1-c2": 0}
 
 
 def test_the_choice_does_not_depend_on_camera_names_or_pair_order():
@@ -71,7 +90,7 @@ def test_the_choice_does_not_depend_on_camera_names_or_pair_order():
     assert weights(out) == {"c2-c1": 0, "c2-c0": 1, "c1-c0": 1}
 
 
-def test_a_tie_for_least_lasting_switches_nothing_off():
+def test_a_tie_for_least_supported_switches_nothing_off():
     pairs = pairs_of(3, {(1, 2): 0.8, (0, 1): 0.8, (0, 2): 0.9}, wrong={(1, 2)})
     assert set(weights(check_loops(scene(3), pairs, CFG)).values()) == {1.0}
 

@@ -17,10 +17,12 @@ twice it.
 
 With a single route (three cameras, or the other thirds' pairs untrusted) the
 loop cannot say which of its pairs is wrong, only that one is: when the
-route disagrees and all three pairs are static, the pair whose linked
-tracklet pairs last least (:func:`mcmot.association.quality.persistence`) is
-switched off. A right pair's correspondences hold as long as both cameras
-see the person; of the three, the chance fit is the one whose links break.
+route disagrees and all three pairs are static, the pair whose fit its own
+tests support least is switched off: the lowest product of persistence,
+coverage and holdout (:mod:`mcmot.association.quality`; a measure that
+could not be taken counts as 1). A right pair's correspondences last, find
+the people its map sends into the other view and predict each other; of
+the three, the chance fit is the one that fails them.
 """
 
 from __future__ import annotations
@@ -77,23 +79,33 @@ def _route_error(
     return float(np.median(e)) if len(e) else None
 
 
-def _least_lasting(pairs: Pairs, a: str, b: str, c: str) -> tuple[str, str] | None:
-    """Of the static pairs of cameras a, b, c, the key of the one with the lowest
-    persistence; None when a pair is missing or moving, or the lowest is tied."""
+def _support(q: PairQuality) -> float:
+    """Persistence x coverage x holdout of a fit (a measure not taken counts as 1)."""
+    score = q.persistence
+    for v in (q.coverage, q.holdout):
+        if np.isfinite(v):
+            score *= v
+    return float(score)
+
+
+def _weakest(pairs: Pairs, a: str, b: str, c: str) -> tuple[str, str] | None:
+    """Of the static pairs of cameras a, b, c, the key of the one whose fit its
+    own tests support least (:func:`_support`); None when a pair is missing or
+    moving, or the lowest is tied."""
     found = []
     for x, y in ((a, b), (a, c), (c, b)):
         key = (x, y) if (x, y) in pairs else (y, x)
         g = pairs.get(key)
         if g is None or g.windows:
             return None
-        found.append((g.quality.persistence, key))
+        found.append((_support(g.quality), key))
     found.sort()
     return found[0][1] if found[0][0] < found[1][0] else None
 
 
 def check_loops(obs: list[CameraObs], pairs: Pairs, cfg: GeometryConfig) -> Pairs:
     """``pairs`` with the trusted segments that every loop contradicts switched off,
-    and in a lone contradicting loop its least lasting pair (module docstring)."""
+    and in a lone contradicting loop its least supported pair (module docstring)."""
     names = [o.name for o in obs]
     by_name = {o.name: o for o in obs}
     out: Pairs = {}
@@ -137,12 +149,12 @@ def _judge(
         )
     if len(errors) == 1 and disagree:
         ((c, x),) = errors.items()
-        if _least_lasting(pairs, a, b, c) == key:
+        if _weakest(pairs, a, b, c) == key:
             return replace(
                 q,
                 weight=0.0,
                 reason=f"off: the loop through {c} disagrees ({x:.2f} box heights apart) "
-                f"and this pair's links last least of the three",
+                f"and this pair's fit is the least supported of the three",
             )
     return q
 
