@@ -55,7 +55,8 @@ class PairQuality:
         (:func:`coverage`)
     holdout : of the matches, the share that a homography refitted without
         their pair of tracklets predicts (:func:`holdout`); NaN when the
-        matches link too few pairs of tracklets to hold one out
+        matches link too few pairs of tracklets to hold one out, and for a
+        window of a moving pair (not judged there)
     moving_feet : feet that moved enough by the shifted instants to test
         synchronization (summed over the shifts)
     shifts : the frame shifts the test used
@@ -225,6 +226,11 @@ def sync_gap(s0: float, shifted: float) -> float:
     return float(max(0.0, 1.0 - shifted / s0)) if s0 > 0 else 0.0
 
 
+def _tracklet_pairs(c: Candidates) -> NDArray[np.int64]:
+    """(M,) one integer per (tracklet of a, tracklet of b) of the candidates."""
+    return c.ta.astype(np.int64) * (int(max(c.tb.max(), 0)) + 1) + c.tb
+
+
 def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
     """How lasting the matches ``keep`` (indices into candidates ``c``) are.
 
@@ -236,8 +242,7 @@ def persistence(c: Candidates, keep: NDArray[np.int64]) -> float:
     """
     if len(keep) == 0:
         return 0.0
-    span = int(max(c.tb.max(), 0)) + 1
-    key = c.ta.astype(np.int64) * span + c.tb
+    key = _tracklet_pairs(c)
     linked, n_linked = np.unique(key[keep], return_counts=True)
     pos = np.searchsorted(linked, key)
     seen = (pos < len(linked)) & (linked[np.minimum(pos, len(linked) - 1)] == key)
@@ -331,8 +336,7 @@ def holdout(c: Candidates, keep: NDArray[np.int64], tau: float, min_pairs: int) 
     """
     if len(keep) == 0:
         return float("nan")
-    span = int(max(c.tb.max(), 0)) + 1
-    _, group = np.unique(c.ta[keep].astype(np.int64) * span + c.tb[keep], return_inverse=True)
+    _, group = np.unique(_tracklet_pairs(c)[keep], return_inverse=True)
     n = int(group.max()) + 1
     if n < min_pairs:
         return float("nan")
@@ -391,7 +395,9 @@ def trust(
         if cov is not None and judged:
             wc = _ramp(cov, cfg.min_coverage, cfg.full_coverage)
         held = hold is not None and bool(np.isfinite(hold))
-        wh = _ramp(hold, cfg.min_holdout, cfg.full_holdout) if hold is not None and held else 1.0
+        wh = 1.0
+        if hold is not None and held:
+            wh = _ramp(hold, cfg.min_holdout, cfg.full_holdout)
         wp = max(_ramp(pers, cfg.min_persistence, cfg.full_persistence) * wc * wh, decisive)
         if wp == 0.0 and wc == 0.0:
             return 0.0, f"off: the other view sees few of the feet sent there (coverage {cov:.2f})"
@@ -437,9 +443,12 @@ def measure_quality(
     s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
     pers = persistence(c, keep)
     cov = coverage(a, b, H, c, keep, rows, rows_b, round(cfg.coverage_window * fps))
-    hold = holdout(c, keep, cfg.inlier_threshold, cfg.holdout_pairs)
     # a window is too short for a chance coincidence to end: only a whole
-    # recording's pairs are judged by persistence, coverage and holdout
+    # recording's pairs are judged by persistence, coverage and holdout (the
+    # holdout's refits are only made there)
+    hold = float("nan")
+    if frames is None:
+        hold = holdout(c, keep, cfg.inlier_threshold, cfg.holdout_pairs)
     judged = (pers, cov, hold) if frames is None else (None, None, None)
     weight, reason = trust(len(keep), s0, ss, n_moving, judged[0], cfg, judged[1], judged[2])
     return PairQuality(
