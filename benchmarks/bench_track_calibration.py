@@ -11,7 +11,11 @@ encoders of several pretraining budgets:
 - ``untrained``: a fresh model's weights (same architecture and seed as the
   first budget's run, ``benchmarks.common.untrained_checkpoint``);
 - ``pretrain Nmin``: ``mcmot pretrain DEV --minutes N --teacher none
-  --preset cpu`` on the development scene (seed ``--pretrain-seed``);
+  --preset cpu`` on the development scene (seed ``--pretrain-seed``), for
+  each pretraining seed of ``--seeds``;
+- with ``--pets-own``, on PETS09 only: ``own footage Nmin seed S``, the same
+  command on PETS09 View 1's own video with its public ACF boxes (no
+  labels), as a user pretrains on the cameras to be tracked;
 - any ``--checkpoint`` given (when the file exists).
 
 Scenes: ``mcmot synth`` scenes, 4 cameras, 10 people, 200 frames, medium
@@ -36,6 +40,9 @@ minutes of pretraining and feature extraction; everything is cached in
 ``--work``)::
 
     python -m benchmarks.bench_track_calibration --work /tmp/trk --pets acf,yolo [--json PATH]
+
+With ``--minutes 1,5,20 --seeds 0,1 --pets-own`` it pretrains twelve encoders
+(about 52 minutes of pretraining per seed).
 """
 
 from __future__ import annotations
@@ -112,17 +119,30 @@ def encoder_scene(
     return root
 
 
+def run_name(minutes: float, seed: int) -> str:
+    """A pretraining run's folder name (seed 0 keeps the name runs had before seeds)."""
+    return f"run{minutes:g}" if seed == 0 else f"run{minutes:g}-seed{seed}"
+
+
+def pretrained(scene: Path, run: Path, minutes: float, seed: int, boxes: str) -> Path:
+    """``mcmot pretrain SCENE --minutes N --teacher none --preset cpu``, once (cached)."""
+    if not (run / "checkpoint.pt").is_file():
+        cmd = [sys.executable, "-m", "mcmot", "pretrain", str(scene), "--out", str(run)]
+        cmd += ["--minutes", f"{minutes:g}", "--seed", str(seed), "--teacher", "none"]
+        cmd += ["--preset", "cpu", "--boxes", boxes, "--device", "cpu", "--overwrite"]
+        subprocess.run(cmd, check=True)
+    return run / "checkpoint.pt"
+
+
 def checkpoints(args: argparse.Namespace) -> dict[str, Path]:
     """The encoders to compare, pretrained on the development scene when missing."""
     dev = synth_scene(args.work, args.pretrain_seed)
     out: dict[str, Path] = {}
     for minutes in args.minutes:
-        run = args.work / f"run{minutes:g}"
-        if not (run / "checkpoint.pt").is_file():
-            cmd = [sys.executable, "-m", "mcmot", "pretrain", str(dev), "--out", str(run)]
-            cmd += ["--minutes", f"{minutes:g}", "--teacher", "none", "--preset", "cpu"]
-            subprocess.run([*cmd, "--boxes", "gt", "--device", "cpu", "--overwrite"], check=True)
-        out[f"pretrain {minutes:g}min"] = run / "checkpoint.pt"
+        for seed in args.seeds:
+            run = args.work / run_name(minutes, seed)
+            label = f"pretrain {minutes:g}min" + (f" seed {seed}" if len(args.seeds) > 1 else "")
+            out[label] = pretrained(dev, run, minutes, seed, "gt")
     first = next(iter(out.values()))
     untrained = args.work / "untrained.pt"
     if not untrained.is_file():
@@ -133,6 +153,22 @@ def checkpoints(args: argparse.Namespace) -> dict[str, Path]:
             out[f"{ckpt.parent.name} (given)"] = ckpt
         else:
             print(f"note: {ckpt} not found, left out")
+    return out
+
+
+def own_footage_checkpoints(args: argparse.Namespace, pets: Path) -> dict[str, Path]:
+    """Encoders pretrained on PETS09 View 1 itself, on its public ACF boxes (rows
+    shuffled), without labels: the use the method is made for, a user's
+    ``mcmot pretrain`` on the footage of the cameras to be tracked."""
+    det = shuffled(read_mot(pets / "det.txt", unique_ids=False), 0)
+    video = {"view1": pets / "vtest.avi"}
+    scene = encoder_scene(args.work, "pets-own-scene", video, {"view1": det})
+    out = {}
+    for minutes in args.minutes:
+        for seed in args.seeds:
+            run = args.work / "pets-own" / f"run{minutes:g}-seed{seed}"
+            label = f"own footage {minutes:g}min seed {seed}"
+            out[label] = pretrained(scene, run, minutes, seed, "det")
     return out
 
 
@@ -271,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dev-seeds", default="101,102,201,202,203,204")
     ap.add_argument("--heldout-seeds", default="301,302,303,304")
     ap.add_argument("--minutes", default="1,5", help="pretraining budgets (comma-separated)")
+    ap.add_argument("--seeds", default="0", help="pretraining seeds (comma-separated)")
     ap.add_argument("--checkpoint", type=Path, action="append", default=[])
     ap.add_argument("--sets", default="dev,heldout", help="dev, heldout (comma-separated)")
     ap.add_argument("--weights", default="0,0.5,1", help="fixed weights tried on dev scenes")
@@ -279,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="also PETS09-S2L1 View 1 with these boxes: acf (MOT15 public), yolo (our "
         "detector, as in bench_track_pets.py; detected once and cached), comma-separated",
+    )
+    ap.add_argument(
+        "--pets-own",
+        action="store_true",
+        help="on PETS09 also encoders pretrained on its own video (ACF boxes, no labels), "
+        "for every budget and seed",
     )
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/mcmot_track_bench"))
     return ap
@@ -289,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     sources = [s for s in args.pets.split(",") if s]
     pets = pets_data() if sources else None  # checked before the long work
     args.minutes = [float(m) for m in args.minutes.split(",")]
+    args.seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -316,6 +360,8 @@ def main(argv: list[str] | None = None) -> None:
             title = f"{set_name} seeds {sets[set_name]} ({rows} boxes), encoder {enc}"
             report(title, scores, results)
     if pets is not None:
+        if args.pets_own:
+            ckpts = {**ckpts, **own_footage_checkpoints(args, pets)}
         track_pets(args.work, pets, sources, args.cache_dir, ckpts, results)
     print(f"\n{time.perf_counter() - t0:.0f} s")
     shutil.rmtree(args.work / "tmp", ignore_errors=True)
