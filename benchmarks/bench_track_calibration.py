@@ -134,15 +134,23 @@ def pretrained(scene: Path, run: Path, minutes: float, seed: int, boxes: str) ->
     return run / "checkpoint.pt"
 
 
+def pretrained_grid(
+    args: argparse.Namespace, scene: Path, folder: Path, name: str, boxes: str
+) -> dict[str, Path]:
+    """One encoder per budget of ``--minutes`` and seed of ``--seeds``, pretrained on
+    ``scene`` into run folders under ``folder``; labelled ``NAME Nmin [seed S]``."""
+    out = {}
+    for minutes in args.minutes:
+        for seed in args.seeds:
+            label = f"{name} {minutes:g}min" + (f" seed {seed}" if len(args.seeds) > 1 else "")
+            out[label] = pretrained(scene, folder / run_name(minutes, seed), minutes, seed, boxes)
+    return out
+
+
 def checkpoints(args: argparse.Namespace) -> dict[str, Path]:
     """The encoders to compare, pretrained on the development scene when missing."""
     dev = synth_scene(args.work, args.pretrain_seed)
-    out: dict[str, Path] = {}
-    for minutes in args.minutes:
-        for seed in args.seeds:
-            run = args.work / run_name(minutes, seed)
-            label = f"pretrain {minutes:g}min" + (f" seed {seed}" if len(args.seeds) > 1 else "")
-            out[label] = pretrained(dev, run, minutes, seed, "gt")
+    out = pretrained_grid(args, dev, args.work, "pretrain", "gt")
     first = next(iter(out.values()))
     untrained = args.work / "untrained.pt"
     if not untrained.is_file():
@@ -163,13 +171,7 @@ def own_footage_checkpoints(args: argparse.Namespace, pets: Path) -> dict[str, P
     det = shuffled(read_mot(pets / "det.txt", unique_ids=False), 0)
     video = {"view1": pets / "vtest.avi"}
     scene = encoder_scene(args.work, "pets-own-scene", video, {"view1": det})
-    out = {}
-    for minutes in args.minutes:
-        for seed in args.seeds:
-            run = args.work / "pets-own" / f"run{minutes:g}-seed{seed}"
-            label = f"own footage {minutes:g}min seed {seed}"
-            out[label] = pretrained(scene, run, minutes, seed, "det")
-    return out
+    return pretrained_grid(args, scene, args.work / "pets-own", "own footage", "det")
 
 
 @dataclasses.dataclass
