@@ -12,7 +12,8 @@ setting is the default):
 - **Learned tracker, inductive**: ``pretrain --objective cross-input`` on the
   training scene's footage for ``--minutes`` per seed (one core), then
   ``track --tracker learned`` on every held-out scene; also its visual and
-  spatial halves alone.
+  spatial halves alone, and without the reach limit (``max_speed`` 0, the
+  paper's inference).
 - **Learned tracker, transductive**: trained on the held-out scene's own
   footage (no labels) for ``--transductive-minutes`` (seed 0), then tracking it:
   the use a user makes of it on their own cameras.
@@ -106,8 +107,8 @@ def scene_scores(
     return out
 
 
-def learned(ckpt: Path, use: str = "both") -> Callable[..., MotTable]:
-    cfg = LearnedConfig(model=str(ckpt), fps=FPS, matchers=use)
+def learned(ckpt: Path, use: str = "both", **extra: float) -> Callable[..., MotTable]:
+    cfg = LearnedConfig(model=str(ckpt), fps=FPS, matchers=use, **extra)
     return lambda cam, det, n: track_camera(
         det, camera_crop_features(cfg, cam, det), n, cfg, camera=cam
     )
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
             "learned tracker": [learned(c) for c in ckpts],
             "visual half only": [learned(c, "visual") for c in ckpts],
             "spatial half only": [learned(c, "spatial") for c in ckpts],
+            "learned tracker, no reach limit (the paper)": [
+                learned(c, max_speed=0.0) for c in ckpts
+            ],
             "learned tracker, transductive (trained on the scene itself)": [learned(own)],
             "DeepSORT, motion only": [lambda cam, det, n: track_camera(det, None, n, deep)],
             "ultralytics ByteTrack": [lambda cam, det, n: run_ultralytics("bytetrack", det, n)],

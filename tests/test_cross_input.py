@@ -3,6 +3,7 @@ training and the learned tracker end to end."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -257,6 +258,21 @@ def test_the_commands_train_and_track(scene, tmp_path):
          "--overwrite"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
+    assert params["max_speed"] == 2.0
+    ckpt = str(run / "checkpoint.pt")
+    res = runner.invoke(
+        app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--max-speed", "0",
+              "--overwrite"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
+    assert params["max_speed"] == 0.0
+    slow = runner.invoke(
+        app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--max-speed", "-1",
+              "--overwrite"],
+    )  # fmt: skip
+    assert slow.exit_code == 1 and "--max-speed must be 0 or more" in slow.output
     bad = runner.invoke(app, ["track", str(scene), "--tracker", "learned", "--overwrite"])
     assert bad.exit_code == 1 and "needs --model" in bad.output
     wrong = runner.invoke(
@@ -284,7 +300,7 @@ def test_the_tracker_follows_the_matrices_and_the_gate_refuses():
     dets = Detections(boxes, np.ones(2), np.zeros((2, TINY.channels), np.float32))
     swap = torch.tensor([[-5.0, 5.0], [5.0, -5.0]])  # track 1 <-> detection 2
     for gate, expect in ((None, [(1, 1), (2, 0)]), (6.0, [(3, 0), (4, 1)])):
-        tr = LearnedTracker(LearnedConfig(model="x", min_logit=gate), net, (320, 120))
+        tr = LearnedTracker(LearnedConfig(model="x", min_logit=gate, max_speed=0), net, (320, 120))
         tr.update(dets)  # tracks 1 and 2 start
         _fixed_scores(net, swap, swap)
         got = [(tid, idx) for tid, _, idx in tr.update(dets)]
@@ -305,10 +321,39 @@ def test_one_matcher_alone_decides_when_asked():
     )
     keep, swap = torch.tensor([[5.0, -5.0], [-5.0, 5.0]]), torch.tensor([[-5.0, 5.0], [5.0, -5.0]])
     for use, expect in (("visual", [(1, 0), (2, 1)]), ("spatial", [(1, 1), (2, 0)])):
-        tr = LearnedTracker(LearnedConfig(model="x", matchers=use), net, (320, 120))
+        tr = LearnedTracker(LearnedConfig(model="x", matchers=use, max_speed=0), net, (320, 120))
         tr.update(dets)
         _fixed_scores(net, keep, swap)
         assert [(tid, idx) for tid, _, idx in tr.update(dets)] == expect
+        del net.visual_logits, net.spatial_logits
+
+
+def test_reach_grows_with_the_seconds_lost_and_uses_the_taller_box():
+    from mcmot.tracking.learned import within_reach
+
+    last = np.array([[0.0, 0, 10, 20]])  # centre (5, 10), 20 px tall
+    boxes = np.array([[25.0, 0, 10, 20], [25.0, -10, 10, 40]])  # centres 25 px away
+    # reach 1 + 2 * t box heights: at 0.1 s, 24 px of the 20 px box, 48 px of the 40 px one
+    got = within_reach(last, np.array([0.1]), boxes, 2.0)
+    assert got.tolist() == [[False, True]]  # 24 px < 25 <= 1.2 * 40 = 48 px
+    assert within_reach(last, np.array([0.15]), boxes, 2.0).tolist() == [[True, True]]  # 26 px
+    assert within_reach(last, np.array([10.0]), boxes, 0.0).tolist() == [[False, True]]
+
+
+def test_a_lost_track_never_takes_a_detection_out_of_reach():
+    from mcmot.tracking.config import LearnedConfig
+    from mcmot.tracking.learned import LearnedTracker
+    from mcmot.tracking.tracker import Detections
+
+    net = build_cross_input(TINY)
+    feats = np.zeros((1, TINY.channels), np.float32)
+    here, far = np.array([[10.0, 10, 10, 30]]), np.array([[200.0, 10, 10, 30]])
+    for speed, expect in ((2.0, 2), (0.0, 1)):  # 190 px > (1 + 2 * 0.2 s) * 30 px
+        tr = LearnedTracker(LearnedConfig(model="x", max_speed=speed, fps=10.0), net, (320, 120))
+        tr.update(Detections(here, np.ones(1), feats))
+        tr.skip(1)
+        _fixed_scores(net, torch.tensor([[5.0]]), torch.tensor([[5.0]]))
+        assert [tid for tid, _, _ in tr.update(Detections(far, np.ones(1), feats))] == [expect]
         del net.visual_logits, net.spatial_logits
 
 

@@ -208,6 +208,15 @@ MinLogitOpt = Annotated[
         help="learned: refuse a pair either matcher scores below this (default: no gate).",
     ),
 ]
+MaxSpeedOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-speed",
+        help="learned: a track only takes a detection within 1 + this many box heights "
+        "per second since it was last seen (default: "
+        f"{LearnedConfig.__dataclass_fields__['max_speed'].default}; 0 = no limit, the paper).",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -243,6 +252,7 @@ def track_cmd(
     ema: EmaOpt = None,
     box_cost: BoxCostOpt = None,
     min_logit: MinLogitOpt = None,
+    max_speed: MaxSpeedOpt = None,
     model: ModelOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,

@@ -255,6 +255,10 @@ class LearnedConfig:
     lags : the visual score of a track is the mean over its detections this many
         detections back (1 = the latest; the released code's 1, 2, 4, 8, 16)
     max_age_seconds : a track lost this long is dropped (1 s)
+    max_speed : how far a person can move in a second, in box heights (2): a track
+        never takes a detection whose centre is farther from its last box's than
+        ``1 + max_speed * t`` box heights (the taller box's), ``t`` the seconds
+        since its last detection; 0 = no limit (the paper)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
     fps : frames per second; None = the scene's video rate, else 10
     """
@@ -264,6 +268,7 @@ class LearnedConfig:
     matchers: str = "both"
     lags: tuple[int, ...] = (1, 2, 4, 8, 16)
     max_age_seconds: float = 1.0
+    max_speed: float = 2.0
     min_confidence: float = 0.3
     fps: float | None = None
 
@@ -281,6 +286,7 @@ class LearnedConfig:
             ("lags", lags_ok, "one or more whole numbers >= 1"),
             ("matchers", self.matchers in MATCHERS, " or ".join(MATCHERS)),
             ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
+            ("max_speed", self.max_speed >= 0, "0 or more"),
             ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
         ]:
             if not ok:

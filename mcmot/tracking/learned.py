@@ -12,6 +12,12 @@ Each becomes a transition matrix (``min`` of row and column softmax, with
 the matcher's "exited" column); ``M = min(A, B)`` and the Hungarian method on
 ``1 - M`` assign detections to tracks (with ``min_logit``, never a pair a
 deciding matcher scores below it; ``matchers`` may let one half decide alone).
+The softmaxes only rank candidates against each other, so with nothing else
+a lost track takes whatever detection is left, however far away. With
+``max_speed`` (a deviation from the paper, measured in docs/tracking.md) a
+track only takes a detection within reach of its last box: centres at most
+``REACH_SLACK + max_speed * t`` box heights apart (the taller box's), ``t``
+the seconds since the track's last detection.
 A matched track takes the detection's crop and steps its LSTM with the box;
 every other track steps it with an unseen input; every detection left starts
 a track. Every matched or new detection is output.
@@ -39,6 +45,31 @@ if TYPE_CHECKING:
 
 #: Cost of a refused pair (above any ``1 - M``).
 REFUSED = 2.0
+#: A detection this many box heights from a track's last box is always within reach
+#: (box jitter, boxes of partly hidden people jumping between frames).
+REACH_SLACK = 1.0
+
+
+def within_reach(
+    last: NDArray[np.float64],
+    seconds: NDArray[np.float64],
+    boxes: NDArray[np.float64],
+    speed: float,
+) -> NDArray[np.bool_]:
+    """(T, D) True where a detection is within reach of a track: the centres at most
+    ``REACH_SLACK + speed * seconds`` box heights apart (the taller of the two boxes).
+
+    Parameters
+    ----------
+    last : (T, 4) tlwh, each track's last box
+    seconds : (T,) seconds since each track's last detection
+    boxes : (D, 4) tlwh, the detections
+    speed : the farthest a person moves in a second, in box heights
+    """
+    centre = last[:, :2] + last[:, 2:] / 2
+    dist = np.linalg.norm(centre[:, None] - (boxes[:, :2] + boxes[:, 2:] / 2)[None], axis=2)
+    height = np.maximum(last[:, 3:4], boxes[None, :, 3])
+    return dist <= (REACH_SLACK + speed * seconds)[:, None] * height
 
 
 def _stacked(tracks: list[LearnedTrack]) -> State:
@@ -77,7 +108,8 @@ class LearnedTracker:
         self.cfg = cfg
         self.net = net.eval()
         self.size = size
-        self.max_age = frames_rounded(cfg.max_age_seconds, cfg.fps or DEFAULT_FPS)
+        self.fps = cfg.fps or DEFAULT_FPS
+        self.max_age = frames_rounded(cfg.max_age_seconds, self.fps)
         self.history = max(cfg.lags)
         self.tracks: list[LearnedTrack] = []
         self.frame_count = 0
@@ -99,8 +131,11 @@ class LearnedTracker:
         counts = torch.bincount(index, minlength=len(tracks)).clamp(min=1)
         return total / counts[:, None], self.net.spatial_logits(_stacked(tracks), boxes)
 
-    def assign(self, vis: torch.Tensor, spa: torch.Tensor) -> list[tuple[int, int]]:
-        """(track, detection) pairs from the two score matrices (see the module docstring)."""
+    def assign(
+        self, vis: torch.Tensor, spa: torch.Tensor, reach: NDArray[np.bool_] | None = None
+    ) -> list[tuple[int, int]]:
+        """(track, detection) pairs from the two score matrices (see the module docstring);
+        ``reach``, (T, D), False where a pair is out of reach."""
         a = min_softmax(self.net.with_exit(vis, True))[:, :-1]
         b = min_softmax(self.net.with_exit(spa, False))[:, :-1]
         use = self.cfg.matchers
@@ -110,7 +145,17 @@ class LearnedTracker:
             low_a, low_b = vis < self.cfg.min_logit, spa < self.cfg.min_logit
             low = low_a if use == "visual" else low_b if use == "spatial" else low_a | low_b
             cost[low.numpy()] = REFUSED
+        if reach is not None:
+            cost[~reach] = REFUSED
         return min_cost_matching(cost, 1.0)[0]
+
+    def reach(self, tlwh: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+        """(T, D) which detections each live track can reach (None: ``max_speed`` 0, no limit)."""
+        if not self.cfg.max_speed:
+            return None
+        last = np.stack([t.tlwh for t in self.tracks])
+        gap = np.array([self.frame_count - t.last_seen for t in self.tracks], np.float64)
+        return within_reach(last, gap / self.fps, tlwh, self.cfg.max_speed)
 
     @torch.no_grad()
     def update(self, detections: Detections) -> list[tuple[int, NDArray[np.float64], int]]:
@@ -125,7 +170,7 @@ class LearnedTracker:
         boxes = torch.from_numpy(unit_boxes(tlwh, self.size))
         pairs: list[tuple[int, int]] = []
         if self.tracks and len(keep):
-            pairs = self.assign(*self.scores(self.tracks, crops, boxes))
+            pairs = self.assign(*self.scores(self.tracks, crops, boxes), self.reach(tlwh))
         self._step_all(pairs, crops, boxes, tlwh)
         taken = {d for _, d in pairs}
         out = [(self.tracks[t].track_id, tlwh[d], int(keep[d])) for t, d in pairs]
