@@ -328,16 +328,18 @@ def test_one_matcher_alone_decides_when_asked():
         del net.visual_logits, net.spatial_logits
 
 
-def test_reach_grows_with_the_seconds_lost_and_uses_the_taller_box():
+def test_reach_grows_with_the_seconds_lost_in_sizes_of_the_larger_box():
     from mcmot.tracking.learned import within_reach
 
-    last = np.array([[0.0, 0, 10, 20]])  # centre (5, 10), 20 px tall
-    boxes = np.array([[25.0, 0, 10, 20], [25.0, -10, 10, 40]])  # centres 25 px away
-    # reach 1 + 2 * t box heights: at 0.1 s, 24 px of the 20 px box, 48 px of the 40 px one
-    got = within_reach(last, np.array([0.1]), boxes, 2.0)
-    assert got.tolist() == [[False, True]]  # 24 px < 25 <= 1.2 * 40 = 48 px
-    assert within_reach(last, np.array([0.15]), boxes, 2.0).tolist() == [[True, True]]  # 26 px
-    assert within_reach(last, np.array([10.0]), boxes, 0.0).tolist() == [[False, True]]
+    last = np.array([[0.0, 0, 10, 20]])  # centre (5, 10), size 20
+    boxes = np.array(
+        [[25.0, 0, 10, 20], [25.0, -10, 10, 40], [20.0, 5, 30, 10]]
+    )  # centres 25, 25 and 30 px away; sizes 20, 40 and 30 (the width of a cut-off box)
+    # reach (0.5 + 2 t) sizes; at 0.2 s: 18 px, 36 px, 27 px
+    assert within_reach(last, np.array([0.2]), boxes, 2.0).tolist() == [[False, True, False]]
+    # at 0.4 s: 26 px, 52 px, 39 px (by heights alone, the last would be 26 px: refused)
+    assert within_reach(last, np.array([0.4]), boxes, 2.0).tolist() == [[True, True, True]]
+    assert within_reach(last, np.array([10.0]), boxes, 0.0).tolist() == [[False, False, False]]
 
 
 def test_a_lost_track_never_takes_a_detection_out_of_reach():
@@ -348,7 +350,7 @@ def test_a_lost_track_never_takes_a_detection_out_of_reach():
     net = build_cross_input(TINY)
     feats = np.zeros((1, TINY.channels), np.float32)
     here, far = np.array([[10.0, 10, 10, 30]]), np.array([[200.0, 10, 10, 30]])
-    for speed, expect in ((2.0, 2), (0.0, 1)):  # 190 px > (1 + 2 * 0.2 s) * 30 px
+    for speed, expect in ((2.0, 2), (0.0, 1)):  # 190 px > (0.5 + 2 * 0.2 s) * 30 px
         tr = LearnedTracker(LearnedConfig(model="x", max_speed=speed, fps=10.0), net, (320, 120))
         tr.update(Detections(here, np.ones(1), feats))
         tr.skip(1)

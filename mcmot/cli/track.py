@@ -212,8 +212,8 @@ MaxSpeedOpt = Annotated[
     float | None,
     typer.Option(
         "--max-speed",
-        help="learned: a track only takes a detection within 1 + this many box heights "
-        "per second since it was last seen (default: "
+        help="learned: a track only takes a detection within 0.5 + this many box sizes "
+        "(a person's height) per second since it was last seen (default: "
         f"{LearnedConfig.__dataclass_fields__['max_speed'].default}; 0 = no limit, the paper).",
     ),
 ]

@@ -255,10 +255,11 @@ class LearnedConfig:
     lags : the visual score of a track is the mean over its detections this many
         detections back (1 = the latest; the released code's 1, 2, 4, 8, 16)
     max_age_seconds : a track lost this long is dropped (1 s)
-    max_speed : how far a person can move in a second, in box heights (2): a track
+    max_speed : how far a person can move in a second, in box sizes (2): a track
         never takes a detection whose centre is farther from its last box's than
-        ``1 + max_speed * t`` box heights (the taller box's), ``t`` the seconds
-        since its last detection; 0 = no limit (the paper)
+        ``0.5 + max_speed * t`` box sizes (a box's longer side, the larger of the
+        two boxes'), ``t`` the seconds since its last detection; 0 = no limit
+        (the paper)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
     fps : frames per second; None = the scene's video rate, else 10
     """

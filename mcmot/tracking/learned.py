@@ -16,8 +16,9 @@ The softmaxes only rank candidates against each other, so with nothing else
 a lost track takes whatever detection is left, however far away. With
 ``max_speed`` (a deviation from the paper, measured in docs/tracking.md) a
 track only takes a detection within reach of its last box: centres at most
-``REACH_SLACK + max_speed * t`` box heights apart (the taller box's), ``t``
-the seconds since the track's last detection.
+``REACH_SLACK + max_speed * t`` box sizes apart (a box's longer side, a
+standing person's height; the larger of the two boxes'), ``t`` the seconds
+since the track's last detection.
 A matched track takes the detection's crop and steps its LSTM with the box;
 every other track steps it with an unseen input; every detection left starts
 a track. Every matched or new detection is output.
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
 
 #: Cost of a refused pair (above any ``1 - M``).
 REFUSED = 2.0
-#: A detection this many box heights from a track's last box is always within reach
-#: (box jitter, boxes of partly hidden people jumping between frames).
-REACH_SLACK = 1.0
+#: A detection this many box sizes from a track's last box is always within reach
+#: (box jitter, and a step between two frames at low frame rates).
+REACH_SLACK = 0.5
 
 
 def within_reach(
@@ -57,18 +58,20 @@ def within_reach(
     speed: float,
 ) -> NDArray[np.bool_]:
     """(T, D) True where a detection is within reach of a track: the centres at most
-    ``REACH_SLACK + speed * seconds`` box heights apart (the taller of the two boxes).
+    ``REACH_SLACK + speed * seconds`` box sizes apart, a box's size being its longer
+    side (a person's height; the width of a person cut by the frame's lower edge)
+    and the larger of the two boxes' counting.
 
     Parameters
     ----------
     last : (T, 4) tlwh, each track's last box
     seconds : (T,) seconds since each track's last detection
     boxes : (D, 4) tlwh, the detections
-    speed : the farthest a person moves in a second, in box heights
+    speed : the farthest a person moves in a second, in box sizes
     """
     centre = last[:, :2] + last[:, 2:] / 2
     dist = np.linalg.norm(centre[:, None] - (boxes[:, :2] + boxes[:, 2:] / 2)[None], axis=2)
-    height = np.maximum(last[:, 3:4], boxes[None, :, 3])
+    height = np.maximum(last[:, 2:].max(1)[:, None], boxes[:, 2:].max(1)[None, :])
     return dist <= (REACH_SLACK + speed * seconds)[:, None] * height
 
 
