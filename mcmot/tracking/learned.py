@@ -71,8 +71,8 @@ def within_reach(
     """
     centre = last[:, :2] + last[:, 2:] / 2
     dist = np.linalg.norm(centre[:, None] - (boxes[:, :2] + boxes[:, 2:] / 2)[None], axis=2)
-    height = np.maximum(last[:, 2:].max(1)[:, None], boxes[:, 2:].max(1)[None, :])
-    return dist <= (REACH_SLACK + speed * seconds)[:, None] * height
+    size = np.maximum(last[:, 2:].max(1)[:, None], boxes[:, 2:].max(1)[None, :])
+    return dist <= (REACH_SLACK + speed * seconds)[:, None] * size
 
 
 def _stacked(tracks: list[LearnedTrack]) -> State:
