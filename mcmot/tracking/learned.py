@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from mcmot.boxes import unit_boxes
+from mcmot.boxes import tlwh_to_xyah, unit_boxes
 from mcmot.models.cross_input import CrossInputNet, State, min_softmax
 from mcmot.timebase import DEFAULT_FPS, frames_rounded
 from mcmot.tracking.config import LearnedConfig
@@ -69,8 +69,8 @@ def within_reach(
     boxes : (D, 4) tlwh, the detections
     speed : the farthest a person moves in a second, in box sizes
     """
-    centre = last[:, :2] + last[:, 2:] / 2
-    dist = np.linalg.norm(centre[:, None] - (boxes[:, :2] + boxes[:, 2:] / 2)[None], axis=2)
+    centres, cand = tlwh_to_xyah(last)[:, :2], tlwh_to_xyah(boxes)[:, :2]
+    dist = np.linalg.norm(centres[:, None] - cand[None], axis=2)
     size = np.maximum(last[:, 2:].max(1)[:, None], boxes[:, 2:].max(1)[None, :])
     return dist <= (REACH_SLACK + speed * seconds)[:, None] * size
 
