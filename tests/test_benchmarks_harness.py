@@ -178,3 +178,20 @@ def test_an_unknown_geometry_setting_is_refused_in_one_line():
     harness.add_geometry_settings(ap)
     with pytest.raises(McmotError, match="min_persistance"):
         harness.geometry_config(ap.parse_args(["--set", "min_persistance=0.5"]))
+
+
+def test_the_retrieval_study_undoes_the_cpu_presets_choices(modules):
+    bench = modules["bench_crossview_retrieval"]
+    from mcmot.models.pretrain_config import CPU_CROSS_VIEW, PRESETS, PretrainConfig
+
+    cpu = bench.variant_config("cpu", 8.0, 3)
+    assert (cpu.boxes, cpu.teacher, cpu.minutes, cpu.seed) == ("gt", "none", 8.0, 3)
+    paper = bench.variant_config("paper", 8.0, 3)
+    for key in CPU_CROSS_VIEW:  # every choice of the preset undone, nothing else
+        assert getattr(paper, key) == getattr(PretrainConfig(), key) != getattr(cpu, key)
+    for name, (_, changes) in bench.VARIANTS.items():
+        cfg = bench.variant_config(name, 8.0, 3)
+        differ = {k for k in CPU_CROSS_VIEW if getattr(cfg, k) != getattr(PRESETS["cpu"], k)}
+        assert differ == set(changes)
+    assert bench.run_dir(Path("w"), "cpu", 1) == Path("w/run-seed1")
+    assert bench.run_dir(Path("w"), "nmi", 1) == Path("w/run-nmi-seed1")
