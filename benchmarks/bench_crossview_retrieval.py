@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -263,6 +264,20 @@ def pretrain_runs(args: argparse.Namespace, train: Path) -> list[tuple[str, int,
     return runs
 
 
+def trained(res: object) -> str:
+    """Steps, time and last losses of a run, from its log (a reused run trained earlier)."""
+    log = [
+        json.loads(line)
+        for line in (Path(res.checkpoint).parent / "log.jsonl").read_text().splitlines()
+    ]
+    losses = {k: v for k, v in log[-1].items() if k in ("recon", "nmi", "distill", "loss")}
+    return (
+        f"{res.step}/{res.total_steps} steps ({res.epoch:.1f} epochs) logged over "
+        f"{log[-1]['time'] - log[0]['time']:.0f}s, last losses "
+        + ", ".join(f"{k} {v:.3f}" for k, v in losses.items())
+    )
+
+
 def encoder_readouts(checkpoint: Path) -> dict[str, Readout]:
     return {p: encoder_readout(checkpoint, p) for p in ("max", "mean")}
 
@@ -373,12 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         f"rendered in {t_scenes:.0f}s"
     )
     for name, seed, res in runs:
-        print(
-            f"pretrain seed {seed}: {VARIANTS[name][0]}, teacher none, "
-            f"{res.step}/{res.total_steps} steps "
-            f"({res.epoch:.1f} epochs) in {res.seconds:.0f}s, final losses "
-            + ", ".join(f"{k} {v:.3f}" for k, v in res.losses.items() if k != "lr")
-        )
+        print(f"pretrain seed {seed}: {VARIANTS[name][0]}, teacher none, " + trained(res))
     results = Results(args.json)
     results.table(
         "development scenes (choose the read-out; * = chosen)",
