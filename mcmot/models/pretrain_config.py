@@ -83,11 +83,13 @@ class PretrainConfig(CalibFreeConfig):
 
 #: Named presets: ``cpu`` (a small ViT for 2 CPU cores) and ``paper`` (Appendix D).
 #: What the ``cpu`` preset changes in the paper's method, so that f_a learns to match
-#: people across cameras within a CPU budget (measured in docs/method.md: 20 minutes
-#: on one core gave held-out cross-view top-1 0.70 / 0.71 with these, 0.42 without):
-#: a leak-free cross-view read-out chosen by standardised cosines of max-pooled f_a
-#: (the inference pooling), half the detections reconstructed from the other views
-#: alone, raw-pixel targets, and no NMI term (it pushed identity out of f_a).
+#: people across cameras within a CPU budget: a leak-free cross-view read-out chosen
+#: by standardised cosines of max-pooled f_a (the inference pooling), half the
+#: detections reconstructed from the other views alone, raw-pixel targets, and no NMI
+#: term. Measured on development scenes with rows in random order (docs/method.md,
+#: 8 minutes on one core): held-out cross-view top-1 0.48 with these, 0.26 with
+#: none of them; the drop and leaving out NMI carry it, the strict read-out is not
+#: shown to help.
 CPU_CROSS_VIEW: dict[str, Any] = {
     "cross_strict": True,
     "cross_match": "cosine_z",
