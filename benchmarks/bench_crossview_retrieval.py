@@ -252,9 +252,7 @@ def variant_config(name: str, minutes: float, seed: int) -> PretrainConfig:
 def pretrain_runs(args: argparse.Namespace, train: Path) -> list[tuple[str, int, object]]:
     """(variant, seed, result) of every pretraining run, in the order asked."""
     runs = []
-    for name in args.variants.split(","):
-        if name not in VARIANTS:
-            raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    for name in args.variants:
         for seed in seeds_of(args.seeds):
             res = run_pretrain(
                 [train], run_dir(args.work, name, seed), variant_config(name, args.minutes, seed),
@@ -301,6 +299,17 @@ def variant_table(results: Results, runs: list, dev_rows: list, held_rows: list)
     results.table("variants (mean and spread over seeds; * = chosen on development)", rows)
 
 
+def variant_names(text: str) -> list[str]:
+    """``--variants``: names of :data:`VARIANTS`, comma-separated."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {unknown[0] if unknown else text!r}; known: {', '.join(VARIANTS)}"
+        )
+    return names
+
+
 def seeds_of(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s.strip()]
 
@@ -310,7 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining budget per seed")
     ap.add_argument("--seeds", default="0,1", help="pretraining seeds")
     ap.add_argument(
-        "--variants", default="cpu,paper", help=f"training variants ({', '.join(VARIANTS)})"
+        "--variants",
+        type=variant_names,
+        default="cpu,paper",
+        help=f"training variants ({', '.join(VARIANTS)})",
     )
     ap.add_argument("--work", type=Path, default=Path("/tmp/mcmot-xview"))
     ap.add_argument("--cameras", type=int, default=3)

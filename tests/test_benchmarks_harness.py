@@ -195,3 +195,11 @@ def test_the_retrieval_study_undoes_the_cpu_presets_choices(modules):
         assert differ == set(changes)
     assert bench.run_dir(Path("w"), "cpu", 1) == Path("w/run-seed1")
     assert bench.run_dir(Path("w"), "nmi", 1) == Path("w/run-nmi-seed1")
+
+
+def test_the_retrieval_study_refuses_an_unknown_variant_before_anything_runs(modules, capsys):
+    ap = modules["bench_crossview_retrieval"].build_parser()
+    assert ap.parse_args([]).variants == ["cpu", "paper"]
+    with pytest.raises(SystemExit):
+        ap.parse_args(["--variants", "cpu,bogus"])
+    assert "unknown variant 'bogus'" in capsys.readouterr().err
