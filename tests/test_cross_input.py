@@ -259,7 +259,7 @@ def test_the_commands_train_and_track(scene, tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
-    assert params["max_speed"] == 2.0
+    assert params["max_speed"] == 2.0 and params["exit_seconds"] == 0.3
     ckpt = str(run / "checkpoint.pt")
     res = runner.invoke(
         app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--max-speed", "0",
@@ -273,6 +273,11 @@ def test_the_commands_train_and_track(scene, tmp_path):
               "--overwrite"],
     )  # fmt: skip
     assert slow.exit_code == 1 and "--max-speed must be 0 or more" in slow.output
+    gone = runner.invoke(
+        app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--exit-seconds",
+              "-0.1", "--overwrite"],
+    )  # fmt: skip
+    assert gone.exit_code == 1 and "--exit-seconds must be 0 or more" in gone.output
     bad = runner.invoke(app, ["track", str(scene), "--tracker", "learned", "--overwrite"])
     assert bad.exit_code == 1 and "needs --model" in bad.output
     wrong = runner.invoke(
@@ -356,6 +361,39 @@ def test_a_lost_track_never_takes_a_detection_out_of_reach():
         tr.skip(1)
         _fixed_scores(net, torch.tensor([[5.0]]), torch.tensor([[5.0]]))
         assert [tid for tid, _, _ in tr.update(Detections(far, np.ones(1), feats))] == [expect]
+        del net.visual_logits, net.spatial_logits
+
+
+def test_a_box_touches_the_border_within_three_percent_of_the_shorter_side():
+    from mcmot.tracking.learned import at_border
+
+    boxes = np.array(
+        [[3.0, 50, 10, 30], [5.0, 50, 10, 30], [300.0, 50, 16.5, 30], [300.0, 50, 16.0, 30],
+         [100.0, 10, 10, 107], [100.0, 10, 10, 100], [100.0, 3.5, 10, 30]]
+    )  # fmt: skip
+    # a 320x120 frame: within 3.6 px of an edge
+    assert at_border(boxes, (320, 120)).tolist() == [True, False, True, False, True, False, True]
+
+
+def test_a_track_lost_at_the_border_has_left_after_exit_seconds():
+    from mcmot.tracking.config import LearnedConfig
+    from mcmot.tracking.learned import LearnedTracker
+    from mcmot.tracking.tracker import Detections
+
+    net = build_cross_input(TINY)
+    feats = np.zeros((1, TINY.channels), np.float32)
+    edge, inside = np.array([[2.0, 10, 10, 30]]), np.array([[100.0, 10, 10, 30]])
+    cases = [  # (box, exit_seconds, frames skipped, same track): lost 0.2 s or 0.4 s
+        (edge, 0.3, 1, True), (edge, 0.3, 3, False), (edge, 0.0, 3, True), (inside, 0.3, 3, True)
+    ]  # fmt: skip
+    for box, exit_after, skipped, same in cases:
+        cfg = LearnedConfig(model="x", max_speed=0, exit_seconds=exit_after, fps=10.0)
+        tr = LearnedTracker(cfg, net, (320, 120))
+        tr.update(Detections(box, np.ones(1), feats))
+        tr.skip(skipped)
+        _fixed_scores(net, torch.tensor([[5.0]]), torch.tensor([[5.0]]))
+        got = [tid for tid, _, _ in tr.update(Detections(box, np.ones(1), feats))]
+        assert got == ([1] if same else [2]), (box, exit_after, skipped)
         del net.visual_logits, net.spatial_logits
 
 

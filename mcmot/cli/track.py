@@ -217,6 +217,15 @@ MaxSpeedOpt = Annotated[
         f"{LearnedConfig.__dataclass_fields__['max_speed'].default}; 0 = no limit, the paper).",
     ),
 ]
+ExitSecondsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--exit-seconds",
+        help="learned: a track last seen at the frame's border and missed longer than "
+        "this has left the view and takes no detection (default: "
+        f"{LearnedConfig.__dataclass_fields__['exit_seconds'].default}; 0 = never, the paper).",
+    ),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -253,6 +262,7 @@ def track_cmd(
     box_cost: BoxCostOpt = None,
     min_logit: MinLogitOpt = None,
     max_speed: MaxSpeedOpt = None,
+    exit_seconds: ExitSecondsOpt = None,
     model: ModelOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,

@@ -260,6 +260,10 @@ class LearnedConfig:
         ``0.5 + max_speed * t`` box sizes (a box's longer side, the larger of the
         two boxes'), ``t`` the seconds since its last detection; 0 = no limit
         (the paper)
+    exit_seconds : a track whose last box touches the frame's border (within 3% of
+        the image's shorter side) and that has been missed for more than this many
+        seconds has left the view: it takes no detection any more (0.3); 0 = never
+        (the paper)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
     fps : frames per second; None = the scene's video rate, else 10
     """
@@ -270,6 +274,7 @@ class LearnedConfig:
     lags: tuple[int, ...] = (1, 2, 4, 8, 16)
     max_age_seconds: float = 1.0
     max_speed: float = 2.0
+    exit_seconds: float = 0.3
     min_confidence: float = 0.3
     fps: float | None = None
 
@@ -288,6 +293,7 @@ class LearnedConfig:
             ("matchers", self.matchers in MATCHERS, " or ".join(MATCHERS)),
             ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
             ("max_speed", self.max_speed >= 0, "0 or more"),
+            ("exit_seconds", self.exit_seconds >= 0, "0 or more"),
             ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
         ]:
             if not ok:

@@ -18,7 +18,11 @@ a lost track takes whatever detection is left, however far away. With
 track only takes a detection within reach of its last box: centres at most
 ``REACH_SLACK + max_speed * t`` box sizes apart (a box's longer side, a
 standing person's height; the larger of the two boxes'), ``t`` the seconds
-since the track's last detection.
+since the track's last detection. With ``exit_seconds`` (also a deviation,
+measured there) a track last seen touching the frame's border that has been
+missed for longer than that has left the view and takes no detection: the
+learned "exited" column alone let such tracks take a newcomer entering where
+they left.
 A matched track takes the detection's crop and steps its LSTM with the box;
 every other track steps it with an unseen input; every detection left starts
 a track. Every matched or new detection is output.
@@ -49,6 +53,9 @@ REFUSED = 2.0
 #: A detection this many box sizes from a track's last box is always within reach
 #: (box jitter, and a step between two frames at low frame rates).
 REACH_SLACK = 0.5
+#: A box this close to the frame's border, as a share of the image's shorter side,
+#: touches it (detectors stop a few pixels short of the edge).
+BORDER_MARGIN = 0.03
 
 
 def within_reach(
@@ -73,6 +80,14 @@ def within_reach(
     dist = np.linalg.norm(centres[:, None] - cand[None], axis=2)
     size = np.maximum(last[:, 2:].max(1)[:, None], boxes[:, 2:].max(1)[None, :])
     return dist <= (REACH_SLACK + speed * seconds)[:, None] * size
+
+
+def at_border(tlwh: NDArray[np.float64], size: tuple[int, int]) -> NDArray[np.bool_]:
+    """(N,) whether each box (N, 4) tlwh touches the border of a ``size`` (width,
+    height) frame, within :data:`BORDER_MARGIN` of its shorter side."""
+    (w, h), m = size, BORDER_MARGIN * min(size)
+    x, y = tlwh[:, 0], tlwh[:, 1]
+    return (x <= m) | (y <= m) | (x + tlwh[:, 2] >= w - m) | (y + tlwh[:, 3] >= h - m)
 
 
 def _stacked(tracks: list[LearnedTrack]) -> State:
@@ -153,12 +168,20 @@ class LearnedTracker:
         return min_cost_matching(cost, 1.0)[0]
 
     def reach(self, tlwh: NDArray[np.float64]) -> NDArray[np.bool_] | None:
-        """(T, D) which detections each live track can reach (None: ``max_speed`` 0, no limit)."""
-        if not self.cfg.max_speed:
+        """(T, D) which detections each live track may take: within reach
+        (``max_speed``) and not gone through the border (``exit_seconds``); None
+        when neither limit is on."""
+        speed, exit_after = self.cfg.max_speed, self.cfg.exit_seconds
+        if not (speed or exit_after):
             return None
         last = np.stack([t.tlwh for t in self.tracks])
-        gap = np.array([self.frame_count - t.last_seen for t in self.tracks], np.float64)
-        return within_reach(last, gap / self.fps, tlwh, self.cfg.max_speed)
+        seconds = np.array([self.frame_count - t.last_seen for t in self.tracks]) / self.fps
+        allowed = np.ones((len(last), len(tlwh)), bool)
+        if speed:
+            allowed = within_reach(last, seconds, tlwh, speed)
+        if exit_after:
+            allowed[at_border(last, self.size) & (seconds > exit_after)] = False
+        return allowed
 
     @torch.no_grad()
     def update(self, detections: Detections) -> list[tuple[int, NDArray[np.float64], int]]:
