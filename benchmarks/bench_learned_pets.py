@@ -12,8 +12,9 @@ Protocol (no labels are used for training or for choosing anything):
   for ``--minutes`` per seed (one core), then ``track --tracker learned`` on
   the test half, with the gate ``min_logit`` (none, -2 or 0) and maximum age
   (1 or 3 s) that scored the best IDF1 on the train half; also its halves
-  alone (``matchers`` visual, spatial), without the reach limit
-  (``max_speed`` 0, the paper's inference) and, for ``--plain-seeds``, the
+  alone (``matchers`` visual, spatial), without the exit rule
+  (``exit_seconds`` 0), without both limits (``max_speed`` and
+  ``exit_seconds`` 0, the paper's inference) and, for ``--plain-seeds``, the
   paper's plain concatenation of a pair's features (``pair_features`` off).
 - **Peers on the same rows**: mcmot DeepSORT motion only and with CalibFree
   f_s (the ``cpu`` preset trained on the train half per seed, no teacher),
@@ -107,10 +108,10 @@ class Half:
 
 
 def tuned_learned(
-    ckpt: Path, train: Half, test: Half, matchers: str, max_speed: float
+    ckpt: Path, train: Half, test: Half, matchers: str, limits: dict[str, float]
 ) -> tuple[Callable[[], MotTable], object]:
     """The learned tracker on ``test`` with the gate and maximum age that scored the best
-    IDF1 on ``train``."""
+    IDF1 on ``train``; ``limits`` overrides ``LearnedConfig`` fields (the paper's: 0)."""
     cfgs = [
         LearnedConfig(
             model=str(ckpt),
@@ -118,7 +119,7 @@ def tuned_learned(
             matchers=matchers,
             min_logit=g,
             max_age_seconds=age,
-            max_speed=max_speed,
+            **limits,
         )
         for g in GATES
         for age in AGES
@@ -137,18 +138,19 @@ def trackers(
     deep = TrackerConfig(fps=FPS)
     runs: dict[str, list[Callable[[], MotTable]]] = {}
     gates: dict[str, list[object]] = {}
-    speed = LearnedConfig(model="-").max_speed
-    rows = [
-        ("learned tracker", "pairs", "both", speed),
-        ("visual half only", "pairs", "visual", speed),
-        ("spatial half only", "pairs", "spatial", speed),
-        ("learned tracker, no reach limit (the paper)", "pairs", "both", 0.0),
-        ("learned tracker, the paper's plain concatenation", "plain", "both", speed),
+    paper = {"max_speed": 0.0, "exit_seconds": 0.0}
+    rows: list[tuple[str, str, str, dict[str, float]]] = [
+        ("learned tracker", "pairs", "both", {}),
+        ("visual half only", "pairs", "visual", {}),
+        ("spatial half only", "pairs", "spatial", {}),
+        ("learned tracker, no exit rule", "pairs", "both", {"exit_seconds": 0.0}),
+        ("learned tracker, no reach limit or exit rule (the paper)", "pairs", "both", paper),
+        ("learned tracker, the paper's plain concatenation", "plain", "both", {}),
     ]
-    for label, variant, use, limit in rows:
+    for label, variant, use, limits in rows:
         if not learned[variant]:  # e.g. --plain-seeds ""
             continue
-        picked = [tuned_learned(c, train, test, use, limit) for c in learned[variant]]
+        picked = [tuned_learned(c, train, test, use, limits) for c in learned[variant]]
         runs[label], gates[label] = [p[0] for p in picked], [p[1] for p in picked]
     det, n = test.det, test.n
     fs = [
