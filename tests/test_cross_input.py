@@ -375,7 +375,7 @@ def test_a_box_touches_the_border_within_three_percent_of_the_shorter_side():
     assert at_border(boxes, (320, 120)).tolist() == [True, False, True, False, True, False, True]
 
 
-def test_a_track_lost_at_the_border_has_left_after_exit_seconds():
+def test_after_exit_seconds_a_lost_track_is_not_matched_across_the_border():
     from mcmot.tracking.config import LearnedConfig
     from mcmot.tracking.learned import LearnedTracker
     from mcmot.tracking.tracker import Detections
@@ -383,17 +383,22 @@ def test_a_track_lost_at_the_border_has_left_after_exit_seconds():
     net = build_cross_input(TINY)
     feats = np.zeros((1, TINY.channels), np.float32)
     edge, inside = np.array([[2.0, 10, 10, 30]]), np.array([[100.0, 10, 10, 30]])
-    cases = [  # (box, exit_seconds, frames skipped, same track): lost 0.2 s or 0.4 s
-        (edge, 0.3, 1, True), (edge, 0.3, 3, False), (edge, 0.0, 3, True), (inside, 0.3, 3, True)
+    cases = [  # (last box, next box, exit_seconds, frames skipped, same track)
+        (edge, edge, 0.3, 1, True),  # lost 0.2 s: still there
+        (edge, edge, 0.3, 3, False),  # lost 0.4 s at the border: it left
+        (edge, edge, 0.0, 3, True),  # the paper: never
+        (inside, inside, 0.3, 3, True),  # occluded inside the frame
+        (inside, edge, 0.3, 3, False),  # someone entering, not the lost track
+        (inside, edge, 0.3, 1, True),
     ]  # fmt: skip
-    for box, exit_after, skipped, same in cases:
+    for last, box, exit_after, skipped, same in cases:
         cfg = LearnedConfig(model="x", max_speed=0, exit_seconds=exit_after, fps=10.0)
         tr = LearnedTracker(cfg, net, (320, 120))
-        tr.update(Detections(box, np.ones(1), feats))
+        tr.update(Detections(last, np.ones(1), feats))
         tr.skip(skipped)
         _fixed_scores(net, torch.tensor([[5.0]]), torch.tensor([[5.0]]))
         got = [tid for tid, _, _ in tr.update(Detections(box, np.ones(1), feats))]
-        assert got == ([1] if same else [2]), (box, exit_after, skipped)
+        assert got == ([1] if same else [2]), (last, box, exit_after, skipped)
         del net.visual_logits, net.spatial_logits
 
 

@@ -221,8 +221,8 @@ ExitSecondsOpt = Annotated[
     float | None,
     typer.Option(
         "--exit-seconds",
-        help="learned: a track last seen at the frame's border and missed longer than "
-        "this has left the view and takes no detection (default: "
+        help="learned: a track missed longer than this is not matched across the frame's "
+        "border: last seen there it has left, and a detection there is a newcomer (default: "
         f"{LearnedConfig.__dataclass_fields__['exit_seconds'].default}; 0 = never, the paper).",
     ),
 ]

@@ -260,10 +260,11 @@ class LearnedConfig:
         ``0.5 + max_speed * t`` box sizes (a box's longer side, the larger of the
         two boxes'), ``t`` the seconds since its last detection; 0 = no limit
         (the paper)
-    exit_seconds : a track whose last box touches the frame's border (within 3% of
-        the image's shorter side) and that has been missed for more than this many
-        seconds has left the view: it takes no detection any more (0.3); 0 = never
-        (the paper)
+    exit_seconds : a track missed for more than this many seconds is no longer
+        matched across the frame's border (within 3% of the image's shorter side):
+        if its last box touches the border it has left the view and takes no
+        detection, and a detection touching the border is someone entering, not
+        it (0.3); 0 = never (the paper)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
     fps : frames per second; None = the scene's video rate, else 10
     """

@@ -19,10 +19,10 @@ track only takes a detection within reach of its last box: centres at most
 ``REACH_SLACK + max_speed * t`` box sizes apart (a box's longer side, a
 standing person's height; the larger of the two boxes'), ``t`` the seconds
 since the track's last detection. With ``exit_seconds`` (also a deviation,
-measured there) a track last seen touching the frame's border that has been
-missed for longer than that has left the view and takes no detection: the
-learned "exited" column alone let such tracks take a newcomer entering where
-they left.
+measured there) a track missed for longer than that is no longer matched
+across the frame's border: last seen touching it, it has left the view and
+takes no detection; a detection touching it is someone entering. The
+learned "exited" column alone let lost tracks take newcomers at the edge.
 A matched track takes the detection's crop and steps its LSTM with the box;
 every other track steps it with an unseen input; every detection left starts
 a track. Every matched or new detection is output.
@@ -169,8 +169,8 @@ class LearnedTracker:
 
     def reach(self, tlwh: NDArray[np.float64]) -> NDArray[np.bool_] | None:
         """(T, D) which detections each live track may take: within reach
-        (``max_speed``) and not gone through the border (``exit_seconds``); None
-        when neither limit is on."""
+        (``max_speed``) and not across the border (``exit_seconds``); None when
+        neither limit is on."""
         speed, exit_after = self.cfg.max_speed, self.cfg.exit_seconds
         if not (speed or exit_after):
             return None
@@ -180,7 +180,9 @@ class LearnedTracker:
         if speed:
             allowed = within_reach(last, seconds, tlwh, speed)
         if exit_after:
-            allowed[at_border(last, self.size) & (seconds > exit_after)] = False
+            lost = seconds > exit_after
+            allowed[lost & at_border(last, self.size)] = False  # it left through the border
+            allowed[np.outer(lost, at_border(tlwh, self.size))] = False  # someone entering
         return allowed
 
     @torch.no_grad()
