@@ -129,3 +129,15 @@ def unit_boxes(tlwh: NDArray, size: tuple[int, int]) -> NDArray[np.float32]:
     w, h = size
     centre = b[:, :2] + b[:, 2:] / 2.0
     return (np.column_stack([centre, b[:, 2:]]) / np.array([w, h, w, h])).astype(np.float32)
+
+
+def near_border(
+    tlwh: NDArray[np.float64], size: tuple[float, float], margin: float, *, top: bool = True
+) -> NDArray[np.bool_]:
+    """(N,) True where a tlwh box (N, 4) lies within ``margin`` pixels of the left,
+    right or bottom border of a ``size`` (width, height) image, or of its top with
+    ``top``."""
+    w, h = size
+    x, y = tlwh[:, 0], tlwh[:, 1]
+    near = (x <= margin) | (x + tlwh[:, 2] >= w - margin) | (y + tlwh[:, 3] >= h - margin)
+    return near | (y <= margin) if top else near

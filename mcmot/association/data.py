@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.boxes import iou_matrix
+from mcmot.boxes import iou_matrix, near_border
 from mcmot.motio import MotTable
 
 
@@ -97,13 +97,8 @@ def truncated_mask(
     boxes: NDArray[np.float64], size: tuple[float, float], margin: float
 ) -> NDArray[np.bool_]:
     """(N,) True where a tlwh box lies within ``margin`` pixels of the left, right
-    or bottom image border (those edges move the foot point)."""
-    w, h = size
-    return (
-        (boxes[:, 0] <= margin)
-        | (boxes[:, 0] + boxes[:, 2] >= w - margin)
-        | (boxes[:, 1] + boxes[:, 3] >= h - margin)
-    )
+    or bottom image border (those edges move the foot point; the top does not)."""
+    return near_border(boxes, size, margin, top=False)
 
 
 def make_obs(

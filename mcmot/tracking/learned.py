@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from mcmot.boxes import tlwh_to_xyah, unit_boxes
+from mcmot.boxes import near_border, tlwh_to_xyah, unit_boxes
 from mcmot.models.cross_input import CrossInputNet, State, min_softmax
 from mcmot.timebase import DEFAULT_FPS, frames_rounded
 from mcmot.tracking.config import LearnedConfig
@@ -85,9 +85,7 @@ def within_reach(
 def at_border(tlwh: NDArray[np.float64], size: tuple[int, int]) -> NDArray[np.bool_]:
     """(N,) whether each box (N, 4) tlwh touches the border of a ``size`` (width,
     height) frame, within :data:`BORDER_MARGIN` of its shorter side."""
-    (w, h), m = size, BORDER_MARGIN * min(size)
-    x, y = tlwh[:, 0], tlwh[:, 1]
-    return (x <= m) | (y <= m) | (x + tlwh[:, 2] >= w - m) | (y + tlwh[:, 3] >= h - m)
+    return near_border(tlwh, size, BORDER_MARGIN * min(size))
 
 
 def _stacked(tracks: list[LearnedTrack]) -> State:
@@ -176,9 +174,10 @@ class LearnedTracker:
             return None
         last = np.stack([t.tlwh for t in self.tracks])
         seconds = np.array([self.frame_count - t.last_seen for t in self.tracks]) / self.fps
-        allowed = np.ones((len(last), len(tlwh)), bool)
         if speed:
             allowed = within_reach(last, seconds, tlwh, speed)
+        else:
+            allowed = np.ones((len(last), len(tlwh)), bool)
         if exit_after:
             lost = seconds > exit_after
             allowed[lost & at_border(last, self.size)] = False  # it left through the border
