@@ -260,16 +260,14 @@ def test_the_commands_train_and_track(scene, tmp_path):
     assert res.exit_code == 0, res.output
     params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
     assert params["max_speed"] == 2.0 and params["exit_seconds"] == 0.3
-    assert params["recent_first"] is True and params["low_confidence"] == 0.1
     ckpt = str(run / "checkpoint.pt")
     res = runner.invoke(
         app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--max-speed", "0",
-              "--one-assignment", "--low-confidence", "0.3", "--overwrite"],
+              "--overwrite"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     params = json.loads((scene / "provenance" / "track.json").read_text())["params"]
-    assert params["max_speed"] == 0.0 and params["recent_first"] is False
-    assert params["low_confidence"] == 0.3
+    assert params["max_speed"] == 0.0
     slow = runner.invoke(
         app, ["track", str(scene), "--tracker", "learned", "--model", ckpt, "--max-speed", "-1",
               "--overwrite"],
@@ -401,56 +399,6 @@ def test_after_exit_seconds_a_lost_track_is_not_matched_across_the_border():
         _fixed_scores(net, torch.tensor([[5.0]]), torch.tensor([[5.0]]))
         got = [tid for tid, _, _ in tr.update(Detections(box, np.ones(1), feats))]
         assert got == ([1] if same else [2]), (last, box, exit_after, skipped)
-        del net.visual_logits, net.spatial_logits
-
-
-def test_tracks_seen_in_the_previous_frame_pick_first():
-    from mcmot.tracking.config import LearnedConfig
-    from mcmot.tracking.learned import LearnedTracker
-    from mcmot.tracking.tracker import Detections
-
-    net = build_cross_input(TINY)
-    feats = np.zeros((2, TINY.channels), np.float32)
-    two = Detections(np.array([[10.0, 10, 10, 30], [100, 10, 10, 30]]), np.ones(2), feats)
-    one = Detections(np.array([[12.0, 10, 10, 30]]), np.ones(1), feats[:1])
-    for recent_first, expect in ((True, [1]), (False, [2])):
-        cfg = LearnedConfig(model="x", lags=(1,), max_speed=0, recent_first=recent_first)
-        tr = LearnedTracker(cfg, net, (320, 120))
-        tr.update(two)  # tracks 1 and 2
-        _fixed_scores(net, torch.tensor([[5.0], [-5.0]]), torch.tensor([[5.0], [-5.0]]))
-        assert [tid for tid, _, _ in tr.update(one)] == [1]  # track 2 is lost
-        # the matrices now favour the lost track 2; track 1 was seen in the previous frame
-        _fixed_scores(net, torch.tensor([[-1.0], [5.0]]), torch.tensor([[-1.0], [5.0]]))
-        assert [tid for tid, _, _ in tr.update(one)] == expect
-        del net.visual_logits, net.spatial_logits
-
-
-def test_a_low_scoring_detection_only_continues_a_track_seen_in_the_previous_frame():
-    from mcmot.tracking.config import LearnedConfig
-    from mcmot.tracking.learned import LearnedTracker
-    from mcmot.tracking.tracker import Detections
-
-    net = build_cross_input(TINY)
-    feats = np.zeros((1, TINY.channels), np.float32)
-    box = np.array([[10.0, 10, 10, 30]])
-    sure, faint = Detections(box, np.ones(1), feats), Detections(box, np.full(1, 0.2), feats)
-    sure_score, weak_score = torch.tensor([[5.0]]), torch.tensor([[-5.0]])
-    cases = [  # (low_confidence, frames skipped, scores, rows written for the faint box)
-        (0.1, 0, sure_score, [(1, 0)]),  # continues track 1
-        (None, 0, sure_score, []),  # the stage is off: ignored
-        (0.3, 0, sure_score, []),  # at min_confidence: off
-        (0.1, 1, sure_score, []),  # track 1 was lost: a faint box does not take it
-        (0.1, 0, weak_score, []),  # M below 0.2: refused
-    ]  # fmt: skip
-    for low, skipped, score, expect in cases:
-        cfg = LearnedConfig(model="x", lags=(1,), max_speed=0, low_confidence=low, fps=10.0)
-        tr = LearnedTracker(cfg, net, (320, 120))
-        tr.update(sure)
-        tr.skip(skipped)
-        _fixed_scores(net, score, score)
-        got = [(tid, idx) for tid, _, idx in tr.update(faint)]
-        assert got == expect, (low, skipped, score)
-        assert len(tr.tracks) == 1  # a faint box never starts a track
         del net.visual_logits, net.spatial_logits
 
 

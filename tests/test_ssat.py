@@ -172,7 +172,6 @@ def test_track_with_ssat_writes_one_track_per_person(tmp_path):
     [
         (["--tracker", "ssat", "--max-cosine-distance", "0.3"], "--max-cosine-distance: not an"),
         (["--tau1", "0.3"], "--tau1: not an option of --tracker deepsort"),
-        (["--one-assignment"], "--recent-first: not an option of --tracker deepsort"),
         (["--tracker", "ssat", "--ema", "0"], "--ema must be above 0"),
     ],
 )

@@ -108,10 +108,8 @@ LowConfidenceOpt = Annotated[
     typer.Option(
         "--low-confidence",
         help="BYTE's second stage: detections scoring from this up to --min-confidence "
-        "may continue a track seen in the previous frame, never start one (deepsort: by "
-        "IoU, default off; learned: by its matrices, default "
-        f"{LearnedConfig.__dataclass_fields__['low_confidence'].default}, and a value at "
-        "or above --min-confidence turns it off).",
+        "may continue a track seen in the previous frame (IoU), never start one "
+        "(default off).",
     ),
 ]
 EmitTentativeOpt = Annotated[
@@ -228,14 +226,6 @@ ExitSecondsOpt = Annotated[
         f"{LearnedConfig.__dataclass_fields__['exit_seconds'].default}; 0 = never, the paper).",
     ),
 ]
-RecentFirstOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--recent-first/--one-assignment",
-        help="learned: tracks seen in the previous frame pick their detections first, "
-        "lost ones share the rest (default), or one assignment over all tracks (the paper).",
-    ),
-]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -273,7 +263,6 @@ def track_cmd(
     min_logit: MinLogitOpt = None,
     max_speed: MaxSpeedOpt = None,
     exit_seconds: ExitSecondsOpt = None,
-    recent_first: RecentFirstOpt = None,
     model: ModelOpt = None,
     cameras: CamerasOpt = None,
     overwrite: OverwriteOpt = False,

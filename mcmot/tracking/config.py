@@ -265,15 +265,7 @@ class LearnedConfig:
         if its last box touches the border it has left the view and takes no
         detection, and a detection touching the border is someone entering, not
         it (0.3); 0 = never (the paper)
-    recent_first : the tracks seen in the previous frame pick their detections
-        first and the lost ones share what is left (True), as DeepSORT's cascade
-        and BYTE order them; False = one assignment over all tracks (the paper)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
-    low_confidence : None (off) or a score below ``min_confidence`` (0.1, BYTE's):
-        detections scoring in ``[low_confidence, min_confidence)`` get BYTE's second
-        stage: they may continue a track seen in the previous frame and left
-        unmatched, where ``M`` gives the pair at least 0.2, and never start a track
-        (at or above ``min_confidence``: no such detections)
     fps : frames per second; None = the scene's video rate, else 10
     """
 
@@ -284,9 +276,7 @@ class LearnedConfig:
     max_age_seconds: float = 1.0
     max_speed: float = 2.0
     exit_seconds: float = 0.3
-    recent_first: bool = True
     min_confidence: float = 0.3
-    low_confidence: float | None = 0.1
     fps: float | None = None
 
     def __post_init__(self) -> None:
@@ -306,11 +296,6 @@ class LearnedConfig:
             ("max_speed", self.max_speed >= 0, "0 or more"),
             ("exit_seconds", self.exit_seconds >= 0, "0 or more"),
             ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
-            (
-                "low_confidence",
-                self.low_confidence is None or 0 <= self.low_confidence <= 1,
-                "0 to 1",
-            ),
         ]:
             if not ok:
                 flag = name.replace("_", "-")

@@ -23,17 +23,9 @@ measured there) a track missed for longer than that is no longer matched
 across the frame's border: last seen touching it, it has left the view and
 takes no detection; a detection touching it is someone entering. The
 learned "exited" column alone let lost tracks take newcomers at the edge.
-Two more departures order the assignment (``recent_first``): the tracks seen
-in the previous frame pick first, on their rows of ``1 - M``, and the lost
-ones share what is left, as DeepSORT's cascade and BYTE do; and
-(``low_confidence``) detections scoring below ``min_confidence`` but at least
-``low_confidence`` may continue a track seen in the previous frame and left
-unmatched, where ``M`` (of those tracks against those detections) gives the
-pair at least :data:`LOW_MIN_MATCH`, as BYTE's second stage; they never start
-a track.
 A matched track takes the detection's crop and steps its LSTM with the box;
-every other track steps it with an unseen input; every confident detection
-left starts a track. Every matched or new detection is output.
+every other track steps it with an unseen input; every detection left starts
+a track. Every matched or new detection is output.
 The detections' crop features come with them (``Detections.features``: the
 CNN's output, mcmot.stages.track computes them from the video).
 """
@@ -61,9 +53,6 @@ REFUSED = 2.0
 #: A detection this many box sizes from a track's last box is always within reach
 #: (box jitter, and a step between two frames at low frame rates).
 REACH_SLACK = 0.5
-#: BYTE's second stage: a low-scoring detection continues a track only where the
-#: transition matrix ``M`` gives the pair at least this much.
-LOW_MIN_MATCH = 0.2
 #: A box this close to the frame's border, as a share of the image's shorter side,
 #: touches it (detectors stop a few pixels short of the edge).
 BORDER_MARGIN = 0.03
@@ -117,43 +106,6 @@ class LearnedTrack:
     hits: int = field(default=1)
 
 
-@dataclass
-class Candidates:
-    """One frame's detections the tracker may use, in their kept order.
-
-    ``rows`` (K,) index the frame's detections; ``high`` (K,) marks those scoring at
-    least ``min_confidence`` (the rest score at least ``low_confidence``); ``tlwh``
-    (K, 4), ``crops`` (K, C) crop features, ``boxes`` (K, 4) boxes over the frame;
-    ``taken`` (T,) the live tracks matched so far.
-    """
-
-    rows: NDArray[np.int64]
-    high: NDArray[np.bool_]
-    tlwh: NDArray[np.float64]
-    crops: torch.Tensor
-    boxes: torch.Tensor
-    taken: NDArray[np.bool_]
-
-    @classmethod
-    def of(
-        cls, detections: Detections, cfg: LearnedConfig, size: tuple[int, int], tracks: int
-    ) -> Candidates:
-        scores = np.asarray(detections.scores, np.float64)
-        low = cfg.min_confidence if cfg.low_confidence is None else cfg.low_confidence
-        floor = min(cfg.min_confidence, low)
-        rows = np.flatnonzero(scores >= floor)
-        tlwh = np.asarray(detections.tlwh, np.float64).reshape(-1, 4)[rows]
-        crops = torch.as_tensor(np.asarray(detections.features, np.float32)[rows])
-        return cls(
-            rows,
-            scores[rows] >= cfg.min_confidence,
-            tlwh,
-            crops,
-            torch.from_numpy(unit_boxes(tlwh, size)),
-            np.zeros(tracks, bool),
-        )
-
-
 class LearnedTracker:
     """The learned tracker over the frames of one camera.
 
@@ -195,12 +147,11 @@ class LearnedTracker:
         counts = torch.bincount(index, minlength=len(tracks)).clamp(min=1)
         return total / counts[:, None], self.net.spatial_logits(_stacked(tracks), boxes)
 
-    def cost(
-        self, vis: torch.Tensor, spa: torch.Tensor, reach: NDArray[np.bool_] | None
-    ) -> NDArray[np.float64]:
-        """(T, D) ``1 - M`` from the two score matrices (see the module docstring), a
-        refused pair at :data:`REFUSED`; ``reach``, (T, D), False where a pair is out of
-        reach."""
+    def assign(
+        self, vis: torch.Tensor, spa: torch.Tensor, reach: NDArray[np.bool_] | None = None
+    ) -> list[tuple[int, int]]:
+        """(track, detection) pairs from the two score matrices (see the module docstring);
+        ``reach``, (T, D), False where a pair is out of reach."""
         a = min_softmax(self.net.with_exit(vis, True))[:, :-1]
         b = min_softmax(self.net.with_exit(spa, False))[:, :-1]
         use = self.cfg.matchers
@@ -212,28 +163,17 @@ class LearnedTracker:
             cost[low.numpy()] = REFUSED
         if reach is not None:
             cost[~reach] = REFUSED
-        return cost
+        return min_cost_matching(cost, 1.0)[0]
 
-    def assign(self, cost: NDArray[np.float64], recent: NDArray[np.bool_]) -> list[tuple[int, int]]:
-        """(track, detection) pairs: with ``recent_first``, the ``recent`` tracks (seen in
-        the previous frame) pick first and the lost ones share what is left; else one
-        Hungarian assignment over all (the paper)."""
-        if not self.cfg.recent_first:
-            return min_cost_matching(cost, 1.0)[0]
-        first, _, free = min_cost_matching(cost, 1.0, np.flatnonzero(recent))
-        return first + min_cost_matching(cost, 1.0, np.flatnonzero(~recent), free)[0]
-
-    def reach(
-        self, tracks: list[LearnedTrack], tlwh: NDArray[np.float64]
-    ) -> NDArray[np.bool_] | None:
-        """(T, D) which detections each of ``tracks`` may take: within reach
+    def reach(self, tlwh: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+        """(T, D) which detections each live track may take: within reach
         (``max_speed``) and not across the border (``exit_seconds``); None when
         neither limit is on."""
         speed, exit_after = self.cfg.max_speed, self.cfg.exit_seconds
         if not (speed or exit_after):
             return None
-        last = np.stack([t.tlwh for t in tracks])
-        seconds = np.array([self.frame_count - t.last_seen for t in tracks]) / self.fps
+        last = np.stack([t.tlwh for t in self.tracks])
+        seconds = np.array([self.frame_count - t.last_seen for t in self.tracks]) / self.fps
         if speed:
             allowed = within_reach(last, seconds, tlwh, speed)
         else:
@@ -244,54 +184,32 @@ class LearnedTracker:
             allowed[np.outer(lost, at_border(tlwh, self.size))] = False  # someone entering
         return allowed
 
-    def match(
-        self, cols: NDArray[np.int64], cand: Candidates, low: bool = False
-    ) -> list[tuple[int, int]]:
-        """(track, candidate) pairs between the live tracks and the candidates ``cols``:
-        the confident ones (``low`` False), or, BYTE's second stage, the low-scoring ones
-        against the tracks seen in the previous frame and left unmatched (``low`` True:
-        ``cand.taken`` marks the tracks already matched), accepted where ``M`` is at
-        least :data:`LOW_MIN_MATCH`."""
-        recent = np.array([self.frame_count - t.last_seen <= 1 for t in self.tracks], bool)
-        rows = np.flatnonzero(recent & ~cand.taken) if low else np.arange(len(self.tracks))
-        if len(rows) == 0 or len(cols) == 0:
-            return []
-        tracks = [self.tracks[r] for r in rows]
-        vis, spa = self.scores(tracks, cand.crops[cols], cand.boxes[cols])
-        cost = self.cost(vis, spa, self.reach(tracks, cand.tlwh[cols]))
-        if low:
-            pairs = min_cost_matching(cost, 1.0 - LOW_MIN_MATCH)[0]
-        else:
-            pairs = self.assign(cost, recent)
-        return [(int(rows[t]), int(cols[d])) for t, d in pairs]
-
     @torch.no_grad()
     def update(self, detections: Detections) -> list[tuple[int, NDArray[np.float64], int]]:
         """Advance one frame; one ``(track_id, tlwh, det_index)`` per detection kept, by id."""
         self.frame_count += 1
-        if detections.features is None:
+        keep = np.flatnonzero(np.asarray(detections.scores) >= self.cfg.min_confidence)
+        tlwh = np.asarray(detections.tlwh, np.float64).reshape(-1, 4)[keep]
+        raw = detections.features
+        if raw is None:
             raise ValueError("the learned tracker needs each detection's crop features")
-        cand = Candidates.of(detections, self.cfg, self.size, len(self.tracks))
-        confident = np.flatnonzero(cand.high)
-        pairs = self.match(confident, cand)
-        cand.taken[[t for t, _ in pairs]] = True
-        pairs += self.match(np.flatnonzero(~cand.high), cand, low=True)
-        self._step_all(pairs, cand.crops, cand.boxes, cand.tlwh)
+        crops = torch.as_tensor(np.asarray(raw, np.float32)[keep])
+        boxes = torch.from_numpy(unit_boxes(tlwh, self.size))
+        pairs: list[tuple[int, int]] = []
+        if self.tracks and len(keep):
+            pairs = self.assign(*self.scores(self.tracks, crops, boxes), self.reach(tlwh))
+        self._step_all(pairs, crops, boxes, tlwh)
         taken = {d for _, d in pairs}
-        out = [(self.tracks[t].track_id, cand.tlwh[d], int(cand.rows[d])) for t, d in pairs]
-        new = [int(d) for d in confident if d not in taken]  # low-scoring ones never start
-        state = self.net.spatial_start(cand.boxes[new]) if new else ()
+        out = [(self.tracks[t].track_id, tlwh[d], int(keep[d])) for t, d in pairs]
+        new = [d for d in range(len(keep)) if d not in taken]
+        state = self.net.spatial_start(boxes[new]) if new else ()
         for i, d in enumerate(new):  # every new track's LSTM starts in one batch
             track = LearnedTrack(
-                self._next_id,
-                cand.tlwh[d],
-                [cand.crops[d]],
-                tuple(x[i] for x in state),
-                self.frame_count,
+                self._next_id, tlwh[d], [crops[d]], tuple(x[i] for x in state), self.frame_count
             )
             self._next_id += 1
             self.tracks.append(track)
-            out.append((track.track_id, cand.tlwh[d], int(cand.rows[d])))
+            out.append((track.track_id, tlwh[d], int(keep[d])))
         self._drop_old()
         return sorted(out, key=lambda row: row[0])
 
