@@ -423,6 +423,19 @@ def test_one_camera_copies_ids(tmp_path):
         == read_mot(root / "tracks" / "only.txt").ids.tolist()
     )
     assert r.cues == "none" and not (root / "geometry.json").exists()
+    assert any("no other camera" in n for n in r.notes)
+
+
+def test_a_camera_without_tracks_is_named_as_left_out(tmp_path):
+    c1 = concat([tracklet(range(1, 11), 1, 10), tracklet(range(1, 11), 2, 200)])
+    c2 = concat([tracklet(range(1, 11), 4, 10), tracklet(range(1, 11), 3, 200)])
+    root = write_scene(tmp_path, {"c1": c1, "c2": c2})
+    write_mot(root / "det" / "c3.txt", c1.with_ids(np.full(len(c1), -1)))  # not tracked
+    r = run_associate(root, AssociateConfig(cues="geometry"))
+    assert [n for n in r.notes if "left out" in n] == [
+        "c3: no tracks/<cam>.txt, left out of the association (run `mcmot track` on every camera)"
+    ]
+    assert not (root / "global" / "c3.txt").exists() and r.rows == [20, 20]
 
 
 def test_geometry_file_reused(tmp_path, fitted):

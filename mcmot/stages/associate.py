@@ -62,6 +62,21 @@ class AssociateResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _left_out(scene: Scene, cams: list[str]) -> list[str]:
+    """A note naming the scene's cameras without ``tracks/<cam>.txt`` (they get no
+    ``global/`` file), and one when fewer than two cameras are left to associate."""
+    missing = [c for c in scene.camera_names() if c not in cams]
+    notes = []
+    if missing:
+        notes.append(
+            f"{', '.join(missing)}: no tracks/<cam>.txt, left out of the association "
+            "(run `mcmot track` on every camera)"
+        )
+    if len(cams) < 2:
+        notes.append(f"only {cams[0]} has tracks: there is no other camera to match it with")
+    return notes
+
+
 def _load_tracks(scene: Scene) -> dict[str, MotTable]:
     files = scene.stage_files("tracks")
     if not files:
@@ -203,6 +218,7 @@ def run_associate(
     cams = list(tracks)
     outputs = [sc.path("global", c) for c in cams]
     use_app, use_geo, notes = _resolve_cues(sc, cams, cfg)
+    notes += _left_out(sc, cams)
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
     times = frame_times(sc, cfg, notes)
