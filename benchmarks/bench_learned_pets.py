@@ -19,6 +19,10 @@ Protocol (no labels are used for training or for choosing anything):
 - **Peers on the same rows**: mcmot DeepSORT motion only and with CalibFree
   f_s (the ``cpu`` preset trained on the train half per seed, no teacher),
   ultralytics ByteTrack and BoT-SORT.
+- **Ceilings** (labels, no tracker): every detection the learned tracker
+  writes (score >= its ``min_confidence``) with the identity of the
+  ground-truth box it matches (IoU >= 0.5), a false positive as a track of
+  its own; and the same with the false positives left out.
 - IDF1, HOTA, MOTA, IDSW; rows with a trained model are mean +- sd over the
   seeds; the training logs' row max, exited and artificial mass (the mean of
   the last 50 steps).
@@ -59,6 +63,7 @@ from benchmarks.bench_ssat_pets import (  # noqa: E402
 from benchmarks.bench_track_pets import (  # noqa: E402
     evaluate,
     run_ultralytics,
+    true_identities,
 )
 from benchmarks.harness import Results, make_parser  # noqa: E402
 from mcmot.models.cross_input_config import CrossInputConfig  # noqa: E402
@@ -161,6 +166,11 @@ def trackers(
     runs["DeepSORT, motion only"] = [lambda: track_camera(det, None, n, deep)]
     runs["ultralytics ByteTrack"] = [lambda: run_ultralytics("bytetrack", det, n)]
     runs["ultralytics BoT-SORT"] = [lambda: run_ultralytics("botsort", det, n)]
+    floor = LearnedConfig.__dataclass_fields__["min_confidence"].default
+    for label, fp in (("every detection", True), ("false positives left out", False)):
+        runs[f"ceiling: true identities, {label}"] = [
+            lambda fp=fp: true_identities(det, test.gt, floor, fp)
+        ]
     return runs, gates
 
 

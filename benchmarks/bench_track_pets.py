@@ -47,6 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import ROOT, Results, data_or_exit, make_parser, print_machine
 from benchmarks.ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes
+from mcmot.assignment import linear_sum_assignment
+from mcmot.boxes import iou_matrix
 from mcmot.config import apply_settings, override
 from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment
 from mcmot.metrics.clear_id import clear_id_counts
@@ -129,6 +131,33 @@ def run_ultralytics(kind: str, det: MotTable, n_frames: int) -> MotTable:
     return MotTable.from_arrays(
         np.asarray(frames), np.asarray(ids), det.boxes[idx], det.scores[idx]
     )
+
+
+def true_identities(
+    det: MotTable, gt: MotTable, min_confidence: float, false_positives: bool
+) -> MotTable:
+    """The ceiling of a tracker that writes every detection scoring at least
+    ``min_confidence``: each such detection that one ground-truth box of its frame
+    claims (IoU >= 0.5, one to one, the largest total IoU) takes that person's
+    identity; the others (false positives) are left out, or, with
+    ``false_positives``, each written as a track of its own."""
+    det = det.select(np.flatnonzero(det.scores >= min_confidence)).sorted()
+    gt = gt.sorted()
+    ids = np.full(len(det), -1, np.int64)
+    gt_slices = gt.frame_slices()
+    for frame, sl in det.frame_slices().items():
+        g = gt_slices.get(frame, slice(0, 0))
+        if g.stop > g.start:
+            iou = iou_matrix(det.boxes[sl], gt.boxes[g])
+            rows, cols = linear_sum_assignment(-iou)
+            ok = iou[rows, cols] >= 0.5
+            ids[sl.start + rows[ok]] = gt.ids[g][cols[ok]]
+    unclaimed = np.flatnonzero(ids < 0)
+    if not false_positives:
+        keep = np.flatnonzero(ids >= 0)
+        return MotTable.from_arrays(det.frames[keep], ids[keep], det.boxes[keep], det.scores[keep])
+    ids[unclaimed] = int(gt.ids.max(initial=0)) + 1 + np.arange(len(unclaimed))
+    return MotTable.from_arrays(det.frames, ids, det.boxes, det.scores)
 
 
 def evaluate(gt: MotTable, pred: MotTable, n_frames: int) -> dict[str, float]:
