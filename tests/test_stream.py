@@ -83,6 +83,12 @@ def _stream_cli(scene: Path, model: Path, boxes: str, tmp: Path, *extra: str, se
     return CliRunner().invoke(app, [*args, "--config", str(conf), *extra])
 
 
+def _same_floats(x: np.ndarray, y: np.ndarray) -> bool:
+    """Equal shapes and values within float32 rounding of unit-length features (a
+    stack's size moved them by up to 1.2e-7 on one CPU)."""
+    return x.shape == y.shape and bool(np.all(np.abs(x - y) <= 1e-5))
+
+
 def _same_outputs(a: Path, b: Path, cams: list[str]) -> None:
     for stage in ("det", "tracks", "global"):
         for cam in cams:
@@ -96,7 +102,10 @@ def _same_outputs(a: Path, b: Path, cams: list[str]) -> None:
         ):
             assert sorted(x.files) == sorted(y.files)
             for key in x.files:
-                assert np.array_equal(x[key], y[key]), f"features/{cam}.npz {key} differs"
+                # the stream's forward passes stack other groups than the stage's; on
+                # some CPUs a batch's size changes the last bits of float32 results
+                same = _same_floats if x[key].dtype.kind == "f" else np.array_equal
+                assert same(x[key], y[key]), f"features/{cam}.npz {key} differs"
     assert (a / "geometry.json").read_text() == (b / "geometry.json").read_text()
 
 

@@ -333,7 +333,8 @@ def pooled_features(enc: Encoder, cfg: FeaturesConfig, crops: list[NDArray]) -> 
 
     A group's features depend on its crops alone (:meth:`Encoder.encode` never
     pads), so the stage (groups of one camera) and the streaming run (groups of
-    one timestep) give the same features.
+    one timestep) give the same features, to float32 rounding (on some CPUs the
+    number of groups in a pass moves the last bit).
     """
     return [fe for part in _batches(crops, cfg.batch) for fe in enc.encode(part, cfg.pooling)]
 

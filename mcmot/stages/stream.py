@@ -7,7 +7,9 @@ associated online (:mod:`mcmot.stages.stream_assoc`). Rows are appended to
 the outputs as soon as they are final. The outputs are those of ``detect``,
 ``extract-features``, ``track`` and ``associate --mode online`` chained on
 the same scene and settings (the tracker calibrated on its first
-``calibration_seconds``): the same rows, the same features.
+``calibration_seconds``): the same rows, the same features (to float32
+rounding: a forward pass stacks other groups here, which on some CPUs moves
+the last bit).
 
 The files are written in the run's staging folder (``.mcmot-staging/run/``)
 and land in the scene together when the stream ends; a run that is killed
