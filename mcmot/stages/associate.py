@@ -137,8 +137,9 @@ def _image_sizes(scene: Scene, tracks: dict[str, MotTable]) -> dict[str, tuple[f
 def _resolve_cues(
     scene: Scene, cams: list[str], cfg: AssociateConfig
 ) -> tuple[bool, bool, list[str]]:
-    """(use appearance, use geometry, notes) given the cues asked and the files present."""
-    notes: list[str] = []
+    """(use appearance, use geometry, notes) given the cues asked and the files present
+    (the notes also name the cameras left out for want of tracks)."""
+    notes = _left_out(scene, cams)
     have_feats = all(scene.path("features", c).is_file() for c in cams)
     want_app = cfg.cues in ("appearance", "both")
     want_geo = cfg.cues in ("geometry", "both")
@@ -218,7 +219,6 @@ def run_associate(
     cams = list(tracks)
     outputs = [sc.path("global", c) for c in cams]
     use_app, use_geo, notes = _resolve_cues(sc, cams, cfg)
-    notes += _left_out(sc, cams)
     fit_geo = use_geo and not cfg.geometry_path
     sc.check_writable(outputs + ([sc.root / GEOMETRY_FILE] if fit_geo else []), overwrite)
     times = frame_times(sc, cfg, notes)
