@@ -25,28 +25,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.common import match_boxes
+from benchmarks.common import label_detections
 from benchmarks.harness import Results, make_parser, print_machine
-from mcmot.motio import MotTable, read_mot
+from mcmot.motio import read_mot
 from mcmot.stages.feature_files import load_features
 from mcmot.tracking import TrackerConfig
 from mcmot.tracking.calibrate import same_frame_distances
 
 MIN_IOU = 0.5
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
-
-
-def label_detections(det: MotTable, gt: MotTable) -> np.ndarray:
-    """Ground-truth id of each detection row (-1 where none overlaps by IoU >= 0.5)."""
-    labels = np.full(len(det), -1, np.int64)
-    gslices = gt.frame_slices()
-    for frame, sl in det.frame_slices().items():
-        gsl = gslices.get(frame)
-        if gsl is None:
-            continue
-        rows, cols = match_boxes(det.boxes[sl], gt.boxes[gsl], MIN_IOU)
-        labels[sl.start + rows] = gt.ids[gsl][cols]
-    return labels
 
 
 def sample_pairs(
@@ -88,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     det = read_mot(args.det, unique_ids=False)
     gt = read_mot(args.gt)
     feats = load_features(args.features, det, args.key, args.features.parent.parent)
-    labels = label_detections(det, gt)
+    labels = label_detections(det, gt, MIN_IOU)
     rng = np.random.default_rng(0)
     i, j, same = sample_pairs(det.frames, labels, args.gap, args.pairs, rng)
     dist = 1.0 - np.sum(feats[i] * feats[j], axis=1)

@@ -45,10 +45,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
+from benchmarks.common import label_detections
 from benchmarks.harness import ROOT, Results, data_or_exit, make_parser, print_machine
 from benchmarks.ultralytics_boxes import BOTSORT_ARGS, UltralyticsBoxes
-from mcmot.assignment import linear_sum_assignment
-from mcmot.boxes import iou_matrix
 from mcmot.config import apply_settings, override
 from mcmot.detectors import DEFAULT_IMGSZ, PersonDetector, offline_environment
 from mcmot.metrics.clear_id import clear_id_counts
@@ -142,16 +141,7 @@ def true_identities(
     identity; the others (false positives) are left out, or, with
     ``false_positives``, each written as a track of its own."""
     det = det.select(np.flatnonzero(det.scores >= min_confidence)).sorted()
-    gt = gt.sorted()
-    ids = np.full(len(det), -1, np.int64)
-    gt_slices = gt.frame_slices()
-    for frame, sl in det.frame_slices().items():
-        g = gt_slices.get(frame, slice(0, 0))
-        if g.stop > g.start:
-            iou = iou_matrix(det.boxes[sl], gt.boxes[g])
-            rows, cols = linear_sum_assignment(-iou)
-            ok = iou[rows, cols] >= 0.5
-            ids[sl.start + rows[ok]] = gt.ids[g][cols[ok]]
+    ids = label_detections(det, gt.sorted())
     unclaimed = np.flatnonzero(ids < 0)
     if not false_positives:
         keep = np.flatnonzero(ids >= 0)

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from mcmot.assignment import linear_sum_assignment
 from mcmot.boxes import iou_matrix
+from mcmot.motio import MotTable
 from mcmot.scene import Scene
 
 
@@ -61,6 +62,21 @@ def match_boxes(
     rows, cols = linear_sum_assignment(-iou)
     ok = iou[rows, cols] >= threshold
     return rows[ok], cols[ok]
+
+
+def label_detections(det: MotTable, gt: MotTable, threshold: float = 0.5) -> NDArray[np.int64]:
+    """Ground-truth id of each detection row: in each frame the one-to-one pairs of
+    :func:`match_boxes` (IoU >= ``threshold``); -1 where a detection gets none. Both
+    tables sorted by frame."""
+    labels = np.full(len(det), -1, np.int64)
+    gslices = gt.frame_slices()
+    for frame, sl in det.frame_slices().items():
+        gsl = gslices.get(frame)
+        if gsl is None:
+            continue
+        rows, cols = match_boxes(det.boxes[sl], gt.boxes[gsl], threshold)
+        labels[sl.start + rows] = gt.ids[gsl][cols]
+    return labels
 
 
 def variant(scene: Path, root: Path) -> Scene:
