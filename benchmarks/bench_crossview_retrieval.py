@@ -56,6 +56,8 @@ from benchmarks.common import untrained_checkpoint
 from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
+from mcmot.models.histogram import SIZE as HISTOGRAM_SIZE
+from mcmot.models.histogram import colour_histograms
 from mcmot.models.pretrain_config import CPU_CROSS_VIEW, PRESETS, PretrainConfig
 from mcmot.models.teacher import letterbox, load_teacher, region, teacher_available
 from mcmot.motio import MotTable, read_mot, write_mot
@@ -145,18 +147,12 @@ def crops(scene: Path, cam: str, det: MotTable, h: int = 128, w: int = 64) -> ND
 
 
 def colour_histogram(scene: Path) -> dict[str, NDArray[np.float32]]:
-    """Upper- and lower-half RGB histograms, 8 bins per channel, Hellinger-normalised."""
-    out = {}
-    for cam, det in det_rows(scene).items():
-        c = crops(scene, cam, det) // 32  # 8 levels per channel
-        code = (c[..., 0].astype(np.int64) * 64 + c[..., 1] * 8 + c[..., 2]).reshape(len(c), 2, -1)
-        hist = np.zeros((len(c), 2, 512), np.float32)
-        for half in (0, 1):
-            for i in range(len(c)):
-                hist[i, half] = np.bincount(code[i, half], minlength=512)
-        feats = np.sqrt(hist.reshape(len(c), -1))
-        out[cam] = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    return out
+    """Upper- and lower-half RGB histograms, 8 bins per channel, Hellinger-normalised
+    (``extract-features --model histogram``'s, :mod:`mcmot.models.histogram`)."""
+    return {
+        cam: colour_histograms(crops(scene, cam, det, *HISTOGRAM_SIZE))
+        for cam, det in det_rows(scene).items()
+    }
 
 
 def teacher_readouts(scene: Path, teacher: object) -> dict[str, dict[str, NDArray[np.float32]]]:

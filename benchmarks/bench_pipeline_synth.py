@@ -11,7 +11,8 @@ evaluate``, with the stages' library functions and frozen configs:
    of them is seen by pretraining and nothing is tuned on them.
 3. For each held-out scene and each box source (``gt``: ``detect --from-gt``,
    the paper's protocol; ``det``: the YOLO detector at ``--imgsz``), features
-   are extracted with each encoder (``calibfree``, ``teacher``, ``untrained``),
+   are extracted with each encoder (``calibfree``, ``teacher``, ``untrained``,
+   and ``histogram``: colour histograms, no network, the training-free control),
    the tracker runs on the view-specific features ``f_s``, and association
    runs with ``--cues both``, ``appearance`` and ``geometry``. A ``none`` row
    (tracker without features, geometry only) is the boxes-only peer.
@@ -72,7 +73,7 @@ from mcmot.training.loop import CHECKPOINT
 METRICS = ("IDF1", "MOTA", "AIDF1", "MHAA", "A", "F")
 #: Encoders compared by default; ``none`` = tracker without features and geometry-only
 #: association.
-FEATURES = ("calibfree", "teacher", "untrained", "none")
+FEATURES = ("calibfree", "teacher", "untrained", "histogram", "none")
 #: SSAT encoders (``--features ssat,ssat-tracklets``), trained on the training scene's
 #: clips with these inputs (``pretrain --objective clips --inputs ...``).
 SSAT_INPUTS = {"ssat": "frames", "ssat-tracklets": "tracklets"}
@@ -475,6 +476,7 @@ def _encoder(name: str, run_dir: Path) -> str | None:
         "calibfree": str(run_dir / CHECKPOINT),
         "untrained": str(run_dir / "untrained.pt"),
         "teacher": "teacher",
+        "histogram": "histogram",
         **{enc: str(run_dir.parent / enc / CHECKPOINT) for enc in SSAT_INPUTS},
     }.get(name)
 

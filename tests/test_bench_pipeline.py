@@ -30,7 +30,7 @@ def tiny_run(bench, tmp_path_factory):
     cfg = bench.BenchConfig(
         cameras=2, people=3, frames=8, width=160, height=90, train_frames=8,
         difficulties=("easy",), repeats=2, boxes=("gt",), oracle=True,
-        features=("calibfree", "untrained", "none"),
+        features=("calibfree", "untrained", "histogram", "none"),
         pretrain=PretrainConfig(**TINY), feature=FeaturesConfig(device="cpu"),
     )  # fmt: skip
     work = tmp_path_factory.mktemp("bench")
@@ -43,13 +43,15 @@ def test_every_row_has_valid_metrics(tiny_run):
     assert combos == {
         ("calibfree", "both"), ("calibfree", "appearance"), ("calibfree", "geometry"),
         ("untrained", "both"), ("untrained", "appearance"), ("untrained", "geometry"),
+        ("histogram", "both"), ("histogram", "appearance"), ("histogram", "geometry"),
         ("none", "geometry"),
-        ("calibfree", "gt-oracle"), ("untrained", "gt-oracle"), ("none", "gt-oracle"),
+        ("calibfree", "gt-oracle"), ("untrained", "gt-oracle"), ("histogram", "gt-oracle"),
+        ("none", "gt-oracle"),
     }  # fmt: skip
     # on 8 gt-box frames no tracklet needs splitting: the label-using oracle is at
     # least what association reached on the same tracks
     got = {(r.features, r.cues): r.metrics for r in res.rows}
-    for enc in ("calibfree", "untrained", "none"):
+    for enc in ("calibfree", "untrained", "histogram", "none"):
         assert got[(enc, "gt-oracle")]["AIDF1"] >= got[(enc, "geometry")]["AIDF1"] - 1e-9
     for r in res.rows:
         assert (r.boxes, r.difficulty) == ("gt", "easy")

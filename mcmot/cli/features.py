@@ -34,14 +34,19 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="Checkpoint from `mcmot pretrain`, 'teacher', or 'histogram' (colour, no network).",
+        show_default=False,
+    ),
+]
+
+
 def features_cmd(
     scene: SceneArg,
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model", help="Checkpoint from `mcmot pretrain`, or 'teacher'.", show_default=False
-        ),
-    ],
+    model: ModelOpt,
     device: Annotated[Device, typer.Option(help="Where to run the encoder.")] = Device.auto,
     batch: Annotated[int | None, typer.Option(help="Frame groups per forward pass.", min=1)] = None,
     pooling: Annotated[

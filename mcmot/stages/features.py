@@ -17,7 +17,8 @@ and ``precision="auto"`` take what measured fastest (:func:`resolve_runtime`,
 An SSAT checkpoint (``mcmot pretrain --objective clips``) embeds each crop on
 its own, resized to the network's input (aspect not kept, as the paper); its
 L2-normalised embedding is written as both ``f_a`` and ``f_s``, as the
-teacher's is.
+teacher's is. ``--model histogram`` needs no network: each crop's colour
+histogram (:mod:`mcmot.models.histogram`), also written as both halves.
 
 Writes ``features/<cam>.npz`` whose row i belongs to row i of
 ``read_mot(det/<cam>.txt, unique_ids=False)`` (see docs/layout.md).
@@ -51,6 +52,9 @@ from mcmot.models.checkpoint import (
 )
 from mcmot.models.clips_config import clips_config_from_dict
 from mcmot.models.device import cpu_has_bf16, resolve_device
+from mcmot.models.histogram import DIM as HISTOGRAM_DIM
+from mcmot.models.histogram import SIZE as HISTOGRAM_SIZE
+from mcmot.models.histogram import colour_histograms
 from mcmot.models.reid import ReidNet
 from mcmot.models.teacher import Teacher, load_teacher
 from mcmot.models.tokens import normalize_crops, split_features
@@ -74,7 +78,8 @@ class FeaturesConfig:
 
     Attributes
     ----------
-    model : a checkpoint path written by ``mcmot pretrain`` (CalibFree or SSAT), or "teacher"
+    model : a checkpoint path written by ``mcmot pretrain`` (CalibFree or SSAT), "teacher",
+        or "histogram" (colour histograms, no network)
     device : "auto" (CUDA when present), "cpu" or "cuda"
     batch : detection groups (one frame of one view, at most N detections) per forward pass
     pooling : "max" (paper App. D) or "mean" (paper Sec. 3.3) over a detection's patches;
@@ -105,6 +110,8 @@ class FeaturesConfig:
 
 #: What ``FeaturesConfig.runtime`` accepts.
 RUNTIME_CHOICES = ("auto", "torch", *RUNTIMES)
+#: ``FeaturesConfig.model`` values that name no checkpoint file.
+BUILT_IN = ("teacher", "histogram")
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,11 @@ class Encoder:
         self.model: CalibFree | None = None
         self.reid: ReidNet | None = None
         self.session: Session | None = None
+        self.histogram = cfg.model == "histogram"
+        if self.histogram:
+            self.size, self.max_dets = HISTOGRAM_SIZE, 10**9
+            self.name = self.runtime = self.describe = "histogram"
+            return
         if cfg.model == "teacher":
             self._load_teacher(cfg)
             return
@@ -242,12 +254,14 @@ class Encoder:
 
     @property
     def shared(self) -> bool:
-        """One feature for both halves (teacher, SSAT), not CalibFree's split."""
+        """One feature for both halves (teacher, SSAT, histogram), not CalibFree's split."""
         return self.model is None
 
     @property
     def width(self) -> int:
         """Width of the pooled features before the split."""
+        if self.histogram:
+            return HISTOGRAM_DIM
         if self.teacher is not None:
             return self.teacher.dim
         if self.reid is not None:
@@ -258,6 +272,8 @@ class Encoder:
     def encode(self, groups: list[NDArray[np.uint8]], pooling: str) -> list[NDArray]:
         """Pooled features of each group of crops: list of (k, D) float32 (before the split)."""
         cuts = np.cumsum([len(g) for g in groups])[:-1]
+        if self.histogram:
+            return list(np.split(colour_histograms(np.concatenate(groups)), cuts))
         if self.teacher is not None:
             return list(
                 np.split(self.teacher.pooled_features(np.concatenate(groups), pooling), cuts)
@@ -379,7 +395,9 @@ def _camera(
 def check_features_config(cfg: FeaturesConfig) -> None:
     """One-line errors for missing or out-of-range settings, before any work."""
     if not cfg.model:
-        raise McmotError("--model is required: a checkpoint from `mcmot pretrain`, or teacher")
+        raise McmotError(
+            "--model is required: a checkpoint from `mcmot pretrain`, teacher or histogram"
+        )
     if cfg.pooling not in ("max", "mean", "cls"):
         raise McmotError(f"--pooling must be max, mean or cls, got {cfg.pooling!r}")
     if cfg.pooling == "cls" and cfg.model != "teacher":
@@ -429,7 +447,7 @@ def run_extract_features(
     scene.check_writable([scene.path("features", c.name) for c in cams], overwrite)
     report = progress or (lambda ev: None)
     inputs = [scene.path("det", c.name) for c in cams]
-    if cfg.model != "teacher":
+    if cfg.model not in BUILT_IN:
         inputs.append(Path(cfg.model))
     with scene.staged("extract-features") as st:
         results = [_camera(scene, c, enc, cfg, report, st) for c in cams]
