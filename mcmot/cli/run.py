@@ -35,7 +35,8 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="CalibFree checkpoint (or 'teacher'); default: pretrain one into SCENE/model/.",
+        help="CalibFree checkpoint (or 'teacher', or 'histogram': colour, no network); "
+        "default: pretrain one into SCENE/model/.",
     ),
 ]
 PretrainMinutesOpt = Annotated[

@@ -52,7 +52,7 @@ class RunConfig:
 
     Attributes
     ----------
-    model : a CalibFree checkpoint, "teacher", or None to pretrain one into
+    model : a CalibFree checkpoint, "teacher", "histogram", or None to pretrain one into
         ``SCENE/model/`` for ``pretrain.minutes`` minutes
     boxes : "det" runs the detector; "gt" copies ground-truth boxes into det/
         (the paper's protocol for evaluating the later stages)

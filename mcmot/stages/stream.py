@@ -101,8 +101,9 @@ def plan_stream(scene: Scene, cfg: RunConfig) -> _Plan:
     if cfg.track_features != "none" or use_app:
         if cfg.model is None:
             raise McmotError(
-                "run --online needs --model (a checkpoint from `mcmot pretrain`, or teacher): "
-                "a stream cannot pretrain first; or pass --track-features none --cues geometry"
+                "run --online needs --model (a checkpoint from `mcmot pretrain`, teacher or "
+                "histogram): a stream cannot pretrain first; or pass --track-features none "
+                "--cues geometry"
             )
         features = dataclasses.replace(cfg.features, model=cfg.model)
         check_features_config(features)
