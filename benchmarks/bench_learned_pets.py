@@ -16,9 +16,10 @@ Protocol (no labels are used for training or for choosing anything):
   (``exit_seconds`` 0), without both limits (``max_speed`` and
   ``exit_seconds`` 0, the paper's inference) and, for ``--plain-seeds``, the
   paper's plain concatenation of a pair's features (``pair_features`` off).
-- **Peers on the same rows**: mcmot DeepSORT motion only and with CalibFree
-  f_s (the ``cpu`` preset trained on the train half per seed, no teacher),
-  ultralytics ByteTrack and BoT-SORT.
+- **Peers on the same rows**: mcmot DeepSORT motion only, with CalibFree
+  f_s (the ``cpu`` preset trained on the train half per seed, no teacher)
+  and with colour histograms (``extract-features --model histogram``, the
+  training-free control), ultralytics ByteTrack and BoT-SORT.
 - **Ceilings** (labels, no tracker): every detection the learned tracker
   writes (score >= its ``min_confidence``) with the identity of the
   ground-truth box it matches (IoU >= 0.5), a false positive as a track of
@@ -163,6 +164,8 @@ def trackers(
         for i, c in enumerate(calibfree)
     ]
     runs["DeepSORT, CalibFree f_s"] = [lambda f=f: track_camera(det, f, n, deep) for f in fs]
+    hist = features(test.root, "histogram", "f_s", fold / "feats-det" / "histogram.npz")
+    runs["DeepSORT, colour histogram"] = [lambda: track_camera(det, hist, n, deep)]
     runs["DeepSORT, motion only"] = [lambda: track_camera(det, None, n, deep)]
     runs["ultralytics ByteTrack"] = [lambda: run_ultralytics("bytetrack", det, n)]
     runs["ultralytics BoT-SORT"] = [lambda: run_ultralytics("botsort", det, n)]

@@ -18,8 +18,9 @@ setting is the default):
 - **Learned tracker, transductive**: trained on the held-out scene's own
   footage (no labels) for ``--transductive-minutes`` (seed 0), then tracking it:
   the use a user makes of it on their own cameras.
-- **Peers on the same rows**: mcmot DeepSORT motion only, ultralytics
-  ByteTrack and BoT-SORT.
+- **Peers on the same rows**: mcmot DeepSORT motion only and on colour
+  histograms (``extract-features --model histogram``, the training-free
+  control), ultralytics ByteTrack and BoT-SORT.
 - IDF1, HOTA, MOTA, IDSW per camera, averaged over cameras and scenes; rows
   with several seeds are mean +- sd over the seeds.
 
@@ -49,6 +50,8 @@ from benchmarks.harness import Results, make_parser, print_machine  # noqa: E402
 from mcmot.models.cross_input_config import CrossInputConfig  # noqa: E402
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
 from mcmot.scene import Scene  # noqa: E402
+from mcmot.stages.feature_files import load_features  # noqa: E402
+from mcmot.stages.features import FeaturesConfig, run_extract_features  # noqa: E402
 from mcmot.stages.pretrain_cross_input import run_pretrain_cross_input  # noqa: E402
 from mcmot.stages.track import track_camera  # noqa: E402
 from mcmot.stages.track_learned import camera_crop_features  # noqa: E402
@@ -115,6 +118,18 @@ def learned(ckpt: Path, use: str = "both", **extra: float) -> Callable[..., MotT
     )
 
 
+def histogram_deepsort(root: Path, deep: TrackerConfig) -> Callable[..., MotTable]:
+    """DeepSORT on the scene's colour histograms (``features/`` written once)."""
+    if not all((root / "features" / f"{c.name}.npz").is_file() for c in Scene(root).cameras()):
+        run_extract_features(root, FeaturesConfig(model="histogram"), overwrite=True)
+
+    def run(cam, det: MotTable, n: int) -> MotTable:
+        feats = load_features(root / "features" / f"{cam.name}.npz", det, "f_s", root)
+        return track_camera(det, feats, n, deep)
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = make_parser(__doc__)
     ap.add_argument("--work", type=Path, required=True)
@@ -155,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             ],
             "learned tracker, transductive (trained on the scene itself)": [learned(own)],
             "DeepSORT, motion only": [lambda cam, det, n: track_camera(det, None, n, deep)],
+            "DeepSORT, colour histogram": [histogram_deepsort(root, deep)],
             "ultralytics ByteTrack": [lambda cam, det, n: run_ultralytics("bytetrack", det, n)],
             "ultralytics BoT-SORT": [lambda cam, det, n: run_ultralytics("botsort", det, n)],
         }

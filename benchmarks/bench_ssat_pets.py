@@ -23,8 +23,9 @@ Protocol (no labels are used for training or for choosing anything):
   settings; with ``--tune``, also with tau1, tau2 and the maximum age chosen
   on the train half's labels, the development data of the fold; and its
   ablations without D_bbox and without EMA), DeepSORT at
-  its defaults on SSAT and on CalibFree f_s features, DeepSORT motion-only,
-  ultralytics ByteTrack and BoT-SORT. IDF1, HOTA, MOTA, IDSW; rows with a
+  its defaults on SSAT and on CalibFree f_s features and on colour
+  histograms (``extract-features --model histogram``, upper and lower half,
+  RGB), DeepSORT motion-only, ultralytics ByteTrack and BoT-SORT. IDF1, HOTA, MOTA, IDSW; rows with a
   trained model are mean +- sd over the seeds.
 
 Run: ``python -m benchmarks.bench_ssat_pets --work /tmp/bench-ssat [--minutes 2]
@@ -302,6 +303,9 @@ def trackers(
     runs["DeepSORT, CalibFree f_s"] = [
         lambda f=f: track_camera(det, f, n, deep) for f in feats["CalibFree f_s"]
     ]
+    runs["DeepSORT, colour histogram (--model histogram)"] = [
+        lambda: track_camera(det, feats["histogram"][0], n, deep)
+    ]
     runs["SSAT tracker, boxes only (D_bbox)"] = [lambda: track_camera(det, None, n, ssat)]
     runs["DeepSORT, motion only"] = [lambda: track_camera(det, None, n, deep)]
     runs["ultralytics ByteTrack"] = [lambda: run_ultralytics("bytetrack", det, n)]
@@ -329,6 +333,7 @@ def run_fold(name: str, args: argparse.Namespace, video: Path, det: MotTable, gt
     test_gt = read_mot(test / "gt" / f"{CAM}.txt")
     n = int(max(test_gt.frames.max(), test_det.frames.max()))
     feats = feature_sets(test, fold / "feats-det", ckpts, teacher=())
+    feats["histogram"] = [features(test, "histogram", "f_s", fold / "feats-det" / "histogram.npz")]
     tuned = {}
     if args.tune:
         tuned = {m: [tune_ssat(train, fold, c) for c in ckpts[m]] for m in SSAT_MODELS}
