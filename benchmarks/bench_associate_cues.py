@@ -3,9 +3,10 @@
 Scenes from ``mcmot.synth.generate_scene`` (rendered pixels, seeds not used
 elsewhere). Tracks: the ground truth with identities local to each camera,
 fragmented every ~60 rows. Appearance features are computed from the pixels
-without any learning (a colour histogram of the upper and lower half of each
-box, Hellinger-normalised), so appearance is imperfect where the scene makes
-it so (look-alike clothes, colour response, occlusion). Scored with
+without any learning (``extract-features --model histogram``: a colour
+histogram of the upper and lower half of each box, Hellinger-normalised), so
+appearance is imperfect where the scene makes it so (look-alike clothes,
+colour response, occlusion). Scored with
 ``mcmot.metrics.crossview``. The target: ``both`` >= the better single cue.
 
 Run: ``python -m benchmarks.bench_associate_cues [--frames 200] [--seed 7001] [--json PATH]``
@@ -19,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
@@ -27,33 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 from benchmarks.harness import Results, make_parser, print_machine
 from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig
-from mcmot.frames import open_source
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import MotTable, read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
+from mcmot.stages.features import FeaturesConfig, run_extract_features
 from mcmot.synth import SynthConfig, generate_scene
-
-
-def colour_features(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(N, 256) Hellinger-normalised HSV histograms of each box's upper and lower half."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-    h, w = image.shape[:2]
-    out = np.zeros((len(boxes), 256), np.float32)
-    for i, (x, y, bw, bh) in enumerate(boxes):
-        x0, y0 = int(max(x, 0)), int(max(y, 0))
-        x1, y1 = int(min(x + bw, w)), int(min(y + bh, h))
-        if x1 - x0 < 2 or y1 - y0 < 4:
-            continue
-        mid = (y0 + y1) // 2
-        parts = []
-        for a, b in ((y0, mid), (mid, y1)):
-            crop = hsv[a:b, x0:x1]
-            hist = cv2.calcHist([crop], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
-            parts.append(hist.ravel())
-        f = np.sqrt(np.concatenate(parts) / max(np.concatenate(parts).sum(), 1.0))
-        out[i] = f / max(np.linalg.norm(f), 1e-12)
-    return out
 
 
 def prepare(root: Path, difficulty: str, frames: int, seed: int) -> list[MotTable]:
@@ -69,15 +48,8 @@ def prepare(root: Path, difficulty: str, frames: int, seed: int) -> list[MotTabl
         gts.append(gt)
         t = tracks_from_gt(gt, rng, fragment_every=60, first_id=100 * (k + 1) + 1).sorted()
         write_mot(scene.path("tracks", cam.name), t)
-        det = t.with_ids(np.full(len(t), -1))
-        write_mot(scene.path("det", cam.name), det)
-        feats = np.zeros((len(det), 256), np.float32)
-        with open_source(cam.source) as src:
-            for f, sl in det.frame_slices().items():
-                feats[sl] = colour_features(src.read(f), det.boxes[sl])
-        path = scene.path("features", cam.name)
-        path.parent.mkdir(exist_ok=True)
-        np.savez(path, f_a=feats, f_s=feats, frames=det.frames, boxes=det.boxes)
+        write_mot(scene.path("det", cam.name), t.with_ids(np.full(len(t), -1)))
+    run_extract_features(scene, FeaturesConfig(model="histogram"), overwrite=True)
     return gts
 
 
