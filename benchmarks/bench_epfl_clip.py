@@ -358,6 +358,7 @@ def main_scoring(
     blank = untrained_checkpoint(runs["terrace1 seed 0"], work / "untrained-seed0.pt")
     models = {"untrained encoder (seed 0)": blank}
     models.update({f"CalibFree {k}": v for k, v in runs.items()})
+    models["colour histogram (--model histogram)"] = "histogram"
     results_path = work / "results.json"
     res: dict[str, dict] = json.loads(results_path.read_text()) if results_path.is_file() else {}
 
