@@ -16,7 +16,10 @@ encoders of several pretraining budgets:
 - with ``--pets-own``, on PETS09 only: ``own footage Nmin seed S``, the same
   command on PETS09 View 1's own video with its public ACF boxes (no
   labels), as a user pretrains on the cameras to be tracked;
-- any ``--checkpoint`` given (when the file exists).
+- any ``--checkpoint`` given (when the file exists);
+- ``colour histogram``: ``extract-features --model histogram``, the
+  training-free control (``--minutes ""`` runs it alone, with nothing
+  pretrained).
 
 Scenes: ``mcmot synth`` scenes, 4 cameras, 10 people, 200 frames, medium
 difficulty. Development scenes (constants were chosen on these):
@@ -147,15 +150,18 @@ def pretrained_grid(
     return out
 
 
-def checkpoints(args: argparse.Namespace) -> dict[str, Path]:
-    """The encoders to compare, pretrained on the development scene when missing."""
-    dev = synth_scene(args.work, args.pretrain_seed)
-    out = pretrained_grid(args, dev, args.work, "pretrain", "gt")
-    first = next(iter(out.values()))
-    untrained = args.work / "untrained.pt"
-    if not untrained.is_file():
-        untrained_checkpoint(first, untrained)
-    out = {"untrained": untrained, **out}
+def checkpoints(args: argparse.Namespace) -> dict[str, Path | str]:
+    """The encoders to compare (checkpoints, pretrained on the development scene
+    when missing, or the name of a built-in one); none pretrained without ``--minutes``."""
+    out: dict[str, Path | str] = {}
+    if args.minutes:
+        dev = synth_scene(args.work, args.pretrain_seed)
+        grid = pretrained_grid(args, dev, args.work, "pretrain", "gt")
+        untrained = args.work / "untrained.pt"
+        if not untrained.is_file():
+            untrained_checkpoint(next(iter(grid.values())), untrained)
+        out = {"untrained": untrained, **grid}
+    out["colour histogram"] = "histogram"
     for ckpt in args.checkpoint:
         if ckpt.is_file():
             out[f"{ckpt.parent.name} (given)"] = ckpt
@@ -194,7 +200,7 @@ class Score:
 
 
 def camera_inputs(
-    work: Path, tag: str, scene: Path, ckpt: Path, seed: int
+    work: Path, tag: str, scene: Path, ckpt: Path | str, seed: int
 ) -> list[tuple[str, MotTable, MotTable, np.ndarray, int]]:
     """(camera, gt, shuffled det, features, frames) of one scene with one encoder."""
     gts = {p.stem: read_mot(p) for p in sorted((scene / "gt").glob("*.txt"))}
@@ -213,7 +219,7 @@ def extract(
     tag: str,
     videos: dict[str, Path],
     dets: dict[str, MotTable],
-    ckpt: Path,
+    ckpt: Path | str,
     gts: dict[str, MotTable],
 ) -> list[tuple[str, MotTable, MotTable, np.ndarray, int]]:
     root = encoder_scene(work, tag, videos, dets)
@@ -275,7 +281,7 @@ def track_pets(
     pets: Path,
     sources: list[str],
     cache_dir: Path,
-    ckpts: dict[str, Path],
+    ckpts: dict[str, Path | str],
     results: Results,
 ) -> None:
     """PETS09-S2L1 View 1 with each source's boxes, shuffled, tracked with each encoder."""
@@ -308,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--pretrain-seed", type=int, default=100)
     ap.add_argument("--dev-seeds", default="101,102,201,202,203,204")
     ap.add_argument("--heldout-seeds", default="301,302,303,304")
-    ap.add_argument("--minutes", default="1,5", help="pretraining budgets (comma-separated)")
+    ap.add_argument(
+        "--minutes", default="1,5", help='pretraining budgets (comma-separated; "": none)'
+    )
     ap.add_argument("--seeds", default="0", help="pretraining seeds (comma-separated)")
     ap.add_argument("--checkpoint", type=Path, action="append", default=[])
     ap.add_argument("--sets", default="dev,heldout", help="dev, heldout (comma-separated)")
@@ -333,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     sources = [s for s in args.pets.split(",") if s]
     pets = pets_data() if sources else None  # checked before the long work
-    args.minutes = [float(m) for m in args.minutes.split(",")]
+    args.minutes = [float(m) for m in args.minutes.split(",") if m]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
