@@ -49,7 +49,7 @@ from benchmarks.bench_track_pets import evaluate, run_ultralytics  # noqa: E402
 from benchmarks.harness import Results, make_parser, print_machine  # noqa: E402
 from mcmot.models.cross_input_config import CrossInputConfig  # noqa: E402
 from mcmot.motio import MotTable, read_mot, write_mot  # noqa: E402
-from mcmot.scene import Scene  # noqa: E402
+from mcmot.scene import Camera, Scene  # noqa: E402
 from mcmot.stages.feature_files import load_features  # noqa: E402
 from mcmot.stages.features import FeaturesConfig, run_extract_features  # noqa: E402
 from mcmot.stages.pretrain_cross_input import run_pretrain_cross_input  # noqa: E402
@@ -123,7 +123,7 @@ def histogram_deepsort(root: Path, deep: TrackerConfig) -> Callable[..., MotTabl
     if not all((root / "features" / f"{c.name}.npz").is_file() for c in Scene(root).cameras()):
         run_extract_features(root, FeaturesConfig(model="histogram"), overwrite=True)
 
-    def run(cam, det: MotTable, n: int) -> MotTable:
+    def run(cam: Camera, det: MotTable, n: int) -> MotTable:
         feats = load_features(root / "features" / f"{cam.name}.npz", det, "f_s", root)
         return track_camera(det, feats, n, deep)
 
