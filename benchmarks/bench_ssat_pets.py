@@ -25,8 +25,8 @@ Protocol (no labels are used for training or for choosing anything):
   ablations without D_bbox and without EMA), DeepSORT at
   its defaults on SSAT and on CalibFree f_s features and on colour
   histograms (``extract-features --model histogram``, upper and lower half,
-  RGB), DeepSORT motion-only, ultralytics ByteTrack and BoT-SORT. IDF1, HOTA, MOTA, IDSW; rows with a
-  trained model are mean +- sd over the seeds.
+  RGB), DeepSORT motion-only, ultralytics ByteTrack and BoT-SORT. IDF1,
+  HOTA, MOTA, IDSW; rows with a trained model are mean +- sd over the seeds.
 
 Run: ``python -m benchmarks.bench_ssat_pets --work /tmp/bench-ssat [--minutes 2]
 [--seeds 0,1,2] [--folds A,B] [--teacher max] [--json PATH]``; everything is cached under
