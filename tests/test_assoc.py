@@ -573,6 +573,43 @@ def test_bottom_cut_boxes_match_feet_below_the_border():
     assert cut_aware_errors(H, oa, whole, i, i)[0] == pytest.approx(0.5)  # 50 px / 100 px
 
 
+def test_a_bottom_cut_box_is_as_tall_as_its_width_says():
+    from mcmot.association.affinity import cut_aware_errors
+
+    # camera b: an uncut 40x100 box (width 0.4 of height) and a 40x50 box cut by the bottom
+    b = MotTable.from_arrays([1, 2], [1, 1], [[200.0, 0.0, 40.0, 100.0], [80.0, 100.0, 40.0, 50.0]])
+    ob = make_obs("b", b, (640, 150), border_margin=3)
+    a = make_obs("a", tracklet([2], 1, 110), (640, 480), border_margin=3)  # foot x 130
+    # 30 px to the side of the cut box's foot: over its full height 100, not the visible 50
+    assert cut_aware_errors(np.eye(3), a, ob, np.array([0]), np.array([1]))[0] == pytest.approx(0.3)
+
+
+def test_side_cut_boxes_match_feet_beyond_the_visible_centre():
+    from mcmot.association.affinity import cut_aware_errors
+
+    a_left = tracklet([1], 1, -30)  # box x -30..10 (foot x -10), y 100..200
+    a_right = tracklet([1], 1, 50)  # box x 50..90 (foot x 70)
+    b_box = MotTable.from_arrays([1], [1], [[0.0, 100.0, 40.0, 100.0]])  # foot (20, 200)
+    H = np.eye(3)
+    cut = make_obs("b", b_box, (640, 480), border_margin=3)  # left edge on the border
+    inner = MotTable.from_arrays([1], [1], [[10.0, 100.0, 40.0, 100.0]])  # foot (30, 200)
+    whole = make_obs("b", inner, (640, 480), border_margin=3)
+    i = np.array([0])
+    left = make_obs("a", a_left, (640, 480), border_margin=3)
+    right = make_obs("a", a_right, (640, 480), border_margin=3)
+    # b's visible box is cut on the left: its feet are at or left of the visible centre
+    assert cut_aware_errors(H, right, cut, i, i)[0] == pytest.approx(0.5)  # 50 px right
+    assert cut_aware_errors(H, left, cut, i, i)[0] == pytest.approx(0.0)
+    assert cut_aware_errors(H, left, whole, i, i)[0] == pytest.approx(0.4)  # 40 px / 100 px
+    # mirrored: cut on the right, the feet are at or right of the visible centre
+    b_right = MotTable.from_arrays([1], [1], [[600.0, 100.0, 40.0, 100.0]])  # foot (620, 200)
+    rcut = make_obs("b", b_right, (640, 480), border_margin=3)
+    beyond = make_obs("a", tracklet([1], 1, 630), (1000, 480), border_margin=3)  # foot x 650
+    short = make_obs("a", tracklet([1], 1, 560), (1000, 480), border_margin=3)  # foot x 580
+    assert cut_aware_errors(H, beyond, rcut, i, i)[0] == pytest.approx(0.0)
+    assert cut_aware_errors(H, short, rcut, i, i)[0] == pytest.approx(0.4)
+
+
 def test_causal_smoothing_uses_only_the_past():
     from mcmot.association.smoothing import causal_smooth_features
 

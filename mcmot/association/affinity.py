@@ -288,32 +288,54 @@ def geometry_scores(
 
 
 def _one_way(H: FloatArray, src: CameraObs, dst: CameraObs, i: NDArray, j: NDArray) -> FloatArray:
-    """Transfer error src -> dst in dst's box heights; where dst's box is cut by
-    the bottom border its foot lies somewhere below, so a prediction at or
-    below the border has no vertical error."""
+    """Transfer error src -> dst in dst's box heights. Where dst's box is cut by
+    a border, its foot lies beyond the visible one on that side (below it for
+    the bottom border, left or right of the visible centre for a side border),
+    so a prediction on that side has no error along that axis."""
     pred = transfer(H, src.feet[i])
     foot = dst.feet[j]
+    dx = pred[:, 0] - foot[:, 0]
+    dx = np.where(dst.left_cut[j], np.maximum(dx, 0.0), dx)
+    dx = np.where(dst.right_cut[j], np.minimum(dx, 0.0), dx)
     dy = pred[:, 1] - foot[:, 1]
-    cut = dst.bottom_cut[j]
-    dy = np.where(cut, np.minimum(dy, 0.0), dy)
-    e = np.hypot(pred[:, 0] - foot[:, 0], dy) / dst.heights[j]
+    dy = np.where(dst.bottom_cut[j], np.minimum(dy, 0.0), dy)
+    e = np.hypot(dx, dy) / _full_heights(dst, j)
     return np.where(np.isfinite(e), e, np.inf)
+
+
+def _full_heights(o: CameraObs, j: NDArray) -> FloatArray:
+    """Heights of rows ``j``; a box cut by the bottom border is taller than it looks,
+    at least its width over the camera's median width-to-height ratio of uncut boxes."""
+    h = o.heights[j]
+    whole = ~o.truncated
+    if not whole.any():
+        return h
+    ratio = float(np.median(o.boxes[whole, 2] / o.heights[whole]))
+    full = o.boxes[j, 2] / max(ratio, 1e-6)
+    side = o.left_cut[j] | o.right_cut[j]
+    return np.where(o.bottom_cut[j] & ~side, np.maximum(h, full), h)
 
 
 def cut_aware_errors(
     H: FloatArray, a: CameraObs, b: CameraObs, ia: NDArray, ib: NDArray
 ) -> FloatArray:
     """Symmetric foot transfer error (box heights) of candidates (ia, ib), with
-    boxes cut by the bottom border treated as feet somewhere below it."""
+    boxes cut by the bottom, left or right border treated as feet somewhere
+    beyond it."""
     try:
         Hi = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return np.full(len(ia), np.inf)
     e_ab, e_ba = _one_way(H, a, b, ia, ib), _one_way(Hi, b, a, ib, ia)
     # a cut source foot is not where the person stands: trust the other direction
-    cut_a, cut_b = a.bottom_cut[ia], b.bottom_cut[ib]
+    cut_a, cut_b = _cut(a, ia), _cut(b, ib)
     e = np.maximum(np.where(cut_a, 0.0, e_ab), np.where(cut_b, 0.0, e_ba))
     return np.where(cut_a & cut_b, np.minimum(e_ab, e_ba), e)
+
+
+def _cut(o: CameraObs, i: NDArray) -> NDArray[np.bool_]:
+    """Rows ``i`` of ``o`` whose box is cut by the bottom, left or right border."""
+    return o.bottom_cut[i] | o.left_cut[i] | o.right_cut[i]
 
 
 def appearance_scores(

@@ -59,6 +59,16 @@ class CameraObs:
         return self.boxes[:, 1] + self.boxes[:, 3] >= self.size[1] - self.border_margin
 
     @property
+    def left_cut(self) -> NDArray[np.bool_]:
+        """(N,) boxes that reach the left border: their feet are left of the box's centre."""
+        return self.boxes[:, 0] <= self.border_margin
+
+    @property
+    def right_cut(self) -> NDArray[np.bool_]:
+        """(N,) boxes that reach the right border: their feet are right of the box's centre."""
+        return self.boxes[:, 0] + self.boxes[:, 2] >= self.size[0] - self.border_margin
+
+    @property
     def heights(self) -> NDArray[np.float64]:
         """(N,) box heights, at least one pixel."""
         return np.maximum(self.boxes[:, 3], 1.0)
