@@ -6,10 +6,11 @@ Constrained agglomerative clustering with average linkage:
   identity of its own);
 - the linkage of two groups is the vote share over all their cross-camera
   tracklet pairs: ``sum(matched) / (sum(co-occurring) + prior)``;
-- the two groups of highest linkage join while it exceeds the threshold (a
-  majority), unless they conflict: a cannot-link holds between two tracklets
-  of one camera that share a frame (a person is at most once per camera at a
-  time), and between groups holding such tracklets;
+- the two groups of highest linkage join while it exceeds the threshold
+  (``AssociateConfig.link_threshold``), unless they conflict: a cannot-link
+  holds between two tracklets of one camera that share a frame (a person is
+  at most once per camera at a time), and between groups holding such
+  tracklets;
 - because groups are sets, identities are transitive by construction: three
   views of one person end in one group, whichever pair of views saw them
   together; the decision is joint over all views, not a chain through one

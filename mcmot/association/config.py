@@ -239,8 +239,10 @@ class AssociateConfig:
         videos, or 10 for a scene without videos [None]. It turns the
         durations below (seconds) into frames
     link_threshold : two groups of tracklets join when the per-frame matcher
-        paired them in more than this share of their common frames (a
-        majority vote) [0.5]
+        paired them in more than this share of their common frames [0.3]:
+        not a majority, because one person's two tracklets go unmatched in
+        many frames (boxes cut by the border or occluded, uneven floors),
+        while two people are rarely matched in more than a few
     evidence_prior : seconds of 'no match' added to every vote count, so that a
         few common frames cannot outvote a long disagreement [0.3]
     gate_scale : the geometric score is 0.5 at this multiple of each pair's
@@ -277,7 +279,7 @@ class AssociateConfig:
     geometry_path: str | None = None
     feature_iou: float = 0.5
     fps: float | None = None
-    link_threshold: float = 0.5
+    link_threshold: float = 0.3
     evidence_prior: float = 0.3
     gate_scale: float = 2.0
     appearance_full_separation: float = 3.0

@@ -6,8 +6,8 @@ tracklet seen for the first time is *pending*: for ``online_window`` frames
 it collects votes, one per frame and partner tracklet it was matched to. Then
 its identity is fixed, once:
 
-- the identity of its partners with most votes, when those votes are a
-  majority of its frames (``link_threshold``, with ``evidence_prior``) and no
+- the identity of its partners with most votes, when those votes are more
+  than ``link_threshold`` of its frames (with ``evidence_prior``) and no
   other live tracklet of its camera holds that identity (a person is at most
   once per camera);
 - else, with appearance, the lost identity of the gallery closest in mean
