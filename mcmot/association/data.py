@@ -94,7 +94,8 @@ def estimate_size(tables: list[MotTable]) -> tuple[float, float]:
     """An image size from box extents, for scenes without pixels.
 
     The right-most and bottom-most box edges seen; boxes that reach them are
-    then treated as touching the border, which only removes them from fitting.
+    then treated as touching the border: left out of fitting, and scored as
+    cut there (their feet may lie beyond the visible box).
     """
     xs = [t.boxes[:, 0] + t.boxes[:, 2] for t in tables if len(t)]
     ys = [t.boxes[:, 1] + t.boxes[:, 3] for t in tables if len(t)]
