@@ -304,9 +304,8 @@ def _one_way(H: FloatArray, src: CameraObs, dst: CameraObs, i: NDArray, j: NDArr
 
 
 def _full_heights(o: CameraObs, j: NDArray) -> FloatArray:
-    """Heights of rows ``j``; a box cut by the bottom border is taller than it looks,
-    at least its width over the camera's median width-to-height ratio of uncut boxes
-    (unless a side border cuts its width too)."""
+    """Heights of rows ``j``; a box cut by the bottom (not a side) border is taller than
+    it looks: at least its width over the camera's median width/height of uncut boxes."""
     h = o.heights[j]
     whole = ~o.truncated
     if not whole.any():
