@@ -558,6 +558,45 @@ def test_identity_switches_are_split(tmp_path):
     assert split["AIDF1"] > 0.97 and split["MHAA"] > 0.95, split
 
 
+def _identity_partition(root: Path, names: list[str]) -> dict[tuple, int]:
+    """(camera, frame, box) -> global id of every row of ``global/``."""
+    out = {}
+    for n in names:
+        g = read_mot(root / "global" / f"{n}.txt")
+        for f, box, gid in zip(g.frames, g.boxes, g.ids, strict=True):
+            out[(n, int(f), tuple(np.round(box, 3)))] = int(gid)
+    return out
+
+
+def test_identities_do_not_depend_on_row_order_or_tracklet_numbers(tmp_path):
+    rng = np.random.default_rng(5)
+    names = ["c1", "c2", "c3"]
+    gts = toy_scene(CAMS3, people=6, frames=120, rng=rng)
+    tracks = [
+        tracks_from_gt(g, rng, fragment_every=30, first_id=1 + 100 * k).sorted()
+        for k, g in enumerate(gts)
+    ]
+    a = write_scene(tmp_path / "a", dict(zip(names, tracks, strict=True)))
+    run_associate(a, AssociateConfig(cues="geometry"))
+    geometry = str(tmp_path / "geometry.json")
+    shutil.copy(a / "geometry.json", geometry)
+    run_associate(a, AssociateConfig(cues="geometry", geometry_path=geometry), overwrite=True)
+    # the same rows in another order within each frame, every tracklet renumbered
+    b = tmp_path / "b"
+    for name, t in zip(names, tracks, strict=True):
+        perm = rng.permutation(len(t))
+        order = perm[np.argsort(t.frames[perm], kind="stable")]
+        uniq, inv = np.unique(t.ids, return_inverse=True)
+        new_ids = 5000 + rng.permutation(len(uniq))[inv]
+        write_mot(b / "tracks" / f"{name}.txt", t.with_ids(new_ids).select(order))
+    run_associate(b, AssociateConfig(cues="geometry", geometry_path=geometry))
+    pa, pb = _identity_partition(a, names), _identity_partition(b, names)
+    assert pa.keys() == pb.keys()
+    # one identity here is one identity there: the partitions are the same
+    pairs = {(pa[k], pb[k]) for k in pa}
+    assert len(pairs) == len(set(pa.values())) == len(set(pb.values())) >= 6
+
+
 def test_bottom_cut_boxes_match_feet_below_the_border():
     from mcmot.association.affinity import cut_aware_errors
 
