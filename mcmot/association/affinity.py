@@ -305,7 +305,7 @@ def _one_way(H: FloatArray, src: CameraObs, dst: CameraObs, i: NDArray, j: NDArr
 
 def _full_heights(o: CameraObs, j: NDArray) -> FloatArray:
     """Heights of rows ``j``; a box cut by the bottom (not a side) border is taller than
-    it looks: at least its width over the camera's median width/height of uncut boxes."""
+    it looks: at least its width over the median width/height of ``o``'s uncut boxes."""
     h = o.heights[j]
     whole = ~o.truncated
     if not whole.any():
@@ -328,14 +328,9 @@ def cut_aware_errors(
         return np.full(len(ia), np.inf)
     e_ab, e_ba = _one_way(H, a, b, ia, ib), _one_way(Hi, b, a, ib, ia)
     # a cut source foot is not where the person stands: trust the other direction
-    cut_a, cut_b = _cut(a, ia), _cut(b, ib)
+    cut_a, cut_b = a.truncated[ia], b.truncated[ib]
     e = np.maximum(np.where(cut_a, 0.0, e_ab), np.where(cut_b, 0.0, e_ba))
     return np.where(cut_a & cut_b, np.minimum(e_ab, e_ba), e)
-
-
-def _cut(o: CameraObs, i: NDArray) -> NDArray[np.bool_]:
-    """Rows ``i`` of ``o`` whose box is cut by the bottom, left or right border."""
-    return o.bottom_cut[i] | o.left_cut[i] | o.right_cut[i]
 
 
 def appearance_scores(
