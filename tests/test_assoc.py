@@ -501,6 +501,15 @@ def test_cli_runs_and_reports(tmp_path):
             "min_holdout (0.5) must not exceed full_holdout (0.4)",
         ),
         (["--geometry-set", "holdout_pairs=0"], "holdout_pairs must be a positive integer"),
+        (["--set", "link_treshold=0.4"], "unknown AssociateConfig field(s): link_treshold"),
+        (["--set", "link_threshold=1.5"], "link_threshold must be in [0, 1]"),
+        (["--set", "gate_scale=0"], "gate_scale must be a positive number"),
+        (["--set", "online_gallery=-1"], "online_gallery must be an integer >= 0"),
+        (["--set", "reentry_min_rows=0"], "reentry_min_rows must be an integer >= 1"),
+        (["--set", "reentry=maybe"], "reentry must be true or false"),
+        (["--set", "online_window=-2"], "online_window must be a duration in seconds"),
+        (["--set", "cues=geometry"], "cues is set with --cues, not --set"),
+        (["--set", "geometry.seed=1"], "geometry is set with --geometry-set"),
     ],
 )
 def test_cli_bad_input(tmp_path, args, needle):
@@ -522,6 +531,22 @@ def test_cli_geometry_set_reaches_the_fit(tmp_path):
     prov = json.loads((root / "provenance" / "associate.json").read_text())
     geo = prov["params"]["geometry"]
     assert geo["seed"] == 7 and geo["hypotheses"] == 500
+    assert crossview(root, gts, ["c1", "c2", "c3"])["AIDF1"] > 0.95
+
+
+def test_cli_set_reaches_association(tmp_path):
+    """--set changes association's own rules: a link threshold no share of votes can
+    exceed leaves every tracklet its own identity; the value lands in the provenance."""
+    gts, tracks = toy_tracks(15, frames=120)
+    root = write_scene(tmp_path, dict(zip(["c1", "c2", "c3"], tracks, strict=True)))
+    args = ["associate", str(root), "--cues", "geometry", "--overwrite"]
+    res = CliRunner().invoke(app, [*args, "--set", "link_threshold=1", "--set", "reentry=false"])
+    assert res.exit_code == 0, res.output
+    prov = json.loads((root / "provenance" / "associate.json").read_text())
+    assert prov["params"]["link_threshold"] == 1 and prov["params"]["reentry"] is False
+    assert crossview(root, gts, ["c1", "c2", "c3"])["AIDF1"] < 0.5
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
     assert crossview(root, gts, ["c1", "c2", "c3"])["AIDF1"] > 0.95
 
 

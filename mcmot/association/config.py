@@ -339,4 +339,25 @@ def check_associate_config(cfg: AssociateConfig) -> None:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1e6:
             raise McmotError(f"associate {name} must be a duration in seconds >= 0, got {v!r}")
+    _check_rules(cfg)
     check_geometry_config(cfg.geometry)
+
+
+def _check_rules(cfg: AssociateConfig) -> None:
+    """The shares, scales, counts and switches of ``cfg``, each in its range."""
+    for name, lo, hi in (("link_threshold", 0.0, 1.0), ("feature_iou", 0.0, 1.0)):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            raise McmotError(f"associate {name} must be in [{lo:g}, {hi:g}], got {v!r}")
+    for name in ("gate_scale", "appearance_full_separation"):
+        if not _positive_number(getattr(cfg, name)):
+            raise McmotError(
+                f"associate {name} must be a positive number, got {getattr(cfg, name)!r}"
+            )
+    for name, least in (("online_gallery", 0), ("reentry_min_rows", 1)):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise McmotError(f"associate {name} must be an integer >= {least}, got {v!r}")
+    for name in ("static_cameras", "reentry", "split_switches"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise McmotError(f"associate {name} must be true or false, got {getattr(cfg, name)!r}")

@@ -14,6 +14,7 @@ from mcmot.association.config import AssociateConfig
 from mcmot.cli.common import Cues, FpsOpt, OverwriteOpt, SceneArg, out, progress_bar, warn
 from mcmot.cli.report import geometry_table
 from mcmot.config import apply_settings, override
+from mcmot.errors import McmotError
 
 if TYPE_CHECKING:
     from mcmot.stages.associate import AssociateResult
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
 class ModeChoice(str, Enum):
     offline = "offline"
     online = "online"
+
+
+GeometrySetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--geometry-set",
+        metavar="KEY=VALUE",
+        help="Override a geometry-fitting setting (repeatable), e.g. seed=1, "
+        "hypotheses=10000 or windows=1,3 (a tuple); fields in docs/association.md.",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override an association setting (repeatable), e.g. link_threshold=0.4 or "
+        "online_window=2; read as the field's type; fields in docs/association.md.",
+    ),
+]
 
 
 def associate_cmd(
@@ -52,15 +73,8 @@ def associate_cmd(
             help="With --cues both: fix appearance's fusion weight (default: calibrated).",
         ),
     ] = None,
-    geometry_set: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--geometry-set",
-            metavar="KEY=VALUE",
-            help="Override a geometry-fitting setting (repeatable), e.g. seed=1, "
-            "hypotheses=10000 or windows=1,3 (a tuple); fields in docs/association.md.",
-        ),
-    ] = None,
+    geometry_set: GeometrySetOpt = None,
+    settings: SetOpt = None,
     fps: FpsOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -68,7 +82,7 @@ def associate_cmd(
     from mcmot.stages.associate import run_associate
 
     cfg = override(
-        AssociateConfig(),
+        association_settings(settings or []),
         fps=fps,
         features=features,
         cues=cues.value,
@@ -84,6 +98,29 @@ def associate_cmd(
     for note in result.notes:
         warn(note)
     _report(result)
+
+
+#: AssociateConfig fields that have an option of their own (``--set`` refuses them).
+OWN_OPTIONS = {
+    "features": "--features",
+    "cues": "--cues",
+    "mode": "--mode",
+    "static_cameras": "--static-cameras",
+    "geometry_path": "--geometry",
+    "appearance_weight": "--appearance-weight",
+    "fps": "--fps",
+    "geometry": "--geometry-set KEY=VALUE",
+}
+
+
+def association_settings(texts: list[str]) -> AssociateConfig:
+    """The defaults with ``--set KEY=VALUE`` texts applied. A field with an option of
+    its own (:data:`OWN_OPTIONS`) is a one-line error naming that option."""
+    for text in texts:
+        key = text.partition("=")[0].strip().split(".")[0]
+        if key in OWN_OPTIONS:
+            raise McmotError(f"{text!r}: {key} is set with {OWN_OPTIONS[key]}, not --set")
+    return apply_settings(AssociateConfig(), texts)
 
 
 def _report(r: AssociateResult) -> None:
