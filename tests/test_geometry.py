@@ -369,3 +369,38 @@ def test_a_fit_whose_matches_do_not_predict_each_other_is_switched_off_unless_th
 def test_a_ramp_set_to_zero_switches_its_test_off_even_for_a_score_of_zero():
     off = GeometryConfig(min_holdout=0.0, full_holdout=0.0, min_coverage=0.0, full_coverage=0.0)
     assert trust(100, 0.5, 0.1, 100, 0.9, off, cov=0.0, hold=0.0)[0] == 1.0
+
+
+def test_one_to_one_keeps_mutual_nearest_partners_ties_to_the_first_candidate():
+    # a0's nearest is b1 (0.05, candidate 1); a1's is b1 too (0.05, candidate 3), but b1
+    # takes the first of the tied candidates, a0; b0's nearest is a0, whose nearest is b1
+    err = np.array([0.1, 0.05, 0.2, 0.05])
+    ia, ib = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    assert one_to_one(err, ia, ib, 0.25).tolist() == [1]
+    assert one_to_one(err, ia, ib, 0.05).tolist() == []  # strictly below the gate
+    # row numbers need not start at 0 or be contiguous
+    assert one_to_one(err, ia + 7, ib * 5 + 3, 0.25).tolist() == [1]
+
+
+def test_transfer_sends_points_behind_the_camera_and_unknown_points_to_inf():
+    H = np.array([[2.0, 0.0, 1.0], [0.0, 3.0, 0.0], [0.0, 1.0, 1.0]])
+    pts = np.array([[1.0, 1.0], [0.0, -2.0], [np.inf, 0.0], [2.0, 0.0]])
+    out = transfer(H, pts)
+    assert out[0].tolist() == [1.5, 1.5] and out[3].tolist() == [5.0, 0.0]
+    assert np.isinf(out[1]).all() and np.isinf(out[2]).all()  # w = -1; inf in
+    assert transfer(H, pts[[0, 3]]).tolist() == out[[0, 3]].tolist()  # same values, no masking
+
+
+def test_sync_supports_are_the_same_with_the_candidates_of_a_pair_cached():
+    from mcmot.association.quality import ShiftedPairs, choose_shifts, sync_supports
+
+    a, b = _obs(toy_scene(CAMS, people=6, frames=60, rng=np.random.default_rng(3)))
+    H = CAMS[1] @ np.linalg.inv(CAMS[0])
+    first = np.flatnonzero(a.frames <= 30)
+    halves = [np.isin(np.arange(len(a)), first), ~np.isin(np.arange(len(a)), first)]
+    shared = ShiftedPairs(a, b, CFG.sync_min_motion)
+    shifts = choose_shifts(a, b, CFG, 10.0)
+    for rows in [*halves, *halves]:  # the second round is served from the cache
+        alone = sync_supports(a, b, H, CFG, shifts, rows)
+        assert sync_supports(a, b, H, CFG, shifts, rows, shared) == alone
+        assert alone[2] > 0 and alone[0] > alone[1]

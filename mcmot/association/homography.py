@@ -25,10 +25,17 @@ FloatArray = NDArray[np.float64]
 def transfer(H: FloatArray, pts: FloatArray) -> FloatArray:
     """Apply (3, 3) ``H`` to (N, 2) points; points sent behind the camera become inf
     (and so do points that were inf already, as a chain of transfers makes them)."""
-    finite = np.isfinite(pts).all(axis=1)
-    x, y = np.where(finite, pts[:, 0], 0.0), np.where(finite, pts[:, 1], 0.0)
+    x, y = pts[:, 0], pts[:, 1]
+    finite = np.isfinite(x) & np.isfinite(y)
+    whole = bool(finite.all())
+    if not whole:
+        x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
     w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
-    ok = (w > 1e-12) & finite
+    ok = w > 1e-12
+    if whole and ok.all():  # the common case, without the masking below
+        return np.stack([(H[0, 0] * x + H[0, 1] * y + H[0, 2]) / w,
+                         (H[1, 0] * x + H[1, 1] * y + H[1, 2]) / w], axis=1)  # fmt: skip
+    ok &= finite
     safe = np.where(ok, w, 1.0)
     u = np.where(ok, (H[0, 0] * x + H[0, 1] * y + H[0, 2]) / safe, np.inf)
     v = np.where(ok, (H[1, 0] * x + H[1, 1] * y + H[1, 2]) / safe, np.inf)
@@ -285,14 +292,15 @@ def one_to_one(
     """
     if len(err) == 0:
         return np.zeros(0, np.int64)
-    order = np.lexsort((np.arange(len(err)), err))
-    _, first_a = np.unique(ia[order], return_index=True)
-    best_a = np.zeros(len(err), bool)
-    best_a[order[first_a]] = True
-    _, first_b = np.unique(ib[order], return_index=True)
-    best_b = np.zeros(len(err), bool)
-    best_b[order[first_b]] = True
-    return np.flatnonzero(best_a & best_b & (err < gate))
+    order = np.argsort(err, kind="stable")
+    rank = np.empty(len(err), np.int64)
+    rank[order] = np.arange(len(err))
+    best = err < gate
+    for rows in (ia, ib):  # the candidate of lowest rank per row value
+        first = np.full(int(rows.max()) + 1, len(err), np.int64)
+        np.minimum.at(first, rows, rank)
+        best &= rank == first[rows]
+    return np.flatnonzero(best)
 
 
 def inliers(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> NDArray[np.int64]:
@@ -300,16 +308,19 @@ def inliers(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> NDArray[np.int
     return one_to_one(pair_errors(H, c.pa, c.pb, c.ha, c.hb), c.ia, c.ib, cfg.inlier_threshold)
 
 
-def refine(c: Candidates, H: FloatArray, cfg: GeometryConfig) -> tuple[FloatArray, NDArray]:
+def refine(
+    c: Candidates, H: FloatArray, cfg: GeometryConfig, first: NDArray[np.int64] | None = None
+) -> tuple[FloatArray, NDArray]:
     """Alternate one-to-one inlier matching and least-squares refits.
 
     A refit on the matches it was fitted on is a fixed point (the refit is
     deterministic), so the rounds stop early when the matches repeat.
+    ``first``: ``inliers(c, H, cfg)`` when the caller has computed it already.
     """
     keep = np.zeros(0, np.int64)
     fitted_on: NDArray[np.int64] | None = None  # the matches H was refitted on
     for _ in range(cfg.refine_iterations):
-        keep = inliers(c, H, cfg)
+        keep = inliers(c, H, cfg) if first is None or fitted_on is not None else first
         if fitted_on is not None and np.array_equal(keep, fitted_on):
             return H, keep
         H2 = refit(c.pa[keep], c.pb[keep]) if len(keep) >= 4 else None
@@ -360,8 +371,13 @@ def ransac_homography(
         ]
     )
     best: tuple[float, FloatArray | None] = (-1.0, None)
+    seen: set[bytes] = set()
     for k in np.argsort(-scores)[: cfg.finalists]:
-        H, keep = refine(pre, Hs[k], cfg)
+        first = inliers(pre, Hs[k], cfg)
+        if first.tobytes() in seen:  # refits only from its matches: the same outcome, no better
+            continue
+        seen.add(first.tobytes())
+        H, keep = refine(pre, Hs[k], cfg, first)
         if len(keep) > best[0]:
             best = (float(len(keep)), H)
     if best[1] is None:
