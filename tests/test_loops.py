@@ -102,3 +102,20 @@ def test_with_four_cameras_a_pair_every_route_contradicts_is_switched_off(wrong)
     w = weights(check_loops(scene(4), pairs, CFG))
     assert w.pop(f"c{wrong[0]}-c{wrong[1]}") == 0.0
     assert set(w.values()) == {1.0}
+
+
+def test_routes_use_each_frame_s_trusted_window_and_nothing_where_none_is_trusted():
+    from mcmot.association.loops import _mappings
+    from mcmot.association.windows import WindowFit
+
+    H1, H2 = np.diag([2.0, 2.0, 1.0]), np.diag([3.0, 3.0, 1.0])
+    on, off = PairQuality(weight=1.0, reason="trusted"), PairQuality(weight=0.0, reason="off")
+    wins = (WindowFit(1, 30, H1, on), WindowFit(31, 60, H2, off), WindowFit(61, 90, H2, on))
+    pairs = {("a", "b"): PairGeometry("a", "b", H1, on, moving=True, windows=wins)}
+    frames = np.array([5, 30, 31, 60, 61, 95])
+    (m1, G1), (m3, G3) = _mappings(pairs, "a", "b", frames)
+    assert m1.tolist() == [True, True, False, False, False, False] and np.array_equal(G1, H1)
+    assert m3.tolist() == [False, False, False, False, True, False] and np.array_equal(G3, H2)
+    (m1, G1), _ = _mappings(pairs, "b", "a", frames)  # the other way round: inverted
+    assert m1[:2].all() and np.allclose(G1, np.linalg.inv(H1))
+    assert _mappings(pairs, "a", "c", frames) == []

@@ -42,20 +42,26 @@ from mcmot.association.windows import WindowFit
 Pairs = dict[tuple[str, str], PairGeometry]
 
 
-def _mapping(pairs: Pairs, a: str, b: str, frame: int) -> FloatArray | None:
-    """The trusted homography a -> b at ``frame``, or None."""
+def _mappings(
+    pairs: Pairs, a: str, b: str, frames: NDArray[np.int64]
+) -> list[tuple[NDArray[np.bool_], FloatArray]]:
+    """The trusted homographies a -> b over ``frames``: (which frames, homography)
+    per trusted segment; a frame belongs to the first segment that holds it, and
+    frames of untrusted segments or outside every segment have none."""
     g = pairs.get((a, b))
     inverse = g is None
     if inverse:
         g = pairs.get((b, a))
     if g is None:
-        return None
+        return []
+    free = np.ones(len(frames), bool)
+    out = []
     for s, e, H, q in g.segments():
-        if s <= frame <= e:
-            if q.weight <= 0:
-                return None
-            return np.linalg.inv(H) if inverse else H
-    return None
+        m = free & (frames >= s) & (frames <= e)
+        free &= ~m
+        if q.weight > 0 and m.any():
+            out.append((m, np.linalg.inv(H) if inverse else H))
+    return out
 
 
 def _route_error(
@@ -64,14 +70,15 @@ def _route_error(
     """Median distance between a's feet and their image sent to b through c and
     back with ``H``'s inverse, in a's box heights (0 when the routes agree)."""
     Hi = np.linalg.inv(H)
+    frames, feet = a.frames[rows], a.feet[rows]
     errs = []
-    for f in np.unique(a.frames[rows]):
-        H_ac, H_cb = _mapping(pairs, a.name, c, int(f)), _mapping(pairs, c, b, int(f))
-        if H_ac is None or H_cb is None:
-            continue
-        r = rows[a.frames[rows] == f]
-        back = transfer(Hi, transfer(H_cb, transfer(H_ac, a.feet[r])))
-        errs.append(np.linalg.norm(back - a.feet[r], axis=1) / a.heights[r])
+    for m_ac, H_ac in _mappings(pairs, a.name, c, frames):
+        for m_cb, H_cb in _mappings(pairs, c, b, frames):
+            m = m_ac & m_cb
+            if not m.any():
+                continue
+            back = transfer(Hi, transfer(H_cb, transfer(H_ac, feet[m])))
+            errs.append(np.linalg.norm(back - feet[m], axis=1) / a.heights[rows[m]])
     if not errs:
         return None
     e = np.concatenate(errs)

@@ -109,6 +109,7 @@ class ShiftedPairs:
         self.a, self.b, self.min_motion = a, b, min_motion
         self._candidates: dict[int, Candidates] = {}
         self._moving: dict[int, NDArray[np.bool_]] = {}
+        self._tested: dict[tuple[int, bytes], tuple[Candidates, Candidates, int]] = {}
 
     def candidates(self, shift: int) -> Candidates:
         """:func:`candidates` of (a, b) at ``shift``."""
@@ -121,6 +122,20 @@ class ShiftedPairs:
         if shift not in self._moving:
             self._moving[shift] = moving_rows(self.a, shift, self.min_motion)
         return self._moving[shift]
+
+    def tested(self, shift: int, rows: NDArray[np.bool_]) -> tuple[Candidates, Candidates, int]:
+        """The candidates that test ``shift`` on ``rows`` of a: a's moving feet (within
+        ``rows``) that have partners both at the true instant and at the shifted one,
+        as (candidates at the true instant, at the shifted instant, number of feet)."""
+        key = (shift, np.packbits(rows).tobytes())
+        if key not in self._tested:
+            keep = self.moving(shift) & rows
+            cz, cs = self.candidates(0), self.candidates(shift)
+            cz, cs = cz.subset(keep[cz.ia]), cs.subset(keep[cs.ia])
+            both = np.intersect1d(cz.ia, cs.ia)
+            cz, cs = cz.subset(np.isin(cz.ia, both)), cs.subset(np.isin(cs.ia, both))
+            self._tested[key] = (cz, cs, len(both))
+        return self._tested[key]
 
 
 def shift_ladder(span: int) -> list[int]:
@@ -193,23 +208,11 @@ def sync_supports(
     """
     rows = np.ones(len(a), bool) if rows is None else rows
     pairs = pairs or ShiftedPairs(a, b, cfg.sync_min_motion)
-    c0 = pairs.candidates(0)
     num0 = nums = 0.0
     weight = 0
     for s in shifts:
         for shift in (s, -s):
-            keep = pairs.moving(shift) & rows
-            if not keep.any():
-                continue
-            cz = c0.subset(keep[c0.ia])
-            cs = pairs.candidates(shift)
-            cs = cs.subset(keep[cs.ia])
-            if len(cz) == 0 or len(cs) == 0:
-                continue
-            # only feet that have partners at both instants
-            both = np.intersect1d(cz.ia, cs.ia)
-            cz, cs = cz.subset(np.isin(cz.ia, both)), cs.subset(np.isin(cs.ia, both))
-            n = len(both)
+            cz, cs, n = pairs.tested(shift, rows)  # feet with partners at both instants
             if n == 0:
                 continue
             num0 += n * matching_support(cz, H, cfg.inlier_threshold)
