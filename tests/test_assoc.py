@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -566,12 +566,17 @@ def test_change_point_hand_computed():
     assert change_point(np.array([1, 2] * 10), 5) is None  # alternating: no switch
 
 
-def test_identity_switches_are_split(tmp_path):
+def _switches_scene(root: Path) -> tuple[Path, list[MotTable], list[str]]:
+    """A toy scene whose tracks of every camera hold two identity switches."""
     rng = np.random.default_rng(21)
     gts = toy_scene(CAMS3, people=7, frames=300, rng=rng)
     tracks = [tracks_from_gt(g, rng, switches=2, first_id=1 + 100 * k) for k, g in enumerate(gts)]
     names = ["c1", "c2", "c3"]
-    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
+    return write_scene(root, dict(zip(names, tracks, strict=True))), gts, names
+
+
+def test_identity_switches_are_split(tmp_path):
+    root, gts, names = _switches_scene(tmp_path)
     run_associate(root, AssociateConfig(cues="geometry", split_switches=False))
     whole = crossview(root, gts, names)
     # splitting is association's work, not the fit's: the same geometry, loaded
@@ -581,6 +586,46 @@ def test_identity_switches_are_split(tmp_path):
     assert split["AIDF1"] > whole["AIDF1"] + 0.02, (split, whole)
     assert split["AIDF1"] > whole["AIDF1"] + 0.1, (split, whole)
     assert split["AIDF1"] > 0.97 and split["MHAA"] > 0.95, split
+
+
+def test_online_a_tracklet_follows_its_partners_after_an_identity_switch(tmp_path):
+    root, gts, names = _switches_scene(tmp_path)
+    cfg = AssociateConfig(cues="geometry", mode="online")
+    run_associate(root, replace(cfg, split_switches=False))
+    fixed = crossview(root, gts, names)
+    saved = str(root / "geometry.json")
+    run_associate(root, replace(cfg, geometry_path=saved), overwrite=True)
+    follows = crossview(root, gts, names)
+    assert follows["AIDF1"] > fixed["AIDF1"] + 0.03, (follows, fixed)
+    assert follows["MHAA"] > fixed["MHAA"] + 0.03, (follows, fixed)
+    assert_one_per_camera(root, names)  # no id twice in a camera's frame, held rows included
+
+
+def test_online_a_tracklet_back_after_its_identity_moved_on_is_decided_anew(tmp_path):
+    # camera c1's tracker: person P is local id 1 up to frame 20 and id 2 from 21 on (a
+    # new tracklet that takes P's identity after 1 s); id 1 comes back at frame 31,
+    # before it is retired, on another person Q. Its old identity is P's, now held by
+    # id 2: it must not be written twice in one frame of c1.
+    rng = np.random.default_rng(4)
+    gts = toy_scene(CAMS3, people=5, frames=60, rng=rng)
+    c1 = gts[0]
+    P, Q = 1, 2  # both seen in every frame of c1
+    ids = np.where(c1.ids == P, np.where(c1.frames <= 20, 1, 2), c1.ids + 10)
+    ids = np.where(c1.ids == Q, np.where(c1.frames >= 31, 1, 3), ids)
+    tracks = [c1.with_ids(ids)]
+    tracks += [tracks_from_gt(g, rng, first_id=1 + 100 * k) for k, g in enumerate(gts[1:], 1)]
+    names = ["c1", "c2", "c3"]
+    root = write_scene(tmp_path, dict(zip(names, tracks, strict=True)))
+    run_associate(root, AssociateConfig(cues="geometry", mode="online", split_switches=False))
+    assert_one_per_camera(root, names)
+    out = read_mot(root / "global" / "c1.txt")
+    near = np.abs(out.boxes[:, None] - c1.boxes[None]).max(axis=2) < 0.01  # files keep 2 digits
+    same = near & (out.frames[:, None] == c1.frames[None])
+    assert same.any(axis=1).all()
+    who = c1.ids[same.argmax(axis=1)]
+    late = out.frames >= 31
+    assert (late & (who == P)).any() and (late & (who == Q)).any()
+    assert set(out.ids[late & (who == P)]).isdisjoint(out.ids[late & (who == Q)])
 
 
 def _identity_partition(root: Path, names: list[str]) -> dict[tuple, int]:

@@ -259,7 +259,8 @@ class AssociateConfig:
     reentry : join groups that never share a frame by appearance when the
         evidence is strong (a person who left every view and came back) [True]
     split_switches : split a tracklet where the identity of its cross-view
-        partners changes (a tracker's identity switch), then regroup [True]
+        partners changes (a tracker's identity switch), then regroup [True];
+        online, a decided tracklet takes its partners' identity from then on
     split_min_seconds : seconds of matches each side of such a split needs, and
         the votes it must explain beyond keeping the tracklet whole [0.8]
     reentry_min_rows : a group needs this many feature rows to be joined by

@@ -4,19 +4,27 @@ Frames are processed in order. In each frame, every camera pair's detections
 are matched (Hungarian on the fused per-frame scores, as offline). A
 tracklet seen for the first time is *pending*: for ``online_window`` frames
 it collects votes, one per frame and partner tracklet it was matched to. Then
-its identity is fixed, once:
+its identity is decided:
 
 - the identity of its partners with most votes, when those votes are more
   than ``link_threshold`` of its frames (with ``evidence_prior``) and no
-  other live tracklet of its camera holds that identity (a person is at most
-  once per camera);
+  row of its camera was given that identity since it began (a person is at
+  most once per camera);
 - else, with appearance, the lost identity of the gallery closest in mean
   feature, when the appearance model gives at least ``REENTRY_POSTERIOR``;
 - else a new identity.
 
+With ``split_switches``, a decided tracklet whose matched partners hold one
+other identity, and never its own, for ``split_min_seconds`` of matches takes
+that identity from the next frame on (:func:`_follow_partners`): a tracker's
+identity switch, or a decision that later frames contradict. Rows already
+handed out keep their identity.
+
 Memory: votes of pending tracklets (at most ``online_window`` frames each),
-the identity of live tracklets, and a gallery of at most ``online_gallery``
-lost identities (mean feature each). Output latency: ``online_window`` frames.
+the identity of live tracklets and the last frame each identity was given in
+each camera (kept ``online_window`` frames), and a gallery of at most
+``online_gallery`` lost identities (mean feature each). Output latency:
+``online_window`` frames.
 Geometry is read from ``--geometry`` or fitted once on the first
 ``online_warmup`` frames.
 """
@@ -59,6 +67,11 @@ class _State:
     feats: dict[int, tuple[NDArray[np.float64], int]] = field(default_factory=dict)
     gallery: OrderedDict = field(default_factory=OrderedDict)
     next_gid: int = 1
+    #: per decided tracklet: (identity its partners have held instead of its own, frames)
+    contrary: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    #: (camera, identity) -> (the last frame a row of that camera was given that identity,
+    #: the tracklet that row belongs to)
+    owner: dict[Key, tuple[int, Key]] = field(default_factory=dict)
 
 
 def _frame_rows(o: CameraObs, f: int) -> NDArray[np.int64]:
@@ -99,10 +112,8 @@ def _decide(
     for partner, n in p.votes.items():
         if partner in st.gid:
             by_gid[st.gid[partner]] += n
-    # identities held by tracklets of this camera that shared a frame with this one
-    busy = {
-        g for k, g in st.gid.items() if k[0] == key[0] and k != key and st.last_seen[k] >= p.first
-    }
+    # identities given to rows of this camera since this tracklet began
+    busy = {g for (c, g), (last, _) in st.owner.items() if c == key[0] and last >= p.first}
     for g, n in by_gid.most_common():
         if g not in busy and n / (p.frames + times.evidence_prior) > cfg.link_threshold:
             return g
@@ -121,13 +132,54 @@ def _decide(
     return g
 
 
+def _follow_partners(partners: dict[Key, set[int]], st: _State, times: FrameTimes) -> None:
+    """A decided tracklet whose cross-view partners have held one other identity, and
+    never its own, for ``split_min_votes`` frames of matches takes that identity from
+    the next frame on (a tracker's identity switch, or an early decision the later
+    frames contradict); rows already written keep theirs. The identity must be free in
+    the tracklet's camera, or held by a tracklet that wants this one's in exchange
+    (two tracks that swapped people)."""
+    for k, held in partners.items():
+        own = st.gid.get(k)
+        if own is None or own in held or len(held) != 1:
+            st.contrary.pop(k, None)
+            continue
+        (g,) = held
+        prev, n = st.contrary.get(k, (g, 0))
+        st.contrary[k] = (g, n + 1 if prev == g else 1)
+    need = times.split_min_votes
+    for k in sorted(st.contrary):
+        g, n = st.contrary.get(k, (0, 0))
+        if n < need or k not in st.gid:
+            continue
+        own = st.gid[k]
+        # a tracklet of this camera that holds g and is not retired may still show up
+        holders = [kk for kk, v in st.gid.items() if v == g and kk[0] == k[0] and kk != k]
+        if not holders:
+            st.gid[k] = g
+            st.owner[(k[0], g)] = (st.last_seen[k], k)
+            st.contrary.pop(k)
+            continue
+        kk = holders[0]
+        want, m = st.contrary.get(kk, (0, 0))
+        if len(holders) == 1 and want == own and m >= need:
+            st.gid[k], st.gid[kk] = g, own  # the two tracks swapped people
+            st.owner[(k[0], g)] = (st.last_seen[k], k)
+            st.owner[(k[0], own)] = (st.last_seen[kk], kk)
+            st.contrary.pop(kk)
+            st.contrary.pop(k)
+
+
 def _retire(f: int, st: _State, cfg: AssociateConfig, times: FrameTimes) -> None:
     """Move identities with no live tracklet to the gallery; forget old tracklets."""
     horizon = f - times.online_window
     stale = [k for k, last in st.last_seen.items() if last < horizon and k in st.gid]
+    for cg in [cg for cg, (last, _) in st.owner.items() if last < horizon - 1]:
+        del st.owner[cg]  # every pending tracklet began after it
     for k in stale:
         g = st.gid.pop(k)
         st.last_seen.pop(k)
+        st.contrary.pop(k, None)
         if any(v == g for v in st.gid.values()):
             continue
         if g in st.feats:
@@ -165,24 +217,34 @@ class OnlineAssociator:
         for ci, (o, rs) in enumerate(zip(obs, rows, strict=True)):
             for r in rs:
                 key = (ci, int(o.tids[r]))
+                fresh = key not in st.last_seen
                 st.last_seen[key] = f
-                if key in st.gid:
+                if key in st.gid and st.owner.get((ci, st.gid[key]), (f, key))[1] == key:
                     out.append((refs[ci][r], st.gid[key]))
+                    st.owner[(ci, st.gid[key])] = (f, key)
                     _add_feature(st, st.gid[key], _feature(o, r))
                     continue
+                if key in st.gid:  # back after a gap, its identity given to another since
+                    del st.gid[key]
+                    st.contrary.pop(key, None)
                 if key not in st.pending:
                     st.pending[key] = _Pending(first=f)
-                    self.tracklets += 1
+                    self.tracklets += fresh
                 p = st.pending[key]
                 p.frames += 1
                 feat = _feature(o, r)
                 if feat is not None:
                     p.feat = feat if p.feat is None else p.feat + feat
                 self.held.setdefault(key, []).append(refs[ci][r])
+        partners: dict[Key, set[int]] = {}
         for ka, kb in matches:
             for k, other in ((ka, kb), (kb, ka)):
                 if k in st.pending:
                     st.pending[k].votes[other] += 1
+                elif other in st.gid:
+                    partners.setdefault(k, set()).add(st.gid[other])
+        if self.cfg.split_switches:
+            _follow_partners(partners, st, self.times)
         out += self._settle(f, final=False)
         _retire(f, st, self.cfg, self.times)
         self.last_frame = f
@@ -209,6 +271,7 @@ class OnlineAssociator:
             p = st.pending.pop(k)
             g = _decide(k, p, f, st, self.cues, self.cfg, self.times)
             st.gid[k] = g
+            st.owner[(k[0], g)] = (st.last_seen[k], k)  # no row of the camera had g since
             if p.feat is not None:
                 s, n = st.feats.get(g, (np.zeros_like(p.feat), 0))
                 st.feats[g] = (s + p.feat, n + p.frames)
