@@ -25,9 +25,13 @@ and for at least one seed), their mean share explained, the wrong pairs
 association trusts (weight > 0) and the right ones it switches off. Peer,
 same process: ``--peer`` settings (default: the RANSAC budget before this
 benchmark, 3000 hypotheses, 4000 pre-scoring candidates, 8 finalists).
+``--associate KEY=VALUE`` sets an ``AssociateConfig`` field for both rows
+(``mode=online``: association frame by frame, with the geometry online mode
+fits on its warm-up).
 
 Run: ``python -m benchmarks.bench_geometry_synth [--scenes 15] [--difficulties medium,hard]
-[--boxes gt|det] [--set KEY=VALUE] [--peer KEY=VALUE] [--geo-seeds 4] [--pairs] [--json PATH]``
+[--boxes gt|det] [--set KEY=VALUE] [--peer KEY=VALUE | --no-peer] [--associate KEY=VALUE]
+[--geo-seeds 4] [--pairs] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -156,13 +160,13 @@ def score_pairs(
 
 
 def run_config(
-    scenes: list[tuple[str, Path]], geo: GeometryConfig, frames: int
+    scenes: list[tuple[str, Path]], cfg: AssociateConfig, frames: int
 ) -> tuple[list[PairScore], dict[str, float], float]:
-    """Associate every scene (geometry only); (pair scores, pooled metrics, seconds)."""
+    """Associate every scene with ``cfg``; (pair scores, pooled metrics, seconds)."""
     pairs, counts, seconds = [], [], 0.0
     for name, root in scenes:
         t0 = time.perf_counter()
-        res = run_associate(root, AssociateConfig(cues="geometry", geometry=geo), overwrite=True)
+        res = run_associate(root, cfg, overwrite=True)
         seconds += time.perf_counter() - t0
         pairs += score_pairs(name, root, res.geometry)
         gts = [read_mot(p) for p in sorted((root / "gt").glob("*.txt"))]
@@ -263,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--peer", action="append", default=None, metavar="KEY=VALUE",
         help="a GeometryConfig field of the peer row (repeatable; default: the old budget)",
     )  # fmt: skip
+    ap.add_argument(
+        "--associate", action="append", default=[], metavar="KEY=VALUE",
+        help="an AssociateConfig field for both rows (repeatable), e.g. mode=online",
+    )  # fmt: skip
+    ap.add_argument("--no-peer", action="store_true", help="the tested row only")
     ap.add_argument("--pairs", action="store_true", help="also print every pair (first seed)")
     return ap
 
@@ -274,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         "peer": apply_settings(GeometryConfig(), peer),
         "tested": apply_settings(GeometryConfig(), args.set),
     }
+    if args.no_peer:
+        del configs["peer"]
     print_machine()
     print(
         f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
@@ -281,8 +292,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{SIZE[0]}x{SIZE[1]}; tracks = {TRACKS[args.boxes]}; "
         f"RANSAC seeds 0-{args.geo_seeds - 1}"
     )
-    print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
+    if not args.no_peer:
+        print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
     print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}")
+    base = apply_settings(AssociateConfig(cues="geometry"), args.associate)
+    print(f"association: geometry only + {' '.join(args.associate) or '(defaults)'}")
     results = Results(args.json)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -292,7 +306,13 @@ def main(argv: list[str] | None = None) -> None:
             first = {}
             for label, geo in configs.items():
                 runs = [
-                    SeedRun(*run_config(subset, dataclasses.replace(geo, seed=k), args.frames))
+                    SeedRun(
+                        *run_config(
+                            subset,
+                            dataclasses.replace(base, geometry=dataclasses.replace(geo, seed=k)),
+                            args.frames,
+                        )
+                    )
                     for k in range(args.geo_seeds)
                 ]
                 first[label] = runs[0]
