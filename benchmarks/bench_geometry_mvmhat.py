@@ -23,9 +23,10 @@ the moving-camera windows and the motion-chosen synchronization shifts were
 developed on them, so they are development data, not held-out data.
 
 Run: ``python -m benchmarks.bench_geometry_mvmhat [--data ../shared/data] [--repeats 3]
-[--set KEY=VALUE] [--json PATH]`` (``--set``: a ``GeometryConfig`` field for mcmot's
-row, e.g. a trust rule under test; the peer is unchanged). The JSON also holds every
-repeat's raw results.
+[--set KEY=VALUE] [--associate KEY=VALUE] [--json PATH]`` (``--set``: a ``GeometryConfig``
+field for mcmot's row, e.g. a trust rule under test; ``--associate``: an
+``AssociateConfig`` field for both rows, e.g. ``mode=online``, where mcmot's row fits
+its geometry on online mode's warm-up). The JSON also holds every repeat's raw results.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from mcmot.association.geometry import PairGeometry, save_geometry
 from mcmot.association.homography import fit_homography
 from mcmot.association.quality import PairQuality
 from mcmot.association.windows import WindowFit
+from mcmot.config import apply_settings
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import build_obs, run_associate
@@ -111,17 +113,17 @@ def score(scenes: list[Scene]) -> dict[str, dict[str, float]]:
 
 
 def run(
-    data: Path, work: Path, seed: int, geo: GeometryConfig
+    data: Path, work: Path, seed: int, geo: GeometryConfig, base: AssociateConfig
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Both geometries on one shuffle of the detection rows, mcmot's (``geo``) with
-    RANSAC seed ``seed``."""
+    RANSAC seed ``seed``, association's other settings from ``base``."""
     rng = np.random.default_rng(seed)
     scenes = {seq: make_scene(data, seq, work / f"seq{seq}", rng) for seq in SEQUENCES}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in ("mcmot", "plain RANSAC, 50-frame windows"):
         t0 = time.perf_counter()
         for seq, sc in scenes.items():
-            cfg = AssociateConfig(cues="geometry", fps=FPS, geometry=replace(geo, seed=seed))
+            cfg = replace(base, geometry=replace(geo, seed=seed))
             if name != "mcmot":
                 tracks = {c: read_mot(sc.path("tracks", c)) for c in _cams(sc)}
                 obs = build_obs(sc, tracks, cfg, False)
@@ -132,7 +134,7 @@ def run(
                 }
                 path = work / f"peer{seq}.json"
                 save_geometry(path, pairs)
-                cfg = AssociateConfig(cues="geometry", fps=FPS, geometry_path=str(path))
+                cfg = replace(base, geometry_path=str(path))
             run_associate(sc, cfg, overwrite=True)
         results[name] = score(list(scenes.values()))
         results[name]["seconds"] = {"all": time.perf_counter() - t0}
@@ -148,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
     ap.add_argument("--repeats", type=int, default=3, help="row shuffles, each with a RANSAC seed")
     add_geometry_settings(ap)
+    ap.add_argument(
+        "--associate", action="append", default=[], metavar="KEY=VALUE",
+        help="an AssociateConfig field for both rows (repeatable), e.g. mode=online",
+    )  # fmt: skip
     return ap
 
 
@@ -162,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: no mvmhat-sample/gt under {data} (--data)")
     with tempfile.TemporaryDirectory() as tmp:
         geo = geometry_config(args)
-        runs = [run(data, Path(tmp), seed, geo) for seed in range(args.repeats)]
+        base = apply_settings(AssociateConfig(cues="geometry", fps=FPS), args.associate)
+        print(f"association: geometry only + {' '.join(args.associate) or '(defaults)'}")
+        runs = [run(data, Path(tmp), seed, geo, base) for seed in range(args.repeats)]
     boxes = sum(
         len(read_mot(data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))
         for s, n in SEQUENCES.items()
