@@ -45,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.harness import (
     Results,
+    add_association_settings,
     add_geometry_settings,
+    association_config,
     data_or_exit,
     geometry_config,
     make_parser,
@@ -57,7 +59,6 @@ from mcmot.association.geometry import PairGeometry, save_geometry
 from mcmot.association.homography import fit_homography
 from mcmot.association.quality import PairQuality
 from mcmot.association.windows import WindowFit
-from mcmot.config import apply_settings
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import build_obs, run_associate
@@ -150,10 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", type=Path, default=None, help="default: the shared data folder")
     ap.add_argument("--repeats", type=int, default=3, help="row shuffles, each with a RANSAC seed")
     add_geometry_settings(ap)
-    ap.add_argument(
-        "--associate", action="append", default=[], metavar="KEY=VALUE",
-        help="an AssociateConfig field for both rows (repeatable), e.g. mode=online",
-    )  # fmt: skip
+    add_association_settings(ap)
     return ap
 
 
@@ -168,8 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: no mvmhat-sample/gt under {data} (--data)")
     with tempfile.TemporaryDirectory() as tmp:
         geo = geometry_config(args)
-        base = apply_settings(AssociateConfig(cues="geometry", fps=FPS), args.associate)
-        print(f"association: geometry only + {' '.join(args.associate) or '(defaults)'}")
+        base = association_config(args, AssociateConfig(cues="geometry", fps=FPS))
         runs = [run(data, Path(tmp), seed, geo, base) for seed in range(args.repeats)]
     boxes = sum(
         len(read_mot(data / "mvmhat-sample" / "gt" / f"{s}_{v}.txt"))

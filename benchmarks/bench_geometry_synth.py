@@ -49,7 +49,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.common import variant
-from benchmarks.harness import Results, add_geometry_settings, make_parser, print_machine
+from benchmarks.harness import (
+    Results,
+    add_association_settings,
+    add_geometry_settings,
+    association_config,
+    make_parser,
+    print_machine,
+)
 from benchmarks.simulate import tracks_from_gt
 from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.association.data import make_obs
@@ -267,10 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--peer", action="append", default=None, metavar="KEY=VALUE",
         help="a GeometryConfig field of the peer row (repeatable; default: the old budget)",
     )  # fmt: skip
-    ap.add_argument(
-        "--associate", action="append", default=[], metavar="KEY=VALUE",
-        help="an AssociateConfig field for both rows (repeatable), e.g. mode=online",
-    )  # fmt: skip
+    add_association_settings(ap)
     ap.add_argument("--no-peer", action="store_true", help="the tested row only")
     ap.add_argument("--pairs", action="store_true", help="also print every pair (first seed)")
     return ap
@@ -295,8 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_peer:
         print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
     print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}")
-    base = apply_settings(AssociateConfig(cues="geometry"), args.associate)
-    print(f"association: geometry only + {' '.join(args.associate) or '(defaults)'}")
+    base = association_config(args, AssociateConfig(cues="geometry"))
     results = Results(args.json)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcmot.association.config import GeometryConfig
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.config import apply_settings
 
 #: The repository root (the folder holding ``benchmarks/``).
@@ -63,6 +63,22 @@ def geometry_config(args: argparse.Namespace) -> GeometryConfig:
     the output says what was measured."""
     print(f"geometry: defaults{' + ' + ' '.join(args.set) if args.set else ''}")
     return apply_settings(GeometryConfig(), args.set)
+
+
+def add_association_settings(ap: argparse.ArgumentParser) -> None:
+    """``--associate KEY=VALUE`` (repeatable): an ``AssociateConfig`` field for every row,
+    e.g. ``mode=online`` (:func:`association_config`)."""
+    ap.add_argument(
+        "--associate", action="append", default=[], metavar="KEY=VALUE",
+        help="an AssociateConfig field for every row (repeatable), e.g. mode=online",
+    )  # fmt: skip
+
+
+def association_config(args: argparse.Namespace, base: AssociateConfig) -> AssociateConfig:
+    """``base`` with ``args.associate`` applied (:func:`add_association_settings`); printed,
+    so the output says what was measured."""
+    print(f"association: {' '.join(args.associate) or 'defaults'}")
+    return apply_settings(base, args.associate)
 
 
 def _cpu_model() -> str:

@@ -72,8 +72,9 @@ def _route_error(
     Hi = np.linalg.inv(H)
     frames, feet = a.frames[rows], a.feet[rows]
     errs = []
+    second = _mappings(pairs, c, b, frames)
     for m_ac, H_ac in _mappings(pairs, a.name, c, frames):
-        for m_cb, H_cb in _mappings(pairs, c, b, frames):
+        for m_cb, H_cb in second:
             m = m_ac & m_cb
             if not m.any():
                 continue
