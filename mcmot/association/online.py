@@ -14,11 +14,12 @@ its identity is decided:
   feature, when the appearance model gives at least ``REENTRY_POSTERIOR``;
 - else a new identity.
 
-With ``split_switches``, a decided tracklet whose matched partners hold one
-other identity, and never its own, for ``split_min_seconds`` of matches takes
-that identity from the next frame on (:func:`_follow_partners`): a tracker's
-identity switch, or a decision that later frames contradict. Rows already
-handed out keep their identity.
+With ``split_switches``, a decided tracklet whose matched partners never hold
+its identity for ``split_min_seconds`` of matches takes the identity they
+held most often from the next frame on (:func:`_follow_partners`): a
+tracker's identity switch, a decision that later frames contradict, or
+tracklets of several cameras decided apart. Rows already handed out keep
+their identity.
 
 Memory: votes of pending tracklets (at most ``online_window`` frames each),
 the identity of live tracklets and the last frame each identity was given in
@@ -67,8 +68,9 @@ class _State:
     feats: dict[int, tuple[NDArray[np.float64], int]] = field(default_factory=dict)
     gallery: OrderedDict = field(default_factory=OrderedDict)
     next_gid: int = 1
-    #: per decided tracklet: (identity its partners have held instead of its own, frames)
-    contrary: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    #: per decided tracklet whose partners do not hold its identity: the identities
+    #: they held (each counted once per frame), and for how many frames
+    contrary: dict[Key, tuple[Counter, int]] = field(default_factory=dict)
     #: (camera, identity) -> (the last frame a row of that camera was given that identity,
     #: the tracklet that row belongs to)
     owner: dict[Key, tuple[int, Key]] = field(default_factory=dict)
@@ -133,41 +135,52 @@ def _decide(
 
 
 def _follow_partners(partners: dict[Key, set[int]], st: _State, times: FrameTimes) -> None:
-    """A decided tracklet whose cross-view partners have held one other identity, and
-    never its own, for ``split_min_votes`` frames of matches takes that identity from
-    the next frame on (a tracker's identity switch, or an early decision the later
-    frames contradict); rows already written keep theirs. The identity must be free in
+    """A decided tracklet whose cross-view partners have not held its identity for
+    ``split_min_votes`` frames of matches takes the identity they held most often,
+    from the next frame on (a tracker's identity switch, an early decision the later
+    frames contradict, or tracklets of several cameras decided apart before geometry
+    linked them); rows already written keep theirs. The identity must be free in
     the tracklet's camera, or held by a tracklet that wants this one's in exchange
     (two tracks that swapped people)."""
     for k, held in partners.items():
         own = st.gid.get(k)
-        if own is None or own in held or len(held) != 1:
+        if own is None or own in held:
             st.contrary.pop(k, None)
             continue
-        (g,) = held
-        prev, n = st.contrary.get(k, (g, 0))
-        st.contrary[k] = (g, n + 1 if prev == g else 1)
+        seen, n = st.contrary.get(k, (Counter(), 0))
+        seen.update(held)
+        st.contrary[k] = (seen, n + 1)
     need = times.split_min_votes
     for k in sorted(st.contrary):
-        g, n = st.contrary.get(k, (0, 0))
-        if n < need or k not in st.gid:
+        if k not in st.contrary or st.contrary[k][1] < need or k not in st.gid:
             continue
-        own = st.gid[k]
+        own, g = st.gid[k], _wanted(st, k)
         # a tracklet of this camera that holds g and is not retired may still show up
         holders = [kk for kk, v in st.gid.items() if v == g and kk[0] == k[0] and kk != k]
         if not holders:
             st.gid[k] = g
             st.owner[(k[0], g)] = (st.last_seen[k], k)
             st.contrary.pop(k)
+            # whoever wanted k's old identity saw it on k: that evidence is void now
+            # (two tracklets that each want the other's identity merge, not swap)
+            for kk in [kk for kk in st.contrary if _wanted(st, kk) == own]:
+                del st.contrary[kk]
             continue
         kk = holders[0]
-        want, m = st.contrary.get(kk, (0, 0))
-        if len(holders) == 1 and want == own and m >= need:
+        swapped = kk in st.contrary and st.contrary[kk][1] >= need and _wanted(st, kk) == own
+        if len(holders) == 1 and swapped:
             st.gid[k], st.gid[kk] = g, own  # the two tracks swapped people
             st.owner[(k[0], g)] = (st.last_seen[k], k)
             st.owner[(k[0], own)] = (st.last_seen[kk], kk)
             st.contrary.pop(kk)
             st.contrary.pop(k)
+
+
+def _wanted(st: _State, k: Key) -> int:
+    """The identity k's partners held most often while contradicting it (ties: the
+    oldest identity)."""
+    seen = st.contrary[k][0]
+    return min(seen, key=lambda g: (-seen[g], g))
 
 
 def _retire(f: int, st: _State, cfg: AssociateConfig, times: FrameTimes) -> None:
