@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from benchmarks.simulate import toy_scene
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
-from mcmot.association.geometry import fit_pair, fit_scene, load_geometry, save_geometry
+from mcmot.association.geometry import (
+    PairGeometry,
+    fit_pair,
+    fit_scene,
+    load_geometry,
+    save_geometry,
+)
 from mcmot.association.homography import (
     Candidates,
     candidates,
@@ -18,7 +26,8 @@ from mcmot.association.homography import (
     sample_ok,
     transfer,
 )
-from mcmot.association.quality import coverage, holdout, persistence, trust
+from mcmot.association.quality import PairQuality, coverage, holdout, persistence, trust
+from mcmot.association.windows import WindowFit
 from mcmot.errors import McmotError
 from mcmot.motio import MotTable
 
@@ -404,3 +413,22 @@ def test_sync_supports_are_the_same_with_the_candidates_of_a_pair_cached():
         alone = sync_supports(a, b, H, CFG, shifts, rows)
         assert sync_supports(a, b, H, CFG, shifts, rows, shared) == alone
         assert alone[2] > 0 and alone[0] > alone[1]
+
+
+def test_a_switched_off_window_falls_back_on_a_trusted_whole_recording_fit():
+    whole = PairQuality(gate=0.2, weight=0.8, reason="trusted")
+    on, off = PairQuality(weight=1.0), PairQuality(weight=0.0, reason="off: loop")
+    Hw, Hg = np.diag([2.0, 2.0, 1.0]), np.eye(3)
+    windows = (WindowFit(1, 10, Hw, on), WindowFit(11, 20, Hw, off))
+    g = PairGeometry("a", "b", Hg, whole, True, windows)
+    kept, fell = g.with_fallbacks().windows
+    assert kept == windows[0]
+    assert (fell.start, fell.end, fell.quality) == (11, 20, whole)
+    np.testing.assert_array_equal(fell.H, Hg)
+    assert (
+        g.with_fallbacks().why()
+        == "moving: 2/2 windows of 10 frames trusted (1 on the whole-recording fit)"
+    )
+    untrusted = replace(g, quality=replace(whole, weight=0.0))
+    assert untrusted.with_fallbacks().windows == windows  # nothing to fall back on
+    assert untrusted.why() == "moving: 1/2 windows of 10 frames trusted"

@@ -53,7 +53,7 @@ import json
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,16 @@ class PairGeometry:
             return self.quality.reason
         trusted = sum(w.quality.weight > 0 for w in self.windows)
         size = self.windows[0].end - self.windows[0].start + 1
-        return f"moving: {trusted}/{len(self.windows)} windows of {size} frames trusted"
+        line = f"moving: {trusted}/{len(self.windows)} windows of {size} frames trusted"
+        whole = sum(w.quality == self.quality for w in self.windows)
+        return line + (f" ({whole} on the whole-recording fit)" if whole else "")
+
+    def with_fallbacks(self) -> PairGeometry:
+        """The windows switched off (by their own test or the loop check) take the
+        whole-recording fit when that is trusted: a camera that moved little
+        enough for one homography to pass over the whole recording is better
+        served by it than by nothing (:func:`fall_back`)."""
+        return replace(self, windows=tuple(fall_back(w, self) for w in self.windows))
 
     def segments(self) -> list[tuple[int, int, FloatArray, PairQuality]]:
         """(start, end, H, quality) pieces covering the pair's frames."""
@@ -103,6 +112,14 @@ class PairGeometry:
         """The same geometry seen from camera b: (b, a), every homography inverted."""
         wins = tuple(WindowFit(w.start, w.end, np.linalg.inv(w.H), w.quality) for w in self.windows)
         return PairGeometry(self.b, self.a, np.linalg.inv(self.H), self.quality, self.moving, wins)
+
+
+def fall_back(w: WindowFit, g: PairGeometry) -> WindowFit:
+    """Window ``w`` of pair ``g``, or when it is switched off and ``g``'s
+    whole-recording fit is trusted, that fit over the window's frames."""
+    if w.quality.weight > 0 or g.quality.weight <= 0:
+        return w
+    return replace(w, H=g.H, quality=g.quality)
 
 
 # ---------------------------------------------------------------- fitting

@@ -60,7 +60,7 @@ def fit_geometry(
     pairs = fit_scene(
         obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
     )
-    return check_loops(obs, pairs, cfg.geometry)
+    return {k: g.with_fallbacks() for k, g in check_loops(obs, pairs, cfg.geometry).items()}
 
 
 def warmup_window(obs: list[CameraObs], times: FrameTimes) -> list[CameraObs]:
