@@ -18,12 +18,14 @@ from mcmot.association.affinity import (
     geometry_agreement,
 )
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import make_obs
+from mcmot.association.follow import GeometryFollower
 from mcmot.association.geometry import PairGeometry, save_geometry
+from mcmot.association.pipeline import fit_geometry
 from mcmot.association.quality import PairQuality
 from mcmot.association.smoothing import smooth_features
-from mcmot.association.windows import WindowFit
+from mcmot.association.windows import FOREVER, WindowFit
 from mcmot.cli import app
 from mcmot.config import override
 from mcmot.errors import McmotError
@@ -738,6 +740,58 @@ def test_causal_smoothing_uses_only_the_past():
     r2, r5 = np.sqrt(0.5), np.sqrt(5)
     np.testing.assert_allclose(s[[0, 1, 3]], [[1, 0], [r2, r2], [1 / r5, 2 / r5]], atol=1e-6)
     np.testing.assert_allclose(s[[2, 4]], [[0, 1], [r2, r2]], atol=1e-6)
+
+
+def _panning_scene(tmp_path: Path) -> tuple[Path, list[MotTable], list[str]]:
+    """Three cameras, 60 s at 10 frames/s; the third pans steadily (its image content
+    slides 0.4 pixels per frame, 240 over the recording)."""
+    rng = np.random.default_rng(21)
+    gts = toy_scene(CAMS3, people=7, frames=600, size=(800, 600), rng=rng)
+    g = gts[2]
+    boxes = g.boxes.copy()
+    boxes[:, 0] -= 0.4 * g.frames
+    inside = boxes[:, 0] + boxes[:, 2] > 0
+    gts[2] = MotTable.from_arrays(g.frames[inside], g.ids[inside], boxes[inside])
+    tracks = [tracks_from_gt(t, rng, first_id=1 + 100 * k) for k, t in enumerate(gts)]
+    names = ["c1", "c2", "c3"]
+    return write_scene(tmp_path, dict(zip(names, tracks, strict=True))), gts, names
+
+
+def test_online_follows_a_panning_camera_past_the_warm_up(tmp_path):
+    root, gts, names = _panning_scene(tmp_path)
+    cfg = AssociateConfig(cues="geometry", mode="online", fps=10, online_warmup=15)
+    run_associate(root, replace(cfg, static_cameras=True))  # one homography per pair
+    still = crossview(root, gts, names)
+    run_associate(root, cfg, overwrite=True)
+    followed = crossview(root, gts, names)
+    assert_one_per_camera(root, names)
+    geo = json.loads((root / "geometry.json").read_text())["pairs"]
+    assert [p["moving"] for p in geo] == [False, True, True]  # the warm-up saw the pan
+    assert followed["AIDF1"] > still["AIDF1"] + 0.1, (followed, still)
+    assert followed["AIDF1"] > 0.9 and followed["MHAA"] > 0.9, followed
+
+
+def test_the_follower_refits_each_window_on_the_frames_it_has_seen_only():
+    rng = np.random.default_rng(22)
+    a, b = toy_scene(CAMS3[:2], people=7, frames=300, size=(800, 600), rng=rng)
+    panned = b.boxes.copy()
+    panned[:, 0] -= 0.4 * b.frames
+    b = MotTable.from_arrays(b.frames, b.ids + 100, panned)
+    obs = [make_obs(n, t, (800, 600), border_margin=3.0) for n, t in (("a", a), ("b", b))]
+    cfg = AssociateConfig(mode="online", fps=10, online_warmup=10)
+    geometry = fit_geometry(obs, cfg, FrameTimes.of(cfg, 10.0))
+    ((key, g),) = geometry.items()
+    assert g.moving and g.windows[-1].end == FOREVER  # the last window stays open
+    size = g.windows[0].end - g.windows[0].start + 1
+    follower = GeometryFollower(geometry, cfg.geometry, 10.0, warm_end=100)
+    refits = []
+    for f in range(1, 301):
+        if follower.observe(f, [o.window(f, f) for o in obs]):
+            (w,) = follower.geometry[key].windows
+            assert (w.start, w.end) == (f + 1, FOREVER) and w.quality.weight > 0.5
+            refits.append(f)
+        assert all(f - n < follower.keep for n, _ in follower.buffer)  # bounded memory
+    assert refits == list(range(100 + size, 301, size))
 
 
 def test_online_tracklets_decided_apart_merge_once_geometry_links_them(tmp_path):

@@ -194,7 +194,7 @@ def test_stream_state_does_not_grow_with_the_frames(tmp_path):
         assert sizes["held_rows"] <= sizes["pending"] * window * fps
         assert sizes["pending"] <= sizes["live_tracklets"]
     half = len(live) // 2
-    for key in ("tracks", "live_tracklets", "running_means", "identity_sums"):
+    for key in ("tracks", "live_tracklets", "running_means", "identity_sums", "geometry_frames"):
         early = max(s[key] for s in live[:half])
         late = max(s[key] for s in live[half:])
         assert late <= early + 2, (key, early, late)  # people come and go: no trend

@@ -8,7 +8,7 @@ fitting), its local tracklet id, and optionally its view-agnostic feature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -204,3 +204,19 @@ def frame_pairs(
     offsets = np.cumsum(counts) - counts
     ib = lo[ia] + (np.arange(total, dtype=np.int64) - offsets[ia])
     return ia, ib.astype(np.int64)
+
+
+def concat_obs(obs: list[CameraObs]) -> CameraObs:
+    """One camera's successive pieces (e.g. buffered frames) as one :class:`CameraObs`,
+    rows in the given order and numbered anew; ``obs`` must not be empty."""
+    feats = None if obs[0].feats is None else np.concatenate([o.feats for o in obs])  # type: ignore[misc]
+    n = sum(len(o) for o in obs)
+    return replace(
+        obs[0],
+        frames=np.concatenate([o.frames for o in obs]),
+        tids=np.concatenate([o.tids for o in obs]),
+        boxes=np.concatenate([o.boxes for o in obs]),
+        truncated=np.concatenate([o.truncated for o in obs]),
+        feats=feats,
+        order=np.arange(n, dtype=np.int64),
+    )

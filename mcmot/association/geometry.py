@@ -63,7 +63,7 @@ from mcmot.association.config import GeometryConfig
 from mcmot.association.data import CameraObs
 from mcmot.association.homography import FloatArray, fit_homography
 from mcmot.association.quality import PairQuality, measure_quality
-from mcmot.association.windows import WindowFit, window_fits
+from mcmot.association.windows import FOREVER, WindowFit, window_fits
 from mcmot.atomic import write_json
 from mcmot.errors import McmotError
 from mcmot.progress import ProgressCallback, ProgressEvent
@@ -105,7 +105,7 @@ class PairGeometry:
     def segments(self) -> list[tuple[int, int, FloatArray, PairQuality]]:
         """(start, end, H, quality) pieces covering the pair's frames."""
         if not self.windows:
-            return [(-(2**62), 2**62, self.H, self.quality)]
+            return [(-FOREVER, FOREVER, self.H, self.quality)]
         return [(w.start, w.end, w.H, w.quality) for w in self.windows]
 
     def reversed(self) -> PairGeometry:

@@ -26,14 +26,15 @@ the identity of live tracklets and the last frame each identity was given in
 each camera (kept ``online_window`` frames), and a gallery of at most
 ``online_gallery`` lost identities (mean feature each). Output latency:
 ``online_window`` frames.
-Geometry is read from ``--geometry`` or fitted once on the first
-``online_warmup`` frames.
+Geometry is read from ``--geometry`` or fitted on the first ``online_warmup``
+frames; pairs of moving cameras are then refitted window by window
+(:mod:`~mcmot.association.follow`).
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from numpy.typing import NDArray
 from mcmot.association.affinity import Cues, frame_matches, pair_scores
 from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs
+from mcmot.association.follow import GeometryFollower
 from mcmot.association.offline import Assignment
 
 #: Appearance posterior a lost identity needs to be given back (strong evidence).
@@ -217,6 +219,7 @@ class OnlineAssociator:
 
     def __init__(self, cues: Cues, cfg: AssociateConfig, times: FrameTimes) -> None:
         self.cues, self.cfg, self.times = cues, cfg, times
+        self.follower: GeometryFollower | None = None
         self.state = _State()
         self.held: dict[Key, list[Any]] = {}  # rows waiting for their identity
         self.tracklets = 0
@@ -225,6 +228,11 @@ class OnlineAssociator:
     def step(self, f: int, obs: list[CameraObs], refs: list[list[Any]]) -> list[tuple[Any, int]]:
         """Observe frame ``f`` (``obs[c]`` its rows in camera ``c``, ``refs[c]`` theirs)."""
         st, out = self.state, []
+        if self.follower is None and self.cues.geometry is not None:
+            warm_end = f + self.times.online_warmup - 1
+            self.follower = GeometryFollower(
+                self.cues.geometry, self.cfg.geometry, self.times.fps, warm_end
+            )
         rows = [np.arange(len(o)) for o in obs]
         matches = _matches_at(obs, rows, self.cues)
         for ci, (o, rs) in enumerate(zip(obs, rows, strict=True)):
@@ -260,6 +268,8 @@ class OnlineAssociator:
             _follow_partners(partners, st, self.times)
         out += self._settle(f, final=False)
         _retire(f, st, self.cfg, self.times)
+        if self.follower is not None and self.follower.observe(f, obs):
+            self.cues = replace(self.cues, geometry=self.follower.geometry)
         self.last_frame = f
         return out
 

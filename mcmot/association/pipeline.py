@@ -36,6 +36,7 @@ from mcmot.association.geometry import PairGeometry, fit_scene
 from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
 from mcmot.association.smoothing import causal_smooth_features, smooth_features
+from mcmot.association.windows import FOREVER
 from mcmot.progress import ProgressCallback
 
 #: Below this appearance weight, an appearance-only run warns.
@@ -56,11 +57,22 @@ def fit_geometry(
     """Each camera pair's geometry, fitted on ``obs`` (see the module docstring)."""
     if cfg.mode == "online":
         obs = warmup_window(obs, times)
-        return fit_scene(obs, cfg.geometry, static=True, fps=times.fps, progress=progress)
     pairs = fit_scene(
         obs, cfg.geometry, static=cfg.static_cameras, fps=times.fps, progress=progress
     )
-    return {k: g.with_fallbacks() for k, g in check_loops(obs, pairs, cfg.geometry).items()}
+    pairs = {k: g.with_fallbacks() for k, g in check_loops(obs, pairs, cfg.geometry).items()}
+    if cfg.mode == "online":
+        return {k: carried_forward(g) for k, g in pairs.items()}
+    return pairs
+
+
+def carried_forward(g: PairGeometry) -> PairGeometry:
+    """A moving pair whose last window also covers every later frame (online mode:
+    frames after the warm-up keep the last homography it found)."""
+    if not g.windows:
+        return g
+    last = g.windows[-1]
+    return replace(g, windows=(*g.windows[:-1], replace(last, end=FOREVER)))
 
 
 def warmup_window(obs: list[CameraObs], times: FrameTimes) -> list[CameraObs]:

@@ -423,9 +423,11 @@ def measure_quality(
     cfg: GeometryConfig,
     fps: float = 10.0,
     frames: tuple[int, int] | None = None,
+    shifts: tuple[int, ...] | None = None,
 ) -> PairQuality:
     """The :class:`PairQuality` of ``H`` on the rows of ``a`` and ``b`` (within
-    ``frames``, inclusive, when given; shifted instants may lie outside)."""
+    ``frames``, inclusive, when given; shifted instants may lie outside), tested
+    at ``shifts`` (None: :func:`choose_shifts`)."""
     rows = np.ones(len(a), bool)
     rows_b = np.ones(len(b), bool)
     if frames is not None:
@@ -442,7 +444,8 @@ def measure_quality(
     med = float(np.median(err[keep])) if len(keep) else float("nan")
     # a Rayleigh-distributed error has median 1.1774 sigma; gate at 3 sigma
     gate = float(min(cfg.inlier_threshold, 3.0 * med / 1.1774)) if len(keep) else 0.0
-    shifts = choose_shifts(a, b, cfg, fps, rows)
+    if shifts is None:
+        shifts = choose_shifts(a, b, cfg, fps, rows)
     s0, ss, n_moving = sync_supports(a, b, H, cfg, shifts, rows)
     pers = persistence(c, keep)
     cov = coverage(a, b, H, c, keep, rows, rows_b, round(cfg.coverage_window * fps))

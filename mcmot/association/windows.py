@@ -30,6 +30,9 @@ from mcmot.association.quality import (
     sync_supports,
 )
 
+#: A frame beyond every recording (the open end of a window).
+FOREVER = 2**62
+
 
 @dataclass(frozen=True)
 class WindowFit:
@@ -95,17 +98,7 @@ def _held_out_supports(
             seeds.append(ransac_homography(cf, cfg, rng)[0])  # the full budget: few instants
         rows = (a.frames >= s) & (a.frames <= e)
         shifts = choose_shifts(a, b, cfg, fps, rows, pairs)
-        best: tuple[float, FloatArray | None] = (-np.inf, None)
-        for h in seeds:
-            if h is None:
-                continue
-            h = _refine_from(cf, h, cfg)
-            if h is None:
-                continue
-            s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows, pairs)
-            if s0 - ss > best[0]:
-                best = (s0 - ss, h)
-        Hw = best[1]
+        Hw = _best_seed(a, b, cf, seeds, cfg, shifts, rows, pairs)
         held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
         own = _excess(a, b, Hw, cfg, shifts, held, pairs)
         glob = _excess(a, b, H, cfg, shifts, held, pairs)
@@ -114,6 +107,62 @@ def _held_out_supports(
             H_prev = Hw
         out.append((own, glob, len(_group_starts(ct.ia)), Hw))
     return out
+
+
+def _best_seed(
+    a: CameraObs,
+    b: CameraObs,
+    c: Candidates,
+    seeds: list[FloatArray | None],
+    cfg: GeometryConfig,
+    shifts: tuple[int, ...],
+    rows: NDArray[np.bool_],
+    pairs: ShiftedPairs,
+) -> FloatArray | None:
+    """Of ``seeds``, each refined on ``c``, the one with the most support on ``rows``
+    beyond shifted instants (None when none has four one-to-one matches)."""
+    best: tuple[float, FloatArray | None] = (-np.inf, None)
+    for h in seeds:
+        if h is None:
+            continue
+        h = _refine_from(c, h, cfg)
+        if h is None:
+            continue
+        s0, ss, _ = sync_supports(a, b, h, cfg, shifts, rows, pairs)
+        if s0 - ss > best[0]:
+            best = (s0 - ss, h)
+    return best[1]
+
+
+def follow_window(
+    a: CameraObs,
+    b: CameraObs,
+    H_prev: FloatArray,
+    frames: tuple[int, int],
+    shifts: tuple[int, ...],
+    cfg: GeometryConfig,
+    fps: float,
+    rng: np.random.Generator,
+) -> WindowFit:
+    """The homography of a moving pair over ``frames`` (start, end; online mode),
+    valid from frame ``end + 1`` on: of the previous window's ``H_prev`` and a
+    fresh RANSAC fit, each refined on the window, the one that explains the
+    most moving feet beyond chance; weighted by its quality on the window, as
+    the windows :func:`window_fits` finds, tested at ``shifts`` (those chosen
+    on the warm-up). ``a`` and ``b`` hold the window and the frames before it
+    that shifted instants reach, none after ``end``.
+    """
+    start, end = frames
+    pairs = ShiftedPairs(a, b, cfg.sync_min_motion)
+    c = candidates(a.window(start, end), b.window(start, end))
+    seeds: list[FloatArray | None] = [H_prev]
+    if len(_group_starts(c.ia)) >= 4:
+        seeds.append(ransac_homography(c, cfg, rng)[0])
+    rows = (a.frames >= start) & (a.frames <= end)
+    H = _best_seed(a, b, c, seeds, cfg, shifts, rows, pairs)
+    if H is None:  # too few feet to refit: keep the homography, judged on this window
+        H = H_prev
+    return WindowFit(end + 1, FOREVER, H, measure_quality(a, b, H, cfg, fps, frames, shifts))
 
 
 def _excess(

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.association.config import AssociateConfig, FrameTimes
-from mcmot.association.data import CameraObs, features_for_tracks, make_obs
+from mcmot.association.data import CameraObs, concat_obs, features_for_tracks, make_obs
 from mcmot.association.online import OnlineAssociator
 from mcmot.association.pipeline import Geometry, appearance_model, fit_geometry, fused_cues
 from mcmot.association.smoothing import RunningMeans
@@ -113,6 +113,7 @@ class StreamAssociation:
                 "identity_sums": len(st.feats),
                 "gallery": len(st.gallery),
                 "held_rows": sum(len(v) for v in self.assoc.held.values()),
+                "geometry_frames": len(f.buffer) if (f := self.assoc.follower) else 0,
             }
         return out
 
@@ -152,7 +153,7 @@ class StreamAssociation:
     def _start(self) -> None:
         """Fit what is to be fitted on the warm-up buffer, then replay it."""
         buffered = [
-            _concat([obs[i] for _, obs in self.buffer], self._empty(i))
+            concat_obs([obs[i] for _, obs in self.buffer] or [self._empty(i)])
             for i in range(len(self.names))
         ]
         geometry = self.geometry
@@ -205,20 +206,3 @@ class StreamAssociation:
             self.waiting.popitem(last=False)
             out.append((frame, [t.with_ids(ids) for t, ids in zip(w.tracks, w.ids, strict=True)]))
         return out
-
-
-def _concat(obs: list[CameraObs], empty: CameraObs) -> CameraObs:
-    """One camera's buffered frames as one :class:`CameraObs` (rows in frame order)."""
-    if not obs:
-        return empty
-    feats = None if obs[0].feats is None else np.concatenate([o.feats for o in obs])  # type: ignore[misc]
-    n = sum(len(o) for o in obs)
-    return replace(
-        obs[0],
-        frames=np.concatenate([o.frames for o in obs]),
-        tids=np.concatenate([o.tids for o in obs]),
-        boxes=np.concatenate([o.boxes for o in obs]),
-        truncated=np.concatenate([o.truncated for o in obs]),
-        feats=feats,
-        order=np.arange(n, dtype=np.int64),
-    )
