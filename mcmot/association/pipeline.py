@@ -4,9 +4,11 @@ The associate stage (``mcmot.stages.associate``) reads the scene's files into
 one :class:`~mcmot.association.data.CameraObs` per camera and writes the
 result; everything in between is here:
 
-1. :func:`fit_geometry`: the camera pairs' ground-plane geometry (offline:
-   fitted on the whole recording and checked around camera loops; online:
-   fitted once on the first frames, :func:`warmup_window`);
+1. :func:`fit_geometry`: the camera pairs' ground-plane geometry, fitted on
+   the whole recording (offline) or on the first frames (online,
+   :func:`warmup_window`; moving pairs are then followed frame by frame,
+   :mod:`~mcmot.association.follow`), checked around camera loops, switched-off
+   windows of moving pairs falling back on a trusted whole-recording fit;
 2. :func:`appearance_model`: features smoothed along each tracklet, the
    same-versus-different similarity model (online: fitted on the warm-up
    window too), and its weight beside geometry;
