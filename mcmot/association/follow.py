@@ -27,10 +27,8 @@ import numpy as np
 
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import CameraObs, concat_obs
-from mcmot.association.geometry import PairGeometry, fall_back
+from mcmot.association.geometry import Geometry, fall_back
 from mcmot.association.windows import FOREVER, follow_window
-
-Geometry = dict[tuple[str, str], PairGeometry]
 
 
 def followed_pairs(geometry: Geometry | None) -> dict[tuple[str, str], int]:

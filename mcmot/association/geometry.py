@@ -114,6 +114,10 @@ class PairGeometry:
         return PairGeometry(self.b, self.a, np.linalg.inv(self.H), self.quality, self.moving, wins)
 
 
+#: Every camera pair's geometry, keyed by (camera a, camera b).
+Geometry = dict[tuple[str, str], PairGeometry]
+
+
 def fall_back(w: WindowFit, g: PairGeometry) -> WindowFit:
     """Window ``w`` of pair ``g``, or when it is switched off and ``g``'s
     whole-recording fit is trusted, that fit over the window's frames."""

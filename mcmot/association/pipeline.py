@@ -34,7 +34,7 @@ from mcmot.association.affinity import (
 )
 from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs
-from mcmot.association.geometry import PairGeometry, fit_scene
+from mcmot.association.geometry import Geometry, PairGeometry, fit_scene
 from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
 from mcmot.association.smoothing import causal_smooth_features, smooth_features
@@ -46,8 +46,6 @@ LOW_APPEARANCE_WEIGHT = 0.3
 
 #: Cross-view similarities sampled to fit the appearance model (online mode).
 APPEARANCE_SAMPLE = 200_000
-
-Geometry = dict[tuple[str, str], PairGeometry]
 
 
 def fit_geometry(
