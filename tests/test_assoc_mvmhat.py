@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mcmot.association.config import AssociateConfig
+from mcmot.association.config import AssociateConfig, GeometryConfig
 from mcmot.motio import read_mot, write_mot
 from mcmot.scene import Scene
 from mcmot.stages.associate import run_associate
@@ -42,11 +42,15 @@ def _scene(shared_data: Path, seq: int, root: Path) -> Scene:
         o = np.lexsort((rng.random(len(d)), d.frames))
         write_mot(path, d.select(o))
     run_track(sc, TrackerConfig(fps=30.0), features="none")
-    run_associate(sc, AssociateConfig(cues="geometry", fps=30.0))
+    run_associate(sc, _config(seed=0))
     return sc
 
 
-@pytest.mark.slow  # real-data floors, a minute
+def _config(seed: int) -> AssociateConfig:
+    return AssociateConfig(cues="geometry", fps=30.0, geometry=GeometryConfig(seed=seed))
+
+
+@pytest.mark.slow  # real-data floors, a minute and a half
 def test_mvmhat_geometry_only_beats_the_plain_homography_on_every_sequence(shared_data, tmp_path):
     scenes = [_scene(shared_data, seq, tmp_path / f"s{seq}") for seq in SEQUENCES]
     res = run_evaluate(scenes, EvaluateConfig(), write=False)
@@ -55,3 +59,8 @@ def test_mvmhat_geometry_only_beats_the_plain_homography_on_every_sequence(share
         assert m["AIDF1"] >= floor
     assert np.mean([m["AIDF1"] for m in per]) >= 0.80
     assert np.mean([m["MHAA"] for m in per]) >= 0.82
+    # sequence 1 depends most on the RANSAC draws; seed 1's were its worst
+    seq1 = scenes[0]
+    run_associate(seq1, _config(seed=1), overwrite=True)
+    res1 = run_evaluate([seq1], EvaluateConfig(), write=False)
+    assert res1.scene_summary(res1.scenes[0])["AIDF1"] >= SEQUENCES[1][1]

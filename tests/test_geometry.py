@@ -448,3 +448,34 @@ def test_a_switched_off_window_falls_back_on_a_trusted_whole_recording_fit():
     untrusted = replace(g, quality=replace(whole, weight=0.0))
     assert untrusted.with_fallbacks().windows == windows  # nothing to fall back on
     assert untrusted.why() == "moving: 1/2 windows of 10 frames trusted"
+
+
+def test_a_right_window_fit_reaches_the_windows_before_it(monkeypatch):
+    import mcmot.association.windows as windows
+
+    rng = np.random.default_rng(12)
+    a, b0 = toy_scene(CAMS, people=8, frames=300, rng=rng)
+    drift = 0.8 * b0.frames  # camera b pans steadily: 240 pixels over the recording
+    moved = b0.boxes.copy()
+    moved[:, 0] += drift
+    b = MotTable.from_arrays(b0.frames, b0.ids, moved)
+    oa, ob = _obs([a, b], size=(1200, 600))  # nobody leaves b's image
+    real = windows.ransac_homography
+    calls = []
+
+    def late_luck(c, cfg, rng):  # RANSAC finds the right fit only in a pair's last window
+        H, keep = real(c, cfg, rng)
+        calls.append(int(c.frames.min()))
+        if c.frames.min() < 260:
+            H = np.diag([0.5, 0.5, 1.0]) @ H  # a wrong fit: every foot sent elsewhere
+        return H, keep
+
+    monkeypatch.setattr(windows, "ransac_homography", late_luck)
+    g = fit_pair(oa, ob, CFG, fps=10.0)
+    assert calls and g.moving
+    c = candidates(oa, ob)
+    true = c.ta == c.tb  # toy_scene's ids are the same person in both views
+    for w in g.windows:
+        m = true & (c.frames >= w.start) & (c.frames <= w.end)
+        explained = pair_errors(w.H, c.pa[m], c.pb[m], c.ha[m], c.hb[m]) < CFG.inlier_threshold
+        assert explained.mean() > 0.8, (w.start, w.end, explained.mean())

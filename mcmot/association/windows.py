@@ -61,6 +61,45 @@ def _halves(c: Candidates, start: int, size: int) -> tuple[NDArray[np.bool_], ND
     return fit, ~fit
 
 
+@dataclass(frozen=True)
+class _Window:
+    """One window's candidates: all of them, the fit quarters', the held-out
+    quarters', its rows of ``a``, its shifted instants and its own RANSAC fit."""
+
+    c: Candidates
+    fit: Candidates
+    test: Candidates
+    rows: NDArray[np.bool_]
+    held: NDArray[np.bool_]
+    shifts: tuple[int, ...]
+    ransac: FloatArray | None
+
+
+def _split_windows(
+    a: CameraObs,
+    b: CameraObs,
+    bounds: list[tuple[int, int]],
+    cfg: GeometryConfig,
+    fps: float,
+    rng: np.random.Generator,
+    pairs: ShiftedPairs,
+) -> list[_Window]:
+    """Each window's :class:`_Window`, with a RANSAC fit on its fit quarters."""
+    out = []
+    for s, e in bounds:
+        c = candidates(a.window(s, e), b.window(s, e))
+        fit_part, test_part = _halves(c, s, e - s + 1)
+        cf = c.subset(fit_part)
+        own = None
+        if len(_group_starts(cf.ia)) >= 4:
+            own = ransac_homography(cf, cfg, rng)[0]  # the full budget: few instants
+        rows = (a.frames >= s) & (a.frames <= e)
+        held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
+        shifts = choose_shifts(a, b, cfg, fps, rows, pairs)
+        out.append(_Window(c, cf, c.subset(test_part), rows, held, shifts, own))
+    return out
+
+
 def _held_out_supports(
     a: CameraObs,
     b: CameraObs,
@@ -80,33 +119,40 @@ def _held_out_supports(
     window of chance fits cannot outscore the whole-recording fit.
 
     The window's homography is chosen among its own RANSAC fit, the
-    whole-recording ``H`` and the previous window's (each refined on the
-    window): the one that explains the most moving feet beyond chance
-    (support at the true instant minus at shifted ones). A window holds few
-    instants and, in a group, a fit that pairs each person with a neighbour
-    can match as many feet as the right one; it cannot explain the shifted
-    instants' absence of partners as well.
+    whole-recording ``H`` and its neighbours' (each refined on the window):
+    the one that explains the most moving feet beyond chance (support at
+    the true instant minus at shifted ones). A window holds few instants
+    and, in a group, a fit that pairs each person with a neighbour can
+    match as many feet as the right one; it cannot explain the shifted
+    instants' absence of partners as well. The choice runs forward (the
+    previous window's choice is a candidate), then backward (the next
+    window's is): a right fit that RANSAC found in one window reaches the
+    windows on either side of it, not only those after it.
     """
-    out = []
+    wins = _split_windows(a, b, bounds, cfg, fps, rng, pairs)
+    chosen: list[FloatArray | None] = []
     H_prev: FloatArray | None = None
-    for s, e in bounds:
-        c = candidates(a.window(s, e), b.window(s, e))
-        fit_part, test_part = _halves(c, s, e - s + 1)
-        cf, ct = c.subset(fit_part), c.subset(test_part)
-        seeds = [h for h in (H_prev, H) if h is not None]
-        if len(_group_starts(cf.ia)) >= 4:
-            seeds.append(ransac_homography(cf, cfg, rng)[0])  # the full budget: few instants
-        rows = (a.frames >= s) & (a.frames <= e)
-        shifts = choose_shifts(a, b, cfg, fps, rows, pairs)
-        Hw = _best_seed(a, b, cf, seeds, cfg, shifts, rows, pairs)
-        held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
-        own = _excess(a, b, Hw, cfg, shifts, held, pairs)
-        glob = _excess(a, b, H, cfg, shifts, held, pairs)
+    for w in wins:
+        Hw = _best_seed(a, b, w.fit, [H_prev, H, w.ransac], cfg, w.shifts, w.rows, pairs)
+        chosen.append(Hw)
         if Hw is not None:
-            Hw, _ = refine(c, Hw, cfg)  # the kept window fit uses all its frames
-            H_prev = Hw
-        out.append((own, glob, len(_group_starts(ct.ia)), Hw))
-    return out
+            H_prev = refine(w.c, Hw, cfg)[0]
+    H_next: FloatArray | None = None
+    kept: list[FloatArray | None] = [None] * len(wins)
+    for k in reversed(range(len(wins))):
+        w = wins[k]
+        chosen[k] = _best_seed(a, b, w.fit, [chosen[k], H_next], cfg, w.shifts, w.rows, pairs)
+        if chosen[k] is not None:
+            kept[k] = H_next = refine(w.c, chosen[k], cfg)[0]  # the kept fit uses all frames
+    return [
+        (
+            _excess(a, b, Hw, cfg, w.shifts, w.held, pairs),  # as fitted: held-out frames unseen
+            _excess(a, b, H, cfg, w.shifts, w.held, pairs),
+            len(_group_starts(w.test.ia)),
+            Hk,
+        )
+        for w, Hw, Hk in zip(wins, chosen, kept, strict=True)
+    ]
 
 
 def _best_seed(
