@@ -375,20 +375,12 @@ def test_a_fit_whose_matches_do_not_predict_each_other_is_switched_off_unless_th
     assert trust(100, 0.7, 0.1, 100, 0.9, CFG, cov=0.9, hold=0.05)[0] == 1.0
 
 
-def test_a_window_can_be_asked_for_a_larger_excess_than_a_whole_recording():
-    # gap 0.75 (full), excess 0.3: a whole recording's fit with lasting pairs is trusted,
-    # and so is a window's (persistence, coverage, holdout not judged) by default
+def test_a_window_is_judged_by_its_synchronization_test_alone():
+    # gap 0.75 (full), excess 0.3: trusted, as a whole recording's fit with lasting pairs is
     assert trust(100, 0.4, 0.1, 100, 0.9, CFG, cov=0.9, hold=0.9)[0] == 1.0
     assert trust(100, 0.4, 0.1, 100, None, CFG)[0] == 1.0
-    # with the windows' excess ramp 0.35 -> 0.5 it is off, and half trusted mid-ramp
-    ramp = GeometryConfig(min_window_excess=0.35, full_window_excess=0.5)
-    w, why = trust(100, 0.4, 0.1, 100, None, ramp)
-    assert w == 0.0 and why.startswith("off: too little beyond chance for a window")
-    w, why = trust(100, 0.1 + 0.425, 0.1, 100, None, ramp)
-    assert w == pytest.approx(0.5) and why.startswith("partly:")
-    assert trust(100, 0.6, 0.1, 100, None, ramp)[0] == 1.0
-    # a whole recording's fit is not judged by it
-    assert trust(100, 0.4, 0.1, 100, 0.9, ramp, cov=0.9, hold=0.9)[0] == 1.0
+    # pairs that do not last switch a whole recording's fit off, not a window's
+    assert trust(100, 0.4, 0.1, 100, 0.1, CFG, cov=0.9, hold=0.9)[0] == 0.0
 
 
 def test_a_ramp_set_to_zero_switches_its_test_off_even_for_a_score_of_zero():

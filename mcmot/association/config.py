@@ -104,19 +104,6 @@ class GeometryConfig:
         true pairs of PETS09 reach 0.96-0.99, a homography fitted to chance
         coincidences of unrelated toy views 0.04-0.77 (it was chosen to
         explain the true instant), hence also ``min_excess``
-    min_window_excess, full_window_excess : a window of a moving pair is
-        weighted by a ramp of its excess from ``min_window_excess`` to
-        ``full_window_excess``, beside its gap [0, 0: off]. A window's
-        homography is the candidate that explains the most of the window's
-        own moving feet beyond chance, so on a few seconds of a group a
-        chance fit reaches an excess that a whole recording's never does.
-        For hand-held cameras filmed at 30 frames/s, 0.35 -> 0.5 raised
-        MvMHAT sequence 1 (development data, four RANSAC seeds) from 0.883
-        [0.703-0.957] to 0.915 [0.824-0.952]; it is off by default because
-        on held-out synthetic scenes of static cameras at 10 frames/s, where
-        a few pairs are windowed and a 2-s window holds fewer moving feet,
-        it cost AIDF1 (detector boxes, medium 0.638 -> 0.623;
-        docs/association.md)
     windows : window lengths (seconds) tried for moving cameras [2, 5, 15];
         each window's homography is fitted on half its frames and scored on
         the other half, and the length whose windows explain the held-out
@@ -151,8 +138,6 @@ class GeometryConfig:
     min_decisive_excess: float = 0.45
     full_decisive_excess: float = 0.55
     min_gap: float = 0.5
-    min_window_excess: float = 0.0
-    full_window_excess: float = 0.0
     windows: tuple[float, ...] = (2.0, 5.0, 15.0)
     max_windows: int = 24
     border_margin: float = 3.0
@@ -216,7 +201,6 @@ def check_geometry_config(cfg: GeometryConfig) -> None:
         ("min_coverage", "full_coverage"),
         ("min_holdout", "full_holdout"),
         ("min_decisive_excess", "full_decisive_excess"),
-        ("min_window_excess", "full_window_excess"),
     ):
         _check_unit_ramp(cfg, lo, hi)
     if cfg.min_gap > cfg.full_trust_gap:

@@ -377,9 +377,8 @@ def trust(
     synchronization test that moving people passed, and persistent pairs
     that cover the feet the fit sends into the other view and predict each
     other, or an excess so large that it decides alone (``pers``, ``cov`` and
-    ``hold`` None: not judged, as for a window of a moving pair, which may be
-    asked for a larger excess instead; ``cov`` NaN: no foot lands in the
-    other view; ``hold`` NaN: too few tracklet pairs)."""
+    ``hold`` None: not judged, as for a window of a moving pair; ``cov`` NaN:
+    no foot lands in the other view; ``hold`` NaN: too few tracklet pairs)."""
     gap, excess = sync_gap(s0, ss), s0 - ss
     if matches < cfg.min_matches:
         return 0.0, f"off: too few matches ({matches} < {cfg.min_matches})"
@@ -414,10 +413,6 @@ def trust(
             text += f", coverage {cov:.2f}"
         if held:
             text += f", holdout {hold:.2f}"
-    elif cfg.full_window_excess > 0:  # a window's fit was chosen for its excess here
-        wp = _ramp(excess, cfg.min_window_excess, cfg.full_window_excess)
-        if wp == 0.0:
-            return 0.0, f"off: too little beyond chance for a window (excess {excess:.2f})"
     return w * wp, ("trusted: " if w * wp == 1.0 else "partly: ") + text
 
 
