@@ -63,4 +63,4 @@ def test_mvmhat_geometry_only_beats_the_plain_homography_on_every_sequence(share
     seq1 = scenes[0]
     run_associate(seq1, _config(seed=1), overwrite=True)
     res1 = run_evaluate([seq1], EvaluateConfig(), write=False)
-    assert res1.scene_summary(res1.scenes[0])["AIDF1"] >= SEQUENCES[1][1]
+    assert res1.scene_summary(next(iter(res1.scenes)))["AIDF1"] >= SEQUENCES[1][1]
