@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.simulate import toy_scene
+from mcmot.association import windows as window_fitting
 from mcmot.association.config import GeometryConfig
 from mcmot.association.data import frame_pairs, make_obs, truncated_mask
 from mcmot.association.geometry import (
@@ -443,8 +444,6 @@ def test_a_switched_off_window_falls_back_on_a_trusted_whole_recording_fit():
 
 
 def test_a_right_window_fit_reaches_the_windows_before_it(monkeypatch):
-    import mcmot.association.windows as windows
-
     rng = np.random.default_rng(12)
     a, b0 = toy_scene(CAMS, people=8, frames=300, rng=rng)
     drift = 0.8 * b0.frames  # camera b pans steadily: 240 pixels over the recording
@@ -452,17 +451,17 @@ def test_a_right_window_fit_reaches_the_windows_before_it(monkeypatch):
     moved[:, 0] += drift
     b = MotTable.from_arrays(b0.frames, b0.ids, moved)
     oa, ob = _obs([a, b], size=(1200, 600))  # nobody leaves b's image
-    real = windows.ransac_homography
+    real = window_fitting.ransac_homography
     calls = []
 
-    def late_luck(c, cfg, rng):  # RANSAC finds the right fit only in a pair's last window
+    def late_luck(c, cfg, rng):  # RANSAC finds the right fit only in the last 4 s
         H, keep = real(c, cfg, rng)
         calls.append(int(c.frames.min()))
         if c.frames.min() < 260:
             H = np.diag([0.5, 0.5, 1.0]) @ H  # a wrong fit: every foot sent elsewhere
         return H, keep
 
-    monkeypatch.setattr(windows, "ransac_homography", late_luck)
+    monkeypatch.setattr(window_fitting, "ransac_homography", late_luck)
     g = fit_pair(oa, ob, CFG, fps=10.0)
     assert calls and g.moving
     c = candidates(oa, ob)
