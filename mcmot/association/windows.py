@@ -52,25 +52,24 @@ def _window_bounds(a: CameraObs, b: CameraObs, size: int) -> list[tuple[int, int
     return [(s, min(s + size - 1, hi)) for s in range(lo, hi + 1, size)]
 
 
-def _halves(c: Candidates, start: int, size: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Candidates of the first and third quarter of a window, and of the second and
-    fourth (fit on one, score on the other: neighbouring frames are nearly the
-    same instant, so a held-out frame must lie a block away)."""
-    quarter = ((c.frames - start) * 4) // max(size, 1)
-    fit = quarter % 2 == 0
-    return fit, ~fit
+def _held_quarters(frames: NDArray[np.int64], start: int, size: int) -> NDArray[np.bool_]:
+    """Whether each frame lies in the second or fourth quarter of a window (the
+    held-out half; the fit sees the first and third: neighbouring frames are
+    nearly the same instant, so a held-out frame must lie a block away)."""
+    return ((frames - start) * 4) // max(size, 1) % 2 == 1
 
 
 @dataclass(frozen=True)
 class _Window:
-    """One window's candidates: all of them, the fit quarters', the held-out
-    quarters', its rows of ``a``, its shifted instants and its own RANSAC fit."""
+    """One window: its candidates and those of its fit quarters, its rows of
+    ``a`` and their held-out part, the feet scored on the held-out quarters,
+    its shifted instants and its own RANSAC fit."""
 
     c: Candidates
     fit: Candidates
-    test: Candidates
     rows: NDArray[np.bool_]
     held: NDArray[np.bool_]
+    feet: int
     shifts: tuple[int, ...]
     ransac: FloatArray | None
 
@@ -88,15 +87,16 @@ def _split_windows(
     out = []
     for s, e in bounds:
         c = candidates(a.window(s, e), b.window(s, e))
-        fit_part, test_part = _halves(c, s, e - s + 1)
-        cf = c.subset(fit_part)
+        test_part = _held_quarters(c.frames, s, e - s + 1)
+        cf = c.subset(~test_part)
         own = None
         if len(_group_starts(cf.ia)) >= 4:
             own = ransac_homography(cf, cfg, rng)[0]  # the full budget: few instants
         rows = (a.frames >= s) & (a.frames <= e)
-        held = rows & ((((a.frames - s) * 4) // max(e - s + 1, 1)) % 2 == 1)
+        held = rows & _held_quarters(a.frames, s, e - s + 1)
+        feet = len(_group_starts(c.subset(test_part).ia))
         shifts = choose_shifts(a, b, cfg, fps, rows, pairs)
-        out.append(_Window(c, cf, c.subset(test_part), rows, held, shifts, own))
+        out.append(_Window(c, cf, rows, held, feet, shifts, own))
     return out
 
 
@@ -112,7 +112,7 @@ def _held_out_supports(
 ) -> list[tuple[float, float, int, FloatArray | None]]:
     """Per window: (excess support of the window's own homography, excess
     support of ``H``, feet scored, the window's homography), both measured on
-    the quarters of the window that the fit did not see (:func:`_halves`).
+    the quarters of the window that the fit did not see (:func:`_held_quarters`).
     Excess support is the support at the true instant minus that at shifted
     instants (:func:`sync_supports`): in a crowd a chance fit matches feet
     too, but no better at the true instant than at a shifted one, so a
@@ -148,7 +148,7 @@ def _held_out_supports(
         (
             _excess(a, b, Hw, cfg, w.shifts, w.held, pairs),  # as fitted: held-out frames unseen
             _excess(a, b, H, cfg, w.shifts, w.held, pairs),
-            len(_group_starts(w.test.ia)),
+            w.feet,
             Hk,
         )
         for w, Hw, Hk in zip(wins, chosen, kept, strict=True)
