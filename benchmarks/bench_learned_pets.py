@@ -13,7 +13,8 @@ Protocol (no labels are used for training or for choosing anything):
   the test half, with the gate ``min_logit`` (none, -2 or 0) and maximum age
   (1 or 3 s) that scored the best IDF1 on the train half; also its halves
   alone (``matchers`` visual, spatial), without the exit rule
-  (``exit_seconds`` 0), without both limits (``max_speed`` and
+  (``exit_seconds`` 0), with DeepSORT's confirmation (``n_init_seconds``
+  0.3), without both limits (``max_speed`` and
   ``exit_seconds`` 0, the paper's inference) and, for ``--plain-seeds``, the
   paper's plain concatenation of a pair's features (``pair_features`` off).
 - **Peers on the same rows**: mcmot DeepSORT motion only, with CalibFree
@@ -150,6 +151,7 @@ def trackers(
         ("visual half only", "pairs", "visual", {}),
         ("spatial half only", "pairs", "spatial", {}),
         ("learned tracker, no exit rule", "pairs", "both", {"exit_seconds": 0.0}),
+        ("learned tracker, DeepSORT's confirmation", "pairs", "both", {"n_init_seconds": 0.3}),
         ("learned tracker, no reach limit or exit rule (the paper)", "pairs", "both", paper),
         ("learned tracker, the paper's plain concatenation", "plain", "both", {}),
     ]

@@ -12,9 +12,9 @@ setting is the default):
 - **Learned tracker, inductive**: ``pretrain --objective cross-input`` on the
   training scene's footage for ``--minutes`` per seed (one core), then
   ``track --tracker learned`` on every held-out scene; also its visual and
-  spatial halves alone, without the exit rule (``exit_seconds`` 0), and
-  without both limits (``max_speed`` and ``exit_seconds`` 0, the paper's
-  inference).
+  spatial halves alone, without the exit rule (``exit_seconds`` 0), with
+  DeepSORT's confirmation (``n_init_seconds`` 0.3), and without both limits
+  (``max_speed`` and ``exit_seconds`` 0, the paper's inference).
 - **Learned tracker, transductive**: trained on the held-out scene's own
   footage (no labels) for ``--transductive-minutes`` (seed 0), then tracking it:
   the use a user makes of it on their own cameras.
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
             "visual half only": [learned(c, "visual") for c in ckpts],
             "spatial half only": [learned(c, "spatial") for c in ckpts],
             "learned tracker, no exit rule": [learned(c, exit_seconds=0.0) for c in ckpts],
+            "learned tracker, DeepSORT's confirmation": [
+                learned(c, n_init_seconds=0.3) for c in ckpts
+            ],
             "learned tracker, no reach limit or exit rule (the paper)": [
                 learned(c, max_speed=0.0, exit_seconds=0.0) for c in ckpts
             ],

@@ -364,6 +364,34 @@ def test_a_lost_track_never_takes_a_detection_out_of_reach():
         del net.visual_logits, net.spatial_logits
 
 
+def test_with_confirmation_a_track_is_written_once_confirmed_and_dropped_if_missed_before():
+    from mcmot.tracking.config import LearnedConfig
+    from mcmot.tracking.learned import LearnedTracker
+    from mcmot.tracking.tracker import Detections
+
+    net = build_cross_input(TINY)
+    box, feats = np.array([[10.0, 10, 10, 30]]), np.zeros((1, TINY.channels), np.float32)
+    one = Detections(box, np.ones(1), feats)
+    _fixed_scores(net, torch.full((16, 1), 5.0), torch.full((16, 1), 5.0))
+    cases = [  # (n_init_seconds, frames with the detection (0 = a frame without), ids written)
+        (0.3, [1, 1, 1, 1], [[], [], [1], [1]]),  # 3 frames at 10 frames/s confirm it
+        (0.3, [1, 0, 1, 1, 1], [[], [], [], [2]]),  # missed while tentative: dropped
+        (0.3, [1, 0, 0, 0], [[]]),  # a one-frame false positive is never written
+        (0.0, [1, 0, 1], [[1], [1]]),  # the default (the paper): every detection, at once
+    ]
+    for n_init, seen, expect in cases:
+        cfg = LearnedConfig(model="x", max_speed=0, fps=10.0, n_init_seconds=n_init)
+        tr = LearnedTracker(cfg, net, (320, 120))
+        got = []
+        for here in seen:
+            if here:
+                got.append([tid for tid, _, _ in tr.update(one)])
+            else:
+                tr.skip(1)
+        assert got == expect, (n_init, seen)
+    del net.visual_logits, net.spatial_logits
+
+
 def test_a_box_touches_the_border_within_three_percent_of_the_shorter_side():
     from mcmot.tracking.learned import at_border
 

@@ -66,7 +66,8 @@ NInitOpt = Annotated[
     typer.Option(
         "--n-init-seconds",
         help="Seconds of consecutive hits that confirm a new track (rounded up to frames, "
-        f"at least one) (default: {_D.n_init_seconds}).",
+        f"at least one) (default: {_D.n_init_seconds}; learned: 0, every detection written "
+        "from its first frame, as in the paper).",
     ),
 ]
 MaxCosineOpt = Annotated[

@@ -265,6 +265,11 @@ class LearnedConfig:
         if its last box touches the border it has left the view and takes no
         detection, and a detection touching the border is someone entering, not
         it (0.3); 0 = never (the paper)
+    n_init_seconds : 0 (the paper, the default): every detection is written from
+        its first frame; else DeepSORT's confirmation: a new track is written from
+        the frame in which it has been matched in this many seconds of consecutive
+        frames (rounded up to frames, at least one) and dropped when missed before
+        then (0.3 is DeepSORT's; see docs/tracking.md for when it helps)
     min_confidence : detections scoring below are ignored (0.3, as DeepSORT's)
     fps : frames per second; None = the scene's video rate, else 10
     """
@@ -276,6 +281,7 @@ class LearnedConfig:
     max_age_seconds: float = 1.0
     max_speed: float = 2.0
     exit_seconds: float = 0.3
+    n_init_seconds: float = 0.0
     min_confidence: float = 0.3
     fps: float | None = None
 
@@ -295,6 +301,7 @@ class LearnedConfig:
             ("max_age_seconds", self.max_age_seconds >= 0, "0 or more"),
             ("max_speed", self.max_speed >= 0, "0 or more"),
             ("exit_seconds", self.exit_seconds >= 0, "0 or more"),
+            ("n_init_seconds", 0 <= self.n_init_seconds <= 1e6, "0 to 1e6"),
             ("min_confidence", 0 <= self.min_confidence <= 1, "0 to 1"),
         ]:
             if not ok:

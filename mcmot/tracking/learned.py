@@ -25,7 +25,11 @@ takes no detection; a detection touching it is someone entering. The
 learned "exited" column alone let lost tracks take newcomers at the edge.
 A matched track takes the detection's crop and steps its LSTM with the box;
 every other track steps it with an unseen input; every detection left starts
-a track. Every matched or new detection is output.
+a track. Every matched or new detection is written, as in the paper; with
+``n_init_seconds`` (DeepSORT's confirmation, an option measured in
+docs/tracking.md) a new track is written only from the frame in which it has
+been matched in that many seconds of consecutive frames, and a track missed
+before then is dropped.
 The detections' crop features come with them (``Detections.features``: the
 CNN's output, mcmot.stages.track computes them from the video).
 """
@@ -41,7 +45,7 @@ from numpy.typing import NDArray
 
 from mcmot.boxes import near_border, tlwh_to_xyah, unit_boxes
 from mcmot.models.cross_input import CrossInputNet, State, min_softmax
-from mcmot.timebase import DEFAULT_FPS, frames_rounded
+from mcmot.timebase import DEFAULT_FPS, frames_at_least_one, frames_rounded
 from mcmot.tracking.config import LearnedConfig
 from mcmot.tracking.matching import min_cost_matching
 
@@ -126,6 +130,7 @@ class LearnedTracker:
         self.size = size
         self.fps = cfg.fps or DEFAULT_FPS
         self.max_age = frames_rounded(cfg.max_age_seconds, self.fps)
+        self.n_init = frames_at_least_one(cfg.n_init_seconds, self.fps)
         self.history = max(cfg.lags)
         self.tracks: list[LearnedTrack] = []
         self.frame_count = 0
@@ -200,7 +205,9 @@ class LearnedTracker:
             pairs = self.assign(*self.scores(self.tracks, crops, boxes), self.reach(tlwh))
         self._step_all(pairs, crops, boxes, tlwh)
         taken = {d for _, d in pairs}
-        out = [(self.tracks[t].track_id, tlwh[d], int(keep[d])) for t, d in pairs]
+        confirmed = [(t, d) for t, d in pairs if self.tracks[t].hits >= self.n_init]
+        out = [(self.tracks[t].track_id, tlwh[d], int(keep[d])) for t, d in confirmed]
+        self._drop_old()  # before the new tracks: a tentative track missed now is gone
         new = [d for d in range(len(keep)) if d not in taken]
         state = self.net.spatial_start(boxes[new]) if new else ()
         for i, d in enumerate(new):  # every new track's LSTM starts in one batch
@@ -209,8 +216,8 @@ class LearnedTracker:
             )
             self._next_id += 1
             self.tracks.append(track)
-            out.append((track.track_id, tlwh[d], int(keep[d])))
-        self._drop_old()
+            if self.n_init <= 1:
+                out.append((track.track_id, tlwh[d], int(keep[d])))
         return sorted(out, key=lambda row: row[0])
 
     def _step_all(
@@ -237,7 +244,12 @@ class LearnedTracker:
             t.state = tuple(x[i] for x in state)
 
     def _drop_old(self) -> None:
-        self.tracks = [t for t in self.tracks if self.frame_count - t.last_seen <= self.max_age]
+        """Drop the tracks lost longer than ``max_age`` and the tentative ones missed."""
+        self.tracks = [
+            t
+            for t in self.tracks
+            if self.frame_count - t.last_seen <= (self.max_age if t.hits >= self.n_init else 0)
+        ]
 
     @torch.no_grad()
     def skip(self, frames: int) -> None:
@@ -250,5 +262,5 @@ class LearnedTracker:
         self.frame_count += max(frames - (self.max_age + 1), 0)
 
     def pop_recovered(self) -> list:
-        """Nothing: every detection is output when it arrives."""
+        """Nothing: a tentative track's detections are never written later."""
         return []
