@@ -392,6 +392,13 @@ def test_with_confirmation_a_track_is_written_once_confirmed_and_dropped_if_miss
     del net.visual_logits, net.spatial_logits
 
 
+def test_the_confirmation_option_reaches_the_learned_tracker_and_is_checked():
+    assert choose_tracker("learned", "x.pt").n_init_seconds == 0.0  # the paper's
+    assert choose_tracker("learned", "x.pt", n_init_seconds=0.3).n_init_seconds == 0.3
+    with pytest.raises(McmotError, match="--n-init-seconds must be 0 to 1e6"):
+        choose_tracker("learned", "x.pt", n_init_seconds=-1.0)
+
+
 def test_a_box_touches_the_border_within_three_percent_of_the_shorter_side():
     from mcmot.tracking.learned import at_border
 
