@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from benchmarks.simulate import id_features, toy_scene, tracks_from_gt
 from mcmot.association.affinity import (
+    Cues,
     agreement_weight,
     fit_appearance_model,
     geometry_agreement,
+    pair_scores,
 )
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
 from mcmot.association.config import AssociateConfig, FrameTimes
@@ -394,11 +396,43 @@ def test_geometry_agreement_hand_made():
     assert agreement_weight(model, 1.5, 3.0).weight == pytest.approx(0.5)
 
 
+def test_where_geometry_decides_nothing_appearance_keeps_its_own_check():
+    # two cameras, people 1-3 in both; the homography is switched off for frames 1-3
+    obs = _agreement_obs(np.random.default_rng(1))
+    a, b = obs
+    off, on = PairQuality(gate=0.1, weight=0.0), PairQuality(gate=0.1, weight=1.0)
+    windows = (WindowFit(1, 3, np.eye(3), off), WindowFit(4, 5, np.eye(3), on))
+    geo = {("a", "b"): PairGeometry("a", "b", np.eye(3), on, True, windows)}
+    mixture = fit_appearance_model(np.array([0.0, 0.1, 0.9, 1.0, 0.05, 0.95]), 3.0)
+    ia, ib = (np.repeat(np.arange(15), 3), np.arange(15).reshape(5, 3).repeat(3, 0).ravel())
+    same_frame = a.frames[ia] == b.frames[ib]
+    ia, ib = ia[same_frame], ib[same_frame]
+    alone = a.frames[ia] <= 3
+    # weak by its own check, but agreeing with geometry where geometry decides
+    weak = agreement_weight(replace(mixture, weight=0.0), 2.4, 3.0)
+    assert (weak.weight, weak.alone_weight) == (pytest.approx(0.8), 0.0)
+    score, weight = pair_scores(Cues(geo, weak), a, b, ia, ib)
+    assert (weight[alone] == 0).all() and (score[alone] == 0).all()  # no evidence there
+    assert (weight[~alone] == 1.0).all()
+    # strong by its own check: it decides alone there, with the weight of that check
+    strong = agreement_weight(replace(mixture, weight=0.9), 0.3, 3.0)
+    assert (strong.weight, strong.alone_weight) == (pytest.approx(0.1), 0.9)
+    score, weight = pair_scores(Cues(geo, strong), a, b, ia, ib)
+    assert np.allclose(weight[alone], 0.9)
+    same = a.tids[ia] == b.tids[ib]
+    assert (score[alone & same] > 0.5).all() and (score[alone & ~same] < 0.5).all()
+    # a second calibration keeps the mixture's check, not the first calibration's weight
+    assert agreement_weight(strong, 3.0, 3.0).alone_weight == 0.9
+
+
 def test_offline_both_weight_comes_from_agreement(tmp_path, fitted):
     root = fitted.copy(tmp_path)
     r = run_associate(root, AssociateConfig(geometry_path=fitted.geometry))
     assert r.appearance is not None and r.appearance.agreement is not None
     assert r.appearance.weight == pytest.approx(min(1.0, max(0.0, r.appearance.agreement / 3.0)))
+    alone = run_associate(root, AssociateConfig(cues="appearance"), overwrite=True).appearance
+    assert alone is not None and r.appearance.alone_weight == alone.weight  # the mixture's own
+    assert r.appearance.alone_weight is not None  # the mixture's own, where geometry is silent
     # online (which fits its own geometry on the first frames) keeps the mixture's own check
     online = run_associate(root, AssociateConfig(mode="online"), overwrite=True)
     assert online.appearance is not None and online.appearance.agreement is None
@@ -406,6 +440,7 @@ def test_offline_both_weight_comes_from_agreement(tmp_path, fitted):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "from agreement with geometry" in res.stdout
+    assert "where geometry decides nothing" in res.stdout
 
 
 def test_online_mode(tmp_path):

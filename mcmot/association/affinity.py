@@ -76,6 +76,9 @@ class AppearanceModel:
     agreement : d' of the similarities of tracklet pairs that geometry alone
         put in one identity against pairs it kept apart (and the known-different
         pairs); when given, it sets ``weight`` (see :func:`agreement_weight`)
+    alone_weight : the weight of appearance where it decides alone (candidates
+        to which geometry gives no weight): the mixture's own check, which
+        :func:`agreement_weight` leaves in place; None = ``weight``
     """
 
     mu: tuple[float, float]
@@ -85,6 +88,7 @@ class AppearanceModel:
     weight: float
     false_match_rate: float | None = None
     agreement: float | None = None
+    alone_weight: float | None = None
 
     def posterior(self, sim: FloatArray) -> FloatArray:
         """P(same person | cosine similarity), elementwise."""
@@ -211,9 +215,12 @@ def agreement_weight(
     model: AppearanceModel, agreement: float, full_separation: float
 ) -> AppearanceModel:
     """``model`` with its weight set by its agreement with geometry:
-    ``min(1, max(0, d') / full_separation)``."""
+    ``min(1, max(0, d') / full_separation)``. The agreement is measured where
+    geometry decides, so it sets appearance's weight there only; where
+    appearance decides alone, the mixture's own check stays (``alone_weight``)."""
     weight = float(np.clip(agreement / full_separation, 0.0, 1.0))
-    return replace(model, weight=weight, agreement=agreement)
+    alone = model.weight if model.alone_weight is None else model.alone_weight
+    return replace(model, weight=weight, agreement=agreement, alone_weight=alone)
 
 
 def camera_pair_candidates(
@@ -348,6 +355,13 @@ def pair_scores(
 ) -> tuple[FloatArray, FloatArray]:
     """Fused score and evidence weight of candidates (ia, ib) of cameras (a, b).
 
+    Where geometry gives a candidate weight, appearance joins it with its
+    fusion weight and the harder clip; where it gives none (a pair or window
+    switched off), appearance decides alone, as with ``--cues appearance``,
+    with the weight its own check gives it (``AppearanceModel.alone_weight``):
+    the weight calibrated on geometry's decisions says nothing about
+    appearance where geometry decides nothing.
+
     Returns
     -------
     score : (M,) the active cues' scores fused as weighted log-odds
@@ -356,13 +370,20 @@ def pair_scores(
     num = np.zeros(len(ia))
     wsum = np.zeros(len(ia))
     wmax = np.zeros(len(ia))
-    parts = []
+    parts: list[tuple[FloatArray, FloatArray, float | FloatArray]] = []
     if cues.geometry is not None and (a.name, b.name) in cues.geometry:
         g = cues.geometry[(a.name, b.name)]
         parts.append((*geometry_scores(g, a, b, ia, ib, cues.gate_scale), SCORE_CLIP))
     if cues.appearance is not None:
-        clip = APPEARANCE_CLIP if parts else SCORE_CLIP
-        parts.append((*appearance_scores(cues.appearance, a, b, ia, ib), clip))
+        s, w = appearance_scores(cues.appearance, a, b, ia, ib)
+        if parts:
+            alone = parts[0][1] <= 0
+            model = cues.appearance
+            w_alone = model.weight if model.alone_weight is None else model.alone_weight
+            w = np.where(alone, w_alone * (w > 0), w)
+            parts.append((s, w, np.where(alone, SCORE_CLIP, APPEARANCE_CLIP)))
+        else:
+            parts.append((s, w, SCORE_CLIP))
     for s, w, clip in parts:
         p = np.clip(s, clip, 1.0 - clip)
         num += w * np.log(p / (1.0 - p))

@@ -93,7 +93,9 @@ def appearance_model(
 
     ``geometry`` is None when the geometric cue is not used. With it, the
     weight is ``cfg.appearance_weight`` when given, else (offline, several
-    cameras) appearance's agreement with geometry-only association.
+    cameras) appearance's agreement with geometry-only association, which
+    sets it where geometry decides; where geometry decides nothing the
+    mixture's own weight stays (``AppearanceModel.alone_weight``).
     """
     if cfg.mode == "offline":
         obs = smooth_features(obs)

@@ -140,8 +140,9 @@ def _report(r: AssociateResult) -> None:
             f"appearance: threshold {m.threshold:.3f}, separation d' {m.separation:.2f}, "
             f"weight {m.weight:.2f}"
             + (
-                f" (from agreement with geometry, d' {m.agreement:.2f})"
-                if m.agreement is not None
+                f" (from agreement with geometry, d' {m.agreement:.2f};"
+                f" {m.alone_weight:.2f} where geometry decides nothing)"
+                if m.agreement is not None and m.alone_weight is not None
                 else ""
             )
             + (
