@@ -41,6 +41,7 @@ import dataclasses
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,15 @@ def make_scenes(work: Path, args: argparse.Namespace) -> list[tuple[str, Path]]:
                 gt_tracks(root, seed)
             out.append((name, root))
     return out
+
+
+def scenes_by_difficulty(args: argparse.Namespace) -> Iterator[tuple[str, list[tuple[str, Path]]]]:
+    """(difficulty, its (name, root) scenes) of :func:`make_scenes`, in ``args.work``
+    or a temporary folder removed after the last difficulty."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scenes = make_scenes(args.work or Path(tmp), args)
+        for difficulty in args.difficulties.split(","):
+            yield difficulty, [s for s in scenes if s[0].startswith(difficulty + "-")]
 
 
 def gt_tracks(root: Path, seed: int) -> None:
@@ -255,8 +265,8 @@ def per_pair_table(rows: dict[str, SeedRun]) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = make_parser(__doc__)
+def add_scene_options(ap: argparse.ArgumentParser) -> None:
+    """The options of :func:`make_scenes` (which scenes, which tracks, where cached)."""
     ap.add_argument("--work", type=Path, default=None, help="scene cache (default: temporary)")
     ap.add_argument("--difficulties", default="medium,hard")
     ap.add_argument("--scenes", type=int, default=15, help="scenes per difficulty")
@@ -268,6 +278,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--boxes", choices=("gt", "det"), default="gt",
         help="tracks from fragmented ground truth, or the tracker on the detector's boxes",
     )  # fmt: skip
+
+
+def scenes_line(args: argparse.Namespace) -> str:
+    """The input line of a benchmark on :func:`make_scenes`' scenes."""
+    return (
+        f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
+        f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
+        f"{SIZE[0]}x{SIZE[1]}; tracks = {TRACKS[args.boxes]}; "
+        f"RANSAC seeds 0-{args.geo_seeds - 1}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = make_parser(__doc__)
+    add_scene_options(ap)
     ap.add_argument("--geo-seeds", type=int, default=4, help="RANSAC seeds per configuration")
     add_geometry_settings(ap)  # --set: the tested row's settings
     ap.add_argument(
@@ -290,38 +315,30 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_peer:
         del configs["peer"]
     print_machine()
-    print(
-        f"input: {args.scenes} scenes per difficulty ({args.difficulties}), seeds from "
-        f"{args.seed}, {args.cameras} cameras, {args.people} people, {args.frames} frames, "
-        f"{SIZE[0]}x{SIZE[1]}; tracks = {TRACKS[args.boxes]}; "
-        f"RANSAC seeds 0-{args.geo_seeds - 1}"
-    )
+    print(scenes_line(args))
     if not args.no_peer:
         print(f"peer:   defaults + {' '.join(peer) or '(nothing)'}")
     print(f"tested: defaults + {' '.join(args.set) or '(nothing)'}")
     base = association_config(args, AssociateConfig(cues="geometry"))
     results = Results(args.json)
     rows: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        scenes = make_scenes(args.work or Path(tmp), args)
-        for difficulty in args.difficulties.split(","):
-            subset = [s for s in scenes if s[0].startswith(difficulty + "-")]
-            first = {}
-            for label, geo in configs.items():
-                runs = [
-                    SeedRun(
-                        *run_config(
-                            subset,
-                            dataclasses.replace(base, geometry=dataclasses.replace(geo, seed=k)),
-                            args.frames,
-                        )
+    for difficulty, subset in scenes_by_difficulty(args):
+        first = {}
+        for label, geo in configs.items():
+            runs = [
+                SeedRun(
+                    *run_config(
+                        subset,
+                        dataclasses.replace(base, geometry=dataclasses.replace(geo, seed=k)),
+                        args.frames,
                     )
-                    for k in range(args.geo_seeds)
-                ]
-                first[label] = runs[0]
-                rows.append({"difficulty": difficulty, "config": label, **summary(runs)})
-            if args.pairs:
-                print(f"\n{difficulty}, every pair (first seed):\n" + per_pair_table(first))
+                )
+                for k in range(args.geo_seeds)
+            ]
+            first[label] = runs[0]
+            rows.append({"difficulty": difficulty, "config": label, **summary(runs)})
+        if args.pairs:
+            print(f"\n{difficulty}, every pair (first seed):\n" + per_pair_table(first))
     results.table("geometry", rows, SUMMARY_FORMATS)
 
 
