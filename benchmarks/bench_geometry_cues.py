@@ -154,7 +154,7 @@ def weights(res: AssociateResult) -> tuple[float, float]:
     m = res.appearance
     if m is None:
         return 0.0, 0.0
-    return m.weight, m.weight if m.alone_weight is None else m.alone_weight
+    return m.weight, m.weight_alone
 
 
 def difficulty_rows(

@@ -404,9 +404,7 @@ def test_where_geometry_decides_nothing_appearance_keeps_its_own_check():
     windows = (WindowFit(1, 3, np.eye(3), off), WindowFit(4, 5, np.eye(3), on))
     geo = {("a", "b"): PairGeometry("a", "b", np.eye(3), on, True, windows)}
     mixture = fit_appearance_model(np.array([0.0, 0.1, 0.9, 1.0, 0.05, 0.95]), 3.0)
-    ia, ib = (np.repeat(np.arange(15), 3), np.arange(15).reshape(5, 3).repeat(3, 0).ravel())
-    same_frame = a.frames[ia] == b.frames[ib]
-    ia, ib = ia[same_frame], ib[same_frame]
+    ia, ib = np.nonzero(a.frames[:, None] == b.frames[None, :])  # every same-frame pair
     alone = a.frames[ia] <= 3
     # weak by its own check, but agreeing with geometry where geometry decides
     weak = agreement_weight(replace(mixture, weight=0.0), 2.4, 3.0)

@@ -90,6 +90,11 @@ class AppearanceModel:
     agreement: float | None = None
     alone_weight: float | None = None
 
+    @property
+    def weight_alone(self) -> float:
+        """The weight appearance decides with where geometry gives no weight."""
+        return self.weight if self.alone_weight is None else self.alone_weight
+
     def posterior(self, sim: FloatArray) -> FloatArray:
         """P(same person | cosine similarity), elementwise."""
         mu, sd, pr = (np.asarray(x) for x in (self.mu, self.sigma, self.prior))
@@ -219,8 +224,7 @@ def agreement_weight(
     geometry decides, so it sets appearance's weight there only; where
     appearance decides alone, the mixture's own check stays (``alone_weight``)."""
     weight = float(np.clip(agreement / full_separation, 0.0, 1.0))
-    alone = model.weight if model.alone_weight is None else model.alone_weight
-    return replace(model, weight=weight, agreement=agreement, alone_weight=alone)
+    return replace(model, weight=weight, agreement=agreement, alone_weight=model.weight_alone)
 
 
 def camera_pair_candidates(
@@ -378,9 +382,7 @@ def pair_scores(
         s, w = appearance_scores(cues.appearance, a, b, ia, ib)
         if parts:
             alone = parts[0][1] <= 0
-            model = cues.appearance
-            w_alone = model.weight if model.alone_weight is None else model.alone_weight
-            w = np.where(alone, w_alone * (w > 0), w)
+            w = np.where(alone, cues.appearance.weight_alone * (w > 0), w)
             parts.append((s, w, np.where(alone, SCORE_CLIP, APPEARANCE_CLIP)))
         else:
             parts.append((s, w, SCORE_CLIP))

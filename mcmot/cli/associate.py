@@ -141,8 +141,8 @@ def _report(r: AssociateResult) -> None:
             f"weight {m.weight:.2f}"
             + (
                 f" (from agreement with geometry, d' {m.agreement:.2f};"
-                f" {m.alone_weight:.2f} where geometry decides nothing)"
-                if m.agreement is not None and m.alone_weight is not None
+                f" {m.weight_alone:.2f} where geometry decides nothing)"
+                if m.agreement is not None
                 else ""
             )
             + (
