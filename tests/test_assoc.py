@@ -12,12 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.simulate import id_features, toy_scene, tracks_from_gt
-from mcmot.association.affinity import (
-    Cues,
+from mcmot.association.affinity import Cues, pair_scores
+from mcmot.association.appearance import (
     agreement_weight,
     fit_appearance_model,
     geometry_agreement,
-    pair_scores,
 )
 from mcmot.association.clustering import average_linkage, cannot_link, tracklet_index
 from mcmot.association.config import AssociateConfig, FrameTimes

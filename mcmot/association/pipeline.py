@@ -22,9 +22,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from mcmot.association.affinity import (
+from mcmot.association.affinity import Cues
+from mcmot.association.appearance import (
     AppearanceModel,
-    Cues,
     agreement_weight,
     cross_view_similarities,
     fit_appearance_model,
@@ -162,7 +162,7 @@ def _calibrate_on_geometry(
     times: FrameTimes,
 ) -> AppearanceModel:
     """Offline, both cues: the appearance weight from appearance's agreement with
-    geometry-only association (see ``affinity.geometry_agreement``); the
+    geometry-only association (see ``appearance.geometry_agreement``); the
     mixture's own check stays when geometry decides too little to compare."""
     alone = associate_offline(obs, Cues(geometry, None, cfg.gate_scale), cfg, times)
     agreement = geometry_agreement(obs, alone.ids)

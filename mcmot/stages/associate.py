@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from mcmot.association.affinity import AppearanceModel
+from mcmot.association.appearance import AppearanceModel
 from mcmot.association.config import AssociateConfig, FrameTimes, check_associate_config
 from mcmot.association.data import CameraObs, estimate_size, features_for_tracks, make_obs
 from mcmot.association.geometry import PairGeometry, load_geometry, save_geometry
