@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.common import untrained_checkpoint
+from benchmarks.common import crossview_top1, untrained_checkpoint
 from benchmarks.harness import Results, make_parser, print_machine
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
@@ -193,34 +193,10 @@ def encoder_readout(checkpoint: Path, pooling: str) -> Readout:
 
 
 def top1(scene: Path, feats: dict[str, NDArray], slot: bool = False) -> tuple[int, int, float]:
-    """(hits, queries, summed chance) of cross-view top-1 retrieval in one scene.
-
-    A query is a detection and another camera in which its person is seen at
-    that frame: is the most similar of that camera's detections the same
-    person? Chance is 1 / (that camera's detections).
-    """
-    ids = dict(np.load(scene / "ids.npz"))
-    dets = det_rows(scene)
-    cams = list(dets)
-    hits = queries = 0
-    chance = 0.0
-    for qc in cams:
-        for oc in cams:
-            if oc == qc:
-                continue
-            fq, fo = dets[qc].frames, dets[oc].frames
-            for f in np.intersect1d(fq, fo):
-                rq, ro = np.flatnonzero(fq == f), np.flatnonzero(fo == f)
-                xq = feats[qc][rq].astype(np.float64)
-                xo = feats[oc][ro].astype(np.float64)
-                sim = -np.abs(xq - xo.T) if slot else xq @ xo.T
-                for k, r in enumerate(rq):
-                    if not np.any(ids[oc][ro] == ids[qc][r]):
-                        continue
-                    hits += int(ids[oc][ro[int(np.argmax(sim[k]))]] == ids[qc][r])
-                    queries += 1
-                    chance += 1.0 / len(ro)
-    return hits, queries, chance
+    """(hits, queries, summed chance) of cross-view top-1 retrieval in one scene
+    (:func:`benchmarks.common.crossview_top1`), ids from ``scene/ids.npz``."""
+    frames = {cam: det.frames for cam, det in det_rows(scene).items()}
+    return crossview_top1(frames, dict(np.load(scene / "ids.npz")), feats, slot)
 
 
 def score(

@@ -6,8 +6,8 @@ truth with local identities, fragmented; ``--boxes det``: the motion-only
 tracker on the shipped detector's boxes). Each ``--features`` model
 (``histogram``, or a checkpoint of ``mcmot pretrain``) is extracted once per
 scene into a folder beside it (pixels and ``gt/`` linked). With ground-truth
-tracks, ``det/`` holds the track rows in random order within the file, so no
-feature can read an identity from the row order.
+tracks, ``det/`` holds the track rows in random order within each frame, so
+no feature can read an identity from the row order.
 
 ``--features oracle:S`` (ground-truth tracks only) is a label-using
 diagnostic of the fusion, not a method: each row's feature is its true
@@ -45,7 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.bench_geometry_synth import add_scene_options, scenes_by_difficulty, scenes_line
-from benchmarks.common import variant
+from benchmarks.common import crossview_top1, label_detections, variant
 from benchmarks.harness import Results, make_parser, print_machine
 from benchmarks.simulate import id_features
 from mcmot.association.config import AssociateConfig, GeometryConfig
@@ -92,15 +92,10 @@ def features_scene(root: Path, model: str) -> Path:
 
 
 def true_ids(root: Path, cam: str) -> np.ndarray:
-    """(N,) the ground-truth identity of each det row of ``cam`` (same frame and
-    box), -1 where none has that box."""
+    """(N,) the ground-truth identity of each det row of ``cam`` (one-to-one by IoU,
+    :func:`benchmarks.common.label_detections`), -1 where none matches."""
     det, gt = read_mot(root / "det" / f"{cam}.txt"), read_mot(root / "gt" / f"{cam}.txt")
-
-    def keys(t):
-        return [(int(f), *np.round(b, 1)) for f, b in zip(t.frames, t.boxes, strict=True)]
-
-    table = dict(zip(keys(gt), gt.ids.tolist(), strict=True))
-    return np.array([table.get(k, -1) for k in keys(det)], np.int64)
+    return label_detections(det, gt)
 
 
 def oracle_features(root: Path, sigma: float) -> None:
@@ -120,24 +115,19 @@ def oracle_features(root: Path, sigma: float) -> None:
 
 
 def top1(roots: list[Path]) -> float:
-    """Cross-view top-1 of ``f_a`` over ``roots`` (see the module docstring)."""
+    """Cross-view top-1 of ``f_a`` (rows L2-normalised) over ``roots``, pooled
+    (:func:`benchmarks.common.crossview_top1`)."""
     hits = queries = 0
     for root in roots:
         cams = sorted(p.stem for p in (root / "det").glob("*.txt"))
-        rows = {}
+        frames = {c: read_mot(root / "det" / f"{c}.txt").frames for c in cams}
+        feats = {}
         for c in cams:
             with np.load(root / "features" / f"{c}.npz") as z:
                 f = z["f_a"].astype(np.float64)
-            f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-            rows[c] = (read_mot(root / "det" / f"{c}.txt").frames, true_ids(root, c), f)
-        for a in cams:
-            for b in (c for c in cams if c != a):
-                (fa, ia, xa), (fb, ib, xb) = rows[a], rows[b]
-                for r in np.flatnonzero(ia >= 0):
-                    there = np.flatnonzero(fb == fa[r])
-                    if ia[r] in ib[there]:
-                        hits += ib[there][np.argmax(xb[there] @ xa[r])] == ia[r]
-                        queries += 1
+            feats[c] = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+        h, q, _ = crossview_top1(frames, {c: true_ids(root, c) for c in cams}, feats)
+        hits, queries = hits + h, queries + q
     return hits / max(queries, 1)
 
 

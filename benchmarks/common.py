@@ -1,5 +1,6 @@
 """Helpers that several benchmarks share: the untrained-encoder control, one-to-one box
-matching, scene folders that share another scene's pixels and ground truth."""
+matching, cross-view top-1 retrieval, scene folders that share another scene's pixels
+and ground truth."""
 
 from __future__ import annotations
 
@@ -77,6 +78,42 @@ def label_detections(det: MotTable, gt: MotTable, threshold: float = 0.5) -> NDA
         rows, cols = match_boxes(det.boxes[sl], gt.boxes[gsl], threshold)
         labels[sl.start + rows] = gt.ids[gsl][cols]
     return labels
+
+
+def crossview_top1(
+    frames: dict[str, NDArray[np.int64]],
+    ids: dict[str, NDArray[np.int64]],
+    feats: dict[str, NDArray],
+    slot: bool = False,
+) -> tuple[int, int, float]:
+    """(hits, queries, summed chance) of cross-view top-1 retrieval in one scene.
+
+    Per camera, ``frames``, ``ids`` and ``feats`` are aligned with its det rows.
+    A query is a detection and another camera in which its person is seen at
+    that frame: is the most similar of that camera's detections (largest dot
+    product; with ``slot``, the nearest scalar) the same person? Chance is 1 /
+    (that camera's detections).
+    """
+    cams = list(frames)
+    hits = queries = 0
+    chance = 0.0
+    for qc in cams:
+        for oc in cams:
+            if oc == qc:
+                continue
+            fq, fo = frames[qc], frames[oc]
+            for f in np.intersect1d(fq, fo):
+                rq, ro = np.flatnonzero(fq == f), np.flatnonzero(fo == f)
+                xq = feats[qc][rq].astype(np.float64)
+                xo = feats[oc][ro].astype(np.float64)
+                sim = -np.abs(xq - xo.T) if slot else xq @ xo.T
+                for k, r in enumerate(rq):
+                    if not np.any(ids[oc][ro] == ids[qc][r]):
+                        continue
+                    hits += int(ids[oc][ro[int(np.argmax(sim[k]))]] == ids[qc][r])
+                    queries += 1
+                    chance += 1.0 / len(ro)
+    return hits, queries, chance
 
 
 def variant(scene: Path, root: Path) -> Scene:
