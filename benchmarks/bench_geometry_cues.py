@@ -17,7 +17,9 @@ looks from another camera) times S, plus noise per row (std 0.5 in all).
 It shows what association makes of appearance of a known quality. With
 ground-truth tracks the table also gives each features model's cross-view
 top-1: of the rows whose person another camera sees at that frame, the
-share whose most similar row there is that person.
+share whose most similar row there is that person, on the features as
+association compares them (each camera's mean feature removed; with
+``--no-centre`` association and top-1 use the features as extracted).
 
 For every RANSAC seed the geometry is fitted once per scene (``--cues
 geometry``) and given to every model's ``--cues both`` (``--geometry``), so
@@ -29,7 +31,7 @@ decides with geometry / alone).
 
 Run: ``python -m benchmarks.bench_geometry_cues --work W --features histogram
 [--features RUN/checkpoint.pt] [--difficulties medium,hard] [--boxes gt|det]
-[--seed 9401] [--geo-seeds 2] [--json PATH]``
+[--seed 9401] [--geo-seeds 2] [--no-centre] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from benchmarks.common import crossview_top1, label_detections, variant
 from benchmarks.harness import Results, make_parser, print_machine
 from benchmarks.simulate import id_features
 from mcmot.association.config import AssociateConfig, GeometryConfig
+from mcmot.association.smoothing import centred_rows
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import AssociateResult, run_associate
@@ -114,8 +117,9 @@ def oracle_features(root: Path, sigma: float) -> None:
         )
 
 
-def top1(roots: list[Path]) -> float:
-    """Cross-view top-1 of ``f_a`` (rows L2-normalised) over ``roots``, pooled
+def top1(roots: list[Path], centre: bool) -> float:
+    """Cross-view top-1 of ``f_a`` (rows L2-normalised; with ``centre``, each camera's
+    mean row removed first, as association does) over ``roots``, pooled
     (:func:`benchmarks.common.crossview_top1`)."""
     hits = queries = 0
     for root in roots:
@@ -125,7 +129,8 @@ def top1(roots: list[Path]) -> float:
         for c in cams:
             with np.load(root / "features" / f"{c}.npz") as z:
                 f = z["f_a"].astype(np.float64)
-            feats[c] = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+            f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+            feats[c] = centred_rows(f, f.mean(axis=0)) if centre else f
         h, q, _ = crossview_top1(frames, {c: true_ids(root, c) for c in cams}, feats)
         hits, queries = hits + h, queries + q
     return hits / max(queries, 1)
@@ -152,7 +157,7 @@ def difficulty_rows(
 ) -> list[dict[str, object]]:
     """Every row of one difficulty's scenes."""
     fscenes = {m: [features_scene(root, m) for _, root in subset] for m in models}
-    base = AssociateConfig()
+    base = AssociateConfig(centre_features=not args.no_centre)
     per_seed: dict[tuple[str, str], list[dict]] = {}
     weight_sums: dict[str, list[tuple[float, float]]] = {m: [] for m in models}
     for k in range(args.geo_seeds):
@@ -186,7 +191,7 @@ def difficulty_rows(
         }  # fmt: skip
         model = next((m for m in models if label_of(m) == features), None)
         if cues == "appearance" and args.boxes == "gt" and model is not None:
-            row["top-1"] = top1(fscenes[model])
+            row["top-1"] = top1(fscenes[model], not args.no_centre)
         if cues == "both" and model is not None:
             w = np.array(weight_sums[model])
             row["weight with geometry"], row["weight alone"] = w.mean(axis=0).tolist()
@@ -202,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="histogram, a checkpoint or oracle:S (repeatable)",
     )  # fmt: skip
     ap.add_argument("--geo-seeds", type=int, default=2, help="RANSAC seeds")
+    ap.add_argument(
+        "--no-centre", action="store_true",
+        help="compare the features as extracted (association's centre_features=false)",
+    )  # fmt: skip
     return ap
 
 
@@ -210,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.boxes == "det" and any(m.startswith("oracle:") for m in args.features):
         raise SystemExit("--features oracle:S needs --boxes gt (true identities of the rows)")
     print_machine()
-    print(f"{scenes_line(args)}; features: {', '.join(args.features)}")
+    centring = "features as extracted" if args.no_centre else "each camera's mean feature removed"
+    print(f"{scenes_line(args)}; features: {', '.join(args.features)}; {centring}")
     results = Results(args.json)
     rows: list[dict[str, object]] = []
     for _, subset in scenes_by_difficulty(args):

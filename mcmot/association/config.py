@@ -258,6 +258,11 @@ class AssociateConfig:
         keep theirs); None = calibrate on the scene [None]. Re-entry by
         appearance (``reentry``) has its own calibrated threshold and is not
         affected
+    centre_features : before features are compared across cameras, each
+        camera's mean feature (over the whole recording offline, over the
+        warm-up online) is removed and the rows are L2-normalised again, so
+        what every detection of a camera shares (its colour cast, background,
+        viewpoint) does not count as likeness [True]
     reentry : join groups that never share a frame by appearance when the
         evidence is strong (a person who left every view and came back) [True]
     split_switches : split a tracklet where the identity of its cross-view
@@ -287,6 +292,7 @@ class AssociateConfig:
     gate_scale: float = 2.0
     appearance_full_separation: float = 3.0
     appearance_weight: float | None = None
+    centre_features: bool = True
     reentry: bool = True
     split_switches: bool = True
     split_min_seconds: float = 0.8

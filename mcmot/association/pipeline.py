@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mcmot.association.affinity import Cues
 from mcmot.association.appearance import (
@@ -37,7 +38,12 @@ from mcmot.association.data import CameraObs
 from mcmot.association.geometry import Geometry, PairGeometry, fit_scene
 from mcmot.association.loops import check_loops
 from mcmot.association.offline import Assignment, associate_offline
-from mcmot.association.smoothing import causal_smooth_features, smooth_features
+from mcmot.association.smoothing import (
+    camera_centres,
+    causal_smooth_features,
+    centre_features,
+    smooth_features,
+)
 from mcmot.association.windows import FOREVER
 from mcmot.progress import ProgressCallback
 
@@ -83,13 +89,25 @@ def warmup_window(obs: list[CameraObs], times: FrameTimes) -> list[CameraObs]:
     return [o.window(first, first + times.online_warmup - 1) for o in obs]
 
 
+def feature_centres(
+    obs: list[CameraObs], cfg: AssociateConfig, times: FrameTimes
+) -> list[NDArray[np.float64] | None]:
+    """Per camera, the centre removed from its features before they are compared
+    (``cfg.centre_features``; None = none): the mean feature of the camera's rows,
+    over the whole recording offline and over the warm-up window online."""
+    if not cfg.centre_features:
+        return [None] * len(obs)
+    return camera_centres(obs if cfg.mode == "offline" else warmup_window(obs, times))
+
+
 def appearance_model(
     obs: list[CameraObs],
     cfg: AssociateConfig,
     geometry: Geometry | None,
     times: FrameTimes,
 ) -> tuple[list[CameraObs], AppearanceModel]:
-    """``obs`` with smoothed features, and the appearance model with its fusion weight.
+    """``obs`` with centred and smoothed features, and the appearance model with its
+    fusion weight.
 
     ``geometry`` is None when the geometric cue is not used. With it, the
     weight is ``cfg.appearance_weight`` when given, else (offline, several
@@ -97,6 +115,7 @@ def appearance_model(
     sets it where geometry decides; where geometry decides nothing the
     mixture's own weight stays (``AppearanceModel.alone_weight``).
     """
+    obs = centre_features(obs, feature_centres(obs, cfg, times))
     if cfg.mode == "offline":
         obs = smooth_features(obs)
         sims = tracklet_similarities(obs)

@@ -14,6 +14,42 @@ from numpy.typing import NDArray
 from mcmot.association.data import CameraObs
 
 
+def camera_centres(obs: list[CameraObs]) -> list[NDArray[np.float64] | None]:
+    """Per camera, the mean of its feature rows (rows without a feature left out):
+    what every detection of that camera shares (its colour cast, background,
+    viewpoint), None for a camera without features."""
+    out: list[NDArray[np.float64] | None] = []
+    for o in obs:
+        if o.feats is None:
+            out.append(None)
+            continue
+        has = np.any(o.feats != 0, axis=1)
+        out.append(o.feats[has].astype(np.float64).mean(axis=0) if has.any() else None)
+    return out
+
+
+def centre_features(
+    obs: list[CameraObs], centres: list[NDArray[np.float64] | None]
+) -> list[CameraObs]:
+    """Copies of ``obs`` whose feature rows have their camera's centre removed and are
+    L2-normalised again (rows without a feature stay zero)."""
+    out = []
+    for o, c in zip(obs, centres, strict=True):
+        if o.feats is None or c is None or len(o) == 0:
+            out.append(o)
+            continue
+        out.append(replace(o, feats=centred_rows(o.feats, c)))
+    return out
+
+
+def centred_rows(feats: NDArray[np.float32], centre: NDArray[np.float64]) -> NDArray[np.float32]:
+    """(N, D) rows minus ``centre``, L2-normalised; zero rows (no feature) stay zero."""
+    has = np.any(feats != 0, axis=1, keepdims=True)
+    x = feats.astype(np.float64) - centre
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return np.where(has, x, 0.0).astype(np.float32)
+
+
 def smooth_features(obs: list[CameraObs]) -> list[CameraObs]:
     """Copies of ``obs`` whose feature rows are their tracklet's mean feature.
 

@@ -3,7 +3,8 @@
 What ``associate --mode online`` does over the whole ``tracks/`` files, done
 as the rows arrive, with the same functions: each frame's rows become
 :class:`CameraObs` (:func:`make_obs`, features by :func:`features_for_tracks`),
-features are smoothed along tracklets by :class:`RunningMeans`, and
+features lose their camera's centre (fitted on the warm-up, see below) and are
+smoothed along tracklets by :class:`RunningMeans`, and
 :class:`OnlineAssociator` gives the identities. When geometry is to be fitted,
 or the appearance model, the rows of the first ``online_warmup`` seconds are
 buffered, the models are fitted on them (:func:`fit_geometry`,
@@ -23,8 +24,14 @@ from numpy.typing import NDArray
 from mcmot.association.config import AssociateConfig, FrameTimes
 from mcmot.association.data import CameraObs, concat_obs, features_for_tracks, make_obs
 from mcmot.association.online import OnlineAssociator
-from mcmot.association.pipeline import Geometry, appearance_model, fit_geometry, fused_cues
-from mcmot.association.smoothing import RunningMeans
+from mcmot.association.pipeline import (
+    Geometry,
+    appearance_model,
+    feature_centres,
+    fit_geometry,
+    fused_cues,
+)
+from mcmot.association.smoothing import RunningMeans, centred_rows
 from mcmot.motio import MotTable
 from mcmot.stages.stream_track import FrameTracks
 
@@ -72,6 +79,7 @@ class StreamAssociation:
         self.first: int | None = None
         self.buffer: list[tuple[int, list[CameraObs]]] = []
         self.means = [RunningMeans() for _ in names]
+        self.centres: list[NDArray[np.float64] | None] = [None] * len(names)
         self.last_seen: list[dict[int, int]] = [{} for _ in names]
         self.waiting: OrderedDict[int, _Waiting] = OrderedDict()
         if len(names) > 1 and not ((self.use_geo and geometry is None) or self.use_app):
@@ -161,7 +169,10 @@ class StreamAssociation:
             geometry = fit_geometry(buffered, self.cfg, self.times)
             self.on_geometry(geometry)
         geo = geometry if self.use_geo else None
-        model = appearance_model(buffered, self.cfg, geo, self.times)[1] if self.use_app else None
+        model = None
+        if self.use_app:
+            self.centres = feature_centres(buffered, self.cfg, self.times)
+            model = appearance_model(buffered, self.cfg, geo, self.times)[1]
         cues = fused_cues(geo, model, self.cfg, self.notes)
         self.assoc = OnlineAssociator(cues, self.cfg, self.times)
         buffer, self.buffer = self.buffer, []
@@ -181,7 +192,9 @@ class StreamAssociation:
             seen = self.last_seen[ci]
             seen.update(dict.fromkeys(o.tids.tolist(), frame))
             if o.feats is not None and len(o):
-                o = replace(o, feats=self.means[ci].smooth(o.tids, o.feats))
+                c = self.centres[ci]
+                feats = o.feats if c is None else centred_rows(o.feats, c)
+                o = replace(o, feats=self.means[ci].smooth(o.tids, feats))
             smoothed.append(o)
             over = {t for t, last in seen.items() if last < frame - self.forget_after}
             self.means[ci].forget(over)
