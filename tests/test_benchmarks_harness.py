@@ -203,3 +203,18 @@ def test_the_retrieval_study_refuses_an_unknown_variant_before_anything_runs(mod
     with pytest.raises(SystemExit):
         ap.parse_args(["--variants", "cpu,bogus"])
     assert "unknown variant 'bogus'" in capsys.readouterr().err
+
+
+def test_the_retrieval_study_also_reads_every_feature_camera_centred(modules):
+    bench = modules["bench_crossview_retrieval"]
+    looks = {"cam1": np.array([[3.0, 0.0], [1.0, 0.0]]), "cam2": np.array([[0.0, 2.0]] * 2)}
+    both = bench.with_centred({"max": lambda scene: looks})
+    assert list(both) == ["max", "max, centred"]
+    got = both["max, centred"](Path("scene"))
+    # unit rows (1, 0) twice in cam1: nothing is left once their mean is removed
+    np.testing.assert_allclose(got["cam1"], 0.0, atol=1e-6)
+    np.testing.assert_allclose(got["cam2"], 0.0, atol=1e-6)
+    three = {"cam1": np.array([[1.0, 0.0], [0.0, 1.0]])}
+    got = bench.camera_centred(lambda scene: three)(Path("scene"))["cam1"]
+    r = np.sqrt(0.5)
+    np.testing.assert_allclose(got, [[r, -r], [-r, r]], atol=1e-6)
