@@ -1,7 +1,11 @@
-"""Tracklet-smoothed appearance: each detection's feature replaced by its tracklet's mean.
+"""Features as association compares them: centred per camera, smoothed per tracklet.
 
-Offline (:func:`smooth_features`) the mean is over the whole tracklet; online
-(:func:`causal_smooth_features`) over the tracklet's detections so far.
+First each camera's mean feature (:func:`camera_centres`) is removed from its
+rows (:func:`centre_features`); then each detection's feature is replaced by
+its tracklet's mean. Offline (:func:`smooth_features`) the mean is over the
+whole tracklet; online (:func:`causal_smooth_features`) over the tracklet's
+detections so far. Online, the centre comes from the warm-up window; a camera
+without a feature there is compared as extracted.
 """
 
 from __future__ import annotations
