@@ -57,9 +57,8 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
-from benchmarks.common import crossview_top1, untrained_checkpoint
+from benchmarks.common import camera_centred_rows, crossview_top1, untrained_checkpoint
 from benchmarks.harness import Results, make_parser, print_machine
-from mcmot.association.smoothing import centred_rows
 from mcmot.crops import crop_resize
 from mcmot.frames import open_source
 from mcmot.models.histogram import SIZE as HISTOGRAM_SIZE
@@ -263,12 +262,7 @@ def camera_centred(read: Readout) -> Readout:
     (what ``mcmot associate`` compares across cameras)."""
 
     def centred(scene: Path) -> dict[str, NDArray[np.float32]]:
-        out = {}
-        for cam, f in read(scene).items():
-            x = f.astype(np.float64)
-            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            out[cam] = centred_rows(x, x.mean(axis=0))
-        return out
+        return {cam: camera_centred_rows(f) for cam, f in read(scene).items()}
 
     return centred
 

@@ -47,11 +47,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file
 
 from benchmarks.bench_geometry_synth import add_scene_options, scenes_by_difficulty, scenes_line
-from benchmarks.common import crossview_top1, label_detections, variant
+from benchmarks.common import camera_centred_rows, crossview_top1, label_detections, variant
 from benchmarks.harness import Results, make_parser, print_machine
 from benchmarks.simulate import id_features
 from mcmot.association.config import AssociateConfig, GeometryConfig
-from mcmot.association.smoothing import centred_rows
 from mcmot.metrics.crossview import combine_crossview, crossview_counts
 from mcmot.motio import read_mot, write_mot
 from mcmot.stages.associate import AssociateResult, run_associate
@@ -129,8 +128,8 @@ def top1(roots: list[Path], centre: bool) -> float:
         for c in cams:
             with np.load(root / "features" / f"{c}.npz") as z:
                 f = z["f_a"].astype(np.float64)
-            f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-            feats[c] = centred_rows(f, f.mean(axis=0)) if centre else f
+            unit = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+            feats[c] = camera_centred_rows(f) if centre else unit
         h, q, _ = crossview_top1(frames, {c: true_ids(root, c) for c in cams}, feats)
         hits, queries = hits + h, queries + q
     return hits / max(queries, 1)

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mcmot.assignment import linear_sum_assignment
+from mcmot.association.smoothing import centred_rows
 from mcmot.boxes import iou_matrix
 from mcmot.motio import MotTable
 from mcmot.scene import Scene
@@ -128,3 +129,11 @@ def variant(scene: Path, root: Path) -> Scene:
         if src.exists() and not dst.exists():
             dst.symlink_to(src.resolve(), target_is_directory=True)
     return Scene(root)
+
+
+def camera_centred_rows(f: NDArray) -> NDArray[np.float32]:
+    """One camera's (N, D) features L2-normalised, their mean row removed and normalised
+    again: what ``mcmot associate`` compares across cameras."""
+    x = np.asarray(f, np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return centred_rows(x, x.mean(axis=0))
